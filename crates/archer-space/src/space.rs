@@ -1,0 +1,114 @@
+use std::fmt::Debug;
+
+use archer_rng::Rng;
+use sha2::{Digest, Sha256};
+
+use crate::encoding::{self, Encoding};
+use crate::generic;
+use crate::{Arch, Dimension, OpGraph, SpaceError};
+
+/// A framework-free description of all candidate architectures.
+///
+/// Contract, for every implementation (checked by each space's property tests):
+/// - `contains(&sample(rng))`, `contains(&mutate(a, rng))`, `contains(&crossover(a, b, rng))`
+///   and every element of `neighbours(a)` is contained, differs from `a` in exactly one
+///   dimension (or one constrained group of dimensions) and appears once;
+/// - `parse(&format(a)) == a` for every contained `a`;
+/// - `canonical_hash(a) == canonical_hash(b)` whenever `a` and `b` are isomorphic
+///   (they build the same function), and the hash never changes across releases;
+/// - every method is deterministic given its inputs (randomness only through `rng`).
+///
+/// The default methods treat the space as a product of its dimensions' `allowed` values,
+/// filtered by [`SearchSpace::is_valid`]; spaces override what they know better.
+pub trait SearchSpace: Send + Sync + Debug {
+    /// Short name used in configs and in every `Arch` of this space (`nb201`, `darts`, ...).
+    fn name(&self) -> &str;
+
+    /// Bumped whenever the meaning of an `Arch`'s choices changes.
+    fn version(&self) -> u32;
+
+    /// A paragraph for `archer spaces show`: what the dimensions and operations are.
+    fn describe(&self) -> String;
+
+    /// The labelled decisions, in the order of `Arch::choices`.
+    fn dimensions(&self) -> &[Dimension];
+
+    /// Constraints beyond each dimension's allowed values (e.g. distinct inputs). Receives a
+    /// choice vector already checked for length and allowed values.
+    fn is_valid(&self, _choices: &[u16]) -> bool {
+        true
+    }
+
+    /// Groups of dimensions that constraints tie together; crossover exchanges whole groups.
+    fn genes(&self) -> Vec<std::ops::Range<usize>> {
+        (0..self.dimensions().len()).map(|i| i..i + 1).collect()
+    }
+
+    /// Number of valid choice vectors (not of distinct functions: see `canonical`).
+    fn size(&self) -> u128 {
+        generic::product_size(self.dimensions())
+    }
+
+    /// A uniformly random valid architecture.
+    fn sample(&self, rng: &mut Rng) -> Arch {
+        generic::sample(self, rng)
+    }
+
+    /// Whether `arch` is a valid point of this space.
+    fn contains(&self, arch: &Arch) -> bool {
+        self.check(arch).is_ok()
+    }
+
+    /// Like `contains`, but says why not.
+    fn check(&self, arch: &Arch) -> Result<(), SpaceError> {
+        generic::check(self, arch)
+    }
+
+    /// Every valid architecture one edit away (one dimension changed to another allowed value),
+    /// in a fixed order.
+    fn neighbours(&self, arch: &Arch) -> Vec<Arch> {
+        generic::neighbours(self, arch)
+    }
+
+    /// A random valid architecture one edit away. Returns `arch` unchanged only when it has no
+    /// neighbour at all.
+    fn mutate(&self, arch: &Arch, rng: &mut Rng) -> Arch {
+        generic::mutate(self, arch, rng)
+    }
+
+    /// Uniform crossover: each gene from `a` or `b` with equal probability.
+    fn crossover(&self, a: &Arch, b: &Arch, rng: &mut Rng) -> Arch {
+        generic::crossover(self, a, b, rng)
+    }
+
+    /// The representative of `arch`'s isomorphism class (same function, one choice vector).
+    fn canonical(&self, arch: &Arch) -> Arch {
+        arch.clone()
+    }
+
+    /// A stable hex digest of the canonical form: isomorphic architectures hash alike.
+    fn canonical_hash(&self, arch: &Arch) -> String {
+        let canon = self.canonical(arch);
+        let mut hasher = Sha256::new();
+        hasher.update(format!("{}/v{}/", canon.space, canon.version).as_bytes());
+        for c in &canon.choices {
+            hasher.update(c.to_le_bytes());
+        }
+        let digest = hasher.finalize();
+        digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The space's native string (NB201 arch string, DARTS genotype, ...).
+    fn format(&self, arch: &Arch) -> String;
+
+    /// Inverse of `format`.
+    fn parse(&self, text: &str) -> Result<Arch, SpaceError>;
+
+    /// The architecture as node-labelled DAGs (one per cell), for graph encodings and kernels.
+    fn graphs(&self, arch: &Arch) -> Vec<OpGraph>;
+
+    /// Fixed-length numeric encoding for predictors; same length for every arch of the space.
+    fn encode(&self, arch: &Arch, encoding: Encoding) -> Vec<f32> {
+        encoding::encode(self, arch, encoding)
+    }
+}

@@ -1,0 +1,104 @@
+use archer_rng::Rng;
+use archer_space::{ChainSpace, DartsSpace, Encoding, SearchSpace, SpaceConfig};
+
+/// DARTS-V2's published normal and reduction cells (Liu et al., 2019, genotypes.py).
+const DARTS_V2: &str = "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), \
+('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], \
+normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), \
+('max_pool_3x3', 1), ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], \
+reduce_concat=[2, 3, 4, 5])";
+
+#[test]
+fn darts_v2_genotype_parses_and_formats() {
+    let space = DartsSpace::default();
+    let a = space.parse(DARTS_V2).unwrap();
+    let text = space.format(&a);
+    assert!(
+        text.starts_with("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1),"),
+        "{text}"
+    );
+    assert_eq!(space.parse(&text).unwrap(), a);
+    assert_eq!(space.dimensions().len(), 32);
+}
+
+#[test]
+fn darts_rejects_repeated_inputs_and_unknown_ops() {
+    let space = DartsSpace::default();
+    let repeated = DARTS_V2.replacen("('sep_conv_3x3', 1)", "('sep_conv_3x3', 0)", 1);
+    assert!(space
+        .parse(&repeated)
+        .unwrap_err()
+        .to_string()
+        .contains("constraints"));
+    let unknown = DARTS_V2.replacen("sep_conv_3x3", "conv_9x9", 1);
+    assert!(space
+        .parse(&unknown)
+        .unwrap_err()
+        .to_string()
+        .contains("conv_9x9"));
+    let none = DARTS_V2.replacen("sep_conv_3x3", "none", 1);
+    assert!(
+        space
+            .parse(&none)
+            .unwrap_err()
+            .to_string()
+            .contains("does not allow"),
+        "none is excluded by default"
+    );
+}
+
+#[test]
+fn darts_slot_order_does_not_change_the_hash() {
+    let space = DartsSpace::default();
+    let a = space.parse(DARTS_V2).unwrap();
+    let swapped = DARTS_V2.replacen(
+        "('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0)",
+        "('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 0)",
+        1,
+    );
+    let b = space.parse(&swapped).unwrap();
+    assert_ne!(a, b);
+    assert_eq!(space.canonical_hash(&a), space.canonical_hash(&b));
+    let other = space.mutate(&a, &mut Rng::seed_from(1));
+    assert_ne!(space.canonical_hash(&a), space.canonical_hash(&other));
+}
+
+#[test]
+fn darts_size_counts_distinct_input_pairs() {
+    // Per cell: (2·1)(3·2)(4·3)(5·4) ordered input pairs × 7^8 op choices.
+    let per_cell: u128 = 2 * 6 * 12 * 20 * 7u128.pow(8);
+    assert_eq!(DartsSpace::default().size(), per_cell * per_cell);
+    let path = DartsSpace::default().encode(
+        &DartsSpace::default().parse(DARTS_V2).unwrap(),
+        Encoding::Path,
+    );
+    assert_eq!(path.len(), 2 * 2 * (8 + 64 + 512 + 4096));
+}
+
+#[test]
+fn macro_space_formats_layers_and_skips() {
+    let space = ChainSpace::default();
+    let text =
+        "conv:3:36|sep_conv:5:48|max_pool:3:24+0|avg_pool:1:64|conv:7:24+0+2|sep_conv:3:64+1+3";
+    let a = space.parse(text).unwrap();
+    assert_eq!(space.format(&a), text);
+    assert_eq!(space.layer(&a, 4).3, vec![0, 2]);
+    assert_eq!(space.size(), 64u128.pow(6) * 2u128.pow(10));
+    let err = space
+        .parse("conv:3:36|sep_conv:5:48+0|max_pool:3:24|avg_pool:1:64|conv:7:24|sep_conv:3:64")
+        .unwrap_err();
+    assert!(err.to_string().contains("skips only from"), "{err}");
+    let err = space
+        .parse("conv:3:37|sep_conv:5:48|max_pool:3:24|avg_pool:1:64|conv:7:24|sep_conv:3:64")
+        .unwrap_err();
+    assert!(err.to_string().contains("filters"), "{err}");
+    let bad = SpaceConfig::Macro {
+        layers: Some(0),
+        ops: None,
+        kernels: None,
+        filters: None,
+    }
+    .build()
+    .unwrap_err();
+    assert!(bad.to_string().contains("layers = 0"), "{bad}");
+}

@@ -1,0 +1,165 @@
+//! The `SearchSpace` contract, checked for every built-in space and some restricted variants.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use archer_rng::Rng;
+use archer_space::{Encoding, SearchSpace, SpaceConfig};
+use proptest::prelude::*;
+
+fn spaces() -> Vec<Arc<dyn SearchSpace>> {
+    let configs = [
+        SpaceConfig::Nb201 { ops: None },
+        SpaceConfig::Nb201 {
+            ops: Some(vec![
+                "none".into(),
+                "skip_connect".into(),
+                "nor_conv_3x3".into(),
+            ]),
+        },
+        SpaceConfig::Darts { ops: None },
+        SpaceConfig::Darts {
+            ops: Some(vec![
+                "none".into(),
+                "sep_conv_3x3".into(),
+                "skip_connect".into(),
+            ]),
+        },
+        SpaceConfig::Macro {
+            layers: None,
+            ops: None,
+            kernels: None,
+            filters: None,
+        },
+        SpaceConfig::Macro {
+            layers: Some(3),
+            ops: Some(vec!["conv".into()]),
+            kernels: Some(vec![3, 5]),
+            filters: Some(vec![16]),
+        },
+    ];
+    configs.iter().map(|c| c.build().unwrap()).collect()
+}
+
+/// Number of dimensions in which two choice vectors differ.
+fn distance(a: &[u16], b: &[u16]) -> usize {
+    a.iter().zip(b).filter(|(x, y)| x != y).count()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn samples_mutations_and_crossovers_are_contained(seed in any::<u64>()) {
+        for space in spaces() {
+            let mut rng = Rng::seed_from(seed);
+            let a = space.sample(&mut rng);
+            let b = space.sample(&mut rng);
+            prop_assert!(space.contains(&a), "{}: sample {:?}", space.name(), a);
+            let m = space.mutate(&a, &mut rng);
+            prop_assert!(space.contains(&m), "{}: mutant {:?}", space.name(), m);
+            prop_assert_eq!(distance(&a.choices, &m.choices), 1, "{}: mutation is one edit", space.name());
+            let c = space.crossover(&a, &b, &mut rng);
+            prop_assert!(space.contains(&c), "{}: child {:?}", space.name(), c);
+            for (i, x) in c.choices.iter().enumerate() {
+                prop_assert!(*x == a.choices[i] || *x == b.choices[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn neighbours_are_contained_distinct_single_edits(seed in any::<u64>()) {
+        for space in spaces() {
+            let mut rng = Rng::seed_from(seed);
+            let a = space.sample(&mut rng);
+            let ns = space.neighbours(&a);
+            prop_assert!(!ns.is_empty());
+            let unique: HashSet<_> = ns.iter().collect();
+            prop_assert_eq!(unique.len(), ns.len(), "{}: neighbours repeat", space.name());
+            for n in &ns {
+                prop_assert!(space.contains(n));
+                prop_assert_eq!(distance(&a.choices, &n.choices), 1);
+            }
+        }
+    }
+
+    #[test]
+    fn format_then_parse_is_identity(seed in any::<u64>()) {
+        for space in spaces() {
+            let mut rng = Rng::seed_from(seed);
+            let a = space.sample(&mut rng);
+            let text = space.format(&a);
+            prop_assert_eq!(space.parse(&text).unwrap(), a, "{}: {}", space.name(), text);
+        }
+    }
+
+    #[test]
+    fn canonical_is_idempotent_and_hash_follows_it(seed in any::<u64>()) {
+        for space in spaces() {
+            let mut rng = Rng::seed_from(seed);
+            let a = space.sample(&mut rng);
+            let c = space.canonical(&a);
+            prop_assert_eq!(space.canonical(&c), c.clone());
+            prop_assert_eq!(space.canonical_hash(&a), space.canonical_hash(&c));
+        }
+    }
+
+    #[test]
+    fn encodings_have_fixed_length(seed in any::<u64>()) {
+        for space in spaces() {
+            let mut rng = Rng::seed_from(seed);
+            let a = space.sample(&mut rng);
+            let b = space.sample(&mut rng);
+            for enc in [Encoding::OneHot, Encoding::AdjacencyOps, Encoding::Path] {
+                let ea = space.encode(&a, enc);
+                let eb = space.encode(&b, enc);
+                prop_assert_eq!(ea.len(), eb.len(), "{} {:?}", space.name(), enc);
+                // A cell with no input-output path has an all-zero path encoding; the others
+                // always mark something.
+                if enc != Encoding::Path {
+                    prop_assert!(ea.iter().any(|&x| x != 0.0));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn json_round_trip_of_arch() {
+    for space in spaces() {
+        let a = space.sample(&mut Rng::seed_from(9));
+        let json = serde_json::to_string(&a).unwrap();
+        let back: archer_space::Arch = serde_json::from_str(&json).unwrap();
+        assert_eq!(a, back);
+    }
+}
+
+#[test]
+fn sampling_is_reproducible_from_the_seed() {
+    for space in spaces() {
+        let draw = |seed| {
+            let mut rng = Rng::seed_from(seed);
+            (0..20).map(|_| space.sample(&mut rng)).collect::<Vec<_>>()
+        };
+        assert_eq!(draw(1), draw(1));
+        assert_ne!(draw(1), draw(2));
+    }
+}
+
+#[test]
+fn wrong_space_and_bad_choices_are_rejected_with_reasons() {
+    let nb = SpaceConfig::Nb201 { ops: None }.build().unwrap();
+    let darts = SpaceConfig::Darts { ops: None }.build().unwrap();
+    let d = darts.sample(&mut Rng::seed_from(0));
+    let err = nb.check(&d).unwrap_err().to_string();
+    assert!(err.contains("darts") && err.contains("nb201"), "{err}");
+    let mut a = nb.sample(&mut Rng::seed_from(0));
+    a.choices[0] = 9;
+    assert!(nb.check(&a).unwrap_err().to_string().contains("edge_0_1"));
+    a.choices.pop();
+    assert!(nb
+        .check(&a)
+        .unwrap_err()
+        .to_string()
+        .contains("6 dimensions"));
+}
