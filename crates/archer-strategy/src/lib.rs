@@ -1,0 +1,19 @@
+//! Search strategies. A strategy answers `ask` (what to evaluate next) and `tell` (a finished
+//! trial); it never runs the loop, sleeps, trains or touches storage, so every strategy is
+//! tested without an engine and resumed exactly from its `state()`.
+
+mod config;
+mod dedup;
+mod error;
+mod local_search;
+mod random;
+mod rea;
+mod strategy;
+
+pub use config::StrategyConfig;
+pub use dedup::Dedup;
+pub use error::StrategyError;
+pub use local_search::LocalSearch;
+pub use random::RandomSearch;
+pub use rea::RegularizedEvolution;
+pub use strategy::{Proposal, Strategy};

@@ -1,0 +1,99 @@
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use archer_core::{Arch, History, Trial, TrialState};
+use archer_rng::Rng;
+use archer_space::SearchSpace;
+use serde::{Deserialize, Serialize};
+
+use crate::{Proposal, Strategy, StrategyError};
+
+/// Regularized (aging) evolution, Real et al. 2019, as run in NAS-Bench-201: a population of
+/// the `population` most recent results; each child mutates the best of `sample` members
+/// drawn uniformly with replacement; the oldest member dies when a child arrives.
+pub struct RegularizedEvolution {
+    space: Arc<dyn SearchSpace>,
+    population_size: usize,
+    sample_size: usize,
+    state: ReaState,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct Member {
+    arch: Arch,
+    score: f64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ReaState {
+    rng: Rng,
+    /// Random architectures proposed to seed the population.
+    initial_asked: usize,
+    /// Oldest first.
+    population: VecDeque<Member>,
+}
+
+impl RegularizedEvolution {
+    /// `population >= 1`, `1 <= sample <= population` (checked by [`crate::StrategyConfig`]).
+    pub fn new(space: Arc<dyn SearchSpace>, rng: Rng, population: usize, sample: usize) -> Self {
+        RegularizedEvolution {
+            space,
+            population_size: population,
+            sample_size: sample,
+            state: ReaState {
+                rng,
+                initial_asked: 0,
+                population: VecDeque::new(),
+            },
+        }
+    }
+}
+
+impl Strategy for RegularizedEvolution {
+    fn name(&self) -> &str {
+        "rea"
+    }
+
+    fn ask(&mut self, _history: &History) -> Result<Proposal, StrategyError> {
+        let s = &mut self.state;
+        // Seed the population with random architectures; if every one failed, keep sampling.
+        if s.initial_asked < self.population_size || s.population.is_empty() {
+            s.initial_asked += 1;
+            return Ok(Proposal::full(self.space.sample(&mut s.rng)));
+        }
+        let mut parent: Option<&Member> = None;
+        for _ in 0..self.sample_size {
+            let m = &s.population[s.rng.below(s.population.len())];
+            if parent.is_none_or(|p| m.score > p.score) {
+                parent = Some(m);
+            }
+        }
+        let parent = parent
+            .expect("sample_size >= 1 and population non-empty")
+            .arch
+            .clone();
+        Ok(Proposal::full(self.space.mutate(&parent, &mut s.rng)))
+    }
+
+    fn tell(&mut self, trial: &Trial) {
+        let (TrialState::Complete, Some(score)) = (trial.state, trial.score) else {
+            return;
+        };
+        self.state.population.push_back(Member {
+            arch: trial.arch.clone(),
+            score,
+        });
+        while self.state.population.len() > self.population_size {
+            self.state.population.pop_front();
+        }
+    }
+
+    fn state(&self) -> serde_json::Value {
+        serde_json::to_value(&self.state).expect("plain data serialises")
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), StrategyError> {
+        self.state = serde_json::from_value(state).map_err(|e| StrategyError::restore("rea", e))?;
+        Ok(())
+    }
+}

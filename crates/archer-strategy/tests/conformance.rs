@@ -1,0 +1,256 @@
+//! One suite, run for every strategy, with and without de-duplication.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use archer_core::{Arch, History, Metrics, Trial, TrialState};
+use archer_space::{Nb201Space, SearchSpace, SpaceConfig};
+use archer_strategy::{Strategy, StrategyConfig, StrategyError};
+
+fn nb201() -> Arc<dyn SearchSpace> {
+    Arc::new(Nb201Space::default())
+}
+
+/// Higher is better; unique optimum at `TARGET`, every non-optimal cell has a better neighbour.
+const TARGET: [u16; 6] = [3, 3, 3, 1, 3, 2];
+fn closeness(arch: &Arch) -> f64 {
+    arch.choices
+        .iter()
+        .zip(TARGET)
+        .filter(|(a, b)| **a == *b)
+        .count() as f64
+}
+
+/// A deterministic objective with some texture, so strategies make different choices.
+fn textured(arch: &Arch) -> f64 {
+    let h = arch
+        .choices
+        .iter()
+        .fold(17u64, |acc, &c| acc.wrapping_mul(31).wrapping_add(c as u64));
+    closeness(arch) * 10.0 + (h % 97) as f64 / 97.0
+}
+
+/// The study loop in miniature: ask, record, evaluate, record, tell.
+fn step(
+    strategy: &mut dyn Strategy,
+    space: &dyn SearchSpace,
+    history: &mut History,
+    objective: fn(&Arch) -> f64,
+) -> Result<Trial, StrategyError> {
+    let p = strategy.ask(history)?;
+    assert!(
+        space.contains(&p.arch),
+        "{} proposed {:?}",
+        strategy.name(),
+        p.arch
+    );
+    let mut t = Trial::new(
+        history.next_id(),
+        p.arch.clone(),
+        space.canonical_hash(&p.arch),
+        p.fidelity,
+    );
+    t.state = TrialState::Running;
+    history.record(t.clone());
+    let v = objective(&p.arch);
+    t.state = TrialState::Complete;
+    t.metrics = Metrics::new().with("v", v);
+    t.score = Some(v);
+    history.record(t.clone());
+    strategy.tell(&t);
+    Ok(t)
+}
+
+fn run(
+    config: &StrategyConfig,
+    dedup: bool,
+    seed: u64,
+    n: usize,
+    objective: fn(&Arch) -> f64,
+) -> Vec<Arch> {
+    let space = nb201();
+    let mut s = config.build(space.clone(), seed, dedup).unwrap();
+    let mut h = History::new();
+    (0..n)
+        .map(|_| {
+            step(s.as_mut(), space.as_ref(), &mut h, objective)
+                .unwrap()
+                .arch
+        })
+        .collect()
+}
+
+fn all_configs() -> Vec<(StrategyConfig, bool)> {
+    let mut out = Vec::new();
+    for name in StrategyConfig::NAMES {
+        for dedup in [false, true] {
+            out.push((StrategyConfig::by_name(name).unwrap(), dedup));
+        }
+    }
+    out
+}
+
+#[test]
+fn same_seed_same_run_different_seed_different_run() {
+    for (c, dedup) in all_configs() {
+        let a = run(&c, dedup, 1, 80, textured);
+        assert_eq!(
+            a,
+            run(&c, dedup, 1, 80, textured),
+            "{} dedup={dedup}",
+            c.name()
+        );
+        assert_ne!(
+            a,
+            run(&c, dedup, 2, 80, textured),
+            "{} dedup={dedup}",
+            c.name()
+        );
+    }
+}
+
+#[test]
+fn resuming_from_state_continues_exactly() {
+    for (c, dedup) in all_configs() {
+        let space = nb201();
+        let uninterrupted = run(&c, dedup, 5, 120, textured);
+        let mut first = c.build(space.clone(), 5, dedup).unwrap();
+        let mut h = History::new();
+        let mut got: Vec<Arch> = (0..60)
+            .map(|_| {
+                step(first.as_mut(), space.as_ref(), &mut h, textured)
+                    .unwrap()
+                    .arch
+            })
+            .collect();
+        let saved = serde_json::to_string(&first.state()).unwrap();
+        drop(first);
+        // A fresh process: new strategy object, state from JSON, history as stored.
+        let mut second = c.build(space.clone(), 999, dedup).unwrap();
+        second
+            .restore(serde_json::from_str(&saved).unwrap())
+            .unwrap();
+        got.extend((0..60).map(|_| {
+            step(second.as_mut(), space.as_ref(), &mut h, textured)
+                .unwrap()
+                .arch
+        }));
+        assert_eq!(got, uninterrupted, "{} dedup={dedup}", c.name());
+    }
+}
+
+#[test]
+fn restore_rejects_foreign_state() {
+    for (c, dedup) in all_configs() {
+        let mut s = c.build(nb201(), 0, dedup).unwrap();
+        let err = s
+            .restore(serde_json::json!({"nonsense": true}))
+            .unwrap_err();
+        assert!(
+            matches!(err, StrategyError::Restore { .. }),
+            "{}: {err}",
+            c.name()
+        );
+    }
+}
+
+#[test]
+fn dedup_never_repeats_an_architecture_up_to_isomorphism() {
+    let space = nb201();
+    for (c, _) in all_configs() {
+        let archs = run(&c, true, 3, 300, textured);
+        let hashes: HashSet<String> = archs.iter().map(|a| space.canonical_hash(a)).collect();
+        assert_eq!(hashes.len(), archs.len(), "{}", c.name());
+    }
+}
+
+#[test]
+fn dedup_ends_with_exhausted_when_the_space_is_used_up() {
+    let ops = vec!["none".to_string(), "nor_conv_3x3".to_string()];
+    let space = SpaceConfig::Nb201 { ops: Some(ops) }.build().unwrap();
+    let classes: HashSet<String> = (0..64u16)
+        .map(|i| {
+            let choices = (0..6)
+                .map(|b| if i >> b & 1 == 1 { 3 } else { 0 })
+                .collect();
+            space.canonical_hash(&Arch::new("nb201", 1, choices))
+        })
+        .collect();
+    for name in StrategyConfig::NAMES {
+        let mut s = StrategyConfig::by_name(name)
+            .unwrap()
+            .build(space.clone(), 0, true)
+            .unwrap();
+        let mut h = History::new();
+        let mut n = 0;
+        let err = loop {
+            match step(s.as_mut(), space.as_ref(), &mut h, textured) {
+                Ok(_) => n += 1,
+                Err(e) => break e,
+            }
+            assert!(n <= classes.len(), "{name} repeated a class");
+        };
+        assert!(matches!(err, StrategyError::Exhausted(_)), "{name}: {err}");
+        // Random search and REA cover the space; local search may stop at a local optimum
+        // only after restarts have found nothing new.
+        assert!(
+            n >= classes.len() / 2,
+            "{name} stopped after {n} of {}",
+            classes.len()
+        );
+    }
+}
+
+#[test]
+fn local_search_climbs_to_the_optimum_of_a_smooth_objective() {
+    // Every non-optimal cell has a strictly better neighbour, so best-improvement local search
+    // reaches TARGET from its first start: at most 10 + 6 moves × 24 neighbours evaluations.
+    for seed in 0..10 {
+        let archs = run(
+            &StrategyConfig::by_name("ls").unwrap(),
+            true,
+            seed,
+            10 + 6 * 24,
+            closeness,
+        );
+        assert!(archs.iter().any(|a| a.choices == TARGET), "seed {seed}");
+    }
+}
+
+#[test]
+fn evolution_beats_random_search_on_a_smooth_objective() {
+    let best = |name: &str| -> f64 {
+        (0..20)
+            .map(|seed| {
+                run(
+                    &StrategyConfig::by_name(name).unwrap(),
+                    true,
+                    seed,
+                    60,
+                    closeness,
+                )
+                .iter()
+                .map(closeness)
+                .fold(0.0, f64::max)
+            })
+            .sum::<f64>()
+            / 20.0
+    };
+    let (rea, random) = (best("rea"), best("random"));
+    assert!(rea > random, "rea {rea} vs random {random}");
+}
+
+#[test]
+fn invalid_settings_are_named() {
+    let bad = StrategyConfig::Rea {
+        population: 5,
+        sample: 6,
+    };
+    let err = bad.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("strategy.sample = 6") && err.contains("1 to population (5)"),
+        "{err}"
+    );
+    let err = StrategyConfig::by_name("bogus").unwrap_err().to_string();
+    assert!(err.contains("random, rea, ls"), "{err}");
+}
