@@ -39,7 +39,8 @@ impl EvaluatorConfig {
     /// Names accepted in `[evaluator] kind = ...`.
     pub const KINDS: [&'static str; 1] = ["nb201"];
 
-    /// Relative paths are taken relative to `base` (the experiment file's folder).
+    /// Relative paths are taken relative to `base` (the experiment file's folder); all paths
+    /// become absolute.
     pub fn resolve_paths(&mut self, base: &Path) {
         match self {
             EvaluatorConfig::Nb201 {
@@ -92,10 +93,15 @@ impl EvaluatorConfig {
     }
 }
 
+/// `p` taken relative to `base`, made absolute (and canonical when it exists) so that a
+/// saved configuration runs from any folder.
 fn join(base: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() {
+    let joined = if p.is_absolute() {
         p.to_path_buf()
     } else {
         base.join(p)
-    }
+    };
+    std::fs::canonicalize(&joined)
+        .or_else(|_| std::path::absolute(&joined))
+        .unwrap_or(joined)
 }

@@ -1,4 +1,5 @@
 use archer_core::{Arch, Fidelity, MetricSpec, Metrics, TrialCtx};
+use archer_space::SearchSpace;
 
 use crate::EvalError;
 
@@ -25,6 +26,12 @@ pub trait Evaluator: Send + Sync {
         fidelity: &Fidelity,
         ctx: &mut TrialCtx,
     ) -> Result<Metrics, EvalError>;
+
+    /// Checked before a study starts: can every architecture of `space` be evaluated?
+    /// (e.g. a partial benchmark table must cover the space searched).
+    fn check_space(&self, _space: &dyn SearchSpace) -> Result<(), EvalError> {
+        Ok(())
+    }
 
     /// What data made the results (paths, content hashes, settings), saved with every run.
     fn provenance(&self) -> serde_json::Value;

@@ -173,6 +173,25 @@ impl Evaluator for Nb201Evaluator {
         Ok(m)
     }
 
+    fn check_space(&self, space: &dyn SearchSpace) -> Result<(), EvalError> {
+        if space.name() != Nb201Space::NAME {
+            return Err(EvalError::WrongSpace {
+                evaluator: "nb201".into(),
+                space: space.name().to_string(),
+            });
+        }
+        let (missing, examples) = self.table.missing_from(space, 3);
+        if missing > 0 {
+            return Err(EvalError::InvalidSetting(format!(
+                "the table {} lacks {missing} cells of the space searched (e.g. {}); restrict \
+                 space.ops to the table's cells or point evaluator.table at the full table",
+                self.table.path().display(),
+                examples.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
     fn provenance(&self) -> serde_json::Value {
         let mut v = serde_json::json!({
             "evaluator": "nb201",

@@ -1,0 +1,70 @@
+//! `archer`: neural architecture search from the command line.
+
+mod bench;
+mod out;
+mod search;
+mod spaces;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "archer",
+    version,
+    about = "Neural architecture search: find the best architecture for your task"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a search described by an experiment file.
+    Search(search::SearchArgs),
+    /// Check an experiment file (and load its data) without running it.
+    Validate(search::ValidateArgs),
+    /// Benchmark strategies over many seeds on a tabular benchmark.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// List the built-in search spaces, or explain one.
+    Spaces(spaces::SpacesArgs),
+}
+
+/// Bad input (exit 2) as opposed to a failure while running (exit 1).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Search(args) => search::run(args),
+        Command::Validate(args) => search::validate(args),
+        Command::Bench(cmd) => bench::run(cmd),
+        Command::Spaces(args) => spaces::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if out::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            let usage = e.downcast_ref::<UsageError>().is_some()
+                || e.downcast_ref::<archer_runner::ConfigError>().is_some()
+                || matches!(
+                    e.downcast_ref::<archer_runner::RunError>(),
+                    Some(archer_runner::RunError::Config(_))
+                );
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}

@@ -1,0 +1,430 @@
+//! The `archer` binary end to end, on the repo's fixture and bundled data.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn archer(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_archer"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// An experiment on the 729-cell fixture: the NB201 space restricted to its three ops.
+fn fixture_config(strategy: &str, extra: &str) -> String {
+    let table = repo().join("fixtures/nb201/nb201_results_3ops.csv.gz");
+    format!(
+        r#"[study]
+name = "fixture-{strategy}"
+seed = 7
+
+[space]
+name = "nb201"
+ops = ["none", "skip_connect", "nor_conv_3x3"]
+
+[strategy]
+name = "{strategy}"
+
+[evaluator]
+kind = "nb201"
+table = "{}"
+
+[budget]
+sim_seconds = 6000
+{extra}"#,
+        table.display()
+    )
+}
+
+fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, contents).unwrap();
+    p
+}
+
+#[test]
+fn search_writes_the_experiment_folder_and_prints_the_best() {
+    let dir = tempfile::tempdir().unwrap();
+    for strategy in ["random", "rea", "ls"] {
+        let cfg = write(
+            dir.path(),
+            &format!("{strategy}.toml"),
+            &fixture_config(strategy, ""),
+        );
+        let out = dir.path().join(format!("out-{strategy}"));
+        let o = archer(
+            &[
+                "search",
+                cfg.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        let (stdout, stderr) = text(&o);
+        assert!(o.status.success(), "{stdout}\n{stderr}");
+        assert!(stdout.contains("Best architecture"), "{stdout}");
+        assert!(stdout.contains("test acc"), "{stdout}");
+        for f in [
+            "experiment.toml",
+            "run.json",
+            "trials.jsonl",
+            "trials.csv",
+            "best.json",
+            "summary.json",
+            "anytime.csv",
+            "strategy_state.json",
+        ] {
+            assert!(out.join(f).is_file(), "{strategy}: missing {f}");
+        }
+        let best: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("best.json")).unwrap()).unwrap();
+        let arch = best["arch_str"].as_str().unwrap();
+        assert!(
+            !arch.contains("nor_conv_1x1") && !arch.contains("avg_pool"),
+            "restricted ops: {arch}"
+        );
+        let run: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+        assert_eq!(run["seed"], 7);
+        assert_eq!(run["evaluator"]["table_rows"], 729);
+        assert_eq!(run["evaluator"]["table_sha256"].as_str().unwrap().len(), 64);
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(summary["stop"]["reason"], "sim_budget");
+        assert!(summary["sim_seconds"].as_f64().unwrap() >= 6000.0);
+        let lines = std::fs::read_to_string(out.join("trials.jsonl"))
+            .unwrap()
+            .lines()
+            .count() as u64;
+        assert_eq!(lines, summary["trials"].as_u64().unwrap());
+    }
+}
+
+#[test]
+fn same_seed_reproduces_the_run_and_another_seed_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "rea.toml", &fixture_config("rea", ""));
+    let run = |name: &str, seed: &str| {
+        let out = dir.path().join(name);
+        let o = archer(
+            &[
+                "search",
+                cfg.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+                "--seed",
+                seed,
+                "-q",
+            ],
+            dir.path(),
+        );
+        assert!(o.status.success(), "{:?}", text(&o));
+        std::fs::read_to_string(out.join("trials.csv")).unwrap()
+    };
+    let a = run("a", "3");
+    assert_eq!(a, run("b", "3"));
+    assert_ne!(a, run("c", "4"));
+}
+
+#[test]
+fn overrides_win_over_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "ls.toml", &fixture_config("ls", ""));
+    let out = dir.path().join("o");
+    let o = archer(
+        &[
+            "search",
+            cfg.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--trials",
+            "7",
+            "--budget-seconds",
+            "1e9",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{:?}", text(&o));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["trials"], 7);
+    assert_eq!(summary["stop"]["reason"], "trial_budget");
+}
+
+/// Every bad input: exit code 2 (1 for an existing output folder), a message naming what is
+/// wrong, no panic, and nothing written.
+#[test]
+fn bad_input_gets_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = fixture_config("rea", "");
+    let gz = std::fs::read(repo().join("fixtures/nb201/nb201_results_3ops.csv.gz")).unwrap();
+    let truncated = write(dir.path(), "truncated.csv.gz", "");
+    std::fs::write(&truncated, &gz[..gz.len() / 3]).unwrap();
+    let fixture_path = repo()
+        .join("fixtures/nb201/nb201_results_3ops.csv.gz")
+        .display()
+        .to_string();
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        (
+            "unknown key",
+            good.replace("seed = 7", "sed = 7"),
+            vec!["unknown field `sed`", "`seed`"],
+        ),
+        (
+            "unknown strategy key",
+            good.replace("name = \"rea\"", "name = \"rea\"\npopsize = 3"),
+            vec!["`popsize`", "`population`", "`sample`"],
+        ),
+        (
+            "unknown strategy",
+            good.replace("name = \"rea\"", "name = \"evolution\""),
+            vec!["unknown variant `evolution`", "`rea`"],
+        ),
+        (
+            "unknown section",
+            format!("{good}\n[trainer]\nlr = 1\n"),
+            vec!["unknown field `trainer`", "`budget`"],
+        ),
+        (
+            "bad value type",
+            good.replace("seed = 7", "seed = \"seven\""),
+            vec!["seed = \"seven\"", "expected u64", "line 3"],
+        ),
+        (
+            "unknown op",
+            good.replace("\"skip_connect\"", "\"skip\""),
+            vec!["unknown operation \"skip\"", "nor_conv_3x3"],
+        ),
+        (
+            "missing data file",
+            good.replace(&fixture_path, "/nonexistent/nb201.csv.gz"),
+            vec!["/nonexistent/nb201.csv.gz", "No such file"],
+        ),
+        (
+            "corrupt data file",
+            good.replace(&fixture_path, truncated.to_str().unwrap()),
+            vec!["truncated.csv.gz", "corrupt or truncated"],
+        ),
+        (
+            "partial table",
+            good.replace("ops = [\"none\", \"skip_connect\", \"nor_conv_3x3\"]\n", ""),
+            vec!["lacks 14896 cells", "space.ops"],
+        ),
+        (
+            "held-out objective",
+            format!("{good}\n[objective]\nmetric = \"test_acc\"\n"),
+            vec!["objective.metric", "held out", "valid_acc"],
+        ),
+        (
+            "unknown objective",
+            format!("{good}\n[objective]\nmetric = \"accuracy\"\n"),
+            vec!["objective.metric", "\"accuracy\"", "valid_acc"],
+        ),
+        (
+            "no budget",
+            good.replace("sim_seconds = 6000", ""),
+            vec!["budget", "budget.trials"],
+        ),
+        (
+            "bad budget",
+            good.replace("sim_seconds = 6000", "sim_seconds = -5"),
+            vec!["budget.sim_seconds", "positive"],
+        ),
+        (
+            "space mismatch",
+            good.replace(
+                "name = \"nb201\"\nops = [\"none\", \"skip_connect\", \"nor_conv_3x3\"]",
+                "name = \"darts\"",
+            ),
+            vec!["space.name", "evaluator.kind = \"nb201\""],
+        ),
+        (
+            "bad dataset",
+            good.replace("[budget]", "dataset = \"mnist\"\n[budget]"),
+            vec!["mnist", "cifar10", "imagenet16-120"],
+        ),
+        (
+            "bad sample size",
+            good.replace("name = \"rea\"", "name = \"rea\"\nsample = 20"),
+            vec!["strategy.sample = 20", "1 to population (10)"],
+        ),
+        (
+            "not toml",
+            "this is not toml".to_string(),
+            vec!["bad.toml", "TOML parse error"],
+        ),
+    ];
+    for (what, contents, needles) in cases {
+        let cfg = write(dir.path(), "bad.toml", &contents);
+        let out = dir.path().join("never");
+        let o = archer(
+            &[
+                "search",
+                cfg.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        let (_, stderr) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{what}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+        for n in needles {
+            assert!(stderr.contains(n), "{what}: expected {n:?} in:\n{stderr}");
+        }
+        assert!(!out.exists(), "{what}: wrote an output folder");
+    }
+
+    let o = archer(&["search", "/nonexistent/exp.toml"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o)
+        .1
+        .contains("cannot read experiment file /nonexistent/exp.toml"));
+
+    // An existing experiment is never overwritten.
+    let cfg = write(dir.path(), "good.toml", &good);
+    let out = dir.path().join("taken");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("keep.txt"), "precious").unwrap();
+    let o = archer(
+        &[
+            "search",
+            cfg.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).1.contains("already holds an experiment"),
+        "{:?}",
+        text(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("keep.txt")).unwrap(),
+        "precious"
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+
+    let o = archer(
+        &["bench", "nb201", "--strategies", "random,annealing"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("random, rea, ls"), "{:?}", text(&o));
+    let o = archer(
+        &["bench", "nb201", "--table", "/nonexistent.csv.gz"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("/nonexistent.csv.gz"));
+}
+
+#[test]
+fn validate_checks_without_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "v.toml", &fixture_config("random", ""));
+    let o = archer(&["validate", cfg.to_str().unwrap()], dir.path());
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(
+        text(&o).0.contains("OK (nb201 space of 729 architectures"),
+        "{:?}",
+        text(&o)
+    );
+}
+
+#[test]
+fn bench_prints_json_and_writes_curves() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    let table = repo().join("data/nas-bench-201/nb201_results.csv.gz");
+    let o = archer(
+        &[
+            "bench",
+            "nb201",
+            "--dataset",
+            "cifar10",
+            "--strategies",
+            "random,rea,ls",
+            "--seeds",
+            "8",
+            "--budget-seconds",
+            "12000",
+            "--json",
+            "--table",
+            table.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    for (entry, name) in list.iter().zip(["random", "rea", "ls"]) {
+        assert_eq!(entry["strategy"], name);
+        assert_eq!(entry["dataset"], "cifar10");
+        assert_eq!(entry["seeds"], 8);
+        for key in [
+            "mean_test_acc",
+            "std_test_acc",
+            "mean_valid_acc",
+            "mean_queries",
+        ] {
+            assert!(entry[key].as_f64().is_some(), "{name}: {key}");
+        }
+        let test = entry["mean_test_acc"].as_f64().unwrap();
+        assert!((92.0..=94.4).contains(&test), "{name}: {test}");
+    }
+    for f in [
+        "summary.json",
+        "runs.csv",
+        "anytime_seconds.csv",
+        "anytime_queries.csv",
+    ] {
+        assert!(out.join(f).is_file(), "missing {f}");
+    }
+    let curve = std::fs::read_to_string(out.join("anytime_seconds.csv")).unwrap();
+    assert_eq!(curve.lines().count(), 1 + 3 * 100);
+    assert!(curve.starts_with("strategy,sim_seconds,mean_test_acc"));
+}
+
+#[test]
+fn spaces_lists_and_explains() {
+    let o = archer(&["spaces"], &repo());
+    let (stdout, _) = text(&o);
+    assert!(o.status.success());
+    for name in ["nb201", "darts", "macro"] {
+        assert!(stdout.contains(name), "{stdout}");
+    }
+    assert!(stdout.contains("15625"));
+    let o = archer(&["spaces", "show", "nb201"], &repo());
+    let (stdout, _) = text(&o);
+    assert!(
+        stdout.contains("edge_0_1") && stdout.contains("avg_pool_3x3"),
+        "{stdout}"
+    );
+    let o = archer(&["spaces", "show", "resnet"], &repo());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("nb201, darts, macro"));
+}

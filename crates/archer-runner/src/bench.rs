@@ -1,0 +1,547 @@
+//! `archer bench nb201`: strategies × seeds on the NAS-Bench-201 table, on a simulated clock,
+//! summarised beside the published figures.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use archer_core::{metric, Objective};
+use archer_eval::{EvaluatorConfig, Nb201Dataset, Nb201Evaluator, Nb201Table};
+use archer_space::{Nb201Space, SearchSpace, SpaceConfig};
+use archer_strategy::StrategyConfig;
+use serde::Serialize;
+
+use crate::{
+    mean, std_dev, Budget, Experiment, ExperimentConfig, NullRecorder, RunError, Study,
+    StudySection,
+};
+
+/// What to run.
+pub struct Nb201Bench {
+    pub table: Arc<Nb201Table>,
+    pub dataset: Nb201Dataset,
+    pub strategies: Vec<StrategyConfig>,
+    /// Runs use seeds `first_seed .. first_seed + seeds`.
+    pub seeds: u64,
+    pub first_seed: u64,
+    pub budget_seconds: f64,
+    pub deduplicate: bool,
+    pub threads: usize,
+    /// Points of the anytime curve over simulated time.
+    pub curve_points: usize,
+}
+
+/// One run's outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunOutcome {
+    pub strategy: String,
+    pub seed: u64,
+    pub queries: u64,
+    pub sim_seconds: f64,
+    pub valid_acc: f64,
+    pub test_acc: f64,
+    pub arch_str: String,
+    /// The returned architecture's (valid, test) accuracy on every dataset, in
+    /// [`Nb201Dataset::ALL`] order: NB201 reports an architecture found on CIFAR-10 on all three.
+    pub by_dataset: [(f64, f64); 3],
+    /// `(finished trials, sim seconds, incumbent valid, incumbent test)` after each trial.
+    #[serde(skip)]
+    pub trajectory: Vec<(u64, f64, f64, f64)>,
+}
+
+/// A published result: mean and std of validation and test accuracy.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Published {
+    pub method: &'static str,
+    pub valid: (f64, f64),
+    pub test: (f64, f64),
+    /// The source marks the figure as not re-verified.
+    pub unverified: bool,
+}
+
+/// Per-strategy summary; the `--json` output is a list of these.
+#[derive(Clone, Debug, Serialize)]
+pub struct StrategySummary {
+    pub strategy: String,
+    pub dataset: String,
+    pub seeds: u64,
+    pub budget_seconds: f64,
+    pub mean_test_acc: f64,
+    pub std_test_acc: f64,
+    pub mean_valid_acc: f64,
+    pub std_valid_acc: f64,
+    pub mean_queries: f64,
+    pub min_queries: u64,
+    pub max_queries: u64,
+    pub published: Option<Published>,
+    /// (ours − published mean test) / published test std, when published.
+    pub test_gap_in_published_std: Option<f64>,
+    /// The returned architectures on every dataset (for a CIFAR-10 search, the NB201
+    /// protocol's CIFAR-100 and ImageNet16-120 columns).
+    pub on_datasets: Vec<DatasetResult>,
+}
+
+/// The returned architectures' accuracy on one dataset.
+#[derive(Clone, Debug, Serialize)]
+pub struct DatasetResult {
+    pub dataset: String,
+    pub mean_valid_acc: f64,
+    pub mean_test_acc: f64,
+    pub std_test_acc: f64,
+    pub published: Option<Published>,
+}
+
+/// The best the table allows: the architecture with the best validation accuracy (what a
+/// perfect search returns) and the best test accuracy.
+#[derive(Clone, Debug, Serialize)]
+pub struct Oracle {
+    pub best_valid_arch: String,
+    pub best_valid_valid_acc: f64,
+    pub best_valid_test_acc: f64,
+    pub best_test_acc: f64,
+}
+
+/// One point of a mean anytime curve.
+#[derive(Clone, Debug, Serialize)]
+pub struct CurvePoint {
+    pub strategy: String,
+    pub x: f64,
+    pub mean_test_acc: f64,
+    pub std_test_acc: f64,
+    pub mean_valid_acc: f64,
+    pub runs: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    pub dataset: String,
+    pub budget_seconds: f64,
+    pub summaries: Vec<StrategySummary>,
+    pub oracle: Oracle,
+    pub wall_seconds: f64,
+    #[serde(skip)]
+    pub runs: Vec<RunOutcome>,
+    #[serde(skip)]
+    pub curve_seconds: Vec<CurvePoint>,
+    #[serde(skip)]
+    pub curve_queries: Vec<CurvePoint>,
+}
+
+/// NAS-Bench-201 (Dong & Yang 2020, Table 5), as collected in the project's RESULTS.md:
+/// mean ± std over 500 runs, 12,000 s budget. The search ran on CIFAR-10 (`cifar10-valid`)
+/// and the found architecture is reported on each `dataset`.
+pub fn published(strategy: &str, dataset: Nb201Dataset) -> Option<Published> {
+    let method = match strategy {
+        "random" => "RS",
+        "rea" => "REA",
+        "reinforce" => "REINFORCE",
+        "bohb" => "BOHB",
+        _ => return None,
+    };
+    let (valid, test) = match (method, dataset) {
+        ("REA", Nb201Dataset::Cifar10) => ((91.19, 0.31), (93.92, 0.30)),
+        ("REA", Nb201Dataset::Cifar100) => ((71.81, 1.12), (71.84, 0.99)),
+        ("REA", Nb201Dataset::ImageNet16) => ((45.15, 0.89), (45.54, 1.03)),
+        ("RS", Nb201Dataset::Cifar10) => ((90.93, 0.36), (93.70, 0.36)),
+        ("RS", Nb201Dataset::Cifar100) => ((70.93, 1.09), (71.04, 1.07)),
+        ("RS", Nb201Dataset::ImageNet16) => ((44.45, 1.10), (44.57, 1.25)),
+        ("REINFORCE", Nb201Dataset::Cifar10) => ((91.09, 0.37), (93.85, 0.37)),
+        ("REINFORCE", Nb201Dataset::Cifar100) => ((71.61, 1.12), (71.71, 1.09)),
+        ("REINFORCE", Nb201Dataset::ImageNet16) => ((45.05, 1.02), (45.24, 1.18)),
+        ("BOHB", Nb201Dataset::Cifar10) => ((90.82, 0.53), (93.61, 0.52)),
+        ("BOHB", Nb201Dataset::Cifar100) => ((70.74, 1.29), (70.85, 1.28)),
+        ("BOHB", Nb201Dataset::ImageNet16) => ((44.26, 1.36), (44.42, 1.49)),
+        _ => return None,
+    };
+    Some(Published {
+        method,
+        valid,
+        test,
+        unverified: true,
+    })
+}
+
+/// The published optimum (valid, test) per dataset.
+pub fn published_optimum(dataset: Nb201Dataset) -> (f64, f64) {
+    match dataset {
+        Nb201Dataset::Cifar10 => (91.61, 94.37),
+        Nb201Dataset::Cifar100 => (73.49, 73.51),
+        Nb201Dataset::ImageNet16 => (46.77, 47.31),
+    }
+}
+
+impl Nb201Bench {
+    fn experiment(
+        &self,
+        strategy: &StrategyConfig,
+        seed: u64,
+        space: &Arc<dyn SearchSpace>,
+    ) -> Result<Experiment, RunError> {
+        let evaluator = Nb201Evaluator::new(self.table.clone(), self.dataset, 12, Vec::new())
+            .map_err(crate::ConfigError::from)?;
+        let config = ExperimentConfig {
+            study: StudySection {
+                name: format!("bench-{}-{seed}", strategy.name()),
+                seed,
+                output: None,
+                deduplicate: self.deduplicate,
+                max_consecutive_failures: 50,
+            },
+            space: SpaceConfig::Nb201 { ops: None },
+            strategy: strategy.clone(),
+            evaluator: EvaluatorConfig::Nb201 {
+                table: self.table.path().to_path_buf(),
+                latency_table: None,
+                latency_devices: None,
+                dataset: self.dataset,
+                epochs: 12,
+            },
+            objective: None,
+            budget: Budget {
+                trials: None,
+                sim_seconds: Some(self.budget_seconds),
+                wall_seconds: None,
+            },
+        };
+        Ok(Experiment {
+            config,
+            space: space.clone(),
+            evaluator: Arc::new(evaluator),
+            objective: Objective::maximize(metric::VALID_ACC),
+        })
+    }
+
+    fn run_one(
+        &self,
+        strategy: &StrategyConfig,
+        seed: u64,
+        space: &Arc<dyn SearchSpace>,
+    ) -> Result<RunOutcome, RunError> {
+        let mut study = Study::new(self.experiment(strategy, seed, space)?)?;
+        let summary = study.run(&mut NullRecorder, &mut |_| {})?;
+        let get = |m: &archer_core::Metrics, k: &str| m.get(k).unwrap_or(f64::NAN);
+        let best = summary.best.as_ref();
+        Ok(RunOutcome {
+            strategy: strategy.name().to_string(),
+            seed,
+            queries: summary.trials,
+            sim_seconds: summary.sim_seconds,
+            valid_acc: best.map_or(f64::NAN, |b| get(&b.metrics, metric::VALID_ACC)),
+            test_acc: best.map_or(f64::NAN, |b| get(&b.metrics, metric::TEST_ACC)),
+            arch_str: best.map(|b| space.format(&b.arch)).unwrap_or_default(),
+            by_dataset: Nb201Dataset::ALL.map(|d| {
+                best.and_then(|b| self.table.record(&b.arch, d))
+                    .map_or((f64::NAN, f64::NAN), |r| (r.valid_acc, r.test_acc))
+            }),
+            trajectory: summary
+                .trajectory
+                .iter()
+                .map(|p| {
+                    (
+                        p.trials,
+                        p.sim_seconds,
+                        get(&p.incumbent_metrics, metric::VALID_ACC),
+                        get(&p.incumbent_metrics, metric::TEST_ACC),
+                    )
+                })
+                .collect(),
+        })
+    }
+
+    /// Runs every strategy × seed on `threads` threads. Results do not depend on the
+    /// number of threads.
+    pub fn run(&self) -> Result<BenchReport, RunError> {
+        let started = Instant::now();
+        let space: Arc<dyn SearchSpace> = Arc::new(Nb201Space::default());
+        let jobs: Vec<(usize, u64)> = (0..self.strategies.len())
+            .flat_map(|s| (0..self.seeds).map(move |k| (s, k)))
+            .collect();
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<Option<Result<RunOutcome, RunError>>>> =
+            Mutex::new((0..jobs.len()).map(|_| None).collect());
+        std::thread::scope(|scope| {
+            for _ in 0..self.threads.max(1) {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(s, k)) = jobs.get(i) else { break };
+                    let r = self.run_one(&self.strategies[s], self.first_seed + k, &space);
+                    results.lock().expect("no panics while holding the lock")[i] = Some(r);
+                });
+            }
+        });
+        let runs: Vec<RunOutcome> = results
+            .into_inner()
+            .expect("threads joined")
+            .into_iter()
+            .map(|r| r.expect("every job ran"))
+            .collect::<Result<_, _>>()?;
+        let summaries = self
+            .strategies
+            .iter()
+            .map(|s| self.summarise(s.name(), &runs))
+            .collect();
+        let mut curve_seconds = Vec::new();
+        let mut curve_queries = Vec::new();
+        for s in &self.strategies {
+            let mine: Vec<&RunOutcome> = runs.iter().filter(|r| r.strategy == s.name()).collect();
+            curve_seconds.extend(self.curve_over_seconds(s.name(), &mine));
+            curve_queries.extend(curve_over_queries(s.name(), &mine));
+        }
+        Ok(BenchReport {
+            dataset: self.dataset.name().to_string(),
+            budget_seconds: self.budget_seconds,
+            summaries,
+            oracle: oracle(&self.table, self.dataset),
+            wall_seconds: started.elapsed().as_secs_f64(),
+            runs,
+            curve_seconds,
+            curve_queries,
+        })
+    }
+
+    fn summarise(&self, strategy: &str, runs: &[RunOutcome]) -> StrategySummary {
+        let mine: Vec<&RunOutcome> = runs.iter().filter(|r| r.strategy == strategy).collect();
+        let test: Vec<f64> = mine.iter().map(|r| r.test_acc).collect();
+        let valid: Vec<f64> = mine.iter().map(|r| r.valid_acc).collect();
+        let queries: Vec<f64> = mine.iter().map(|r| r.queries as f64).collect();
+        // Published figures come from searching on CIFAR-10; other searches have none.
+        let searched_on_cifar10 = self.dataset == Nb201Dataset::Cifar10;
+        let published_for = |d| {
+            if searched_on_cifar10 {
+                published(strategy, d)
+            } else {
+                None
+            }
+        };
+        let published = published_for(self.dataset);
+        let mean_test = mean(&test);
+        let on_datasets = Nb201Dataset::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| {
+                let t: Vec<f64> = mine.iter().map(|r| r.by_dataset[i].1).collect();
+                let v: Vec<f64> = mine.iter().map(|r| r.by_dataset[i].0).collect();
+                DatasetResult {
+                    dataset: d.name().to_string(),
+                    mean_valid_acc: mean(&v),
+                    mean_test_acc: mean(&t),
+                    std_test_acc: std_dev(&t),
+                    published: published_for(d),
+                }
+            })
+            .collect();
+        StrategySummary {
+            strategy: strategy.to_string(),
+            dataset: self.dataset.name().to_string(),
+            seeds: mine.len() as u64,
+            budget_seconds: self.budget_seconds,
+            mean_test_acc: mean_test,
+            std_test_acc: std_dev(&test),
+            mean_valid_acc: mean(&valid),
+            std_valid_acc: std_dev(&valid),
+            mean_queries: mean(&queries),
+            min_queries: mine.iter().map(|r| r.queries).min().unwrap_or(0),
+            max_queries: mine.iter().map(|r| r.queries).max().unwrap_or(0),
+            published,
+            test_gap_in_published_std: published.map(|p| (mean_test - p.test.0) / p.test.1),
+            on_datasets,
+        }
+    }
+
+    /// Incumbent accuracy at evenly spaced simulated times; a run counts at time t once it
+    /// has finished a trial by t.
+    fn curve_over_seconds(&self, strategy: &str, runs: &[&RunOutcome]) -> Vec<CurvePoint> {
+        let n = self.curve_points.max(1);
+        (1..=n)
+            .map(|k| {
+                let t = self.budget_seconds * k as f64 / n as f64;
+                let at: Vec<(f64, f64)> = runs
+                    .iter()
+                    .filter_map(|r| {
+                        r.trajectory
+                            .iter()
+                            .rev()
+                            .find(|p| p.1 <= t)
+                            .map(|p| (p.2, p.3))
+                    })
+                    .collect();
+                point(strategy, t, &at)
+            })
+            .collect()
+    }
+}
+
+/// Incumbent accuracy after q queries; a run that ended before q counts with its final
+/// incumbent.
+fn curve_over_queries(strategy: &str, runs: &[&RunOutcome]) -> Vec<CurvePoint> {
+    let max_q = runs.iter().map(|r| r.queries).max().unwrap_or(0);
+    (1..=max_q)
+        .map(|q| {
+            let at: Vec<(f64, f64)> = runs
+                .iter()
+                .filter_map(|r| {
+                    r.trajectory
+                        .iter()
+                        .rev()
+                        .find(|p| p.0 <= q)
+                        .map(|p| (p.2, p.3))
+                })
+                .collect();
+            point(strategy, q as f64, &at)
+        })
+        .collect()
+}
+
+fn point(strategy: &str, x: f64, at: &[(f64, f64)]) -> CurvePoint {
+    let valid: Vec<f64> = at.iter().map(|p| p.0).collect();
+    let test: Vec<f64> = at.iter().map(|p| p.1).collect();
+    CurvePoint {
+        strategy: strategy.to_string(),
+        x,
+        mean_test_acc: mean(&test),
+        std_test_acc: std_dev(&test),
+        mean_valid_acc: mean(&valid),
+        runs: at.len(),
+    }
+}
+
+fn oracle(table: &Nb201Table, dataset: Nb201Dataset) -> Oracle {
+    let d = dataset as usize;
+    let space = Nb201Space::default();
+    let mut best_valid: Option<(&archer_core::Arch, f64, f64)> = None;
+    let mut best_test = f64::MIN;
+    for (arch, records) in table.iter() {
+        let r = records[d];
+        if best_valid.is_none_or(|b| r.valid_acc > b.1) {
+            best_valid = Some((arch, r.valid_acc, r.test_acc));
+        }
+        best_test = best_test.max(r.test_acc);
+    }
+    let (arch, v, t) = best_valid.expect("tables are never empty");
+    Oracle {
+        best_valid_arch: space.format(arch),
+        best_valid_valid_acc: v,
+        best_valid_test_acc: t,
+        best_test_acc: best_test,
+    }
+}
+
+impl BenchReport {
+    /// The table printed by `archer bench nb201`.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&format!(
+            "NAS-Bench-201 {} | budget {:.0} simulated s | {} seeds per strategy | wall {:.2} s\n\n",
+            self.dataset,
+            self.budget_seconds,
+            self.summaries.first().map_or(0, |s| s.seeds),
+            self.wall_seconds
+        ));
+        out.push_str(&format!(
+            "{:<10} {:>15} {:>15} {:>9}   {:>15} {:>15} {:>9}\n",
+            "strategy",
+            "valid acc",
+            "test acc",
+            "queries",
+            "published valid",
+            "published test",
+            "gap (σ)"
+        ));
+        let pm = |m: f64, s: f64| format!("{m:.2} ± {s:.2}");
+        for s in &self.summaries {
+            let (pv, pt, gap) = match s.published {
+                Some(p) => (
+                    pm(p.valid.0, p.valid.1),
+                    pm(p.test.0, p.test.1),
+                    format!("{:+.2}", s.test_gap_in_published_std.unwrap_or(f64::NAN)),
+                ),
+                None => ("-".into(), "-".into(), "-".into()),
+            };
+            out.push_str(&format!(
+                "{:<10} {:>15} {:>15} {:>9.1}   {:>15} {:>15} {:>9}\n",
+                s.strategy,
+                pm(s.mean_valid_acc, s.std_valid_acc),
+                pm(s.mean_test_acc, s.std_test_acc),
+                s.mean_queries,
+                pv,
+                pt,
+                gap
+            ));
+        }
+        let d = Nb201Dataset::parse(&self.dataset).expect("report names a known dataset");
+        if d == Nb201Dataset::Cifar10 {
+            out.push_str("\nThe same architectures on the other datasets (the NB201 protocol: search on CIFAR-10, report on all):\n");
+            out.push_str(&format!(
+                "{:<10} {:>15} {:>15} {:>15}\n",
+                "strategy", "dataset", "test acc", "published test"
+            ));
+            for s in &self.summaries {
+                for r in s.on_datasets.iter().filter(|r| r.dataset != self.dataset) {
+                    let p = r
+                        .published
+                        .map_or("-".to_string(), |p| pm(p.test.0, p.test.1));
+                    out.push_str(&format!(
+                        "{:<10} {:>15} {:>15} {:>15}\n",
+                        s.strategy,
+                        r.dataset,
+                        pm(r.mean_test_acc, r.std_test_acc),
+                        p
+                    ));
+                }
+            }
+        } else {
+            out.push_str(
+                "\nNo published figures for a search on this dataset: NB201 searched on CIFAR-10 and reported the\n\
+                 found architectures here (run --dataset cifar10 for that comparison).\n",
+            );
+        }
+        let (ov, ot) = published_optimum(d);
+        out.push_str(&format!(
+            "\nbest by validation in the table: valid {:.2}, test {:.2}; best test {:.2} (published optimum: valid {ov:.2}, test {ot:.2})\n",
+            self.oracle.best_valid_valid_acc, self.oracle.best_valid_test_acc, self.oracle.best_test_acc
+        ));
+        out.push_str(
+            "Published: NAS-Bench-201 (Dong & Yang 2020), mean ± std of 500 runs; marked UNVERIFIED in RESULTS.md.\n\
+             Protocol differences: Archer's search signal is the final (200-epoch) validation accuracy as shipped\n\
+             by NASLib, the paper's the 12-epoch one; a query charges 12 epochs of training, no validation pass.\n",
+        );
+        out
+    }
+
+    /// Writes `summary.json`, `runs.csv`, `anytime_seconds.csv` and `anytime_queries.csv`.
+    pub fn write(&self, dir: &Path) -> Result<(), RunError> {
+        std::fs::create_dir_all(dir).map_err(|e| RunError::io(dir, e))?;
+        let write = |name: &str, text: String| {
+            let p = dir.join(name);
+            std::fs::write(&p, text).map_err(|e| RunError::io(&p, e))
+        };
+        write(
+            "summary.json",
+            serde_json::to_string_pretty(self).expect("plain data") + "\n",
+        )?;
+        let mut runs = String::from("strategy,seed,queries,sim_seconds,valid_acc,test_acc,arch\n");
+        for r in &self.runs {
+            runs.push_str(&format!(
+                "{},{},{},{},{},{},{}\n",
+                r.strategy, r.seed, r.queries, r.sim_seconds, r.valid_acc, r.test_acc, r.arch_str
+            ));
+        }
+        write("runs.csv", runs)?;
+        let curve = |x: &str, points: &[CurvePoint]| {
+            let mut s = format!("strategy,{x},mean_test_acc,std_test_acc,mean_valid_acc,runs\n");
+            for p in points {
+                s.push_str(&format!(
+                    "{},{},{},{},{},{}\n",
+                    p.strategy, p.x, p.mean_test_acc, p.std_test_acc, p.mean_valid_acc, p.runs
+                ));
+            }
+            s
+        };
+        write(
+            "anytime_seconds.csv",
+            curve("sim_seconds", &self.curve_seconds),
+        )?;
+        write("anytime_queries.csv", curve("queries", &self.curve_queries))
+    }
+}

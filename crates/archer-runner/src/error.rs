@@ -1,0 +1,56 @@
+use std::path::PathBuf;
+
+use archer_eval::EvalError;
+use archer_space::SpaceError;
+use archer_strategy::StrategyError;
+use thiserror::Error;
+
+/// An experiment file that cannot run. Each variant says which file or key and what is
+/// accepted; nothing has been started when one is returned.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read experiment file {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{key}: {reason}")]
+    Invalid { key: String, reason: String },
+    #[error("[space]: {0}")]
+    Space(#[from] SpaceError),
+    #[error("[strategy]: {0}")]
+    Strategy(#[from] StrategyError),
+    #[error("[evaluator]: {0}")]
+    Evaluator(#[from] EvalError),
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(key: &str, reason: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            key: key.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Why a study stopped abnormally. A normal end (budget spent, space exhausted) is not an
+/// error but a [`crate::StopReason`].
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("strategy failed: {0}")]
+    Strategy(#[from] StrategyError),
+    #[error("cannot write {path}: {reason}")]
+    Io { path: PathBuf, reason: String },
+    #[error("{path} already holds an experiment; choose another output folder or remove it")]
+    OutputExists { path: PathBuf },
+}
+
+impl RunError {
+    pub(crate) fn io(path: impl Into<PathBuf>, err: impl std::fmt::Display) -> Self {
+        RunError::Io {
+            path: path.into(),
+            reason: err.to_string(),
+        }
+    }
+}

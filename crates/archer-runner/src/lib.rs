@@ -1,0 +1,16 @@
+//! The study loop and everything around it: experiment files validated before anything runs,
+//! budgets on trials, simulated and wall-clock seconds, the experiment directory, and the
+//! `bench` harness that runs strategies × seeds on a tabular benchmark.
+
+pub mod bench;
+mod config;
+mod error;
+mod recorder;
+mod stats;
+mod study;
+
+pub use config::{Budget, Experiment, ExperimentConfig, Overrides, StudySection};
+pub use error::{ConfigError, RunError};
+pub use recorder::{DirRecorder, NullRecorder, Recorder};
+pub use stats::{mean, std_dev};
+pub use study::{Event, StopReason, Study, StudySummary, TrajectoryPoint};

@@ -1,0 +1,223 @@
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use archer_core::{History, Trial};
+use serde_json::json;
+
+use crate::{Experiment, RunError, StudySummary};
+
+/// Where a study's results go. The loop calls `trial` at every state change of a trial
+/// (RUNNING, then finished), so a durable store can stand in without changing the loop.
+pub trait Recorder {
+    fn begin(&mut self, experiment: &Experiment) -> Result<(), RunError>;
+    fn trial(&mut self, trial: &Trial) -> Result<(), RunError>;
+    fn end(
+        &mut self,
+        summary: &StudySummary,
+        history: &History,
+        strategy_state: &serde_json::Value,
+        experiment: &Experiment,
+    ) -> Result<(), RunError>;
+}
+
+/// Keeps nothing: for benchmarks, where the summary is all that is needed.
+pub struct NullRecorder;
+
+impl Recorder for NullRecorder {
+    fn begin(&mut self, _: &Experiment) -> Result<(), RunError> {
+        Ok(())
+    }
+    fn trial(&mut self, _: &Trial) -> Result<(), RunError> {
+        Ok(())
+    }
+    fn end(
+        &mut self,
+        _: &StudySummary,
+        _: &History,
+        _: &serde_json::Value,
+        _: &Experiment,
+    ) -> Result<(), RunError> {
+        Ok(())
+    }
+}
+
+/// Writes the experiment folder:
+/// - `experiment.toml`: the configuration as run (paths resolved, overrides applied);
+/// - `run.json`: provenance: versions, seed, command line, data files and their SHA-256;
+/// - `trials.jsonl`: one line per finished trial, appended and flushed as it finishes;
+/// - at the end: `trials.csv`, `best.json`, `summary.json`, `anytime.csv`,
+///   `strategy_state.json`.
+pub struct DirRecorder {
+    dir: PathBuf,
+    trials: Option<BufWriter<File>>,
+}
+
+impl DirRecorder {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        DirRecorder {
+            dir: dir.into(),
+            trials: None,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn write(&self, name: &str, contents: &str) -> Result<(), RunError> {
+        write_atomically(&self.dir.join(name), contents.as_bytes())
+    }
+}
+
+/// Writes via a temporary file and a rename, so a crash never leaves a half-written file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    let tmp = path.with_extension("tmp");
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| RunError::io(path, e))
+}
+
+fn pretty(v: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(v).expect("plain data serialises") + "\n"
+}
+
+impl Recorder for DirRecorder {
+    fn begin(&mut self, experiment: &Experiment) -> Result<(), RunError> {
+        if self.dir.exists() {
+            let non_empty = std::fs::read_dir(&self.dir)
+                .map_err(|e| RunError::io(&self.dir, e))?
+                .next()
+                .is_some();
+            if non_empty {
+                return Err(RunError::OutputExists {
+                    path: self.dir.clone(),
+                });
+            }
+        }
+        std::fs::create_dir_all(&self.dir).map_err(|e| RunError::io(&self.dir, e))?;
+        self.write("experiment.toml", &experiment.config.to_toml())?;
+        let space = &experiment.space;
+        let run = json!({
+            "archer_version": env!("CARGO_PKG_VERSION"),
+            "created_at": chrono::Utc::now(),
+            "command": std::env::args().collect::<Vec<_>>(),
+            "study": experiment.config.study.name,
+            "seed": experiment.config.study.seed,
+            "space": {"name": space.name(), "version": space.version(), "size": space.size().to_string()},
+            "strategy": experiment.config.strategy,
+            "objective": experiment.objective,
+            "evaluator": experiment.evaluator.provenance(),
+        });
+        self.write("run.json", &pretty(&run))?;
+        let path = self.dir.join("trials.jsonl");
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| RunError::io(&path, e))?;
+        self.trials = Some(BufWriter::new(file));
+        Ok(())
+    }
+
+    fn trial(&mut self, trial: &Trial) -> Result<(), RunError> {
+        if !trial.state.is_finished() {
+            return Ok(());
+        }
+        let path = self.dir.join("trials.jsonl");
+        let w = self.trials.as_mut().expect("begin() opens trials.jsonl");
+        serde_json::to_writer(&mut *w, trial).map_err(|e| RunError::io(&path, e))?;
+        w.write_all(b"\n")
+            .and_then(|_| w.flush())
+            .map_err(|e| RunError::io(&path, e))
+    }
+
+    fn end(
+        &mut self,
+        summary: &StudySummary,
+        history: &History,
+        strategy_state: &serde_json::Value,
+        experiment: &Experiment,
+    ) -> Result<(), RunError> {
+        let space = &experiment.space;
+        self.write(
+            "trials.csv",
+            &trials_csv(history, |t| space.format(&t.arch)),
+        )?;
+        if let Some(best) = &summary.best {
+            let best_json = json!({
+                "trial": best.id,
+                "arch_str": space.format(&best.arch),
+                "arch": best.arch,
+                "arch_hash": best.arch_hash,
+                "objective": experiment.objective,
+                "score": best.score,
+                "metrics": best.metrics,
+            });
+            self.write("best.json", &pretty(&best_json))?;
+        }
+        let mut s = serde_json::to_value(summary).expect("plain data serialises");
+        if let Some(best) = &summary.best {
+            s["best_arch_str"] = json!(space.format(&best.arch));
+        }
+        self.write("summary.json", &pretty(&s))?;
+        let mut anytime = String::from("trials,sim_seconds,incumbent_trial,incumbent_score\n");
+        for p in &summary.trajectory {
+            let score = experiment
+                .objective
+                .score(&p.incumbent_metrics)
+                .unwrap_or(f64::NAN);
+            anytime.push_str(&format!(
+                "{},{},{},{}\n",
+                p.trials, p.sim_seconds, p.incumbent, score
+            ));
+        }
+        self.write("anytime.csv", &anytime)?;
+        self.write("strategy_state.json", &pretty(strategy_state))
+    }
+}
+
+/// One row per trial; metric columns are the union of all metric names, sorted.
+fn trials_csv(history: &History, format: impl Fn(&Trial) -> String) -> String {
+    let mut names: Vec<&str> = history
+        .trials()
+        .iter()
+        .flat_map(|t| t.metrics.names())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec![
+        "id",
+        "state",
+        "arch",
+        "arch_hash",
+        "score",
+        "cost_seconds",
+        "error",
+    ];
+    header.extend(&names);
+    w.write_record(&header).expect("in-memory write");
+    for t in history.trials() {
+        let mut row = vec![
+            t.id.to_string(),
+            t.state.as_str().to_string(),
+            format(t),
+            t.arch_hash.clone(),
+            t.score.map(|s| s.to_string()).unwrap_or_default(),
+            t.cost_seconds.to_string(),
+            t.error.clone().unwrap_or_default(),
+        ];
+        row.extend(
+            names
+                .iter()
+                .map(|n| t.metrics.get(n).map(|v| v.to_string()).unwrap_or_default()),
+        );
+        w.write_record(&row).expect("in-memory write");
+    }
+    String::from_utf8(w.into_inner().expect("in-memory flush")).expect("csv is UTF-8")
+}

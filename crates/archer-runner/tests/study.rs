@@ -1,0 +1,212 @@
+use std::path::Path;
+use std::sync::Arc;
+
+use archer_core::{
+    Arch, Direction, Fidelity, MetricSpec, Metrics, Objective, TrialCtx, TrialState,
+};
+use archer_eval::{EvalError, Evaluator, EvaluatorConfig};
+use archer_runner::{
+    Budget, DirRecorder, Experiment, ExperimentConfig, NullRecorder, RunError, StopReason, Study,
+    StudySection,
+};
+use archer_space::SpaceConfig;
+use archer_strategy::StrategyConfig;
+
+/// Scores cells by their number of conv3x3 edges; fails or panics on chosen cells.
+struct Flaky {
+    fail_when_first_edge_is: Option<u16>,
+    panic_when_second_edge_is: Option<u16>,
+}
+
+impl Evaluator for Flaky {
+    fn name(&self) -> &str {
+        "flaky"
+    }
+    fn metrics(&self) -> Vec<MetricSpec> {
+        vec![MetricSpec::new("score", Direction::Maximize, false, "")]
+    }
+    fn evaluate(&self, arch: &Arch, _: &Fidelity, _: &mut TrialCtx) -> Result<Metrics, EvalError> {
+        if Some(arch.choices[0]) == self.fail_when_first_edge_is {
+            return Err(EvalError::InvalidSetting("flaky says no".into()));
+        }
+        if Some(arch.choices[1]) == self.panic_when_second_edge_is {
+            panic!("flaky blew up");
+        }
+        let convs = arch.choices.iter().filter(|&&c| c == 3).count() as f64;
+        Ok(Metrics::new()
+            .with("score", convs)
+            .with("sim_seconds", 10.0))
+    }
+    fn provenance(&self) -> serde_json::Value {
+        serde_json::json!({"evaluator": "flaky"})
+    }
+}
+
+fn experiment(evaluator: Flaky, strategy: &str, budget: Budget) -> Experiment {
+    let space = SpaceConfig::Nb201 { ops: None };
+    Experiment {
+        config: ExperimentConfig {
+            study: StudySection {
+                name: "t".into(),
+                seed: 1,
+                output: None,
+                deduplicate: true,
+                max_consecutive_failures: 5,
+            },
+            space: space.clone(),
+            strategy: StrategyConfig::by_name(strategy).unwrap(),
+            evaluator: EvaluatorConfig::Nb201 {
+                table: "unused".into(),
+                latency_table: None,
+                latency_devices: None,
+                dataset: archer_eval::Nb201Dataset::Cifar10,
+                epochs: 12,
+            },
+            objective: None,
+            budget,
+        },
+        space: space.build().unwrap(),
+        evaluator: Arc::new(evaluator),
+        objective: Objective::maximize("score"),
+    }
+}
+
+fn trials(n: u64) -> Budget {
+    Budget {
+        trials: Some(n),
+        ..Budget::default()
+    }
+}
+
+#[test]
+fn failed_and_panicking_trials_are_recorded_and_the_study_goes_on() {
+    let flaky = Flaky {
+        fail_when_first_edge_is: Some(0),
+        panic_when_second_edge_is: Some(4),
+    };
+    let mut study = Study::new(experiment(flaky, "rea", trials(200))).unwrap();
+    let summary = study.run(&mut NullRecorder, &mut |_| {}).unwrap();
+    assert_eq!(summary.trials, 200);
+    assert_eq!(summary.stop, StopReason::TrialBudget);
+    let h = study.history();
+    let failed: Vec<_> = h
+        .trials()
+        .iter()
+        .filter(|t| t.state == TrialState::Failed)
+        .collect();
+    assert!(failed
+        .iter()
+        .any(|t| t.error.as_deref() == Some("invalid evaluator setting: flaky says no")));
+    assert!(failed
+        .iter()
+        .any(|t| t.error.as_deref() == Some("evaluator panicked: flaky blew up")));
+    assert_eq!(summary.failed as usize, failed.len());
+    assert!(failed
+        .iter()
+        .all(|t| t.score.is_none() && t.cost_seconds == 0.0));
+    let best = summary.best.unwrap();
+    assert_eq!(best.state, TrialState::Complete);
+    assert_ne!(best.arch.choices[0], 0);
+}
+
+#[test]
+fn a_broken_evaluator_stops_the_study_with_its_error() {
+    // The space's only op is `none` (index 0), on which the evaluator always fails.
+    let always_fails = Flaky {
+        fail_when_first_edge_is: Some(0),
+        panic_when_second_edge_is: None,
+    };
+    let mut e = experiment(always_fails, "random", trials(100));
+    e.config.space = SpaceConfig::Nb201 {
+        ops: Some(vec!["none".into()]),
+    };
+    e.space = e.config.space.build().unwrap();
+    e.config.study.deduplicate = false;
+    let summary = Study::new(e)
+        .unwrap()
+        .run(&mut NullRecorder, &mut |_| {})
+        .unwrap();
+    match summary.stop {
+        StopReason::TooManyFailures { count, last_error } => {
+            assert_eq!(count, 5);
+            assert!(last_error.contains("flaky says no"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(summary.trials, 5);
+}
+
+#[test]
+fn exhausting_a_small_space_ends_normally() {
+    let ok = Flaky {
+        fail_when_first_edge_is: None,
+        panic_when_second_edge_is: None,
+    };
+    let mut e = experiment(ok, "random", trials(1000));
+    e.config.space = SpaceConfig::Nb201 {
+        ops: Some(vec!["none".into(), "nor_conv_3x3".into()]),
+    };
+    e.space = e.config.space.build().unwrap();
+    let summary = Study::new(e)
+        .unwrap()
+        .run(&mut NullRecorder, &mut |_| {})
+        .unwrap();
+    assert!(
+        matches!(summary.stop, StopReason::Exhausted { .. }),
+        "{:?}",
+        summary.stop
+    );
+    assert!(summary.trials < 64);
+    assert_eq!(summary.best.unwrap().score, Some(6.0));
+}
+
+#[test]
+fn sim_budget_counts_the_trial_that_crosses_it() {
+    let ok = Flaky {
+        fail_when_first_edge_is: None,
+        panic_when_second_edge_is: None,
+    };
+    let budget = Budget {
+        sim_seconds: Some(95.0),
+        ..Budget::default()
+    };
+    let summary = Study::new(experiment(ok, "ls", budget))
+        .unwrap()
+        .run(&mut NullRecorder, &mut |_| {})
+        .unwrap();
+    assert_eq!(summary.stop, StopReason::SimBudget);
+    assert_eq!(summary.trials, 10);
+    assert_eq!(summary.sim_seconds, 100.0);
+    assert_eq!(summary.trajectory.len(), 10);
+    assert!(summary
+        .trajectory
+        .windows(2)
+        .all(|w| w[0].sim_seconds < w[1].sim_seconds));
+}
+
+#[test]
+fn dir_recorder_refuses_a_used_folder_and_writes_a_complete_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = || Flaky {
+        fail_when_first_edge_is: Some(1),
+        panic_when_second_edge_is: None,
+    };
+    let out = dir.path().join("exp");
+    let mut rec = DirRecorder::new(&out);
+    let summary = Study::new(experiment(ok(), "rea", trials(30)))
+        .unwrap()
+        .run(&mut rec, &mut |_| {})
+        .unwrap();
+    let csv = std::fs::read_to_string(out.join("trials.csv")).unwrap();
+    assert_eq!(csv.lines().count() as u64, 1 + summary.trials);
+    assert!(csv
+        .lines()
+        .next()
+        .unwrap()
+        .starts_with("id,state,arch,arch_hash,score,cost_seconds,error,score,sim_seconds"));
+    let again = Study::new(experiment(ok(), "rea", trials(30)))
+        .unwrap()
+        .run(&mut DirRecorder::new(&out), &mut |_| {});
+    assert!(matches!(again, Err(RunError::OutputExists { .. })));
+    assert!(Path::new(&out.join("best.json")).is_file());
+}
