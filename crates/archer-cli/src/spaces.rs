@@ -21,7 +21,7 @@ pub fn run(args: SpacesArgs) -> Result<()> {
     match args.command {
         None => {
             say(format!(
-                "{:<8} {:>26} {:>11}  description",
+                "{:<8} {:>10} {:>11}  description",
                 "name", "size", "dimensions"
             ))?;
             for space in builtin_spaces() {
@@ -32,9 +32,9 @@ pub fn run(args: SpacesArgs) -> Result<()> {
                     .unwrap_or_default()
                     .to_string();
                 say(format!(
-                    "{:<8} {:>26} {:>11}  {first_sentence}",
+                    "{:<8} {:>10} {:>11}  {first_sentence}",
                     space.name(),
-                    space.size(),
+                    readable(space.size()),
                     space.dimensions().len()
                 ))?;
             }
@@ -49,7 +49,7 @@ pub fn run(args: SpacesArgs) -> Result<()> {
                 "{} (version {}), {} architectures\n",
                 space.name(),
                 space.version(),
-                space.size()
+                readable(space.size())
             ))?;
             say(format!("{}\n", space.describe()))?;
             say("Dimensions:")?;
@@ -75,4 +75,13 @@ pub fn run(args: SpacesArgs) -> Result<()> {
 
 fn archer_rng_seed() -> archer_rng::Rng {
     archer_rng::Rng::seed_from(0)
+}
+
+/// Exact below a billion, scientific above (`2.76e20`).
+fn readable(n: u128) -> String {
+    if n < 1_000_000_000 {
+        n.to_string()
+    } else {
+        format!("{:.2e}", n as f64)
+    }
 }

@@ -353,22 +353,8 @@ impl Nb201Bench {
     /// has finished a trial by t.
     fn curve_over_seconds(&self, strategy: &str, runs: &[&RunOutcome]) -> Vec<CurvePoint> {
         let n = self.curve_points.max(1);
-        (1..=n)
-            .map(|k| {
-                let t = self.budget_seconds * k as f64 / n as f64;
-                let at: Vec<(f64, f64)> = runs
-                    .iter()
-                    .filter_map(|r| {
-                        r.trajectory
-                            .iter()
-                            .rev()
-                            .find(|p| p.1 <= t)
-                            .map(|p| (p.2, p.3))
-                    })
-                    .collect();
-                point(strategy, t, &at)
-            })
-            .collect()
+        let times = (1..=n).map(|k| self.budget_seconds * k as f64 / n as f64);
+        curve(strategy, runs, times, |p| p.1)
     }
 }
 
@@ -376,21 +362,33 @@ impl Nb201Bench {
 /// incumbent.
 fn curve_over_queries(strategy: &str, runs: &[&RunOutcome]) -> Vec<CurvePoint> {
     let max_q = runs.iter().map(|r| r.queries).max().unwrap_or(0);
-    (1..=max_q)
-        .map(|q| {
-            let at: Vec<(f64, f64)> = runs
-                .iter()
-                .filter_map(|r| {
-                    r.trajectory
-                        .iter()
-                        .rev()
-                        .find(|p| p.0 <= q)
-                        .map(|p| (p.2, p.3))
-                })
-                .collect();
-            point(strategy, q as f64, &at)
-        })
-        .collect()
+    curve(strategy, runs, (1..=max_q).map(|q| q as f64), |p| {
+        p.0 as f64
+    })
+}
+
+/// The mean incumbent at each `x`: each run contributes its last trajectory point whose
+/// coordinate (`at`: trials or seconds) is at most `x`.
+fn curve(
+    strategy: &str,
+    runs: &[&RunOutcome],
+    xs: impl Iterator<Item = f64>,
+    at: fn(&(u64, f64, f64, f64)) -> f64,
+) -> Vec<CurvePoint> {
+    xs.map(|x| {
+        let incumbents: Vec<(f64, f64)> = runs
+            .iter()
+            .filter_map(|r| {
+                r.trajectory
+                    .iter()
+                    .rev()
+                    .find(|p| at(p) <= x)
+                    .map(|p| (p.2, p.3))
+            })
+            .collect();
+        point(strategy, x, &incumbents)
+    })
+    .collect()
 }
 
 fn point(strategy: &str, x: f64, at: &[(f64, f64)]) -> CurvePoint {
