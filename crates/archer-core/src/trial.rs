@@ -54,6 +54,9 @@ pub struct Trial {
     pub error: Option<String>,
     /// Seconds charged to the study's simulated clock.
     pub cost_seconds: f64,
+    /// How many times evaluation started (re-runs after a crash or under a retry policy).
+    #[serde(default)]
+    pub attempts: u32,
     pub worker: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -73,6 +76,7 @@ impl Trial {
             intermediate: Vec::new(),
             error: None,
             cost_seconds: 0.0,
+            attempts: 0,
             worker: None,
             started_at: None,
             finished_at: None,

@@ -1,0 +1,13 @@
+use std::path::Path;
+
+use crate::{PostgresStore, SqliteStore, Store, StoreError};
+
+/// Opens a store: a `postgres://` or `postgresql://` URL selects PostgreSQL, anything else
+/// is the path of a SQLite file.
+pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        Ok(Box::new(PostgresStore::connect(location)?))
+    } else {
+        Ok(Box::new(SqliteStore::open(Path::new(location))?))
+    }
+}
