@@ -1,7 +1,9 @@
 //! `archer`: neural architecture search from the command line.
 
 mod bench;
+mod inspect;
 mod out;
+mod progress;
 mod search;
 mod spaces;
 
@@ -24,6 +26,12 @@ struct Cli {
 enum Command {
     /// Run a search described by an experiment file.
     Search(search::SearchArgs),
+    /// Continue an interrupted search from its experiment folder.
+    Resume(search::ResumeArgs),
+    /// Summarise a study: trials by state, the best so far.
+    Status(inspect::StatusArgs),
+    /// The best architectures (or the Pareto set) of a study, as JSON.
+    Export(inspect::ExportArgs),
     /// Check an experiment file (and load its data) without running it.
     Validate(search::ValidateArgs),
     /// Benchmark strategies over many seeds on a tabular benchmark.
@@ -49,6 +57,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Search(args) => search::run(args),
+        Command::Resume(args) => search::resume(args),
+        Command::Status(args) => inspect::status(args),
+        Command::Export(args) => inspect::export(args),
         Command::Validate(args) => search::validate(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Spaces(args) => spaces::run(args),

@@ -1,12 +1,13 @@
 use std::path::{Path, PathBuf};
 
-use crate::out::say;
 use anyhow::{Context, Result};
-use archer_core::{metric, Trial, TrialState};
-use archer_runner::{
-    DirRecorder, Event, Experiment, ExperimentConfig, Overrides, Study, StudySummary,
-};
+use archer_core::{metric, TrialState};
+use archer_runner::launch;
+use archer_runner::{Experiment, ExperimentConfig, ExperimentDir, Overrides, Study, StudySummary};
 use clap::Args;
+
+use crate::out::say;
+use crate::progress::Progress;
 
 #[derive(Args)]
 pub struct SearchArgs {
@@ -15,6 +16,10 @@ pub struct SearchArgs {
     /// Experiment folder (default: runs/<study name>-<UTC time>). Must not hold an experiment.
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Keep the study in PostgreSQL (postgres://user@host/db) instead of the folder's SQLite
+    /// file, so that `archer worker` processes on other machines can join it.
+    #[arg(long)]
+    storage: Option<String>,
     /// Stop after this many trials.
     #[arg(long)]
     trials: Option<u64>,
@@ -24,7 +29,21 @@ pub struct SearchArgs {
     /// Seed for the whole run.
     #[arg(long)]
     seed: Option<u64>,
-    /// Print only the result, not each improvement.
+    /// Trials evaluated at once (threads). With 1 (the default) a run is deterministic.
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Print only the result: no progress bar, no improvements.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+pub struct ResumeArgs {
+    /// Experiment folder of an interrupted (or finished) search.
+    dir: PathBuf,
+    /// Trials evaluated at once.
+    #[arg(long)]
+    workers: Option<usize>,
     #[arg(long, short)]
     quiet: bool,
 }
@@ -90,6 +109,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
         trials: args.trials,
         sim_seconds: args.budget_seconds,
         seed: args.seed,
+        workers: args.workers,
     };
     let experiment = load(&args.config, &overrides)?;
     let output = experiment
@@ -99,61 +119,74 @@ pub fn run(args: SearchArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| default_output(&experiment.config.study.name));
     eprintln!(
-        "archer: searching {} ({} architectures) with {} (seed {}), evaluator {}, budget {}",
+        "archer: searching {} ({} architectures) with {} (seed {}), evaluator {}, budget {}, {} worker(s)",
         experiment.space.name(),
         experiment.space.size(),
         experiment.config.strategy.name(),
         experiment.config.study.seed,
         experiment.evaluator.name(),
-        budget_line(&experiment)
+        budget_line(&experiment),
+        experiment.config.study.workers
     );
+    let dir = ExperimentDir::create(&output)?;
     eprintln!("archer: experiment folder {}", output.display());
-    let mut study = Study::new(experiment)?;
-    let space = study.experiment().space.clone();
-    let objective = study.experiment().objective.metric.clone();
-    let quiet = args.quiet;
-    let mut observer = |event: Event| {
-        let Event::TrialFinished {
-            trial,
-            new_best,
-            sim_seconds,
-            trials,
-        } = event;
-        if quiet {
-            return;
-        }
-        if trial.state == TrialState::Failed {
-            eprintln!(
-                "  trial {:>4} FAILED: {}",
-                trial.id,
-                trial.error.as_deref().unwrap_or("")
-            );
-        } else if new_best {
-            eprintln!(
-                "  trial {:>4} | {:>9.0} sim s | {} trials | new best {objective} {:.2}  {}",
-                trial.id,
-                sim_seconds,
-                trials,
-                trial.metrics.get(&objective).unwrap_or(f64::NAN),
-                space.format(&trial.arch)
-            );
-        }
-    };
-    let mut recorder = DirRecorder::new(&output);
-    let summary = study
-        .run(&mut recorder, &mut observer)
-        .with_context(|| format!("search {} failed", args.config.display()))?;
-    print_result(&summary, &space_format(&study), &output)?;
-    Ok(())
+    let (study, recorder) = launch::start(experiment, &dir, args.storage.as_deref())?;
+    drive(study, recorder, &output, args.quiet)
+        .with_context(|| format!("search {} failed", args.config.display()))
 }
 
-fn space_format(study: &Study) -> impl Fn(&Trial) -> String + '_ {
-    move |t: &Trial| study.experiment().space.format(&t.arch)
+pub fn resume(args: ResumeArgs) -> Result<()> {
+    let dir = ExperimentDir::open(&args.dir)?;
+    let overrides = Overrides {
+        workers: args.workers,
+        ..Overrides::default()
+    };
+    let (study, recorder) = launch::reopen(&dir, &overrides)?;
+    let h = study.history();
+    eprintln!(
+        "archer: resuming {} in {}: {} trials so far ({} complete, {} to re-run)",
+        study.experiment().config.study.name,
+        args.dir.display(),
+        h.len(),
+        h.count(TrialState::Complete),
+        h.count(TrialState::Waiting)
+    );
+    drive(study, recorder, &args.dir, args.quiet)
+        .with_context(|| format!("resuming {} failed", args.dir.display()))
+}
+
+fn drive(
+    mut study: Study,
+    mut recorder: archer_runner::DirRecorder,
+    output: &Path,
+    quiet: bool,
+) -> Result<()> {
+    let space = study.experiment().space.clone();
+    let done_sim: f64 = study
+        .history()
+        .trials()
+        .iter()
+        .filter(|t| t.state.is_finished())
+        .map(|t| t.cost_seconds)
+        .sum();
+    let mut progress = Progress::new(
+        study.experiment(),
+        study.history().len() as u64,
+        done_sim,
+        quiet,
+    );
+    let summary = study.run(&mut recorder, &mut |event| {
+        progress.observe(event, &|a| space.format(a))
+    });
+    progress.finish();
+    let summary = summary?;
+    print_result(&summary, &|a| space.format(a), output)?;
+    Ok(())
 }
 
 fn print_result(
     summary: &StudySummary,
-    format: &dyn Fn(&Trial) -> String,
+    format: &dyn Fn(&archer_core::Arch) -> String,
     output: &Path,
 ) -> std::io::Result<()> {
     say(format!(
@@ -164,30 +197,32 @@ fn print_result(
         None => say("No trial completed.")?,
         Some(best) => {
             say(format!("Best architecture (trial {}):", best.id))?;
-            say(format!("  {}", format(best)))?;
-            let m = &best.metrics;
-            let show = |k: &str, label: &str, unit: &str| {
-                m.get(k).map(|v| format!("{label} {v:.4}{unit}"))
-            };
-            let mut parts: Vec<String> = [
-                show(metric::VALID_ACC, "valid acc", " %"),
-                show(metric::TEST_ACC, "test acc", " %"),
-                show(metric::PARAMS_M, "params", " M"),
-                show(metric::FLOPS_M, "FLOPs", " M"),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            parts.extend(
-                m.iter()
-                    .filter(|(k, _)| k.starts_with("latency_ms_"))
-                    .map(|(k, v)| format!("{k} {v:.3}")),
-            );
-            say(format!("  {}", parts.join(" | ")))?;
-            if let Some(i) = m.get("nb201_index") {
+            say(format!("  {}", format(&best.arch)))?;
+            say(format!("  {}", describe_metrics(&best.metrics)))?;
+            if let Some(i) = best.metrics.get("nb201_index") {
                 say(format!("  NAS-Bench-201 index {i}"))?;
             }
         }
     }
     say(format!("Results: {}", output.display()))
+}
+
+/// The metrics people look for first, then latencies.
+pub fn describe_metrics(m: &archer_core::Metrics) -> String {
+    let show = |k: &str, label: &str, unit: &str| m.get(k).map(|v| format!("{label} {v:.4}{unit}"));
+    let mut parts: Vec<String> = [
+        show(metric::VALID_ACC, "valid acc", " %"),
+        show(metric::TEST_ACC, "test acc", " %"),
+        show(metric::PARAMS_M, "params", " M"),
+        show(metric::FLOPS_M, "FLOPs", " M"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    parts.extend(
+        m.iter()
+            .filter(|(k, _)| k.starts_with("latency_ms_"))
+            .map(|(k, v)| format!("{k} {v:.3}")),
+    );
+    parts.join(" | ")
 }

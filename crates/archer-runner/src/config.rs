@@ -15,6 +15,12 @@ fn yes() -> bool {
 fn default_max_failures() -> u64 {
     50
 }
+fn default_max_attempts() -> u32 {
+    3
+}
+fn one() -> usize {
+    1
+}
 
 /// An experiment file (`experiment.toml`) as written: parsed faithfully, not yet validated.
 /// Unknown keys are rejected by name with the accepted keys listed.
@@ -49,6 +55,16 @@ pub struct StudySection {
     /// Stop when this many trials fail in a row (a broken evaluator or data).
     #[serde(default = "default_max_failures")]
     pub max_consecutive_failures: u64,
+    /// Re-run a trial whose evaluation failed (error or panic) this many more times.
+    #[serde(default)]
+    pub retry_failed: u32,
+    /// A trial whose process died while it ran is re-run until it has been started this
+    /// many times; then it is FAILED.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Trials evaluated at once (threads). With 1 a run is deterministic.
+    #[serde(default = "one")]
+    pub workers: usize,
 }
 
 /// `[objective]`.
@@ -84,6 +100,7 @@ pub struct Overrides {
     pub trials: Option<u64>,
     pub sim_seconds: Option<f64>,
     pub seed: Option<u64>,
+    pub workers: Option<usize>,
 }
 
 /// A validated experiment: every part built, every data file loaded. Only this can run.
@@ -105,6 +122,14 @@ impl ExperimentConfig {
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Self::from_toml(&text, base, path)
+    }
+
+    /// Parses a configuration saved by a study (its data paths are already absolute).
+    pub fn from_saved(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from(origin),
+            message: e.to_string().trim_end().to_string(),
+        })
     }
 
     /// Parses TOML text; `origin` only names the source in errors.
@@ -130,6 +155,9 @@ impl ExperimentConfig {
         }
         if let Some(s) = o.seed {
             self.study.seed = s;
+        }
+        if let Some(w) = o.workers {
+            self.study.workers = w;
         }
     }
 

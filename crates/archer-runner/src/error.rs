@@ -42,8 +42,12 @@ pub enum RunError {
     Strategy(#[from] StrategyError),
     #[error("cannot write {path}: {reason}")]
     Io { path: PathBuf, reason: String },
-    #[error("{path} already holds an experiment; choose another output folder or remove it")]
+    #[error("{path} already holds an experiment; choose another output folder, remove it, or `archer resume` it")]
     OutputExists { path: PathBuf },
+    #[error("another archer process ({holder}) is running the experiment in {path}")]
+    Busy { path: PathBuf, holder: String },
+    #[error(transparent)]
+    Store(#[from] archer_store::StoreError),
 }
 
 impl RunError {

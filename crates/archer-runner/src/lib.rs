@@ -5,12 +5,15 @@
 pub mod bench;
 mod config;
 mod error;
+mod experiment_dir;
+pub mod launch;
 mod recorder;
 mod stats;
 mod study;
 
 pub use config::{Budget, Experiment, ExperimentConfig, Overrides, StudySection};
 pub use error::{ConfigError, RunError};
+pub use experiment_dir::{ExperimentDir, RUN_FILE, STORE_FILE};
 pub use recorder::{DirRecorder, NullRecorder, Recorder};
 pub use stats::{mean, std_dev};
 pub use study::{Event, StopReason, Study, StudySummary, TrajectoryPoint};

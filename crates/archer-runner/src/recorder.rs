@@ -1,17 +1,16 @@
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use archer_core::{History, Trial};
 use serde_json::json;
 
-use crate::{Experiment, RunError, StudySummary};
+use crate::{Experiment, RunError, StudySummary, RUN_FILE};
 
-/// Where a study's results go. The loop calls `trial` at every state change of a trial
-/// (RUNNING, then finished), so a durable store can stand in without changing the loop.
+/// Where a study's results are exported. The study's store is the durable record; a recorder
+/// writes what people read, at the start and at the end of each run.
 pub trait Recorder {
     fn begin(&mut self, experiment: &Experiment) -> Result<(), RunError>;
-    fn trial(&mut self, trial: &Trial) -> Result<(), RunError>;
     fn end(
         &mut self,
         summary: &StudySummary,
@@ -28,9 +27,6 @@ impl Recorder for NullRecorder {
     fn begin(&mut self, _: &Experiment) -> Result<(), RunError> {
         Ok(())
     }
-    fn trial(&mut self, _: &Trial) -> Result<(), RunError> {
-        Ok(())
-    }
     fn end(
         &mut self,
         _: &StudySummary,
@@ -43,26 +39,23 @@ impl Recorder for NullRecorder {
 }
 
 /// Writes the experiment folder:
-/// - `experiment.toml`: the configuration as run (paths resolved, overrides applied);
-/// - `run.json`: provenance: versions, seed, command line, data files and their SHA-256;
-/// - `trials.jsonl`: one line per finished trial, appended and flushed as it finishes;
-/// - at the end: `trials.csv`, `best.json`, `summary.json`, `anytime.csv`,
-///   `strategy_state.json`.
+/// - at the first start: `experiment.toml` (the configuration as run: paths resolved,
+///   overrides applied) and `run.json` (provenance: versions, seed, command line, store,
+///   data files and their SHA-256);
+/// - at the end of every run (first or resumed): `trials.jsonl`, `trials.csv`, `best.json`,
+///   `summary.json`, `anytime.csv`, `strategy_state.json`.
 pub struct DirRecorder {
     dir: PathBuf,
-    trials: Option<BufWriter<File>>,
+    storage: String,
 }
 
 impl DirRecorder {
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
+    /// `storage`: where the study's store is (`study.db` or a PostgreSQL URL), for `run.json`.
+    pub fn new(dir: impl Into<PathBuf>, storage: &str) -> Self {
         DirRecorder {
             dir: dir.into(),
-            trials: None,
+            storage: storage.to_string(),
         }
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     fn write(&self, name: &str, contents: &str) -> Result<(), RunError> {
@@ -88,18 +81,9 @@ fn pretty(v: &impl serde::Serialize) -> String {
 
 impl Recorder for DirRecorder {
     fn begin(&mut self, experiment: &Experiment) -> Result<(), RunError> {
-        if self.dir.exists() {
-            let non_empty = std::fs::read_dir(&self.dir)
-                .map_err(|e| RunError::io(&self.dir, e))?
-                .next()
-                .is_some();
-            if non_empty {
-                return Err(RunError::OutputExists {
-                    path: self.dir.clone(),
-                });
-            }
+        if self.dir.join(RUN_FILE).exists() {
+            return Ok(()); // resuming: keep the first run's record
         }
-        std::fs::create_dir_all(&self.dir).map_err(|e| RunError::io(&self.dir, e))?;
         self.write("experiment.toml", &experiment.config.to_toml())?;
         let space = &experiment.space;
         let run = json!({
@@ -107,33 +91,14 @@ impl Recorder for DirRecorder {
             "created_at": chrono::Utc::now(),
             "command": std::env::args().collect::<Vec<_>>(),
             "study": experiment.config.study.name,
+            "storage": self.storage,
             "seed": experiment.config.study.seed,
             "space": {"name": space.name(), "version": space.version(), "size": space.size().to_string()},
             "strategy": experiment.config.strategy,
             "objective": experiment.objective,
             "evaluator": experiment.evaluator.provenance(),
         });
-        self.write("run.json", &pretty(&run))?;
-        let path = self.dir.join("trials.jsonl");
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| RunError::io(&path, e))?;
-        self.trials = Some(BufWriter::new(file));
-        Ok(())
-    }
-
-    fn trial(&mut self, trial: &Trial) -> Result<(), RunError> {
-        if !trial.state.is_finished() {
-            return Ok(());
-        }
-        let path = self.dir.join("trials.jsonl");
-        let w = self.trials.as_mut().expect("begin() opens trials.jsonl");
-        serde_json::to_writer(&mut *w, trial).map_err(|e| RunError::io(&path, e))?;
-        w.write_all(b"\n")
-            .and_then(|_| w.flush())
-            .map_err(|e| RunError::io(&path, e))
+        self.write(RUN_FILE, &pretty(&run))
     }
 
     fn end(
@@ -144,6 +109,12 @@ impl Recorder for DirRecorder {
         experiment: &Experiment,
     ) -> Result<(), RunError> {
         let space = &experiment.space;
+        let mut jsonl = String::new();
+        for t in history.trials() {
+            jsonl.push_str(&serde_json::to_string(t).expect("plain data serialises"));
+            jsonl.push('\n');
+        }
+        self.write("trials.jsonl", &jsonl)?;
         self.write(
             "trials.csv",
             &trials_csv(history, |t| space.format(&t.arch)),
@@ -182,7 +153,7 @@ impl Recorder for DirRecorder {
 }
 
 /// One row per trial; metric columns are the union of all metric names, sorted.
-fn trials_csv(history: &History, format: impl Fn(&Trial) -> String) -> String {
+pub fn trials_csv(history: &History, format: impl Fn(&Trial) -> String) -> String {
     let mut names: Vec<&str> = history
         .trials()
         .iter()
@@ -198,6 +169,7 @@ fn trials_csv(history: &History, format: impl Fn(&Trial) -> String) -> String {
         "arch_hash",
         "score",
         "cost_seconds",
+        "attempts",
         "error",
     ];
     header.extend(&names);
@@ -210,6 +182,7 @@ fn trials_csv(history: &History, format: impl Fn(&Trial) -> String) -> String {
             t.arch_hash.clone(),
             t.score.map(|s| s.to_string()).unwrap_or_default(),
             t.cost_seconds.to_string(),
+            t.attempts.to_string(),
             t.error.clone().unwrap_or_default(),
         ];
         row.extend(

@@ -1,13 +1,18 @@
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use archer_core::{metric, History, Metrics, Trial, TrialCtx, TrialState};
+use archer_eval::Evaluator;
 use archer_rng::Rng;
+use archer_store::{NewStudy, Store, StudyId, StudyRecord};
 use archer_strategy::{Strategy, StrategyError};
 use chrono::Utc;
 use serde::Serialize;
 
-use crate::{Experiment, Recorder, RunError};
+use crate::{ConfigError, Experiment, Recorder, RunError};
 
 /// Why a study ended normally.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -81,37 +86,133 @@ pub enum Event<'a> {
     },
 }
 
-/// Owns the search loop: asks the strategy, evaluates, records, tells, enforces the budget.
-///
-/// Evaluation happens between two `record` calls, so swapping the recorder for a durable
-/// store (or evaluation for a worker pool) does not change the loop's shape.
+/// Where the study is persisted, if anywhere.
+struct Durable {
+    store: Box<dyn Store>,
+    study: StudyId,
+}
+
+/// Owns the search loop: asks the strategy, evaluates (on `study.workers` threads), tells
+/// each result as it arrives, enforces the budget, and, when durable, writes every step
+/// through the store so that [`Study::resume`] continues exactly where a killed process
+/// stopped.
 pub struct Study {
     experiment: Experiment,
     strategy: Box<dyn Strategy>,
     history: History,
+    /// Trials to run before asking for new ones: re-queued after a crash, or retried.
+    waiting: VecDeque<u64>,
     sim_seconds: f64,
     consecutive_failures: u64,
     trajectory: Vec<TrajectoryPoint>,
+    durable: Option<Durable>,
+    worker: String,
 }
 
 /// Seed stream for per-trial evaluator seeds, apart from the strategy's.
 const EVAL_STREAM: u64 = 0x4556_414c; // "EVAL"
 
 impl Study {
+    /// An in-memory study (benchmarks, tests): nothing survives the process.
     pub fn new(experiment: Experiment) -> Result<Self, RunError> {
         let c = &experiment.config;
         let strategy = c
             .strategy
             .build(experiment.space.clone(), c.study.seed, c.study.deduplicate)
-            .map_err(crate::ConfigError::from)?;
+            .map_err(ConfigError::from)?;
         Ok(Study {
             experiment,
             strategy,
             history: History::new(),
+            waiting: VecDeque::new(),
             sim_seconds: 0.0,
             consecutive_failures: 0,
             trajectory: Vec::new(),
+            durable: None,
+            worker: format!("local-{}", std::process::id()),
         })
+    }
+
+    /// A new study recorded in `store`; fails if the store already has one of that name.
+    pub fn create(experiment: Experiment, mut store: Box<dyn Store>) -> Result<Self, RunError> {
+        let mut study = Study::new(experiment)?;
+        let e = &study.experiment;
+        let record = store.create_study(&NewStudy {
+            name: e.config.study.name.clone(),
+            config_toml: e.config.to_toml(),
+            seed: e.config.study.seed,
+            space: e.space.name().to_string(),
+            space_version: e.space.version(),
+            objective: e.objective.clone(),
+            strategy_state: study.strategy.state(),
+        })?;
+        study.durable = Some(Durable {
+            store,
+            study: record.id,
+        });
+        Ok(study)
+    }
+
+    /// Continues a stored study. Call only when no other process runs it (the caller holds
+    /// the experiment's lock): every RUNNING trial belongs to a dead process and is re-queued,
+    /// or FAILED once started `study.max_attempts` times.
+    pub fn resume(
+        experiment: Experiment,
+        mut store: Box<dyn Store>,
+        record: &StudyRecord,
+    ) -> Result<Self, RunError> {
+        let mut study = Study::new(experiment)?;
+        store.requeue_stale(
+            record.id,
+            f64::NEG_INFINITY,
+            study.experiment.config.study.max_attempts,
+        )?;
+        let state = store.strategy_state(record.id)?;
+        study.strategy.restore(state).map_err(ConfigError::from)?;
+        let trials = store.trials(record.id)?;
+        study.history = History::from_trials(trials).map_err(|missing| {
+            archer_store::StoreError::Corrupt(format!("trial {missing} is missing"))
+        })?;
+        for t in study.history.trials() {
+            match t.state {
+                TrialState::Waiting => study.waiting.push_back(t.id),
+                s if s.is_finished() => study.sim_seconds += t.cost_seconds,
+                _ => {}
+            }
+        }
+        study.rebuild_trajectory();
+        study.durable = Some(Durable {
+            store,
+            study: record.id,
+        });
+        Ok(study)
+    }
+
+    fn rebuild_trajectory(&mut self) {
+        let mut finished: Vec<&Trial> = self
+            .history
+            .trials()
+            .iter()
+            .filter(|t| t.state.is_finished())
+            .collect();
+        finished.sort_by(|a, b| a.finished_at.cmp(&b.finished_at).then(a.id.cmp(&b.id)));
+        let mut best: Option<&Trial> = None;
+        let (mut sim, mut n) = (0.0, 0);
+        for t in finished {
+            sim += t.cost_seconds;
+            n += 1;
+            if t.state == TrialState::Complete && best.is_none_or(|b| t.score > b.score) {
+                best = Some(t);
+            }
+            if let Some(b) = best {
+                self.trajectory.push(TrajectoryPoint {
+                    trials: n,
+                    sim_seconds: sim,
+                    incumbent: b.id,
+                    incumbent_metrics: b.metrics.clone(),
+                });
+            }
+        }
     }
 
     pub fn experiment(&self) -> &Experiment {
@@ -139,7 +240,125 @@ impl Study {
         {
             return Some(StopReason::WallBudget);
         }
+        let max_failures = self.experiment.config.study.max_consecutive_failures;
+        if self.consecutive_failures >= max_failures {
+            let last_error = self
+                .history
+                .trials()
+                .iter()
+                .rev()
+                .find_map(|t| t.error.clone())
+                .unwrap_or_default();
+            return Some(StopReason::TooManyFailures {
+                count: self.consecutive_failures,
+                last_error,
+            });
+        }
         None
+    }
+
+    /// A re-queued trial, now RUNNING and persisted, if any is waiting.
+    fn next_waiting(&mut self) -> Result<Option<Trial>, RunError> {
+        let Some(id) = self.waiting.pop_front() else {
+            return Ok(None);
+        };
+        let mut t = self
+            .history
+            .get(id)
+            .expect("queued trials are in the history")
+            .clone();
+        t.state = TrialState::Running;
+        t.attempts += 1;
+        t.worker = Some(self.worker.clone());
+        t.started_at = Some(Utc::now());
+        self.history.record(t.clone());
+        if let Some(d) = &mut self.durable {
+            d.store.update_trial(d.study, &t, None)?;
+        }
+        Ok(Some(t))
+    }
+
+    /// The next trial to run, now RUNNING and persisted: a waiting one first, else a new
+    /// proposal. `Err(reason)` when no new trial should start.
+    fn next_trial(&mut self, started: Instant) -> Result<Result<Trial, StopReason>, RunError> {
+        if let Some(t) = self.next_waiting()? {
+            return Ok(Ok(t));
+        }
+        if let Some(reason) = self.budget_reached(started) {
+            return Ok(Err(reason));
+        }
+        let proposal = match self.strategy.ask(&self.history) {
+            Ok(p) => p,
+            Err(StrategyError::Exhausted(detail)) => {
+                return Ok(Err(StopReason::Exhausted { detail }))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let hash = self.experiment.space.canonical_hash(&proposal.arch);
+        let mut t = Trial::new(
+            self.history.next_id(),
+            proposal.arch,
+            hash,
+            proposal.fidelity,
+        );
+        t.state = TrialState::Running;
+        t.attempts = 1;
+        t.worker = Some(self.worker.clone());
+        t.started_at = Some(Utc::now());
+        self.history.record(t.clone());
+        if let Some(d) = &mut self.durable {
+            d.store.add_trial(d.study, &t, &self.strategy.state())?;
+        }
+        Ok(Ok(t))
+    }
+
+    /// Records an evaluated trial: retried, or told and persisted with the strategy state.
+    fn finish_trial(
+        &mut self,
+        mut trial: Trial,
+        observer: &mut dyn FnMut(Event),
+    ) -> Result<(), RunError> {
+        let retries = self.experiment.config.study.retry_failed;
+        if trial.state == TrialState::Failed && trial.attempts <= retries {
+            trial.state = TrialState::Waiting;
+            trial.worker = None;
+            self.history.record(trial.clone());
+            self.waiting.push_back(trial.id);
+            if let Some(d) = &mut self.durable {
+                d.store.update_trial(d.study, &trial, None)?;
+            }
+            return Ok(());
+        }
+        if trial.state == TrialState::Complete {
+            self.consecutive_failures = 0;
+        } else {
+            self.consecutive_failures += 1;
+        }
+        self.sim_seconds += trial.cost_seconds;
+        self.strategy.tell(&trial);
+        self.history.record(trial.clone());
+        if let Some(d) = &mut self.durable {
+            d.store
+                .update_trial(d.study, &trial, Some(&self.strategy.state()))?;
+        }
+        let finished = self.trajectory.last().map_or(0, |p| p.trials) + 1;
+        let new_best = trial.state == TrialState::Complete
+            && self.history.best().map(|b| b.id) == Some(trial.id);
+        if let Some(best) = self.history.best() {
+            self.trajectory.push(TrajectoryPoint {
+                trials: finished,
+                sim_seconds: self.sim_seconds,
+                incumbent: best.id,
+                incumbent_metrics: best.metrics.clone(),
+            });
+        }
+        observer(Event::TrialFinished {
+            trial: &trial,
+            new_best,
+            sim_seconds: self.sim_seconds,
+            trials: self.history.len() as u64,
+        });
+        Ok(())
     }
 
     /// Runs until a budget is reached or the strategy is exhausted.
@@ -150,64 +369,15 @@ impl Study {
     ) -> Result<StudySummary, RunError> {
         let started = Instant::now();
         recorder.begin(&self.experiment)?;
-        let stop = loop {
-            if let Some(reason) = self.budget_reached(started) {
-                break reason;
-            }
-            let max_failures = self.experiment.config.study.max_consecutive_failures;
-            if self.consecutive_failures >= max_failures {
-                let last_error = self
-                    .history
-                    .trials()
-                    .last()
-                    .and_then(|t| t.error.clone())
-                    .unwrap_or_default();
-                break StopReason::TooManyFailures {
-                    count: self.consecutive_failures,
-                    last_error,
-                };
-            }
-            let proposal = match self.strategy.ask(&self.history) {
-                Ok(p) => p,
-                Err(StrategyError::Exhausted(detail)) => break StopReason::Exhausted { detail },
-                Err(e) => return Err(e.into()),
-            };
-            let hash = self.experiment.space.canonical_hash(&proposal.arch);
-            let mut trial = Trial::new(
-                self.history.next_id(),
-                proposal.arch,
-                hash,
-                proposal.fidelity,
-            );
-            trial.state = TrialState::Running;
-            trial.worker = Some("local".into());
-            trial.started_at = Some(Utc::now());
-            self.history.record(trial.clone());
-            recorder.trial(&trial)?;
-
-            self.evaluate(&mut trial);
-            self.sim_seconds += trial.cost_seconds;
-            self.history.record(trial.clone());
-            recorder.trial(&trial)?;
-            self.strategy.tell(&trial);
-
-            let new_best = trial.state == TrialState::Complete
-                && self.history.best().map(|b| b.id) == Some(trial.id);
-            if let Some(best) = self.history.best() {
-                self.trajectory.push(TrajectoryPoint {
-                    trials: self.history.len() as u64,
-                    sim_seconds: self.sim_seconds,
-                    incumbent: best.id,
-                    incumbent_metrics: best.metrics.clone(),
-                });
-            }
-            observer(Event::TrialFinished {
-                trial: &trial,
-                new_best,
-                sim_seconds: self.sim_seconds,
-                trials: self.history.len() as u64,
-            });
+        let workers = self.experiment.config.study.workers.max(1);
+        let stop = if workers == 1 {
+            self.run_inline(started, observer)?
+        } else {
+            self.run_pool(workers, started, observer)?
         };
+        if let Some(d) = &mut self.durable {
+            d.store.finish_study(d.study, &stop.to_string())?;
+        }
         let summary = StudySummary {
             name: self.experiment.config.study.name.clone(),
             seed: self.experiment.config.study.seed,
@@ -230,41 +400,134 @@ impl Study {
         Ok(summary)
     }
 
-    /// Evaluates one trial in place; an evaluator error or panic marks it FAILED.
-    fn evaluate(&mut self, trial: &mut Trial) {
-        let seed =
-            Rng::derive(self.experiment.config.study.seed ^ EVAL_STREAM, trial.id).next_u64();
-        let mut ctx = TrialCtx::new(trial.id, seed);
+    /// One trial at a time, in this thread: deterministic.
+    fn run_inline(
+        &mut self,
+        started: Instant,
+        observer: &mut dyn FnMut(Event),
+    ) -> Result<StopReason, RunError> {
+        loop {
+            let mut trial = match self.next_trial(started)? {
+                Ok(t) => t,
+                Err(reason) => return Ok(reason),
+            };
+            let seed = self.trial_seed(trial.id);
+            evaluate(
+                self.experiment.evaluator.as_ref(),
+                &self.experiment.objective,
+                &mut trial,
+                seed,
+            );
+            self.finish_trial(trial, observer)?;
+        }
+    }
+
+    /// `workers` evaluations at once; each result is told as it arrives and the freed worker
+    /// gets the next proposal at once (asynchronous, no batches).
+    fn run_pool(
+        &mut self,
+        workers: usize,
+        started: Instant,
+        observer: &mut dyn FnMut(Event),
+    ) -> Result<StopReason, RunError> {
+        let (job_tx, job_rx) = mpsc::channel::<(Trial, u64)>();
+        let job_rx = Arc::new(Mutex::new(job_rx));
+        let (done_tx, done_rx) = mpsc::channel::<Trial>();
         let evaluator = self.experiment.evaluator.clone();
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            evaluator.evaluate(&trial.arch, &trial.fidelity, &mut ctx)
-        }));
-        trial.intermediate = ctx.into_intermediate();
-        trial.finished_at = Some(Utc::now());
-        let result = match outcome {
-            Ok(Ok(metrics)) => match self.experiment.objective.score(&metrics) {
-                Some(score) => Ok((metrics, score)),
-                None => Err(format!(
-                    "evaluator reported no finite value for the objective {:?}",
-                    self.experiment.objective.metric
-                )),
-            },
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(panic) => Err(format!("evaluator panicked: {}", panic_message(&panic))),
-        };
-        match result {
-            Ok((metrics, score)) => {
-                trial.cost_seconds = metrics.get(metric::SIM_SECONDS).unwrap_or(0.0);
-                trial.metrics = metrics;
-                trial.score = Some(score);
-                trial.state = TrialState::Complete;
-                self.consecutive_failures = 0;
+        let objective = self.experiment.objective.clone();
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                let (job_rx, done_tx, evaluator, objective) = (
+                    job_rx.clone(),
+                    done_tx.clone(),
+                    evaluator.clone(),
+                    objective.clone(),
+                );
+                scope.spawn(move || loop {
+                    let job = job_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((mut trial, seed))) = job else {
+                        break;
+                    };
+                    evaluate(evaluator.as_ref(), &objective, &mut trial, seed);
+                    if done_tx.send(trial).is_err() {
+                        break;
+                    }
+                });
             }
-            Err(e) => {
-                trial.state = TrialState::Failed;
-                trial.error = Some(e);
-                self.consecutive_failures += 1;
-            }
+            let result = (|| {
+                let mut in_flight = 0usize;
+                // Once set, no new proposals; waiting (retried) trials still run.
+                let mut stop: Option<StopReason> = None;
+                loop {
+                    while in_flight < workers {
+                        let next = match stop {
+                            Some(_) => self.next_waiting()?,
+                            None => match self.next_trial(started)? {
+                                Ok(t) => Some(t),
+                                Err(reason) => {
+                                    stop = Some(reason);
+                                    None
+                                }
+                            },
+                        };
+                        let Some(t) = next else { break };
+                        let seed = self.trial_seed(t.id);
+                        job_tx.send((t, seed)).expect("workers outlive the loop");
+                        in_flight += 1;
+                    }
+                    if in_flight == 0 {
+                        return Ok(stop.expect("the pool only idles once stopped"));
+                    }
+                    let trial = done_rx.recv().expect("a worker holds each in-flight trial");
+                    in_flight -= 1;
+                    self.finish_trial(trial, observer)?;
+                }
+            })();
+            drop(job_tx);
+            result
+        })
+    }
+
+    fn trial_seed(&self, id: u64) -> u64 {
+        Rng::derive(self.experiment.config.study.seed ^ EVAL_STREAM, id).next_u64()
+    }
+}
+
+/// Evaluates one trial in place; an evaluator error, panic or missing objective marks it FAILED.
+fn evaluate(
+    evaluator: &dyn Evaluator,
+    objective: &archer_core::Objective,
+    trial: &mut Trial,
+    seed: u64,
+) {
+    let mut ctx = TrialCtx::new(trial.id, seed);
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        evaluator.evaluate(&trial.arch, &trial.fidelity, &mut ctx)
+    }));
+    trial.intermediate = ctx.into_intermediate();
+    trial.finished_at = Some(Utc::now());
+    let result = match outcome {
+        Ok(Ok(metrics)) => match objective.score(&metrics) {
+            Some(score) => Ok((metrics, score)),
+            None => Err(format!(
+                "evaluator reported no finite value for the objective {:?}",
+                objective.metric
+            )),
+        },
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(panic) => Err(format!("evaluator panicked: {}", panic_message(&panic))),
+    };
+    match result {
+        Ok((metrics, score)) => {
+            trial.cost_seconds = metrics.get(metric::SIM_SECONDS).unwrap_or(0.0);
+            trial.metrics = metrics;
+            trial.score = Some(score);
+            trial.error = None;
+            trial.state = TrialState::Complete;
+        }
+        Err(e) => {
+            trial.state = TrialState::Failed;
+            trial.error = Some(e);
         }
     }
 }

@@ -1,4 +1,3 @@
-use std::path::Path;
 use std::sync::Arc;
 
 use archer_core::{
@@ -6,8 +5,8 @@ use archer_core::{
 };
 use archer_eval::{EvalError, Evaluator, EvaluatorConfig};
 use archer_runner::{
-    Budget, DirRecorder, Experiment, ExperimentConfig, NullRecorder, RunError, StopReason, Study,
-    StudySection,
+    Budget, DirRecorder, Experiment, ExperimentConfig, ExperimentDir, NullRecorder, RunError,
+    StopReason, Study, StudySection,
 };
 use archer_space::SpaceConfig;
 use archer_strategy::StrategyConfig;
@@ -52,6 +51,9 @@ fn experiment(evaluator: Flaky, strategy: &str, budget: Budget) -> Experiment {
                 output: None,
                 deduplicate: true,
                 max_consecutive_failures: 5,
+                retry_failed: 0,
+                max_attempts: 3,
+                workers: 1,
             },
             space: space.clone(),
             strategy: StrategyConfig::by_name(strategy).unwrap(),
@@ -185,28 +187,39 @@ fn sim_budget_counts_the_trial_that_crosses_it() {
 }
 
 #[test]
-fn dir_recorder_refuses_a_used_folder_and_writes_a_complete_one() {
+fn experiment_folders_are_never_reused_and_never_shared() {
     let dir = tempfile::tempdir().unwrap();
-    let ok = || Flaky {
+    let used = dir.path().join("used");
+    std::fs::create_dir(&used).unwrap();
+    std::fs::write(used.join("notes.txt"), "mine").unwrap();
+    assert!(matches!(
+        ExperimentDir::create(&used),
+        Err(RunError::OutputExists { .. })
+    ));
+    assert_eq!(
+        std::fs::read_to_string(used.join("notes.txt")).unwrap(),
+        "mine"
+    );
+
+    let out = dir.path().join("exp");
+    let held = ExperimentDir::create(&out).unwrap();
+    let mut rec = DirRecorder::new(held.path(), "study.db");
+    let ok = Flaky {
         fail_when_first_edge_is: Some(1),
         panic_when_second_edge_is: None,
     };
-    let out = dir.path().join("exp");
-    let mut rec = DirRecorder::new(&out);
-    let summary = Study::new(experiment(ok(), "rea", trials(30)))
+    let summary = Study::new(experiment(ok, "rea", trials(30)))
         .unwrap()
         .run(&mut rec, &mut |_| {})
         .unwrap();
     let csv = std::fs::read_to_string(out.join("trials.csv")).unwrap();
     assert_eq!(csv.lines().count() as u64, 1 + summary.trials);
-    assert!(csv
-        .lines()
-        .next()
-        .unwrap()
-        .starts_with("id,state,arch,arch_hash,score,cost_seconds,error,score,sim_seconds"));
-    let again = Study::new(experiment(ok(), "rea", trials(30)))
-        .unwrap()
-        .run(&mut DirRecorder::new(&out), &mut |_| {});
-    assert!(matches!(again, Err(RunError::OutputExists { .. })));
-    assert!(Path::new(&out.join("best.json")).is_file());
+    assert!(out.join("best.json").is_file() && out.join("run.json").is_file());
+    // While `held` lives, no other process (or handle) may open the folder.
+    assert!(matches!(
+        ExperimentDir::open(&out),
+        Err(RunError::Busy { .. })
+    ));
+    drop(held);
+    assert!(ExperimentDir::open(&out).is_ok());
 }
