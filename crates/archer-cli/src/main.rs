@@ -6,6 +6,7 @@ mod out;
 mod progress;
 mod search;
 mod spaces;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,8 @@ enum Command {
     Search(search::SearchArgs),
     /// Continue an interrupted search from its experiment folder.
     Resume(search::ResumeArgs),
+    /// Join a study held in PostgreSQL as one more worker (any machine).
+    Worker(worker::WorkerArgs),
     /// Summarise a study: trials by state, the best so far.
     Status(inspect::StatusArgs),
     /// The best architectures (or the Pareto set) of a study, as JSON.
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Search(args) => search::run(args),
         Command::Resume(args) => search::resume(args),
+        Command::Worker(args) => worker::run(args),
         Command::Status(args) => inspect::status(args),
         Command::Export(args) => inspect::export(args),
         Command::Validate(args) => search::validate(args),

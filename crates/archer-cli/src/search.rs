@@ -130,13 +130,48 @@ pub fn run(args: SearchArgs) -> Result<()> {
     );
     let dir = ExperimentDir::create(&output)?;
     eprintln!("archer: experiment folder {}", output.display());
-    let (study, recorder) = launch::start(experiment, &dir, args.storage.as_deref())?;
+    let (study, recorder) = launch::start(experiment.clone(), &dir, args.storage.as_deref())?;
+    if let Some(url) = &args.storage {
+        drop((study, recorder));
+        return work_distributed(experiment, &dir, url, args.quiet)
+            .with_context(|| format!("search {} failed", args.config.display()));
+    }
     drive(study, recorder, &output, args.quiet)
         .with_context(|| format!("search {} failed", args.config.display()))
 }
 
+/// The study lives in PostgreSQL: this process works on it as one worker among any that
+/// join (never with the in-process loop, which takes no study lock), then exports it.
+fn work_distributed(
+    experiment: Experiment,
+    dir: &ExperimentDir,
+    url: &str,
+    quiet: bool,
+) -> Result<()> {
+    let name = experiment.config.study.name.clone();
+    let id = launch::worker_id();
+    eprintln!(
+        "archer: study {name} is open to workers: archer worker --storage {url} --study {name}"
+    );
+    let report =
+        launch::worker(url, &name, id.clone())?.run(&mut crate::worker::log_event(&id, quiet))?;
+    let stop = report
+        .stop
+        .expect("a worker returns once the study is over");
+    let space = experiment.space.clone();
+    let summary = launch::export_finished(experiment, dir, url, stop)?;
+    print_result(&summary, &|a| space.format(a), dir.path())?;
+    Ok(())
+}
+
 pub fn resume(args: ResumeArgs) -> Result<()> {
     let dir = ExperimentDir::open(&args.dir)?;
+    if let Some(url) = launch::stored_url(&dir)? {
+        let experiment = launch::worker(&url, &launch::study_name(&dir)?, launch::worker_id())?
+            .experiment()
+            .clone();
+        return work_distributed(experiment, &dir, &url, args.quiet);
+    }
     let overrides = Overrides {
         workers: args.workers,
         ..Overrides::default()

@@ -11,6 +11,9 @@ fn default_dataset() -> Nb201Dataset {
 fn default_epochs() -> u32 {
     12
 }
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
 
 /// The `[evaluator]` section of an experiment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -32,6 +35,10 @@ pub enum EvaluatorConfig {
         /// Training epochs charged per query (the NB201 protocol's 12).
         #[serde(default = "default_epochs")]
         epochs: u32,
+        /// Real seconds each query waits, to rehearse parallel or distributed runs with
+        /// table lookups that behave like slow trials. 0 (the default) for benchmarks.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        wall_seconds_per_query: f64,
     },
 }
 
@@ -72,6 +79,7 @@ impl EvaluatorConfig {
                 latency_devices,
                 dataset,
                 epochs,
+                wall_seconds_per_query,
             } => {
                 let mut t = Nb201Table::load(table)?;
                 if let Some(l) = latency_table {
@@ -82,12 +90,8 @@ impl EvaluatorConfig {
                     (None, Some(_)) => vec!["1080ti_1".to_string()],
                     (None, None) => Vec::new(),
                 };
-                Ok(Arc::new(Nb201Evaluator::new(
-                    Arc::new(t),
-                    *dataset,
-                    *epochs,
-                    devices,
-                )?))
+                let e = Nb201Evaluator::new(Arc::new(t), *dataset, *epochs, devices)?;
+                Ok(Arc::new(e.with_wall_delay(*wall_seconds_per_query)?))
             }
         }
     }

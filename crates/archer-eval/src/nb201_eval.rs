@@ -21,6 +21,7 @@ pub struct Nb201Evaluator {
     dataset: Nb201Dataset,
     charge_epochs: u32,
     latency_devices: Vec<String>,
+    wall_delay: std::time::Duration,
 }
 
 /// Epochs of the NB201 training schedule the table's accuracies come from.
@@ -56,7 +57,19 @@ impl Nb201Evaluator {
             dataset,
             charge_epochs,
             latency_devices,
+            wall_delay: std::time::Duration::ZERO,
         })
+    }
+
+    /// Makes every query take `seconds` of real time (to rehearse distributed runs).
+    pub fn with_wall_delay(mut self, seconds: f64) -> Result<Self, EvalError> {
+        if !(seconds.is_finite() && (0.0..=3600.0).contains(&seconds)) {
+            return Err(EvalError::InvalidSetting(format!(
+                "evaluator.wall_seconds_per_query = {seconds}; accepted: 0 to 3600"
+            )));
+        }
+        self.wall_delay = std::time::Duration::from_secs_f64(seconds);
+        Ok(self)
     }
 
     pub fn table(&self) -> &Nb201Table {
@@ -155,6 +168,9 @@ impl Evaluator for Nb201Evaluator {
                     table: self.table.path().display().to_string(),
                 })?;
         let cost = epochs as f64 * record.epoch_seconds * self.dataset.search_split_fraction();
+        if !self.wall_delay.is_zero() {
+            std::thread::sleep(self.wall_delay);
+        }
         ctx.report(epochs, record.valid_acc);
         let mut m = Metrics::new()
             .with(metric::VALID_ACC, record.valid_acc)

@@ -190,6 +190,8 @@ impl Nb201Bench {
                 retry_failed: 0,
                 max_attempts: 3,
                 workers: 1,
+                heartbeat_seconds: 5.0,
+                grace_seconds: 60.0,
             },
             space: SpaceConfig::Nb201 { ops: None },
             strategy: strategy.clone(),
@@ -199,6 +201,7 @@ impl Nb201Bench {
                 latency_devices: None,
                 dataset: self.dataset,
                 epochs: 12,
+                wall_seconds_per_query: 0.0,
             },
             objective: None,
             budget: Budget {

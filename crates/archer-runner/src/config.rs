@@ -21,6 +21,12 @@ fn default_max_attempts() -> u32 {
 fn one() -> usize {
     1
 }
+fn default_heartbeat() -> f64 {
+    5.0
+}
+fn default_grace() -> f64 {
+    60.0
+}
 
 /// An experiment file (`experiment.toml`) as written: parsed faithfully, not yet validated.
 /// Unknown keys are rejected by name with the accepted keys listed.
@@ -65,6 +71,12 @@ pub struct StudySection {
     /// Trials evaluated at once (threads). With 1 a run is deterministic.
     #[serde(default = "one")]
     pub workers: usize,
+    /// Distributed workers refresh their running trial's heartbeat this often (seconds).
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_seconds: f64,
+    /// A running trial whose heartbeat is older than this goes back to WAITING (seconds).
+    #[serde(default = "default_grace")]
+    pub grace_seconds: f64,
 }
 
 /// `[objective]`.
@@ -104,6 +116,7 @@ pub struct Overrides {
 }
 
 /// A validated experiment: every part built, every data file loaded. Only this can run.
+#[derive(Clone)]
 pub struct Experiment {
     /// The configuration as it runs: paths resolved, overrides applied.
     pub config: ExperimentConfig,

@@ -35,6 +35,30 @@ pub fn start(
     Ok((Study::create(experiment, store)?, recorder))
 }
 
+fn run_record(dir: &ExperimentDir) -> Result<Value, RunError> {
+    let run_path = dir.path().join(RUN_FILE);
+    std::fs::read_to_string(&run_path)
+        .map_err(|e| RunError::io(&run_path, e))
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| RunError::io(&run_path, e)))
+}
+
+/// The PostgreSQL URL of a folder whose study lives there (None for its own SQLite file).
+pub fn stored_url(dir: &ExperimentDir) -> Result<Option<String>, RunError> {
+    let run = run_record(dir)?;
+    Ok(run["storage"]
+        .as_str()
+        .filter(|s| *s != STORE_FILE)
+        .map(String::from))
+}
+
+/// The study name a folder records.
+pub fn study_name(dir: &ExperimentDir) -> Result<String, RunError> {
+    run_record(dir)?["study"]
+        .as_str()
+        .map(String::from)
+        .ok_or_else(|| RunError::io(dir.path().join(RUN_FILE), "no `study` entry"))
+}
+
 /// The study of an existing folder, ready to continue. Only `workers` may be changed.
 pub fn reopen(
     dir: &ExperimentDir,
@@ -68,4 +92,55 @@ pub fn reopen(
         &format!("{storage} (study {name})"),
     )?);
     Ok((Study::resume(config.validate()?, store, &record)?, recorder))
+}
+
+/// Seconds since the Unix epoch, as the store records times.
+pub fn unix_now() -> f64 {
+    chrono::Utc::now().timestamp_micros() as f64 / 1e6
+}
+
+/// This process's worker name: `host-pid`.
+pub fn worker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_string());
+    format!("{host}-{}", std::process::id())
+}
+
+/// A worker for the study `name` in the PostgreSQL store at `url`; the experiment is
+/// rebuilt from the configuration stored with the study (its data paths must exist here).
+pub fn worker(url: &str, name: &str, id: String) -> Result<crate::worker::Worker, RunError> {
+    let mut store: Box<dyn Store> = Box::new(PostgresStore::connect(url)?);
+    let heartbeat: Box<dyn Store> = Box::new(PostgresStore::connect(url)?);
+    let record = store
+        .study(name)?
+        .ok_or_else(|| RunError::io(url, format!("no study {name:?} in this store")))?;
+    let config =
+        ExperimentConfig::from_saved(&record.config_toml, &format!("{url} (study {name})"))?;
+    Ok(crate::worker::Worker::new(
+        config.validate()?,
+        store,
+        heartbeat,
+        record,
+        id,
+    ))
+}
+
+/// Writes the folder's exports for a study that workers finished.
+pub fn export_finished(
+    experiment: Experiment,
+    dir: &ExperimentDir,
+    url: &str,
+    stop: crate::StopReason,
+) -> Result<crate::StudySummary, RunError> {
+    let mut store: Box<dyn Store> = Box::new(PostgresStore::connect(url)?);
+    let name = experiment.config.study.name.clone();
+    let record = store
+        .study(&name)?
+        .ok_or_else(|| RunError::io(url, format!("no study {name:?} in this store")))?;
+    let mut recorder = DirRecorder::new(dir.path(), url);
+    Study::load(experiment, store, &record)?.export(&mut recorder, stop)
 }

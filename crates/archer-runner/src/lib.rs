@@ -10,6 +10,7 @@ pub mod launch;
 mod recorder;
 mod stats;
 mod study;
+pub mod worker;
 
 pub use config::{Budget, Experiment, ExperimentConfig, Overrides, StudySection};
 pub use error::{ConfigError, RunError};

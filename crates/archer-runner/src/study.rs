@@ -161,12 +161,22 @@ impl Study {
         mut store: Box<dyn Store>,
         record: &StudyRecord,
     ) -> Result<Self, RunError> {
-        let mut study = Study::new(experiment)?;
         store.requeue_stale(
             record.id,
             f64::NEG_INFINITY,
-            study.experiment.config.study.max_attempts,
+            experiment.config.study.max_attempts,
         )?;
+        Self::load(experiment, store, record)
+    }
+
+    /// A stored study as it is, changing nothing (e.g. to export one that distributed
+    /// workers finished).
+    pub fn load(
+        experiment: Experiment,
+        mut store: Box<dyn Store>,
+        record: &StudyRecord,
+    ) -> Result<Self, RunError> {
+        let mut study = Study::new(experiment)?;
         let state = store.strategy_state(record.id)?;
         study.strategy.restore(state).map_err(ConfigError::from)?;
         let trials = store.trials(record.id)?;
@@ -228,33 +238,13 @@ impl Study {
     }
 
     fn budget_reached(&self, started: Instant) -> Option<StopReason> {
-        let b = &self.experiment.config.budget;
-        if b.trials.is_some_and(|t| self.history.len() as u64 >= t) {
-            return Some(StopReason::TrialBudget);
-        }
-        if b.sim_seconds.is_some_and(|s| self.sim_seconds >= s) {
-            return Some(StopReason::SimBudget);
-        }
-        if b.wall_seconds
-            .is_some_and(|s| started.elapsed().as_secs_f64() >= s)
-        {
-            return Some(StopReason::WallBudget);
-        }
-        let max_failures = self.experiment.config.study.max_consecutive_failures;
-        if self.consecutive_failures >= max_failures {
-            let last_error = self
-                .history
-                .trials()
-                .iter()
-                .rev()
-                .find_map(|t| t.error.clone())
-                .unwrap_or_default();
-            return Some(StopReason::TooManyFailures {
-                count: self.consecutive_failures,
-                last_error,
-            });
-        }
-        None
+        budget_reached(
+            &self.experiment.config,
+            &self.history,
+            self.sim_seconds,
+            started.elapsed().as_secs_f64(),
+            self.consecutive_failures,
+        )
     }
 
     /// A re-queued trial, now RUNNING and persisted, if any is waiting.
@@ -361,6 +351,39 @@ impl Study {
         Ok(())
     }
 
+    /// Writes the exports of a study that ended elsewhere (distributed workers), running
+    /// nothing.
+    pub fn export(
+        &mut self,
+        recorder: &mut dyn Recorder,
+        stop: StopReason,
+    ) -> Result<StudySummary, RunError> {
+        let summary = self.summary(stop, 0.0);
+        recorder.end(
+            &summary,
+            &self.history,
+            &self.strategy.state(),
+            &self.experiment,
+        )?;
+        Ok(summary)
+    }
+
+    fn summary(&mut self, stop: StopReason, wall_seconds: f64) -> StudySummary {
+        StudySummary {
+            name: self.experiment.config.study.name.clone(),
+            seed: self.experiment.config.study.seed,
+            strategy: self.experiment.config.strategy.name().to_string(),
+            stop,
+            trials: self.history.len() as u64,
+            complete: self.history.count(TrialState::Complete) as u64,
+            failed: self.history.count(TrialState::Failed) as u64,
+            sim_seconds: self.sim_seconds,
+            wall_seconds,
+            best: self.history.best().cloned(),
+            trajectory: std::mem::take(&mut self.trajectory),
+        }
+    }
+
     /// Runs until a budget is reached or the strategy is exhausted.
     pub fn run(
         &mut self,
@@ -378,19 +401,7 @@ impl Study {
         if let Some(d) = &mut self.durable {
             d.store.finish_study(d.study, &stop.to_string())?;
         }
-        let summary = StudySummary {
-            name: self.experiment.config.study.name.clone(),
-            seed: self.experiment.config.study.seed,
-            strategy: self.experiment.config.strategy.name().to_string(),
-            stop,
-            trials: self.history.len() as u64,
-            complete: self.history.count(TrialState::Complete) as u64,
-            failed: self.history.count(TrialState::Failed) as u64,
-            sim_seconds: self.sim_seconds,
-            wall_seconds: started.elapsed().as_secs_f64(),
-            best: self.history.best().cloned(),
-            trajectory: std::mem::take(&mut self.trajectory),
-        };
+        let summary = self.summary(stop, started.elapsed().as_secs_f64());
         recorder.end(
             &summary,
             &self.history,
@@ -489,12 +500,50 @@ impl Study {
     }
 
     fn trial_seed(&self, id: u64) -> u64 {
-        Rng::derive(self.experiment.config.study.seed ^ EVAL_STREAM, id).next_u64()
+        trial_seed(self.experiment.config.study.seed, id)
     }
 }
 
+/// Whether a study with this history should start no new trial, and why.
+pub(crate) fn budget_reached(
+    config: &crate::ExperimentConfig,
+    history: &History,
+    sim_seconds: f64,
+    elapsed_seconds: f64,
+    consecutive_failures: u64,
+) -> Option<StopReason> {
+    let b = &config.budget;
+    if b.trials.is_some_and(|t| history.len() as u64 >= t) {
+        return Some(StopReason::TrialBudget);
+    }
+    if b.sim_seconds.is_some_and(|s| sim_seconds >= s) {
+        return Some(StopReason::SimBudget);
+    }
+    if b.wall_seconds.is_some_and(|s| elapsed_seconds >= s) {
+        return Some(StopReason::WallBudget);
+    }
+    if consecutive_failures >= config.study.max_consecutive_failures {
+        let last_error = history
+            .trials()
+            .iter()
+            .rev()
+            .find_map(|t| t.error.clone())
+            .unwrap_or_default();
+        return Some(StopReason::TooManyFailures {
+            count: consecutive_failures,
+            last_error,
+        });
+    }
+    None
+}
+
+/// The evaluator seed of trial `id` in a study seeded with `seed`.
+pub(crate) fn trial_seed(seed: u64, id: u64) -> u64 {
+    Rng::derive(seed ^ EVAL_STREAM, id).next_u64()
+}
+
 /// Evaluates one trial in place; an evaluator error, panic or missing objective marks it FAILED.
-fn evaluate(
+pub(crate) fn evaluate(
     evaluator: &dyn Evaluator,
     objective: &archer_core::Objective,
     trial: &mut Trial,

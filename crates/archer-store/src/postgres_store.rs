@@ -47,6 +47,9 @@ CREATE TABLE trial_values (
 );
 "#];
 
+/// First key of the per-study advisory locks (the second is the study id).
+const STUDY_LOCK_SPACE: i32 = 0x4152_4348; // "ARCH"
+
 /// Serialises migrations between processes (an arbitrary, fixed advisory-lock key).
 const MIGRATION_LOCK: i64 = 0x4152_4348_4552; // "ARCHER"
 
@@ -422,6 +425,23 @@ impl Store for PostgresStore {
         }
         tx.commit()?;
         Ok(stale.into_iter().map(|(n, _, _)| n as u64).collect())
+    }
+
+    fn lock_study(&mut self, study: StudyId) -> Result<(), StoreError> {
+        // Session-level advisory lock: released by unlock or when the connection closes.
+        self.client.execute(
+            "SELECT pg_advisory_lock($1, $2)",
+            &[&STUDY_LOCK_SPACE, &(study as i32)],
+        )?;
+        Ok(())
+    }
+
+    fn unlock_study(&mut self, study: StudyId) -> Result<(), StoreError> {
+        self.client.execute(
+            "SELECT pg_advisory_unlock($1, $2)",
+            &[&STUDY_LOCK_SPACE, &(study as i32)],
+        )?;
+        Ok(())
     }
 
     fn finish_study(&mut self, study: StudyId, stop_reason: &str) -> Result<(), StoreError> {

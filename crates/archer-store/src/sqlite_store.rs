@@ -55,6 +55,9 @@ CREATE TABLE trial_values (
 /// file; writes take SQLite's write lock (`BEGIN IMMEDIATE`), waiting up to 30 s for it.
 pub struct SqliteStore {
     conn: Connection,
+    path: std::path::PathBuf,
+    /// The open lock file while `lock_study` holds it.
+    study_lock: Option<std::fs::File>,
 }
 
 const TRIAL_COLUMNS: &str = "number, state, arch, arch_hash, fidelity, metrics, score, error, cost_seconds, attempts, worker, started_at, finished_at";
@@ -144,7 +147,11 @@ impl SqliteStore {
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
-        let mut store = SqliteStore { conn };
+        let mut store = SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+            study_lock: None,
+        };
         store.migrate().map_err(|e| match e {
             StoreError::Database { reason, .. } => StoreError::Open {
                 location: path.display().to_string(),
@@ -480,6 +487,30 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(stale.into_iter().map(|(n, _, _)| n as u64).collect())
+    }
+
+    fn lock_study(&mut self, study: StudyId) -> Result<(), StoreError> {
+        // An OS file lock beside the database: released by unlock or when the process dies.
+        let lock_path = self.path.with_extension(format!("study{study}.lock"));
+        let io = |e: std::io::Error| StoreError::Database {
+            backend: "sqlite",
+            reason: format!("{}: {e}", lock_path.display()),
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io)?;
+        file.lock().map_err(io)?;
+        self.study_lock = Some(file);
+        Ok(())
+    }
+
+    fn unlock_study(&mut self, _study: StudyId) -> Result<(), StoreError> {
+        // Dropping the file releases the lock.
+        self.study_lock = None;
+        Ok(())
     }
 
     fn finish_study(&mut self, study: StudyId, stop_reason: &str) -> Result<(), StoreError> {

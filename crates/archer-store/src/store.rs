@@ -66,6 +66,14 @@ pub trait Store: Send {
         max_attempts: u32,
     ) -> Result<Vec<u64>, StoreError>;
 
+    /// Blocks until this connection holds the study's exclusive lock, under which a process
+    /// reads the history and strategy state, asks or tells, and writes them back. The lock
+    /// dies with the connection (or process), so a killed holder never blocks the others.
+    fn lock_study(&mut self, study: StudyId) -> Result<(), StoreError>;
+
+    /// Releases the lock taken by `lock_study`.
+    fn unlock_study(&mut self, study: StudyId) -> Result<(), StoreError>;
+
     /// Marks the study as ended normally.
     fn finish_study(&mut self, study: StudyId, stop_reason: &str) -> Result<(), StoreError>;
 }

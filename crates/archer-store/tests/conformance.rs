@@ -234,6 +234,36 @@ macro_rules! conformance {
             }
 
             #[test]
+            fn the_study_lock_excludes_other_connections_and_dies_with_its_holder() {
+                let (mut s, dir) = $backend();
+                let id = s.create_study(&new_study("lock")).unwrap().id;
+                let backend = s.backend();
+                s.lock_study(id).unwrap();
+                let (tx, rx) = std::sync::mpsc::channel();
+                let dir2 = &dir;
+                std::thread::scope(|scope| {
+                    scope.spawn(move || {
+                        let mut other = reopen(backend, dir2);
+                        other.lock_study(id).unwrap();
+                        tx.send(std::time::Instant::now()).unwrap();
+                        other.unlock_study(id).unwrap();
+                    });
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    assert!(rx.try_recv().is_err(), "the second connection got the lock while held");
+                    let released = std::time::Instant::now();
+                    s.unlock_study(id).unwrap();
+                    let got = rx.recv().unwrap();
+                    assert!(got >= released);
+                });
+                // A holder that disappears without unlocking releases the lock.
+                let mut holder = reopen(backend, &dir);
+                holder.lock_study(id).unwrap();
+                drop(holder);
+                s.lock_study(id).unwrap();
+                s.unlock_study(id).unwrap();
+            }
+
+            #[test]
             fn stale_running_trials_are_requeued_then_failed() {
                 let (mut s, _dir) = $backend();
                 let id = s.create_study(&new_study("stale")).unwrap().id;

@@ -1,0 +1,191 @@
+//! Three processes (the search and two workers) run one study in PostgreSQL; one worker is
+//! SIGKILLed while it holds a running trial. Every trial completes exactly once, and the
+//! killed worker's trial is re-run by another after its heartbeat goes stale.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn url() -> String {
+    std::env::var("ARCHER_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/archer_test".into())
+}
+
+fn ensure_database() {
+    let url = url();
+    let (base, db) = url.rsplit_once('/').unwrap();
+    let mut admin = postgres::Client::connect(&format!("{base}/postgres"), postgres::NoTls)
+        .unwrap_or_else(|e| panic!("PostgreSQL at {base} is required: {e}"));
+    if admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&db])
+        .unwrap()
+        .is_none()
+    {
+        let _ = admin.batch_execute(&format!("CREATE DATABASE \"{db}\""));
+    }
+}
+
+const TRIALS: i64 = 40;
+
+fn spawn(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_archer"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(child: Child, what: &str) -> String {
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{what} failed: {err}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn three_workers_one_killed_mid_trial_every_trial_completes_once() {
+    ensure_database();
+    let name = format!(
+        "dist-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("dist.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"[study]
+name = "{name}"
+seed = 5
+heartbeat_seconds = 0.2
+grace_seconds = 1.0
+
+[space]
+name = "nb201"
+
+[strategy]
+name = "rea"
+
+[evaluator]
+kind = "nb201"
+table = "{}"
+wall_seconds_per_query = 0.05
+
+[budget]
+trials = {TRIALS}
+"#,
+            repo()
+                .join("data/nas-bench-201/nb201_results.csv.gz")
+                .display()
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let url = url();
+    let main = spawn(&[
+        "search",
+        cfg.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--storage",
+        &url,
+        "-q",
+    ]);
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let study_id: i64 = loop {
+        if let Some(r) = db
+            .query_opt("SELECT id FROM studies WHERE name = $1", &[&name])
+            .unwrap()
+        {
+            break r.get(0);
+        }
+        assert!(Instant::now() < deadline, "the study never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let a = spawn(&[
+        "worker",
+        "--storage",
+        &url,
+        "--study",
+        &name,
+        "--id",
+        "worker-a",
+        "-q",
+    ]);
+    let mut b = spawn(&[
+        "worker",
+        "--storage",
+        &url,
+        "--study",
+        &name,
+        "--id",
+        "worker-b",
+        "-q",
+    ]);
+
+    // Kill worker-b while it holds a RUNNING trial.
+    let victim: i64 = loop {
+        let row = db
+            .query_opt(
+                "SELECT number FROM trials WHERE study_id = $1 AND worker = 'worker-b' AND state = 'RUNNING'",
+                &[&study_id],
+            )
+            .unwrap();
+        if let Some(r) = row {
+            break r.get(0);
+        }
+        assert!(Instant::now() < deadline, "worker-b never ran a trial");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    b.kill().unwrap(); // SIGKILL
+    b.wait().unwrap();
+
+    let stdout = finish(main, "search");
+    assert!(stdout.contains("trial budget reached"), "{stdout}");
+    finish(a, "worker-a");
+
+    let rows = db
+        .query("SELECT number, state, attempts, worker FROM trials WHERE study_id = $1 ORDER BY number", &[&study_id])
+        .unwrap();
+    let numbers: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(
+        numbers,
+        (0..TRIALS).collect::<Vec<_>>(),
+        "none lost, none twice"
+    );
+    assert!(rows.iter().all(|r| r.get::<_, String>(1) == "COMPLETE"));
+    let redone = rows.iter().find(|r| r.get::<_, i64>(0) == victim).unwrap();
+    assert!(
+        redone.get::<_, i64>(2) >= 2,
+        "the killed worker's trial {victim} was re-run"
+    );
+    assert_ne!(
+        redone.get::<_, Option<String>>(3).as_deref(),
+        Some("worker-b")
+    );
+    let workers: std::collections::HashSet<String> = rows
+        .iter()
+        .filter_map(|r| r.get::<_, Option<String>>(3))
+        .collect();
+    assert!(workers.len() >= 2, "{workers:?}");
+    for f in ["best.json", "trials.csv", "summary.json"] {
+        assert!(out.join(f).is_file(), "missing export {f}");
+    }
+    let status = Command::new(env!("CARGO_BIN_EXE_archer"))
+        .args(["status", out.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    let s: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(s["complete"], TRIALS);
+    assert_eq!(s["distinct_archs"], TRIALS);
+}

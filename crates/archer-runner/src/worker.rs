@@ -1,0 +1,258 @@
+//! `archer worker`: one of any number of processes, on any machines, running one study held
+//! in a shared store (PostgreSQL).
+//!
+//! Each worker loops: re-queue trials whose heartbeat is older than the grace period; claim
+//! a WAITING trial (`FOR UPDATE SKIP LOCKED`), or else, under the study's lock, read the
+//! history and the strategy's state, ask, and store the new trial with the new state; then
+//! evaluate while a second connection heartbeats; then, under the lock again, tell the
+//! strategy and store the result with its state. The lock dies with its holder, a stored
+//! result is refused unless the worker still holds the trial, so no trial completes twice
+//! and none is lost.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use archer_core::{History, Trial, TrialState};
+use archer_store::{Store, StoreError, StudyRecord};
+use archer_strategy::{Strategy, StrategyError};
+use chrono::Utc;
+
+use crate::study::{budget_reached, evaluate, trial_seed};
+use crate::{ConfigError, Experiment, RunError, StopReason};
+
+/// What a worker did.
+#[derive(Clone, Debug, Default)]
+pub struct WorkerReport {
+    pub evaluated: u64,
+    /// Results refused because the trial had been handed to another worker meanwhile.
+    pub dropped: u64,
+    pub stop: Option<StopReason>,
+}
+
+/// A line of news from a worker.
+pub enum WorkerEvent<'a> {
+    Finished(&'a Trial),
+    Dropped(&'a Trial, &'a StoreError),
+}
+
+enum Next {
+    Run(Box<Trial>),
+    /// Nothing to start; others still run trials that may come back.
+    Wait,
+    Done(StopReason),
+}
+
+pub struct Worker {
+    experiment: Experiment,
+    store: Box<dyn Store>,
+    /// A second connection, used only by the heartbeat thread.
+    heartbeat_store: Box<dyn Store>,
+    record: StudyRecord,
+    id: String,
+    poll: Duration,
+}
+
+impl Worker {
+    /// `store` and `heartbeat_store`: two connections to the study's store.
+    pub fn new(
+        experiment: Experiment,
+        store: Box<dyn Store>,
+        heartbeat_store: Box<dyn Store>,
+        record: StudyRecord,
+        id: String,
+    ) -> Self {
+        let poll = Duration::from_secs_f64(
+            (experiment.config.study.heartbeat_seconds / 2.0).clamp(0.05, 2.0),
+        );
+        Worker {
+            experiment,
+            store,
+            heartbeat_store,
+            record,
+            id,
+            poll,
+        }
+    }
+
+    pub fn experiment(&self) -> &Experiment {
+        &self.experiment
+    }
+
+    fn strategy(&mut self) -> Result<Box<dyn Strategy>, RunError> {
+        let c = &self.experiment.config;
+        let mut s = c
+            .strategy
+            .build(
+                self.experiment.space.clone(),
+                c.study.seed,
+                c.study.deduplicate,
+            )
+            .map_err(ConfigError::from)?;
+        s.restore(self.store.strategy_state(self.record.id)?)
+            .map_err(ConfigError::from)?;
+        Ok(s)
+    }
+
+    fn history(&mut self) -> Result<History, RunError> {
+        let trials = self.store.trials(self.record.id)?;
+        Ok(History::from_trials(trials)
+            .map_err(|n| StoreError::Corrupt(format!("trial {n} is missing")))?)
+    }
+
+    /// Under the study lock: a new proposal, or why there is none.
+    fn propose(&mut self) -> Result<Next, RunError> {
+        let history = self.history()?;
+        let finished: Vec<&Trial> = {
+            let mut f: Vec<&Trial> = history
+                .trials()
+                .iter()
+                .filter(|t| t.state.is_finished())
+                .collect();
+            f.sort_by(|a, b| a.finished_at.cmp(&b.finished_at).then(a.id.cmp(&b.id)));
+            f
+        };
+        let sim: f64 = finished.iter().map(|t| t.cost_seconds).sum();
+        let failures = finished
+            .iter()
+            .rev()
+            .take_while(|t| t.state == TrialState::Failed)
+            .count() as u64;
+        let elapsed = crate::launch::unix_now() - self.record.created_at;
+        let open = history
+            .trials()
+            .iter()
+            .any(|t| matches!(t.state, TrialState::Waiting | TrialState::Running));
+        if let Some(reason) =
+            budget_reached(&self.experiment.config, &history, sim, elapsed, failures)
+        {
+            return Ok(if open { Next::Wait } else { Next::Done(reason) });
+        }
+        let mut strategy = self.strategy()?;
+        let proposal = match strategy.ask(&history) {
+            Ok(p) => p,
+            Err(StrategyError::Exhausted(detail)) if !open => {
+                return Ok(Next::Done(StopReason::Exhausted { detail }))
+            }
+            Err(StrategyError::Exhausted(_)) => return Ok(Next::Wait),
+            Err(e) => return Err(e.into()),
+        };
+        let hash = self.experiment.space.canonical_hash(&proposal.arch);
+        let mut t = Trial::new(history.next_id(), proposal.arch, hash, proposal.fidelity);
+        t.state = TrialState::Running;
+        t.attempts = 1;
+        t.worker = Some(self.id.clone());
+        t.started_at = Some(Utc::now());
+        self.store
+            .add_trial(self.record.id, &t, &strategy.state())?;
+        Ok(Next::Run(Box::new(t)))
+    }
+
+    fn locked<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, RunError>,
+    ) -> Result<T, RunError> {
+        self.store.lock_study(self.record.id)?;
+        let result = f(self);
+        self.store.unlock_study(self.record.id)?;
+        result
+    }
+
+    /// Evaluates `trial` while heartbeating it, then records the result.
+    fn run_trial(
+        &mut self,
+        mut trial: Trial,
+        report: &mut WorkerReport,
+        observer: &mut dyn FnMut(WorkerEvent),
+    ) -> Result<(), RunError> {
+        let done = Arc::new(AtomicBool::new(false));
+        let beat = Duration::from_secs_f64(self.experiment.config.study.heartbeat_seconds);
+        let (study, number, me) = (self.record.id, trial.id, self.id.clone());
+        let hb_store = &mut self.heartbeat_store;
+        let evaluator = self.experiment.evaluator.clone();
+        let objective = self.experiment.objective.clone();
+        let seed = trial_seed(self.experiment.config.study.seed, trial.id);
+        std::thread::scope(|scope| {
+            let done_hb = done.clone();
+            scope.spawn(move || {
+                let mut waited = Duration::ZERO;
+                while !done_hb.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(20));
+                    waited += Duration::from_millis(20);
+                    if waited >= beat {
+                        waited = Duration::ZERO;
+                        // A failed heartbeat only risks a re-run, which the store resolves.
+                        let _ = hb_store.heartbeat(study, number, &me);
+                    }
+                }
+            });
+            evaluate(evaluator.as_ref(), &objective, &mut trial, seed);
+            done.store(true, Ordering::Relaxed);
+        });
+        let retries = self.experiment.config.study.retry_failed;
+        let outcome = if trial.state == TrialState::Failed && trial.attempts <= retries {
+            trial.state = TrialState::Waiting;
+            trial.worker = None;
+            self.store
+                .update_trial(self.record.id, &trial, None)
+                .map_err(RunError::from)
+        } else {
+            self.locked(|w| {
+                let mut strategy = w.strategy()?;
+                strategy.tell(&trial);
+                w.store
+                    .update_trial(w.record.id, &trial, Some(&strategy.state()))?;
+                Ok(())
+            })
+        };
+        match outcome {
+            Ok(()) => {
+                report.evaluated += 1;
+                observer(WorkerEvent::Finished(&trial));
+                Ok(())
+            }
+            Err(RunError::Store(
+                e @ (StoreError::NotHolder { .. } | StoreError::TrialFinished { .. }),
+            )) => {
+                report.dropped += 1;
+                observer(WorkerEvent::Dropped(&trial, &e));
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Works until the study is over: its budget reached and no trial left open.
+    pub fn run(&mut self, observer: &mut dyn FnMut(WorkerEvent)) -> Result<WorkerReport, RunError> {
+        let mut report = WorkerReport::default();
+        let (grace, max_attempts) = (
+            self.experiment.config.study.grace_seconds,
+            self.experiment.config.study.max_attempts,
+        );
+        loop {
+            self.store
+                .requeue_stale(self.record.id, grace, max_attempts)?;
+            if let Some(mut t) = self.store.claim(self.record.id, &self.id)? {
+                t.worker = Some(self.id.clone());
+                self.run_trial(t, &mut report, observer)?;
+                continue;
+            }
+            match self.locked(|w| w.propose())? {
+                Next::Run(t) => self.run_trial(*t, &mut report, observer)?,
+                Next::Wait => std::thread::sleep(self.poll),
+                Next::Done(reason) => {
+                    if self
+                        .store
+                        .study(&self.record.name)?
+                        .is_some_and(|r| r.stop_reason.is_none())
+                    {
+                        self.store
+                            .finish_study(self.record.id, &reason.to_string())?;
+                    }
+                    report.stop = Some(reason);
+                    return Ok(report);
+                }
+            }
+        }
+    }
+}
