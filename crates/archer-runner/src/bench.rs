@@ -549,3 +549,42 @@ impl BenchReport {
         write("anytime_queries.csv", curve("queries", &self.curve_queries))
     }
 }
+
+/// Trials per second through the whole study loop (ask, evaluate, record, tell) for random
+/// search with the NAS-Bench-201 table as evaluator: the `archer bench store` workload.
+pub fn loop_throughput(
+    table: Arc<Nb201Table>,
+    trials: u64,
+    store: Option<Box<dyn archer_store::Store>>,
+) -> Result<f64, RunError> {
+    let bench = Nb201Bench {
+        table,
+        dataset: Nb201Dataset::Cifar10,
+        strategies: vec![StrategyConfig::Random {}],
+        seeds: 1,
+        first_seed: 0,
+        budget_seconds: f64::MAX,
+        deduplicate: false,
+        threads: 1,
+        curve_points: 1,
+    };
+    let space: Arc<dyn SearchSpace> = Arc::new(Nb201Space::default());
+    let mut experiment = bench.experiment(&StrategyConfig::Random {}, 0, &space)?;
+    experiment.config.study.name = format!(
+        "bench-store-{}-{}",
+        std::process::id(),
+        crate::launch::unix_now()
+    );
+    experiment.config.budget = Budget {
+        trials: Some(trials),
+        sim_seconds: None,
+        wall_seconds: None,
+    };
+    let mut study = match store {
+        Some(s) => Study::create(experiment, s)?,
+        None => Study::new(experiment)?,
+    };
+    let started = Instant::now();
+    let summary = study.run(&mut NullRecorder, &mut |_| {})?;
+    Ok(summary.trials as f64 / started.elapsed().as_secs_f64())
+}

@@ -47,13 +47,16 @@ CREATE TABLE trial_values (
 );
 "#];
 
+/// The PostgreSQL schema (namespace) holding Archer's tables.
+pub const PG_SCHEMA: &str = "archer";
+
 /// First key of the per-study advisory locks (the second is the study id).
 const STUDY_LOCK_SPACE: i32 = 0x4152_4348; // "ARCH"
 
 /// Serialises migrations between processes (an arbitrary, fixed advisory-lock key).
 const MIGRATION_LOCK: i64 = 0x4152_4348_4552; // "ARCHER"
 
-/// The multi-machine store. Workers claim trials with `FOR UPDATE SKIP LOCKED`; changes to
+/// The multi-machine store, in the `archer` schema of the given database. Workers claim trials with `FOR UPDATE SKIP LOCKED`; changes to
 /// a study's trials and strategy state serialise on the study's row lock.
 pub struct PostgresStore {
     client: Client,
@@ -121,6 +124,10 @@ impl PostgresStore {
     fn migrate(&mut self) -> Result<(), StoreError> {
         let mut tx = self.client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+        // Archer's tables live in their own schema, so they never collide with another
+        // application's (e.g. Optuna's `studies`) in a shared database. SET (not SET LOCAL)
+        // keeps the search path for the whole session.
+        tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}; SET search_path TO {PG_SCHEMA}"))?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS archer_schema (version BIGINT NOT NULL)")?;
         let version: i64 = tx
             .query_one("SELECT COALESCE(MAX(version), 0) FROM archer_schema", &[])?
