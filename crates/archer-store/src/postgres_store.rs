@@ -127,7 +127,9 @@ impl PostgresStore {
         // Archer's tables live in their own schema, so they never collide with another
         // application's (e.g. Optuna's `studies`) in a shared database. SET (not SET LOCAL)
         // keeps the search path for the whole session.
-        tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}; SET search_path TO {PG_SCHEMA}"))?;
+        tx.batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}; SET search_path TO {PG_SCHEMA}"
+        ))?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS archer_schema (version BIGINT NOT NULL)")?;
         let version: i64 = tx
             .query_one("SELECT COALESCE(MAX(version), 0) FROM archer_schema", &[])?
