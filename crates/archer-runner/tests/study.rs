@@ -226,3 +226,56 @@ fn experiment_folders_are_never_reused_and_never_shared() {
     drop(held);
     assert!(ExperimentDir::open(&out).is_ok());
 }
+
+#[test]
+fn a_worker_pool_runs_every_trial_once_and_tells_each_result() {
+    let ok = Flaky {
+        fail_when_first_edge_is: Some(2),
+        panic_when_second_edge_is: Some(2),
+    };
+    let mut e = experiment(ok, "rea", trials(120));
+    e.config.study.workers = 4;
+    e.config.study.max_consecutive_failures = 1000;
+    let mut study = Study::new(e).unwrap();
+    let mut told = 0;
+    let summary = study.run(&mut NullRecorder, &mut |_| told += 1).unwrap();
+    assert_eq!(summary.trials, 120);
+    assert_eq!(told, 120, "every trial is told exactly once");
+    let h = study.history();
+    assert!(h.trials().iter().all(|t| t.state.is_finished()));
+    let hashes: std::collections::HashSet<&str> =
+        h.trials().iter().map(|t| t.arch_hash.as_str()).collect();
+    assert_eq!(
+        hashes.len(),
+        120,
+        "de-duplication holds with trials in flight"
+    );
+}
+
+#[test]
+fn failed_evaluations_are_retried_as_configured() {
+    let flaky = Flaky {
+        fail_when_first_edge_is: Some(0),
+        panic_when_second_edge_is: None,
+    };
+    let mut e = experiment(flaky, "random", trials(40));
+    e.config.study.retry_failed = 2;
+    e.config.study.max_consecutive_failures = 1000;
+    let mut study = Study::new(e).unwrap();
+    let summary = study.run(&mut NullRecorder, &mut |_| {}).unwrap();
+    assert_eq!(summary.trials, 40);
+    let failed: Vec<_> = study
+        .history()
+        .trials()
+        .iter()
+        .filter(|t| t.state == TrialState::Failed)
+        .collect();
+    assert!(!failed.is_empty());
+    assert!(failed.iter().all(|t| t.attempts == 3), "1 try + 2 retries");
+    assert!(study
+        .history()
+        .trials()
+        .iter()
+        .filter(|t| t.state == TrialState::Complete)
+        .all(|t| t.attempts == 1));
+}
