@@ -91,7 +91,7 @@ trials = {TRIALS}
     .unwrap();
     let out = tmp.path().join("out");
     let url = url();
-    let main = spawn(&[
+    let mut main = spawn(&[
         "search",
         cfg.to_str().unwrap(),
         "--output",
@@ -104,10 +104,15 @@ trials = {TRIALS}
     let deadline = Instant::now() + Duration::from_secs(60);
     let study_id: i64 = loop {
         if let Some(r) = db
-            .query_opt("SELECT id FROM studies WHERE name = $1", &[&name])
+            .query_opt("SELECT id FROM archer.studies WHERE name = $1", &[&name])
             .unwrap()
         {
             break r.get(0);
+        }
+        if let Some(status) = main.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(main.stderr.as_mut().unwrap(), &mut err).unwrap();
+            panic!("the search exited ({status}) before its study appeared: {err}");
         }
         assert!(Instant::now() < deadline, "the study never appeared");
         std::thread::sleep(Duration::from_millis(20));
@@ -137,7 +142,7 @@ trials = {TRIALS}
     let victim: i64 = loop {
         let row = db
             .query_opt(
-                "SELECT number FROM trials WHERE study_id = $1 AND worker = 'worker-b' AND state = 'RUNNING'",
+                "SELECT number FROM archer.trials WHERE study_id = $1 AND worker = 'worker-b' AND state = 'RUNNING'",
                 &[&study_id],
             )
             .unwrap();
@@ -155,7 +160,7 @@ trials = {TRIALS}
     finish(a, "worker-a");
 
     let rows = db
-        .query("SELECT number, state, attempts, worker FROM trials WHERE study_id = $1 ORDER BY number", &[&study_id])
+        .query("SELECT number, state, attempts, worker FROM archer.trials WHERE study_id = $1 ORDER BY number", &[&study_id])
         .unwrap();
     let numbers: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(

@@ -243,13 +243,17 @@ fn a_worker_pool_runs_every_trial_once_and_tells_each_result() {
     assert_eq!(told, 120, "every trial is told exactly once");
     let h = study.history();
     assert!(h.trials().iter().all(|t| t.state.is_finished()));
-    let hashes: std::collections::HashSet<&str> =
-        h.trials().iter().map(|t| t.arch_hash.as_str()).collect();
-    assert_eq!(
-        hashes.len(),
-        120,
-        "de-duplication holds with trials in flight"
-    );
+    // De-duplication holds with trials in flight: no architecture completes twice. (A failed
+    // one may be proposed again, by design.)
+    let complete: Vec<&str> = h
+        .trials()
+        .iter()
+        .filter(|t| t.state == TrialState::Complete)
+        .map(|t| t.arch_hash.as_str())
+        .collect();
+    let distinct: std::collections::HashSet<&str> = complete.iter().copied().collect();
+    assert_eq!(distinct.len(), complete.len());
+    assert!(complete.len() > 60, "{} complete", complete.len());
 }
 
 #[test]
