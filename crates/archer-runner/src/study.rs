@@ -358,7 +358,16 @@ impl Study {
         recorder: &mut dyn Recorder,
         stop: StopReason,
     ) -> Result<StudySummary, RunError> {
-        let summary = self.summary(stop, 0.0);
+        self.record_end(recorder, stop, 0.0)
+    }
+
+    fn record_end(
+        &mut self,
+        recorder: &mut dyn Recorder,
+        stop: StopReason,
+        wall_seconds: f64,
+    ) -> Result<StudySummary, RunError> {
+        let summary = self.summary(stop, wall_seconds);
         recorder.end(
             &summary,
             &self.history,
@@ -401,14 +410,7 @@ impl Study {
         if let Some(d) = &mut self.durable {
             d.store.finish_study(d.study, &stop.to_string())?;
         }
-        let summary = self.summary(stop, started.elapsed().as_secs_f64());
-        recorder.end(
-            &summary,
-            &self.history,
-            &self.strategy.state(),
-            &self.experiment,
-        )?;
-        Ok(summary)
+        self.record_end(recorder, stop, started.elapsed().as_secs_f64())
     }
 
     /// One trial at a time, in this thread: deterministic.

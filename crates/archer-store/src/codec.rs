@@ -99,3 +99,29 @@ pub(crate) fn lost_worker_error(worker: Option<&str>, attempts: i64) -> String {
         worker.unwrap_or("?")
     )
 }
+
+/// The one rule for changing a stored trial: a finished trial never changes, and a RUNNING
+/// one changes only for the worker holding it. `stored_state`/`holder` are what the store has.
+pub(crate) fn check_update(
+    study: i64,
+    trial: &Trial,
+    stored_state: String,
+    holder: Option<String>,
+) -> Result<(), StoreError> {
+    if parse_state(&stored_state)?.is_finished() {
+        return Err(StoreError::TrialFinished {
+            study,
+            number: trial.id,
+            state: stored_state,
+        });
+    }
+    if stored_state == "RUNNING" && holder.is_some() && holder != trial.worker {
+        return Err(StoreError::NotHolder {
+            study,
+            number: trial.id,
+            holder: holder.unwrap_or_default(),
+            worker: trial.worker.clone().unwrap_or_default(),
+        });
+    }
+    Ok(())
+}

@@ -1,7 +1,7 @@
 use archer_core::{Objective, Trial};
 use postgres::{Client, GenericClient, NoTls, Row};
 
-use crate::codec::{lost_worker_error, now, parse_state, TrialRow};
+use crate::codec::{check_update, lost_worker_error, now, TrialRow};
 use crate::{NewStudy, Store, StoreError, StudyId, StudyRecord, SCHEMA_VERSION};
 
 /// One migration per schema version, as for SQLite.
@@ -343,21 +343,7 @@ impl Store for PostgresStore {
             })?;
         let state: String = current.get(0);
         let holder: Option<String> = current.get(1);
-        if parse_state(&state)?.is_finished() {
-            return Err(StoreError::TrialFinished {
-                study,
-                number: trial.id,
-                state,
-            });
-        }
-        if state == "RUNNING" && holder.is_some() && holder != trial.worker {
-            return Err(StoreError::NotHolder {
-                study,
-                number: trial.id,
-                holder: holder.unwrap_or_default(),
-                worker: trial.worker.clone().unwrap_or_default(),
-            });
-        }
+        check_update(study, trial, state, holder)?;
         let r = TrialRow::from_trial(trial)?;
         tx.execute(
             "UPDATE trials SET state = $3, arch = $4, arch_hash = $5, fidelity = $6, metrics = $7, score = $8, error = $9, \

@@ -4,7 +4,7 @@ use std::time::Duration;
 use archer_core::{Objective, Trial};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use crate::codec::{lost_worker_error, now, TrialRow};
+use crate::codec::{check_update, lost_worker_error, now, TrialRow};
 use crate::{NewStudy, Store, StoreError, StudyId, StudyRecord, SCHEMA_VERSION};
 
 /// One migration per schema version; `MIGRATIONS[v - 1]` brings a file from v-1 to v.
@@ -387,21 +387,7 @@ impl Store for SqliteStore {
             study,
             number: trial.id,
         })?;
-        if crate::codec::parse_state(&state)?.is_finished() {
-            return Err(StoreError::TrialFinished {
-                study,
-                number: trial.id,
-                state,
-            });
-        }
-        if state == "RUNNING" && holder.is_some() && holder != trial.worker {
-            return Err(StoreError::NotHolder {
-                study,
-                number: trial.id,
-                holder: holder.unwrap_or_default(),
-                worker: trial.worker.clone().unwrap_or_default(),
-            });
-        }
+        check_update(study, trial, state, holder)?;
         let r = TrialRow::from_trial(trial)?;
         tx.execute(
             "UPDATE trials SET state = ?3, arch = ?4, arch_hash = ?5, fidelity = ?6, metrics = ?7, score = ?8, error = ?9, \
