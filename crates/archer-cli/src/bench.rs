@@ -42,7 +42,7 @@ pub struct Nb201Args {
     /// cifar10, cifar100 or imagenet16-120.
     #[arg(long, default_value = "cifar10")]
     dataset: String,
-    /// Comma-separated strategies: random, rea, ls.
+    /// Comma-separated strategies: random, rea, ls, reinforce.
     #[arg(long, default_value = "random,rea,ls", value_delimiter = ',')]
     strategies: Vec<String>,
     /// Runs per strategy (seeds first-seed, first-seed+1, ...).

@@ -329,7 +329,11 @@ fn bad_input_gets_a_clear_error() {
         dir.path(),
     );
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("random, rea, ls"), "{:?}", text(&o));
+    assert!(
+        text(&o).1.contains("random, rea, ls, reinforce"),
+        "{:?}",
+        text(&o)
+    );
     let o = archer(
         &["bench", "nb201", "--table", "/nonexistent.csv.gz"],
         dir.path(),

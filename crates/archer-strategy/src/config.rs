@@ -4,7 +4,9 @@ use archer_rng::Rng;
 use archer_space::SearchSpace;
 use serde::{Deserialize, Serialize};
 
-use crate::{Dedup, LocalSearch, RandomSearch, RegularizedEvolution, Strategy, StrategyError};
+use crate::{
+    Dedup, LocalSearch, RandomSearch, RegularizedEvolution, Reinforce, Strategy, StrategyError,
+};
 
 fn default_population() -> usize {
     10
@@ -18,9 +20,16 @@ fn default_initial_samples() -> usize {
 fn default_restart_samples() -> usize {
     10
 }
+fn default_learning_rate() -> f64 {
+    0.5
+}
+fn default_baseline_decay() -> f64 {
+    0.9
+}
 
 /// The `[strategy]` section of an experiment. Defaults follow NAS-Bench-201 (REA:
-/// population 10, sample 3) and NASLib's local search (10 initial samples).
+/// population 10, sample 3; REINFORCE: learning rate 0.5, baseline decay 0.9) and NASLib's
+/// local search (10 initial samples).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "snake_case", deny_unknown_fields)]
 pub enum StrategyConfig {
@@ -40,11 +49,17 @@ pub enum StrategyConfig {
         #[serde(default = "default_restart_samples")]
         restart_samples: usize,
     },
+    Reinforce {
+        #[serde(default = "default_learning_rate")]
+        learning_rate: f64,
+        #[serde(default = "default_baseline_decay")]
+        baseline_decay: f64,
+    },
 }
 
 impl StrategyConfig {
     /// Names accepted in `[strategy] name = ...` and `--strategies`.
-    pub const NAMES: [&'static str; 3] = ["random", "rea", "ls"];
+    pub const NAMES: [&'static str; 4] = ["random", "rea", "ls", "reinforce"];
 
     /// The default configuration of a strategy by name.
     pub fn by_name(name: &str) -> Result<Self, StrategyError> {
@@ -58,6 +73,10 @@ impl StrategyConfig {
                 initial_samples: default_initial_samples(),
                 restart_samples: default_restart_samples(),
             }),
+            "reinforce" => Ok(StrategyConfig::Reinforce {
+                learning_rate: default_learning_rate(),
+                baseline_decay: default_baseline_decay(),
+            }),
             other => Err(StrategyError::InvalidSetting {
                 strategy: other.to_string(),
                 reason: format!("unknown strategy; accepted: {}", Self::NAMES.join(", ")),
@@ -70,6 +89,7 @@ impl StrategyConfig {
             StrategyConfig::Random {} => "random",
             StrategyConfig::Rea { .. } => "rea",
             StrategyConfig::Ls { .. } => "ls",
+            StrategyConfig::Reinforce { .. } => "reinforce",
         }
     }
 
@@ -106,6 +126,22 @@ impl StrategyConfig {
                 }
                 Ok(())
             }
+            StrategyConfig::Reinforce {
+                learning_rate,
+                baseline_decay,
+            } => {
+                if !(learning_rate.is_finite() && learning_rate > 0.0) {
+                    return bad(format!(
+                        "strategy.learning_rate = {learning_rate}; must be positive"
+                    ));
+                }
+                if !(0.0..1.0).contains(&baseline_decay) {
+                    return bad(format!(
+                        "strategy.baseline_decay = {baseline_decay}; accepted: 0 to below 1"
+                    ));
+                }
+                Ok(())
+            }
         }
     }
 
@@ -136,9 +172,19 @@ impl StrategyConfig {
                 initial_samples,
                 restart_samples,
             )),
+            StrategyConfig::Reinforce {
+                learning_rate,
+                baseline_decay,
+            } => Box::new(Reinforce::new(
+                space.clone(),
+                rng,
+                learning_rate,
+                baseline_decay,
+            )),
         };
+        let dedup_rng = Rng::derive(seed, 0x0044_4544_5550); // "DEDUP"
         Ok(if deduplicate {
-            Box::new(Dedup::new(inner, space))
+            Box::new(Dedup::new(inner, space, dedup_rng))
         } else {
             inner
         })

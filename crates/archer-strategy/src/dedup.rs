@@ -1,7 +1,9 @@
 use std::sync::Arc;
 
 use archer_core::{History, Trial};
+use archer_rng::Rng;
 use archer_space::SearchSpace;
+use serde::{Deserialize, Serialize};
 
 use crate::{Proposal, Strategy, StrategyError};
 
@@ -10,22 +12,36 @@ use crate::{Proposal, Strategy, StrategyError};
 /// When the inner strategy proposes an architecture whose canonical hash already completed,
 /// the inner strategy is told that result again (as NNI's deduplication middleware does: an
 /// evolutionary population still gets the member) and asked anew, at no evaluation cost.
-/// Proposals still WAITING or RUNNING are simply re-asked. After `max_attempts` duplicates in
-/// a row the space is taken to be exhausted.
+/// Proposals still WAITING or RUNNING are simply re-asked. After `replace_after` duplicates
+/// in a row (a converged policy, a local search at the end of its road) a uniformly random
+/// new architecture is proposed instead (NNI's `replace` action); the space is exhausted
+/// only when `max_attempts` draws in a row find nothing new.
 pub struct Dedup {
     inner: Box<dyn Strategy>,
     space: Arc<dyn SearchSpace>,
     max_attempts: usize,
+    replace_after: usize,
+    rng: Rng,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DedupState {
+    inner: serde_json::Value,
+    rng: Rng,
 }
 
 impl Dedup {
     pub const DEFAULT_MAX_ATTEMPTS: usize = 10_000;
+    pub const DEFAULT_REPLACE_AFTER: usize = 100;
 
-    pub fn new(inner: Box<dyn Strategy>, space: Arc<dyn SearchSpace>) -> Self {
+    /// `rng` draws the replacement architectures.
+    pub fn new(inner: Box<dyn Strategy>, space: Arc<dyn SearchSpace>, rng: Rng) -> Self {
         Dedup {
             inner,
             space,
             max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
+            replace_after: Self::DEFAULT_REPLACE_AFTER,
+            rng,
         }
     }
 
@@ -41,13 +57,20 @@ impl Strategy for Dedup {
     }
 
     fn ask(&mut self, history: &History) -> Result<Proposal, StrategyError> {
-        for _ in 0..self.max_attempts {
-            let proposal = self.inner.ask(history)?;
+        for attempt in 0..self.max_attempts {
+            let replacing = attempt >= self.replace_after;
+            let proposal = if replacing {
+                Proposal::full(self.space.sample(&mut self.rng))
+            } else {
+                self.inner.ask(history)?
+            };
             let hash = self.space.canonical_hash(&proposal.arch);
             if let Some(done) = history.find_completed(&hash) {
-                let mut replay: Trial = done.clone();
-                replay.arch = proposal.arch;
-                self.inner.tell(&replay);
+                if !replacing {
+                    let mut replay: Trial = done.clone();
+                    replay.arch = proposal.arch;
+                    self.inner.tell(&replay);
+                }
                 continue;
             }
             if history.is_known(&hash) {
@@ -56,9 +79,9 @@ impl Strategy for Dedup {
             return Ok(proposal);
         }
         Err(StrategyError::Exhausted(format!(
-            "{} proposed {} already-evaluated architectures in a row ({} trials so far)",
+            "{} and {} random draws found no new architecture ({} trials so far)",
             self.inner.name(),
-            self.max_attempts,
+            self.max_attempts.saturating_sub(self.replace_after),
             history.len()
         )))
     }
@@ -68,10 +91,18 @@ impl Strategy for Dedup {
     }
 
     fn state(&self) -> serde_json::Value {
-        self.inner.state()
+        serde_json::to_value(DedupState {
+            inner: self.inner.state(),
+            rng: self.rng.clone(),
+        })
+        .expect("plain data serialises")
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), StrategyError> {
-        self.inner.restore(state)
+        let s: DedupState =
+            serde_json::from_value(state).map_err(|e| StrategyError::restore("dedup", e))?;
+        self.inner.restore(s.inner)?;
+        self.rng = s.rng;
+        Ok(())
     }
 }

@@ -8,6 +8,7 @@ mod error;
 mod local_search;
 mod random;
 mod rea;
+mod reinforce;
 mod strategy;
 
 pub use config::StrategyConfig;
@@ -16,4 +17,5 @@ pub use error::StrategyError;
 pub use local_search::LocalSearch;
 pub use random::RandomSearch;
 pub use rea::RegularizedEvolution;
+pub use reinforce::Reinforce;
 pub use strategy::{Proposal, Strategy};

@@ -252,5 +252,5 @@ fn invalid_settings_are_named() {
         "{err}"
     );
     let err = StrategyConfig::by_name("bogus").unwrap_err().to_string();
-    assert!(err.contains("random, rea, ls"), "{err}");
+    assert!(err.contains("random, rea, ls, reinforce"), "{err}");
 }
