@@ -405,12 +405,16 @@ fn bench_prints_json_and_writes_curves() {
         "runs.csv",
         "anytime_seconds.csv",
         "anytime_queries.csv",
+        "anytime_seconds.svg",
+        "anytime_queries.svg",
     ] {
         assert!(out.join(f).is_file(), "missing {f}");
     }
     let curve = std::fs::read_to_string(out.join("anytime_seconds.csv")).unwrap();
     assert_eq!(curve.lines().count(), 1 + 3 * 100);
     assert!(curve.starts_with("strategy,sim_seconds,mean_test_acc"));
+    let svg = std::fs::read_to_string(out.join("anytime_seconds.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && !svg.contains("reinforce") && svg.contains("rea (n = 8)"));
 }
 
 #[test]

@@ -513,7 +513,8 @@ impl BenchReport {
         out
     }
 
-    /// Writes `summary.json`, `runs.csv`, `anytime_seconds.csv` and `anytime_queries.csv`.
+    /// Writes `summary.json`, `runs.csv`, and the anytime curves `anytime_seconds.{csv,svg}`
+    /// and `anytime_queries.{csv,svg}`.
     pub fn write(&self, dir: &Path) -> Result<(), RunError> {
         std::fs::create_dir_all(dir).map_err(|e| RunError::io(dir, e))?;
         let write = |name: &str, text: String| {
@@ -546,7 +547,25 @@ impl BenchReport {
             "anytime_seconds.csv",
             curve("sim_seconds", &self.curve_seconds),
         )?;
-        write("anytime_queries.csv", curve("queries", &self.curve_queries))
+        write("anytime_queries.csv", curve("queries", &self.curve_queries))?;
+        let title = |by: &str| {
+            format!(
+                "NAS-Bench-201 {}: incumbent test accuracy by {by} (mean ± std)",
+                self.dataset
+            )
+        };
+        crate::anytime_svg(
+            &dir.join("anytime_seconds.svg"),
+            &title("simulated time"),
+            "simulated seconds",
+            &self.curve_seconds,
+        )?;
+        crate::anytime_svg(
+            &dir.join("anytime_queries.svg"),
+            &title("queries"),
+            "queries",
+            &self.curve_queries,
+        )
     }
 }
 
