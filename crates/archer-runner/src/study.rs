@@ -310,8 +310,9 @@ impl Study {
     ) -> Result<(), RunError> {
         let retries = self.experiment.config.study.retry_failed;
         if trial.state == TrialState::Failed && trial.attempts <= retries {
+            // Back to WAITING, still naming the worker of the failed attempt (the store lets
+            // only the holder change a running trial; the next claim names the next one).
             trial.state = TrialState::Waiting;
-            trial.worker = None;
             self.history.record(trial.clone());
             self.waiting.push_back(trial.id);
             if let Some(d) = &mut self.durable {

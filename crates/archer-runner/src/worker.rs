@@ -191,8 +191,9 @@ impl Worker {
         });
         let retries = self.experiment.config.study.retry_failed;
         let outcome = if trial.state == TrialState::Failed && trial.attempts <= retries {
+            // Back to WAITING, still naming the worker of the failed attempt (the store lets
+            // only the holder change a running trial; the next claim names the next one).
             trial.state = TrialState::Waiting;
-            trial.worker = None;
             self.store
                 .update_trial(self.record.id, &trial, None)
                 .map_err(RunError::from)

@@ -283,3 +283,42 @@ fn failed_evaluations_are_retried_as_configured() {
         .filter(|t| t.state == TrialState::Complete)
         .all(|t| t.attempts == 1));
 }
+
+/// Regression: a retried trial went back to WAITING without its worker, which the store
+/// refused as a change by a non-holder.
+#[test]
+fn retries_work_in_a_durable_study() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = archer_store::SqliteStore::open(&dir.path().join("study.db")).unwrap();
+    let flaky = Flaky {
+        fail_when_first_edge_is: Some(0),
+        panic_when_second_edge_is: None,
+    };
+    let mut e = experiment(flaky, "random", trials(30));
+    e.config.study.retry_failed = 1;
+    e.config.study.max_consecutive_failures = 1000;
+    let mut study = Study::create(e, Box::new(store)).unwrap();
+    let summary = study.run(&mut NullRecorder, &mut |_| {}).unwrap();
+    assert_eq!(summary.trials, 30);
+    let mut reopened = archer_store::SqliteStore::open(&dir.path().join("study.db")).unwrap();
+    use archer_store::Store;
+    let id = reopened.study("t").unwrap().unwrap().id;
+    let stored = reopened.trials(id).unwrap();
+    assert!(stored
+        .iter()
+        .any(|t| t.state == TrialState::Failed && t.attempts == 2));
+    // Everything but the timestamps, which the store keeps to the microsecond.
+    let key = |t: &archer_core::Trial| {
+        (
+            t.id,
+            t.state,
+            t.attempts,
+            t.score,
+            t.error.clone(),
+            t.arch.clone(),
+            t.worker.clone(),
+        )
+    };
+    let in_memory: Vec<_> = study.history().trials().iter().map(key).collect();
+    assert_eq!(stored.iter().map(key).collect::<Vec<_>>(), in_memory);
+}

@@ -151,7 +151,7 @@ impl PostgresStore {
         Ok(())
     }
 
-    fn lock_study(tx: &mut impl GenericClient, study: StudyId) -> Result<(), StoreError> {
+    fn lock_study_row(tx: &mut impl GenericClient, study: StudyId) -> Result<(), StoreError> {
         tx.query_opt("SELECT id FROM studies WHERE id = $1 FOR UPDATE", &[&study])?
             .ok_or(StoreError::NoSuchStudy(study))?;
         Ok(())
@@ -297,7 +297,7 @@ impl Store for PostgresStore {
         strategy_state: &serde_json::Value,
     ) -> Result<(), StoreError> {
         let mut tx = self.client.transaction()?;
-        Self::lock_study(&mut tx, study)?;
+        Self::lock_study_row(&mut tx, study)?;
         let next: i64 = tx
             .query_one(
                 "SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = $1",
@@ -329,7 +329,7 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.client.transaction()?;
         if strategy_state.is_some() {
-            Self::lock_study(&mut tx, study)?;
+            Self::lock_study_row(&mut tx, study)?;
         }
         let number = trial.id as i64;
         let current = tx
