@@ -57,6 +57,21 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
+    // A panicking evaluator is caught and its trial marked FAILED with the message; say it
+    // in one line rather than with Rust's backtrace dump. Any other panic is a bug in Archer.
+    std::panic::set_hook(Box::new(|info| {
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        eprintln!("archer: panic{place}: {what}");
+    }));
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Search(args) => search::run(args),
