@@ -198,25 +198,21 @@ impl Study {
         Ok(study)
     }
 
+    /// Rebuilds what a loaded study derives from its history: the incumbent trajectory and
+    /// the current run of consecutive failures.
     fn rebuild_trajectory(&mut self) {
-        let mut finished: Vec<&Trial> = self
-            .history
-            .trials()
-            .iter()
-            .filter(|t| t.state.is_finished())
-            .collect();
-        finished.sort_by(|a, b| a.finished_at.cmp(&b.finished_at).then(a.id.cmp(&b.id)));
+        let finished = finished_in_order(&self.history);
+        self.consecutive_failures = trailing_failures(&finished);
         let mut best: Option<&Trial> = None;
-        let (mut sim, mut n) = (0.0, 0);
-        for t in finished {
+        let mut sim = 0.0;
+        for (n, t) in finished.into_iter().enumerate() {
             sim += t.cost_seconds;
-            n += 1;
             if t.state == TrialState::Complete && best.is_none_or(|b| t.score > b.score) {
                 best = Some(t);
             }
             if let Some(b) = best {
                 self.trajectory.push(TrajectoryPoint {
-                    trials: n,
+                    trials: n as u64 + 1,
                     sim_seconds: sim,
                     incumbent: b.id,
                     incumbent_metrics: b.metrics.clone(),
@@ -284,17 +280,12 @@ impl Study {
             }
             Err(e) => return Err(e.into()),
         };
-        let hash = self.experiment.space.canonical_hash(&proposal.arch);
-        let mut t = Trial::new(
+        let t = start_trial(
             self.history.next_id(),
-            proposal.arch,
-            hash,
-            proposal.fidelity,
+            proposal,
+            self.experiment.space.as_ref(),
+            &self.worker,
         );
-        t.state = TrialState::Running;
-        t.attempts = 1;
-        t.worker = Some(self.worker.clone());
-        t.started_at = Some(Utc::now());
         self.history.record(t.clone());
         if let Some(d) = &mut self.durable {
             d.store.add_trial(d.study, &t, &self.strategy.state())?;
@@ -505,6 +496,42 @@ impl Study {
     fn trial_seed(&self, id: u64) -> u64 {
         trial_seed(self.experiment.config.study.seed, id)
     }
+}
+
+/// Finished trials in the order they finished (ties by id).
+pub(crate) fn finished_in_order(history: &History) -> Vec<&Trial> {
+    let mut finished: Vec<&Trial> = history
+        .trials()
+        .iter()
+        .filter(|t| t.state.is_finished())
+        .collect();
+    finished.sort_by(|a, b| a.finished_at.cmp(&b.finished_at).then(a.id.cmp(&b.id)));
+    finished
+}
+
+/// How many of the last finished trials failed in a row.
+pub(crate) fn trailing_failures(finished: &[&Trial]) -> u64 {
+    finished
+        .iter()
+        .rev()
+        .take_while(|t| t.state == TrialState::Failed)
+        .count() as u64
+}
+
+/// A new RUNNING trial (first attempt, held by `worker`) for a proposal.
+pub(crate) fn start_trial(
+    id: u64,
+    proposal: archer_strategy::Proposal,
+    space: &dyn archer_space::SearchSpace,
+    worker: &str,
+) -> Trial {
+    let hash = space.canonical_hash(&proposal.arch);
+    let mut t = Trial::new(id, proposal.arch, hash, proposal.fidelity);
+    t.state = TrialState::Running;
+    t.attempts = 1;
+    t.worker = Some(worker.to_string());
+    t.started_at = Some(Utc::now());
+    t
 }
 
 /// Whether a study with this history should start no new trial, and why.

@@ -16,9 +16,10 @@ use std::time::Duration;
 use archer_core::{History, Trial, TrialState};
 use archer_store::{Store, StoreError, StudyRecord};
 use archer_strategy::{Strategy, StrategyError};
-use chrono::Utc;
 
-use crate::study::{budget_reached, evaluate, trial_seed};
+use crate::study::{
+    budget_reached, evaluate, finished_in_order, start_trial, trailing_failures, trial_seed,
+};
 use crate::{ConfigError, Experiment, RunError, StopReason};
 
 /// What a worker did.
@@ -103,21 +104,9 @@ impl Worker {
     /// Under the study lock: a new proposal, or why there is none.
     fn propose(&mut self) -> Result<Next, RunError> {
         let history = self.history()?;
-        let finished: Vec<&Trial> = {
-            let mut f: Vec<&Trial> = history
-                .trials()
-                .iter()
-                .filter(|t| t.state.is_finished())
-                .collect();
-            f.sort_by(|a, b| a.finished_at.cmp(&b.finished_at).then(a.id.cmp(&b.id)));
-            f
-        };
+        let finished = finished_in_order(&history);
         let sim: f64 = finished.iter().map(|t| t.cost_seconds).sum();
-        let failures = finished
-            .iter()
-            .rev()
-            .take_while(|t| t.state == TrialState::Failed)
-            .count() as u64;
+        let failures = trailing_failures(&finished);
         let elapsed = crate::launch::unix_now() - self.record.created_at;
         let open = history
             .trials()
@@ -137,12 +126,12 @@ impl Worker {
             Err(StrategyError::Exhausted(_)) => return Ok(Next::Wait),
             Err(e) => return Err(e.into()),
         };
-        let hash = self.experiment.space.canonical_hash(&proposal.arch);
-        let mut t = Trial::new(history.next_id(), proposal.arch, hash, proposal.fidelity);
-        t.state = TrialState::Running;
-        t.attempts = 1;
-        t.worker = Some(self.id.clone());
-        t.started_at = Some(Utc::now());
+        let t = start_trial(
+            history.next_id(),
+            proposal,
+            self.experiment.space.as_ref(),
+            &self.id,
+        );
         self.store
             .add_trial(self.record.id, &t, &strategy.state())?;
         Ok(Next::Run(Box::new(t)))

@@ -322,3 +322,47 @@ fn retries_work_in_a_durable_study() {
     let in_memory: Vec<_> = study.history().trials().iter().map(key).collect();
     assert_eq!(stored.iter().map(key).collect::<Vec<_>>(), in_memory);
 }
+
+/// Regression: a resumed study started counting consecutive failures from zero again, so a
+/// study stopped for failing would fail `max_consecutive_failures` more times after resume.
+#[test]
+fn resume_keeps_the_run_of_consecutive_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("study.db");
+    let always_fails = || Flaky {
+        fail_when_first_edge_is: Some(0),
+        panic_when_second_edge_is: None,
+    };
+    let make = || {
+        let mut e = experiment(always_fails(), "random", trials(100));
+        e.config.space = SpaceConfig::Nb201 {
+            ops: Some(vec!["none".into()]),
+        };
+        e.space = e.config.space.build().unwrap();
+        e.config.study.deduplicate = false;
+        e
+    };
+    let store = archer_store::SqliteStore::open(&db).unwrap();
+    let first = Study::create(make(), Box::new(store))
+        .unwrap()
+        .run(&mut NullRecorder, &mut |_| {})
+        .unwrap();
+    assert!(matches!(
+        first.stop,
+        StopReason::TooManyFailures { count: 5, .. }
+    ));
+
+    use archer_store::Store;
+    let mut store = archer_store::SqliteStore::open(&db).unwrap();
+    let record = store.study("t").unwrap().unwrap();
+    let again = Study::resume(make(), Box::new(store), &record)
+        .unwrap()
+        .run(&mut NullRecorder, &mut |_| {})
+        .unwrap();
+    assert!(
+        matches!(again.stop, StopReason::TooManyFailures { count: 5, .. }),
+        "{:?}",
+        again.stop
+    );
+    assert_eq!(again.trials, 5, "no new trial after resuming");
+}
