@@ -8,7 +8,7 @@ use anyhow::{anyhow, Context, Result};
 use archer_core::{Direction, Trial, TrialState};
 use archer_runner::{ExperimentConfig, RUN_FILE, STORE_FILE};
 use archer_space::SearchSpace;
-use archer_store::{PostgresStore, SqliteStore, Store, StudyRecord};
+use archer_store::{Store, StudyRecord};
 use clap::Args;
 use serde_json::{json, Value};
 
@@ -53,35 +53,35 @@ struct Opened {
 }
 
 fn open(target: &str, study: Option<&str>) -> Result<Opened> {
-    let (mut store, storage, name): (Box<dyn Store>, String, Option<String>) = if target
-        .starts_with("postgres://")
-        || target.starts_with("postgresql://")
-    {
-        (
-            Box::new(PostgresStore::connect(target)?),
-            target.to_string(),
-            study.map(String::from),
-        )
-    } else {
-        let dir = Path::new(target);
-        let run_path = dir.join(RUN_FILE);
-        let run: Value = std::fs::read_to_string(&run_path)
-            .map_err(|e| UsageError(format!("{}: not an experiment folder ({e})", dir.display())))
-            .and_then(|t| {
-                serde_json::from_str(&t)
-                    .map_err(|e| UsageError(format!("{}: {e}", run_path.display())))
-            })?;
-        let storage = run["storage"].as_str().unwrap_or(STORE_FILE).to_string();
-        let store: Box<dyn Store> = if storage == STORE_FILE {
-            Box::new(SqliteStore::open(&dir.join(STORE_FILE))?)
+    let (mut store, storage, name): (Box<dyn Store>, String, Option<String>) =
+        if archer_store::is_postgres_url(target) {
+            (
+                archer_store::open(target)?,
+                target.to_string(),
+                study.map(String::from),
+            )
         } else {
-            Box::new(PostgresStore::connect(&storage)?)
+            let dir = Path::new(target);
+            let run_path = dir.join(RUN_FILE);
+            let run: Value = std::fs::read_to_string(&run_path)
+                .map_err(|e| {
+                    UsageError(format!("{}: not an experiment folder ({e})", dir.display()))
+                })
+                .and_then(|t| {
+                    serde_json::from_str(&t)
+                        .map_err(|e| UsageError(format!("{}: {e}", run_path.display())))
+                })?;
+            let storage = run["storage"].as_str().unwrap_or(STORE_FILE).to_string();
+            let location = if storage == STORE_FILE {
+                dir.join(STORE_FILE).to_string_lossy().into_owned()
+            } else {
+                storage.clone()
+            };
+            let name = study
+                .map(String::from)
+                .or_else(|| run["study"].as_str().map(String::from));
+            (archer_store::open(&location)?, storage, name)
         };
-        let name = study
-            .map(String::from)
-            .or_else(|| run["study"].as_str().map(String::from));
-        (store, storage, name)
-    };
     let record = match name {
         Some(n) => store
             .study(&n)?

@@ -49,7 +49,7 @@ pub fn log_event(id: &str, quiet: bool) -> impl FnMut(WorkerEvent) + '_ {
 }
 
 pub fn run(args: WorkerArgs) -> Result<()> {
-    if !(args.storage.starts_with("postgres://") || args.storage.starts_with("postgresql://")) {
+    if !archer_store::is_postgres_url(&args.storage) {
         return Err(crate::UsageError(format!(
             "--storage {:?}: workers share a postgres:// store",
             args.storage

@@ -1,6 +1,6 @@
 //! Starting and resuming studies in an experiment folder.
 
-use archer_store::{PostgresStore, SqliteStore, Store};
+use archer_store::{PostgresStore, Store};
 use serde_json::Value;
 
 use crate::{
@@ -10,16 +10,14 @@ use crate::{
 
 /// Opens the store named by `storage`: a PostgreSQL URL, or (None) the folder's SQLite file.
 pub fn open_store(dir: &ExperimentDir, storage: Option<&str>) -> Result<Box<dyn Store>, RunError> {
-    Ok(match storage {
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Box::new(PostgresStore::connect(url)?),
-        Some(other) => {
-            return Err(RunError::io(
-                dir.path(),
-                format!("--storage {other:?}: give a postgres:// URL, or omit it for the folder's SQLite file"),
-            ))
-        }
-        None => Box::new(SqliteStore::open(&dir.sqlite_path())?),
-    })
+    match storage {
+        Some(url) if !archer_store::is_postgres_url(url) => Err(RunError::io(
+            dir.path(),
+            format!("--storage {url:?}: give a postgres:// URL, or omit it for the folder's SQLite file"),
+        )),
+        Some(url) => Ok(archer_store::open(url)?),
+        None => Ok(archer_store::open(&dir.sqlite_path().to_string_lossy())?),
+    }
 }
 
 /// A new study in a new folder. `experiment.toml` and `run.json` are written before the
@@ -64,12 +62,12 @@ pub fn reopen(
     dir: &ExperimentDir,
     overrides: &Overrides,
 ) -> Result<(Study, DirRecorder), RunError> {
-    let run_path = dir.path().join(RUN_FILE);
-    let run: Value = std::fs::read_to_string(&run_path)
-        .map_err(|e| RunError::io(&run_path, e))
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| RunError::io(&run_path, e)))?;
+    let run = run_record(dir)?;
     let (Some(name), Some(storage)) = (run["study"].as_str(), run["storage"].as_str()) else {
-        return Err(RunError::io(&run_path, "no `study` or `storage` entry"));
+        return Err(RunError::io(
+            dir.path().join(RUN_FILE),
+            "no `study` or `storage` entry",
+        ));
     };
     let url = (storage != STORE_FILE).then_some(storage);
     let mut store = open_store(dir, url)?;

@@ -11,7 +11,7 @@ mod sqlite_store;
 mod store;
 
 pub use error::StoreError;
-pub use open::open;
+pub use open::{is_postgres_url, open};
 pub use postgres_store::PostgresStore;
 pub use record::{NewStudy, StudyId, StudyRecord};
 pub use sqlite_store::SqliteStore;
