@@ -153,7 +153,7 @@ impl Recorder for DirRecorder {
 }
 
 /// One row per trial; metric columns are the union of all metric names, sorted.
-pub fn trials_csv(history: &History, format: impl Fn(&Trial) -> String) -> String {
+fn trials_csv(history: &History, format: impl Fn(&Trial) -> String) -> String {
     let mut names: Vec<&str> = history
         .trials()
         .iter()

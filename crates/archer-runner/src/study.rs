@@ -229,10 +229,6 @@ impl Study {
         &self.history
     }
 
-    pub fn strategy_state(&self) -> serde_json::Value {
-        self.strategy.state()
-    }
-
     fn budget_reached(&self, started: Instant) -> Option<StopReason> {
         budget_reached(
             &self.experiment.config,

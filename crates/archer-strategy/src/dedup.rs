@@ -44,11 +44,6 @@ impl Dedup {
             rng,
         }
     }
-
-    pub fn with_max_attempts(mut self, n: usize) -> Self {
-        self.max_attempts = n.max(1);
-        self
-    }
 }
 
 impl Strategy for Dedup {
