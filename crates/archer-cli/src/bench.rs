@@ -3,9 +3,10 @@ use std::sync::Arc;
 
 use crate::out::say;
 use anyhow::{Context, Result};
-use archer_eval::{Nb201Dataset, Nb201Table};
+use archer_eval::{Nb201Dataset, Nb201Table, Nb201ZeroCost, NB201_ZERO_COST_PROXIES};
 use archer_runner::bench::Nb201Bench;
-use archer_strategy::StrategyConfig;
+use archer_runner::predictor_bench::{self, PredictorBench};
+use archer_strategy::{PredictorConfig, StrategyConfig};
 use clap::{Args, Subcommand};
 
 use crate::UsageError;
@@ -14,9 +15,54 @@ use crate::UsageError;
 pub enum BenchCommand {
     /// Strategies × seeds on NAS-Bench-201 with a simulated clock, beside the published figures.
     Nb201(Nb201Args),
+    /// Ranking quality (Kendall τ, Spearman ρ) of each predictor on held-out architectures.
+    Predictors {
+        #[command(subcommand)]
+        benchmark: PredictorsBenchmark,
+    },
     /// Trials per second through the whole loop: in memory, SQLite, PostgreSQL, and Optuna's
     /// RDB storage on the same workload.
     Store(StoreArgs),
+}
+
+#[derive(Subcommand)]
+pub enum PredictorsBenchmark {
+    /// On the NAS-Bench-201 table's validation accuracy.
+    Nb201(PredictorsArgs),
+}
+
+#[derive(Args)]
+pub struct PredictorsArgs {
+    /// cifar10, cifar100 or imagenet16-120.
+    #[arg(long, default_value = "cifar10")]
+    dataset: String,
+    /// Comma-separated predictors: gp, gp_wl, gp_hamming, mlp, forest.
+    #[arg(
+        long,
+        default_value = "gp,gp_wl,gp_hamming,mlp,forest",
+        value_delimiter = ','
+    )]
+    predictors: Vec<String>,
+    /// Comma-separated training-set sizes.
+    #[arg(long, default_value = "20,100,500", value_delimiter = ',')]
+    train_sizes: Vec<usize>,
+    /// Held-out architectures per trial.
+    #[arg(long, default_value_t = 1000)]
+    test_size: usize,
+    /// Fit on raw validation accuracies instead of their Gaussian-copula transform (the
+    /// transform the model-based strategies use).
+    #[arg(long)]
+    raw_targets: bool,
+    /// Independent (train, test) draws per size.
+    #[arg(long, default_value_t = 5)]
+    trials: u64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The NB201 results table.
+    #[arg(long, default_value = "data/nas-bench-201/nb201_results.csv.gz")]
+    table: PathBuf,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -39,12 +85,33 @@ pub struct StoreArgs {
 
 #[derive(Args)]
 pub struct Nb201Args {
-    /// cifar10, cifar100 or imagenet16-120.
-    #[arg(long, default_value = "cifar10")]
-    dataset: String,
-    /// Comma-separated strategies: random, rea, ls, reinforce.
+    /// Comma-separated datasets searched: cifar10, cifar100, imagenet16-120 (or `all`). With
+    /// more than one, each gets its own sub-folder of --output.
+    #[arg(long, default_value = "cifar10", value_delimiter = ',')]
+    dataset: Vec<String>,
+    /// Comma-separated strategies: random, rea, ls, reinforce, bo, bananas, npenas, the
+    /// variants bo_hamming, bo_wl, bo_ucb, bananas_forest, bananas_gp, npenas_mlp,
+    /// npenas_forest, and model-based ones with +zc (zero-cost warm start), e.g. bo+zc.
     #[arg(long, default_value = "random,rea,ls", value_delimiter = ',')]
     strategies: Vec<String>,
+    /// A TOML file of further strategies to run, each a table `[strategy.LABEL]` written like
+    /// an experiment's `[strategy]` section (e.g. `name = "bananas"`, `acquisition = "ucb"`)
+    /// and reported as LABEL.
+    #[arg(long)]
+    strategy_file: Option<PathBuf>,
+    /// Zero-cost proxy table, read when a strategy has a warm start (+zc).
+    #[arg(
+        long,
+        default_value = "data/nas-bench-201/nb201_zero_cost_proxies.csv.gz"
+    )]
+    zero_cost_table: PathBuf,
+    /// The proxy used for warm starts: naswot, synflow, logsynflow, nregions, zen.
+    #[arg(long, default_value = "naswot")]
+    zero_cost_proxy: String,
+    /// Time `ask` of the model-based strategies with this many architectures evaluated
+    /// (one extra run per strategy; 0 skips it).
+    #[arg(long, default_value_t = 150)]
+    ask_timing_at: usize,
     /// Runs per strategy (seeds first-seed, first-seed+1, ...).
     #[arg(long, default_value_t = 100)]
     seeds: u64,
@@ -74,7 +141,58 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Nb201(args) => nb201(args),
         BenchCommand::Store(args) => store(args),
+        BenchCommand::Predictors {
+            benchmark: PredictorsBenchmark::Nb201(args),
+        } => predictors(args),
     }
+}
+
+fn predictors(args: PredictorsArgs) -> Result<()> {
+    let dataset = Nb201Dataset::parse(&args.dataset).ok_or_else(|| {
+        UsageError(format!(
+            "--dataset {:?}; accepted: cifar10, cifar100, imagenet16-120",
+            args.dataset
+        ))
+    })?;
+    let predictors = args
+        .predictors
+        .iter()
+        .map(|p| {
+            PredictorConfig::by_name(p.trim()).ok_or_else(|| {
+                UsageError(format!(
+                    "--predictors: unknown predictor {p:?}; accepted: gp, gp_wl, gp_hamming, mlp, forest"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.train_sizes.iter().any(|&n| n < 2) || args.test_size < 2 || args.trials == 0 {
+        return Err(UsageError(
+            "--train-sizes and --test-size must be at least 2, --trials at least 1".into(),
+        )
+        .into());
+    }
+    let table = Nb201Table::load(&args.table).map_err(|e| {
+        UsageError(format!(
+            "{e} (pass --table PATH; the full table ships in data/nas-bench-201/)"
+        ))
+    })?;
+    let bench = PredictorBench {
+        table: Arc::new(table),
+        dataset,
+        predictors,
+        train_sizes: args.train_sizes,
+        test_size: args.test_size,
+        trials: args.trials,
+        seed: args.seed,
+        copula: !args.raw_targets,
+    };
+    let scores = bench.run()?;
+    if args.json {
+        say(serde_json::to_string_pretty(&scores)?)?;
+    } else {
+        say(predictor_bench::render(dataset, &scores).trim_end())?;
+    }
+    Ok(())
 }
 
 /// Runs bench/optuna_store.py; its trials per second.
@@ -177,20 +295,63 @@ fn store(args: StoreArgs) -> Result<()> {
     Ok(())
 }
 
+/// The `[strategy.LABEL]` tables of a `--strategy-file`, each validated, in label order.
+fn strategy_file(path: &std::path::Path) -> Result<Vec<(String, StrategyConfig)>> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        strategy: std::collections::BTreeMap<String, StrategyConfig>,
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("--strategy-file {}: {e}", path.display())))?;
+    let file: File = toml::from_str(&text)
+        .map_err(|e| UsageError(format!("--strategy-file {}: {e}", path.display())))?;
+    for (label, s) in &file.strategy {
+        s.validate().map_err(|e| {
+            UsageError(format!(
+                "--strategy-file {}, [strategy.{label}]: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    Ok(file.strategy.into_iter().collect())
+}
+
 fn nb201(args: Nb201Args) -> Result<()> {
-    let dataset = Nb201Dataset::parse(&args.dataset).ok_or_else(|| {
-        UsageError(format!(
-            "--dataset {:?}; accepted: cifar10, cifar100, imagenet16-120",
-            args.dataset
-        ))
-    })?;
-    let strategies = args
+    let mut datasets = Vec::new();
+    for name in &args.dataset {
+        if name.trim() == "all" {
+            datasets.extend(Nb201Dataset::ALL);
+            continue;
+        }
+        datasets.push(Nb201Dataset::parse(name.trim()).ok_or_else(|| {
+            UsageError(format!(
+                "--dataset {name:?}; accepted: cifar10, cifar100, imagenet16-120, all"
+            ))
+        })?);
+    }
+    let mut strategies = args
         .strategies
         .iter()
+        .filter(|s| !s.trim().is_empty())
         .map(|s| {
-            StrategyConfig::by_name(s.trim()).map_err(|e| UsageError(format!("--strategies: {e}")))
+            let config = StrategyConfig::by_name(s.trim())
+                .map_err(|e| UsageError(format!("--strategies: {e}")))?;
+            Ok((config.label(), config))
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, UsageError>>()?;
+    if let Some(path) = &args.strategy_file {
+        strategies.extend(strategy_file(path)?);
+    }
+    let mut labels = std::collections::HashSet::new();
+    for (label, _) in &strategies {
+        if !labels.insert(label.clone()) {
+            return Err(UsageError(format!(
+                "strategy {label} is listed twice (--strategies and --strategy-file share it)"
+            ))
+            .into());
+        }
+    }
     if args.seeds == 0 {
         return Err(UsageError("--seeds must be at least 1".into()).into());
     }
@@ -209,29 +370,65 @@ fn nb201(args: Nb201Args) -> Result<()> {
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let bench = Nb201Bench {
-        table: Arc::new(table),
-        dataset,
-        strategies,
-        seeds: args.seeds,
-        first_seed: args.first_seed,
-        budget_seconds: args.budget_seconds,
-        deduplicate: !args.no_dedup,
-        threads,
-        curve_points: 100,
-    };
-    let report = bench.run()?;
-    report
-        .write(&args.output)
-        .with_context(|| format!("writing bench results to {}", args.output.display()))?;
+    let table = Arc::new(table);
+    let wants_zero_cost = strategies.iter().any(|(_, s)| s.warm_start().is_some());
+    let mut json = Vec::new();
+    for (i, &dataset) in datasets.iter().enumerate() {
+        let zero_cost = if wants_zero_cost {
+            Some(Arc::new(
+                Nb201ZeroCost::load(&args.zero_cost_table, dataset, &args.zero_cost_proxy)
+                    .map_err(|e| {
+                        UsageError(format!(
+                            "{e} (--zero-cost-table PATH --zero-cost-proxy {})",
+                            NB201_ZERO_COST_PROXIES.join("|")
+                        ))
+                    })?,
+            ))
+        } else {
+            None
+        };
+        let bench = Nb201Bench {
+            table: table.clone(),
+            dataset,
+            strategies: strategies.clone(),
+            seeds: args.seeds,
+            first_seed: args.first_seed,
+            budget_seconds: args.budget_seconds,
+            deduplicate: !args.no_dedup,
+            threads,
+            curve_points: 100,
+            zero_cost,
+            ask_timing_at: args.ask_timing_at,
+        };
+        let report = bench.run()?;
+        let output = if datasets.len() > 1 {
+            args.output.join(dataset.name())
+        } else {
+            args.output.clone()
+        };
+        report
+            .write(&output)
+            .with_context(|| format!("writing bench results to {}", output.display()))?;
+        if args.json {
+            json.extend(report.summaries.iter().map(|s| {
+                let mut v = serde_json::to_value(s).expect("plain data");
+                if let Some(t) = report.ask_timing.iter().find(|t| t.strategy == s.strategy) {
+                    v["ask_ms_median"] = serde_json::json!(t.median_ms);
+                    v["ask_ms_max"] = serde_json::json!(t.max_ms);
+                    v["ask_timing_evaluated"] = serde_json::json!(t.evaluated);
+                }
+                v
+            }));
+        } else {
+            if i > 0 {
+                say("")?;
+            }
+            say(report.render().trim_end())?;
+            say(format!("Curves and per-run results: {}", output.display()))?;
+        }
+    }
     if args.json {
-        say(serde_json::to_string_pretty(&report.summaries)?)?;
-    } else {
-        say(report.render().trim_end())?;
-        say(format!(
-            "Curves and per-run results: {}",
-            args.output.display()
-        ))?;
+        say(serde_json::to_string_pretty(&json)?)?;
     }
     Ok(())
 }

@@ -3,7 +3,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{EvalError, Evaluator, Nb201Dataset, Nb201Evaluator, Nb201Table};
+use crate::{
+    EvalError, Evaluator, Nb201Dataset, Nb201Evaluator, Nb201Table, Nb201ZeroCost,
+    NB201_ZERO_COST_PROXIES,
+};
 
 fn default_dataset() -> Nb201Dataset {
     Nb201Dataset::Cifar10
@@ -39,6 +42,14 @@ pub enum EvaluatorConfig {
         /// table lookups that behave like slow trials. 0 (the default) for benchmarks.
         #[serde(default, skip_serializing_if = "is_zero")]
         wall_seconds_per_query: f64,
+        /// Optional `nb201_zero_cost_proxies.csv.gz`: the source of zero-cost proxy scores
+        /// for strategies' `warm_start`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        zero_cost_table: Option<PathBuf>,
+        /// The proxy column to use (for the evaluator's dataset): naswot (the default),
+        /// synflow, logsynflow, nregions or zen.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        zero_cost_proxy: Option<String>,
     },
 }
 
@@ -53,11 +64,15 @@ impl EvaluatorConfig {
             EvaluatorConfig::Nb201 {
                 table,
                 latency_table,
+                zero_cost_table,
                 ..
             } => {
                 *table = join(base, table);
                 if let Some(l) = latency_table {
                     *l = join(base, l);
+                }
+                if let Some(z) = zero_cost_table {
+                    *z = join(base, z);
                 }
             }
         }
@@ -80,7 +95,22 @@ impl EvaluatorConfig {
                 dataset,
                 epochs,
                 wall_seconds_per_query,
+                zero_cost_table,
+                zero_cost_proxy,
             } => {
+                let proxy = zero_cost_proxy.as_deref().unwrap_or("naswot");
+                if !NB201_ZERO_COST_PROXIES.contains(&proxy) {
+                    return Err(EvalError::InvalidSetting(format!(
+                        "evaluator.zero_cost_proxy = {proxy:?}; accepted: {}",
+                        NB201_ZERO_COST_PROXIES.join(", ")
+                    )));
+                }
+                if zero_cost_proxy.is_some() && zero_cost_table.is_none() {
+                    return Err(EvalError::InvalidSetting(
+                        "evaluator.zero_cost_proxy is set but evaluator.zero_cost_table is not"
+                            .into(),
+                    ));
+                }
                 let mut t = Nb201Table::load(table)?;
                 if let Some(l) = latency_table {
                     t = t.with_latency(l)?;
@@ -90,8 +120,12 @@ impl EvaluatorConfig {
                     (None, Some(_)) => vec!["1080ti_1".to_string()],
                     (None, None) => Vec::new(),
                 };
-                let e = Nb201Evaluator::new(Arc::new(t), *dataset, *epochs, devices)?;
-                Ok(Arc::new(e.with_wall_delay(*wall_seconds_per_query)?))
+                let mut e = Nb201Evaluator::new(Arc::new(t), *dataset, *epochs, devices)?
+                    .with_wall_delay(*wall_seconds_per_query)?;
+                if let Some(z) = zero_cost_table {
+                    e = e.with_zero_cost(Arc::new(Nb201ZeroCost::load(z, *dataset, proxy)?));
+                }
+                Ok(Arc::new(e))
             }
         }
     }

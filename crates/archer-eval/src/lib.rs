@@ -1,5 +1,6 @@
 //! Evaluators turn an architecture into metrics. Today: the NAS-Bench-201 table, which looks
-//! results up and charges their recorded training time to a simulated clock.
+//! results up and charges their recorded training time to a simulated clock, and can answer
+//! zero-cost proxy scores from the NAS-Bench-201 proxy table for warm starts.
 
 mod config;
 mod error;
@@ -7,6 +8,7 @@ mod evaluator;
 mod nb201_eval;
 mod nb201_table;
 mod table_file;
+mod zero_cost;
 
 pub use config::EvaluatorConfig;
 pub use error::{DataError, EvalError};
@@ -14,3 +16,4 @@ pub use evaluator::Evaluator;
 pub use nb201_eval::Nb201Evaluator;
 pub use nb201_table::{Nb201Dataset, Nb201Record, Nb201Table};
 pub use table_file::DataFile;
+pub use zero_cost::{Nb201ZeroCost, NB201_ZERO_COST_PROXIES};

@@ -42,7 +42,7 @@ impl Nb201Dataset {
         }
     }
 
-    fn prefix(self) -> &'static str {
+    pub(crate) fn prefix(self) -> &'static str {
         match self {
             Nb201Dataset::Cifar10 => "cifar10",
             Nb201Dataset::Cifar100 => "cifar100",

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use archer_core::{metric, Objective};
-use archer_eval::{EvaluatorConfig, Nb201Dataset, Nb201Evaluator, Nb201Table};
+use archer_eval::{EvaluatorConfig, Nb201Dataset, Nb201Evaluator, Nb201Table, Nb201ZeroCost};
 use archer_space::{Nb201Space, SearchSpace, SpaceConfig};
 use archer_strategy::StrategyConfig;
 use serde::Serialize;
@@ -21,7 +21,8 @@ use crate::{
 pub struct Nb201Bench {
     pub table: Arc<Nb201Table>,
     pub dataset: Nb201Dataset,
-    pub strategies: Vec<StrategyConfig>,
+    /// Strategies with the labels they are reported under (unique).
+    pub strategies: Vec<(String, StrategyConfig)>,
     /// Runs use seeds `first_seed .. first_seed + seeds`.
     pub seeds: u64,
     pub first_seed: u64,
@@ -30,6 +31,22 @@ pub struct Nb201Bench {
     pub threads: usize,
     /// Points of the anytime curve over simulated time.
     pub curve_points: usize,
+    /// Zero-cost proxy scores, for strategies with a warm start (`+zc`).
+    pub zero_cost: Option<Arc<Nb201ZeroCost>>,
+    /// Time `ask` of the model-based strategies once this many architectures are evaluated
+    /// (0: skip).
+    pub ask_timing_at: usize,
+}
+
+/// How long one strategy's `ask` takes with `evaluated` architectures evaluated: over the
+/// asks number `evaluated + 1 ..= evaluated + asks` of one run.
+#[derive(Clone, Debug, Serialize)]
+pub struct AskTiming {
+    pub strategy: String,
+    pub evaluated: usize,
+    pub asks: usize,
+    pub median_ms: f64,
+    pub max_ms: f64,
 }
 
 /// One run's outcome.
@@ -119,6 +136,7 @@ pub struct BenchReport {
     pub budget_seconds: f64,
     pub summaries: Vec<StrategySummary>,
     pub oracle: Oracle,
+    pub ask_timing: Vec<AskTiming>,
     pub wall_seconds: f64,
     #[serde(skip)]
     pub runs: Vec<RunOutcome>,
@@ -178,8 +196,11 @@ impl Nb201Bench {
         seed: u64,
         space: &Arc<dyn SearchSpace>,
     ) -> Result<Experiment, RunError> {
-        let evaluator = Nb201Evaluator::new(self.table.clone(), self.dataset, 12, Vec::new())
+        let mut evaluator = Nb201Evaluator::new(self.table.clone(), self.dataset, 12, Vec::new())
             .map_err(crate::ConfigError::from)?;
+        if let Some(z) = &self.zero_cost {
+            evaluator = evaluator.with_zero_cost(z.clone());
+        }
         let config = ExperimentConfig {
             study: StudySection {
                 name: format!("bench-{}-{seed}", strategy.name()),
@@ -202,6 +223,11 @@ impl Nb201Bench {
                 dataset: self.dataset,
                 epochs: 12,
                 wall_seconds_per_query: 0.0,
+                zero_cost_table: self.zero_cost.as_ref().map(|z| z.path().to_path_buf()),
+                zero_cost_proxy: self
+                    .zero_cost
+                    .as_ref()
+                    .and_then(|z| z.column().split_once('_').map(|(_, p)| p.to_string())),
             },
             objective: None,
             budget: Budget {
@@ -220,6 +246,7 @@ impl Nb201Bench {
 
     fn run_one(
         &self,
+        label: &str,
         strategy: &StrategyConfig,
         seed: u64,
         space: &Arc<dyn SearchSpace>,
@@ -229,7 +256,7 @@ impl Nb201Bench {
         let get = |m: &archer_core::Metrics, k: &str| m.get(k).unwrap_or(f64::NAN);
         let best = summary.best.as_ref();
         Ok(RunOutcome {
-            strategy: strategy.name().to_string(),
+            strategy: label.to_string(),
             seed,
             queries: summary.trials,
             sim_seconds: summary.sim_seconds,
@@ -271,7 +298,8 @@ impl Nb201Bench {
                 scope.spawn(|| loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&(s, k)) = jobs.get(i) else { break };
-                    let r = self.run_one(&self.strategies[s], self.first_seed + k, &space);
+                    let (label, config) = &self.strategies[s];
+                    let r = self.run_one(label, config, self.first_seed + k, &space);
                     results.lock().expect("no panics while holding the lock")[i] = Some(r);
                 });
             }
@@ -285,24 +313,63 @@ impl Nb201Bench {
         let summaries = self
             .strategies
             .iter()
-            .map(|s| self.summarise(s.name(), &runs))
+            .map(|(label, _)| self.summarise(label, &runs))
             .collect();
         let mut curve_seconds = Vec::new();
         let mut curve_queries = Vec::new();
-        for s in &self.strategies {
-            let mine: Vec<&RunOutcome> = runs.iter().filter(|r| r.strategy == s.name()).collect();
-            curve_seconds.extend(self.curve_over_seconds(s.name(), &mine));
-            curve_queries.extend(curve_over_queries(s.name(), &mine));
+        for (label, _) in &self.strategies {
+            let mine: Vec<&RunOutcome> = runs.iter().filter(|r| &r.strategy == label).collect();
+            curve_seconds.extend(self.curve_over_seconds(label, &mine));
+            curve_queries.extend(curve_over_queries(label, &mine));
+        }
+        let mut ask_timing = Vec::new();
+        if self.ask_timing_at > 0 {
+            for (label, s) in self.strategies.iter().filter(|s| s.1.is_model_based()) {
+                ask_timing.push(self.time_asks(label, s, &space)?);
+            }
         }
         Ok(BenchReport {
             dataset: self.dataset.name().to_string(),
             budget_seconds: self.budget_seconds,
             summaries,
             oracle: oracle(&self.table, self.dataset),
+            ask_timing,
             wall_seconds: started.elapsed().as_secs_f64(),
             runs,
             curve_seconds,
             curve_queries,
+        })
+    }
+
+    /// One run of `strategy` (first seed, no time budget) to `ask_timing_at` + 10 trials,
+    /// timing the last 10 asks.
+    fn time_asks(
+        &self,
+        label: &str,
+        strategy: &StrategyConfig,
+        space: &Arc<dyn SearchSpace>,
+    ) -> Result<AskTiming, RunError> {
+        const ASKS: usize = 10;
+        let mut experiment = self.experiment(strategy, self.first_seed, space)?;
+        experiment.config.budget = Budget {
+            trials: Some((self.ask_timing_at + ASKS) as u64),
+            sim_seconds: None,
+            wall_seconds: None,
+        };
+        let summary = Study::new(experiment)?.run(&mut NullRecorder, &mut |_| {})?;
+        let mut ms: Vec<f64> = summary
+            .ask_seconds
+            .iter()
+            .skip(self.ask_timing_at)
+            .map(|s| s * 1000.0)
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        Ok(AskTiming {
+            strategy: label.to_string(),
+            evaluated: self.ask_timing_at,
+            asks: ms.len(),
+            median_ms: ms.get(ms.len() / 2).copied().unwrap_or(f64::NAN),
+            max_ms: ms.last().copied().unwrap_or(f64::NAN),
         })
     }
 
@@ -500,6 +567,15 @@ impl BenchReport {
                  found architectures here (run --dataset cifar10 for that comparison).\n",
             );
         }
+        for t in &self.ask_timing {
+            out.push_str(&format!(
+                "\nask time of {} with {} architectures evaluated (release build, this machine): median {:.1} ms, max {:.1} ms over {} asks",
+                t.strategy, t.evaluated, t.median_ms, t.max_ms, t.asks
+            ));
+        }
+        if !self.ask_timing.is_empty() {
+            out.push('\n');
+        }
         let (ov, ot) = published_optimum(d);
         out.push_str(&format!(
             "\nbest by validation in the table: valid {:.2}, test {:.2}; best test {:.2} (published optimum: valid {ov:.2}, test {ot:.2})\n",
@@ -579,13 +655,15 @@ pub fn loop_throughput(
     let bench = Nb201Bench {
         table,
         dataset: Nb201Dataset::Cifar10,
-        strategies: vec![StrategyConfig::Random {}],
+        strategies: vec![("random".into(), StrategyConfig::Random {})],
         seeds: 1,
         first_seed: 0,
         budget_seconds: f64::MAX,
         deduplicate: false,
         threads: 1,
         curve_points: 1,
+        zero_cost: None,
+        ask_timing_at: 0,
     };
     let space: Arc<dyn SearchSpace> = Arc::new(Nb201Space::default());
     let mut experiment = bench.experiment(&StrategyConfig::Random {}, 0, &space)?;

@@ -209,6 +209,15 @@ impl ExperimentConfig {
         }
         let evaluator = self.evaluator.build()?;
         evaluator.check_space(space.as_ref())?;
+        if self.strategy.warm_start().is_some() && evaluator.zero_cost_proxy().is_none() {
+            return Err(ConfigError::invalid(
+                "strategy.warm_start",
+                format!(
+                    "needs zero-cost proxy scores, and evaluator {:?} has none configured (set evaluator.zero_cost_table)",
+                    evaluator.name()
+                ),
+            ));
+        }
         let objective = self.resolve_objective(evaluator.as_ref())?;
         Ok(Experiment {
             config: self,

@@ -48,6 +48,8 @@ pub enum RunError {
     Busy { path: PathBuf, holder: String },
     #[error(transparent)]
     Store(#[from] archer_store::StoreError),
+    #[error("benchmark failed: {0}")]
+    Bench(String),
 }
 
 impl RunError {

@@ -8,8 +8,10 @@ mod error;
 mod experiment_dir;
 pub mod launch;
 mod plot;
+pub mod predictor_bench;
 mod recorder;
 mod stats;
+mod strategy_build;
 mod study;
 pub mod worker;
 
@@ -19,4 +21,5 @@ pub use experiment_dir::{ExperimentDir, RUN_FILE, STORE_FILE};
 pub use plot::anytime_svg;
 pub use recorder::{DirRecorder, NullRecorder, Recorder};
 pub use stats::{mean, std_dev};
+pub use strategy_build::{build_strategy, warm_start};
 pub use study::{Event, StopReason, Study, StudySummary, TrajectoryPoint};

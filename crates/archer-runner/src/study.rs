@@ -73,6 +73,9 @@ pub struct StudySummary {
     pub best: Option<Trial>,
     #[serde(skip)]
     pub trajectory: Vec<TrajectoryPoint>,
+    /// Wall seconds of each `ask` in this process, in order (a resumed study starts anew).
+    #[serde(skip)]
+    pub ask_seconds: Vec<f64>,
 }
 
 /// Something worth showing while a study runs.
@@ -107,6 +110,7 @@ pub struct Study {
     trajectory: Vec<TrajectoryPoint>,
     durable: Option<Durable>,
     worker: String,
+    ask_seconds: Vec<f64>,
 }
 
 /// Seed stream for per-trial evaluator seeds, apart from the strategy's.
@@ -115,11 +119,7 @@ const EVAL_STREAM: u64 = 0x4556_414c; // "EVAL"
 impl Study {
     /// An in-memory study (benchmarks, tests): nothing survives the process.
     pub fn new(experiment: Experiment) -> Result<Self, RunError> {
-        let c = &experiment.config;
-        let strategy = c
-            .strategy
-            .build(experiment.space.clone(), c.study.seed, c.study.deduplicate)
-            .map_err(ConfigError::from)?;
+        let strategy = crate::build_strategy(&experiment)?;
         Ok(Study {
             experiment,
             strategy,
@@ -130,6 +130,7 @@ impl Study {
             trajectory: Vec::new(),
             durable: None,
             worker: format!("local-{}", std::process::id()),
+            ask_seconds: Vec::new(),
         })
     }
 
@@ -269,7 +270,10 @@ impl Study {
         if let Some(reason) = self.budget_reached(started) {
             return Ok(Err(reason));
         }
-        let proposal = match self.strategy.ask(&self.history) {
+        let asked = Instant::now();
+        let proposal = self.strategy.ask(&self.history);
+        self.ask_seconds.push(asked.elapsed().as_secs_f64());
+        let proposal = match proposal {
             Ok(p) => p,
             Err(StrategyError::Exhausted(detail)) => {
                 return Ok(Err(StopReason::Exhausted { detail }))
@@ -369,7 +373,7 @@ impl Study {
         StudySummary {
             name: self.experiment.config.study.name.clone(),
             seed: self.experiment.config.study.seed,
-            strategy: self.experiment.config.strategy.name().to_string(),
+            strategy: self.experiment.config.strategy.label(),
             stop,
             trials: self.history.len() as u64,
             complete: self.history.count(TrialState::Complete) as u64,
@@ -378,6 +382,7 @@ impl Study {
             wall_seconds,
             best: self.history.best().cloned(),
             trajectory: std::mem::take(&mut self.trajectory),
+            ask_seconds: std::mem::take(&mut self.ask_seconds),
         }
     }
 

@@ -81,15 +81,7 @@ impl Worker {
     }
 
     fn strategy(&mut self) -> Result<Box<dyn Strategy>, RunError> {
-        let c = &self.experiment.config;
-        let mut s = c
-            .strategy
-            .build(
-                self.experiment.space.clone(),
-                c.study.seed,
-                c.study.deduplicate,
-            )
-            .map_err(ConfigError::from)?;
+        let mut s = crate::build_strategy(&self.experiment)?;
         s.restore(self.store.strategy_state(self.record.id)?)
             .map_err(ConfigError::from)?;
         Ok(s)

@@ -66,6 +66,8 @@ fn experiment(evaluator: Flaky, strategy: &str, budget: Budget) -> Experiment {
                 dataset: archer_eval::Nb201Dataset::Cifar10,
                 epochs: 12,
                 wall_seconds_per_query: 0.0,
+                zero_cost_table: None,
+                zero_cost_proxy: None,
             },
             objective: None,
             budget,

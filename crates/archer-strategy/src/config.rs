@@ -4,6 +4,9 @@ use archer_rng::Rng;
 use archer_space::SearchSpace;
 use serde::{Deserialize, Serialize};
 
+use crate::model::{
+    AcquisitionKind, BananasConfig, BoConfig, GpKernel, NpenasConfig, PredictorConfig, WarmStart,
+};
 use crate::{
     Dedup, LocalSearch, RandomSearch, RegularizedEvolution, Reinforce, Strategy, StrategyError,
 };
@@ -55,15 +58,96 @@ pub enum StrategyConfig {
         #[serde(default = "default_baseline_decay")]
         baseline_decay: f64,
     },
+    /// Bayesian optimisation with a GP; built by `archer-predict`.
+    #[serde(alias = "bayesian_optimisation")]
+    Bo(BoConfig),
+    /// BANANAS; built by `archer-predict`.
+    Bananas(BananasConfig),
+    /// Predictor-guided evolution; built by `archer-predict`.
+    Npenas(NpenasConfig),
 }
 
 impl StrategyConfig {
     /// Names accepted in `[strategy] name = ...` and `--strategies`.
-    pub const NAMES: [&'static str; 4] = ["random", "rea", "ls", "reinforce"];
+    pub const NAMES: [&'static str; 7] = [
+        "random",
+        "rea",
+        "ls",
+        "reinforce",
+        "bo",
+        "bananas",
+        "npenas",
+    ];
 
-    /// The default configuration of a strategy by name.
+    /// Variants by label, as accepted by `--strategies` and printed by [`Self::label`]:
+    /// the names above, `bo_hamming`, `bo_wl`, `bo_ucb`, `bananas_forest`, `bananas_gp`,
+    /// `npenas_mlp`, `npenas_forest`, and any model-based label followed by `+zc` (zero-cost
+    /// warm start of the initial samples).
+    pub const VARIANTS: [&'static str; 7] = [
+        "bo_hamming",
+        "bo_wl",
+        "bo_ucb",
+        "bananas_forest",
+        "bananas_gp",
+        "npenas_mlp",
+        "npenas_forest",
+    ];
+
+    /// The configuration of a strategy by name or label (see [`Self::VARIANTS`]).
     pub fn by_name(name: &str) -> Result<Self, StrategyError> {
+        if let Some(base) = name.strip_suffix("+zc") {
+            let mut config = Self::by_name(base)?;
+            let ok = match &mut config {
+                StrategyConfig::Bo(c) => {
+                    c.warm_start = c.initial_samples;
+                    true
+                }
+                StrategyConfig::Bananas(c) => {
+                    c.warm_start = c.initial_samples;
+                    true
+                }
+                StrategyConfig::Npenas(c) => {
+                    c.warm_start = c.population;
+                    true
+                }
+                _ => false,
+            };
+            if !ok {
+                return Err(StrategyError::InvalidSetting {
+                    strategy: base.to_string(),
+                    reason: "+zc (zero-cost warm start) applies to bo, bananas and npenas".into(),
+                });
+            }
+            return Ok(config);
+        }
+        let bo = |f: fn(&mut BoConfig)| {
+            let mut c = BoConfig::default();
+            f(&mut c);
+            Ok(StrategyConfig::Bo(c))
+        };
+        let bananas = |p: &str| {
+            Ok(StrategyConfig::Bananas(BananasConfig {
+                predictor: PredictorConfig::by_name(p).expect("known predictor"),
+                ..BananasConfig::default()
+            }))
+        };
+        let npenas = |p: &str| {
+            Ok(StrategyConfig::Npenas(NpenasConfig {
+                predictor: PredictorConfig::by_name(p).expect("known predictor"),
+                ..NpenasConfig::default()
+            }))
+        };
         match name {
+            "bo" | "bayesian_optimisation" => bo(|_| {}),
+            "bo_hamming" => bo(|c| c.kernel = GpKernel::ExpHamming),
+            "bo_wl" => bo(|c| c.kernel = GpKernel::Wl),
+            "bo_ucb" => bo(|c| c.acquisition = AcquisitionKind::Ucb),
+            "bananas" => bananas("mlp"),
+            "bananas_forest" => bananas("forest"),
+            "bananas_gp" => bananas("gp"),
+            "npenas" => npenas("gp"),
+            "npenas_mlp" => npenas("mlp"),
+            "npenas_forest" => npenas("forest"),
             "random" | "random_search" => Ok(StrategyConfig::Random {}),
             "rea" | "regularized_evolution" => Ok(StrategyConfig::Rea {
                 population: default_population(),
@@ -79,7 +163,11 @@ impl StrategyConfig {
             }),
             other => Err(StrategyError::InvalidSetting {
                 strategy: other.to_string(),
-                reason: format!("unknown strategy; accepted: {}", Self::NAMES.join(", ")),
+                reason: format!(
+                    "unknown strategy; accepted: {}, the variants {} and model-based ones with +zc",
+                    Self::NAMES.join(", "),
+                    Self::VARIANTS.join(", ")
+                ),
             }),
         }
     }
@@ -90,7 +178,87 @@ impl StrategyConfig {
             StrategyConfig::Rea { .. } => "rea",
             StrategyConfig::Ls { .. } => "ls",
             StrategyConfig::Reinforce { .. } => "reinforce",
+            StrategyConfig::Bo(_) => "bo",
+            StrategyConfig::Bananas(_) => "bananas",
+            StrategyConfig::Npenas(_) => "npenas",
         }
+    }
+
+    /// The name plus what sets this configuration apart from the defaults that
+    /// [`Self::by_name`] knows (kernel, predictor, acquisition, `+zc`), for reports.
+    pub fn label(&self) -> String {
+        let zc = |w: usize| if w > 0 { "+zc" } else { "" };
+        match self {
+            StrategyConfig::Bo(c) => {
+                let kernel = match c.kernel {
+                    GpKernel::ExpPath => "",
+                    GpKernel::ExpHamming => "_hamming",
+                    GpKernel::Wl => "_wl",
+                };
+                let acq = match c.acquisition {
+                    AcquisitionKind::Ei => "",
+                    AcquisitionKind::Ucb => "_ucb",
+                    AcquisitionKind::Its => "_its",
+                    AcquisitionKind::Mean => "_mean",
+                };
+                format!("bo{kernel}{acq}{}", zc(c.warm_start))
+            }
+            StrategyConfig::Bananas(c) => {
+                let p = match &c.predictor {
+                    PredictorConfig::Mlp { .. } => String::new(),
+                    PredictorConfig::Forest { .. } => "_forest".into(),
+                    PredictorConfig::Gp { kernel } => match kernel {
+                        GpKernel::ExpPath => "_gp".into(),
+                        GpKernel::ExpHamming => "_gp_hamming".into(),
+                        GpKernel::Wl => "_gp_wl".into(),
+                    },
+                };
+                let acq = match c.acquisition {
+                    AcquisitionKind::Its => "",
+                    AcquisitionKind::Ei => "_ei",
+                    AcquisitionKind::Ucb => "_ucb",
+                    AcquisitionKind::Mean => "_mean",
+                };
+                format!("bananas{p}{acq}{}", zc(c.warm_start))
+            }
+            StrategyConfig::Npenas(c) => {
+                let p = match &c.predictor {
+                    PredictorConfig::Gp {
+                        kernel: GpKernel::ExpPath,
+                    } => String::new(),
+                    PredictorConfig::Gp { .. } => "_gp".into(),
+                    PredictorConfig::Mlp { .. } => "_mlp".into(),
+                    PredictorConfig::Forest { .. } => "_forest".into(),
+                };
+                let acq = match c.acquisition {
+                    AcquisitionKind::Mean => "",
+                    AcquisitionKind::Ei => "_ei",
+                    AcquisitionKind::Ucb => "_ucb",
+                    AcquisitionKind::Its => "_its",
+                };
+                format!("npenas{p}{acq}{}", zc(c.warm_start))
+            }
+            other => other.name().to_string(),
+        }
+    }
+
+    /// The zero-cost warm start this configuration asks for, if any.
+    pub fn warm_start(&self) -> Option<WarmStart> {
+        let (count, pool) = match self {
+            StrategyConfig::Bo(c) => (c.warm_start, c.warm_start_pool),
+            StrategyConfig::Bananas(c) => (c.warm_start, c.warm_start_pool),
+            StrategyConfig::Npenas(c) => (c.warm_start, c.warm_start_pool),
+            _ => (0, 0),
+        };
+        (count > 0).then_some(WarmStart { count, pool })
+    }
+
+    /// Whether this strategy needs a predictor (built by `archer-predict`, not [`Self::build`]).
+    pub fn is_model_based(&self) -> bool {
+        matches!(
+            self,
+            StrategyConfig::Bo(_) | StrategyConfig::Bananas(_) | StrategyConfig::Npenas(_)
+        )
     }
 
     /// Checks every setting; errors name the key and the accepted range.
@@ -101,7 +269,30 @@ impl StrategyConfig {
                 reason,
             })
         };
+        let warm = |count: usize, pool: usize| {
+            if count > 0 && pool < count {
+                Err(format!(
+                    "strategy.warm_start_pool = {pool} is smaller than strategy.warm_start = {count}"
+                ))
+            } else {
+                Ok(())
+            }
+        };
         match *self {
+            StrategyConfig::Bo(ref c) => c
+                .settings()
+                .validate()
+                .and_then(|_| warm(c.warm_start, c.warm_start_pool))
+                .or_else(bad),
+            StrategyConfig::Bananas(ref c) => c
+                .settings()
+                .validate()
+                .and_then(|_| warm(c.warm_start, c.warm_start_pool))
+                .or_else(bad),
+            StrategyConfig::Npenas(ref c) => c
+                .validate()
+                .and_then(|_| warm(c.warm_start, c.warm_start_pool))
+                .or_else(bad),
             StrategyConfig::Random {} => Ok(()),
             StrategyConfig::Rea { population, sample } => {
                 if population == 0 {
@@ -154,7 +345,7 @@ impl StrategyConfig {
         deduplicate: bool,
     ) -> Result<Box<dyn Strategy>, StrategyError> {
         self.validate()?;
-        let rng = Rng::derive(seed, 0x5354_5241_5445_4759); // "STRATEGY"
+        let rng = Self::strategy_rng(seed);
         let inner: Box<dyn Strategy> = match *self {
             StrategyConfig::Random {} => Box::new(RandomSearch::new(space.clone(), rng)),
             StrategyConfig::Rea { population, sample } => Box::new(RegularizedEvolution::new(
@@ -181,12 +372,33 @@ impl StrategyConfig {
                 learning_rate,
                 baseline_decay,
             )),
+            StrategyConfig::Bo(_) | StrategyConfig::Bananas(_) | StrategyConfig::Npenas(_) => {
+                return Err(StrategyError::InvalidSetting {
+                    strategy: self.name().to_string(),
+                    reason: "model-based strategies are built by archer-predict".into(),
+                })
+            }
         };
+        Ok(Self::wrap(inner, space, seed, deduplicate))
+    }
+
+    /// The generator seed every strategy built from `seed` starts from.
+    pub fn strategy_rng(seed: u64) -> Rng {
+        Rng::derive(seed, 0x5354_5241_5445_4759) // "STRATEGY"
+    }
+
+    /// Wraps `inner` in [`Dedup`] when `deduplicate`.
+    pub fn wrap(
+        inner: Box<dyn Strategy>,
+        space: Arc<dyn SearchSpace>,
+        seed: u64,
+        deduplicate: bool,
+    ) -> Box<dyn Strategy> {
         let dedup_rng = Rng::derive(seed, 0x0044_4544_5550); // "DEDUP"
-        Ok(if deduplicate {
+        if deduplicate {
             Box::new(Dedup::new(inner, space, dedup_rng))
         } else {
             inner
-        })
+        }
     }
 }

@@ -6,6 +6,7 @@ mod config;
 mod dedup;
 mod error;
 mod local_search;
+mod model;
 mod random;
 mod rea;
 mod reinforce;
@@ -15,6 +16,10 @@ pub use config::StrategyConfig;
 pub use dedup::Dedup;
 pub use error::StrategyError;
 pub use local_search::LocalSearch;
+pub use model::{
+    AcquisitionKind, BananasConfig, BoConfig, FeatureEncoding, GpKernel, ModelSearchSettings,
+    NpenasConfig, PredictorConfig, WarmStart,
+};
 pub use random::RandomSearch;
 pub use rea::RegularizedEvolution;
 pub use reinforce::Reinforce;

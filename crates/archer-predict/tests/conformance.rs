@@ -1,11 +1,15 @@
-//! One suite, run for every strategy, with and without de-duplication.
+//! One suite, run for every strategy (model-based ones included, so it lives in the crate
+//! that builds them all), with and without de-duplication.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use archer_core::{Arch, History, Metrics, Trial, TrialState};
+use archer_predict::build_strategy;
 use archer_space::{Nb201Space, SearchSpace, SpaceConfig};
-use archer_strategy::{Strategy, StrategyConfig, StrategyError};
+use archer_strategy::{
+    BananasConfig, BoConfig, NpenasConfig, PredictorConfig, Strategy, StrategyConfig, StrategyError,
+};
 
 fn nb201() -> Arc<dyn SearchSpace> {
     Arc::new(Nb201Space::default())
@@ -61,6 +65,52 @@ fn step(
     Ok(t)
 }
 
+fn build(
+    config: &StrategyConfig,
+    space: Arc<dyn SearchSpace>,
+    seed: u64,
+    dedup: bool,
+) -> Result<Box<dyn Strategy>, StrategyError> {
+    build_strategy(config, space, seed, dedup, Vec::new())
+}
+
+/// Every strategy by name, the model-based ones with small models (the suite checks the
+/// contract, not the model; their defaults are measured by `archer bench nb201`).
+fn configs() -> Vec<StrategyConfig> {
+    StrategyConfig::NAMES
+        .iter()
+        .map(|name| match StrategyConfig::by_name(name).unwrap() {
+            StrategyConfig::Bo(_) => StrategyConfig::Bo(BoConfig {
+                random_candidates: 50,
+                batch: 3,
+                ..BoConfig::default()
+            }),
+            StrategyConfig::Bananas(_) => StrategyConfig::Bananas(BananasConfig {
+                predictor: PredictorConfig::Mlp {
+                    members: 2,
+                    hidden_layers: 1,
+                    width: 8,
+                    epochs: 5,
+                    max_steps: 20,
+                    learning_rate: 0.01,
+                    encoding: archer_strategy::FeatureEncoding::Path,
+                },
+                batch: 3,
+                ..BananasConfig::default()
+            }),
+            StrategyConfig::Npenas(_) => StrategyConfig::Npenas(NpenasConfig {
+                predictor: PredictorConfig::Forest {
+                    trees: 5,
+                    encoding: archer_strategy::FeatureEncoding::OneHot,
+                },
+                children: 10,
+                ..NpenasConfig::default()
+            }),
+            other => other,
+        })
+        .collect()
+}
+
 fn run(
     config: &StrategyConfig,
     dedup: bool,
@@ -69,7 +119,7 @@ fn run(
     objective: fn(&Arch) -> f64,
 ) -> Vec<Arch> {
     let space = nb201();
-    let mut s = config.build(space.clone(), seed, dedup).unwrap();
+    let mut s = build(config, space.clone(), seed, dedup).unwrap();
     let mut h = History::new();
     (0..n)
         .map(|_| {
@@ -82,9 +132,9 @@ fn run(
 
 fn all_configs() -> Vec<(StrategyConfig, bool)> {
     let mut out = Vec::new();
-    for name in StrategyConfig::NAMES {
+    for config in configs() {
         for dedup in [false, true] {
-            out.push((StrategyConfig::by_name(name).unwrap(), dedup));
+            out.push((config.clone(), dedup));
         }
     }
     out
@@ -114,7 +164,7 @@ fn resuming_from_state_continues_exactly() {
     for (c, dedup) in all_configs() {
         let space = nb201();
         let uninterrupted = run(&c, dedup, 5, 120, textured);
-        let mut first = c.build(space.clone(), 5, dedup).unwrap();
+        let mut first = build(&c, space.clone(), 5, dedup).unwrap();
         let mut h = History::new();
         let mut got: Vec<Arch> = (0..60)
             .map(|_| {
@@ -126,7 +176,7 @@ fn resuming_from_state_continues_exactly() {
         let saved = serde_json::to_string(&first.state()).unwrap();
         drop(first);
         // A fresh process: new strategy object, state from JSON, history as stored.
-        let mut second = c.build(space.clone(), 999, dedup).unwrap();
+        let mut second = build(&c, space.clone(), 999, dedup).unwrap();
         second
             .restore(serde_json::from_str(&saved).unwrap())
             .unwrap();
@@ -142,7 +192,7 @@ fn resuming_from_state_continues_exactly() {
 #[test]
 fn restore_rejects_foreign_state() {
     for (c, dedup) in all_configs() {
-        let mut s = c.build(nb201(), 0, dedup).unwrap();
+        let mut s = build(&c, nb201(), 0, dedup).unwrap();
         let err = s
             .restore(serde_json::json!({"nonsense": true}))
             .unwrap_err();
@@ -176,11 +226,9 @@ fn dedup_ends_with_exhausted_when_the_space_is_used_up() {
             space.canonical_hash(&Arch::new("nb201", 1, choices))
         })
         .collect();
-    for name in StrategyConfig::NAMES {
-        let mut s = StrategyConfig::by_name(name)
-            .unwrap()
-            .build(space.clone(), 0, true)
-            .unwrap();
+    for config in configs() {
+        let name = config.label();
+        let mut s = build(&config, space.clone(), 0, true).unwrap();
         let mut h = History::new();
         let mut n = 0;
         let err = loop {
@@ -241,6 +289,26 @@ fn evolution_beats_random_search_on_a_smooth_objective() {
 }
 
 #[test]
+fn model_based_strategies_beat_random_search_on_a_smooth_objective() {
+    let best = |config: &StrategyConfig| -> f64 {
+        (0..10)
+            .map(|seed| {
+                run(config, true, seed, 40, closeness)
+                    .iter()
+                    .map(closeness)
+                    .fold(0.0, f64::max)
+            })
+            .sum::<f64>()
+            / 10.0
+    };
+    let random = best(&StrategyConfig::Random {});
+    for config in configs().iter().filter(|c| c.is_model_based()) {
+        let b = best(config);
+        assert!(b > random, "{} {b} vs random {random}", config.label());
+    }
+}
+
+#[test]
 fn invalid_settings_are_named() {
     let bad = StrategyConfig::Rea {
         population: 5,
@@ -252,5 +320,5 @@ fn invalid_settings_are_named() {
         "{err}"
     );
     let err = StrategyConfig::by_name("bogus").unwrap_err().to_string();
-    assert!(err.contains("random, rea, ls, reinforce"), "{err}");
+    assert!(err.contains("random, rea, ls, reinforce, bo"), "{err}");
 }

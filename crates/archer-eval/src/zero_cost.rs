@@ -1,0 +1,79 @@
+use std::path::{Path, PathBuf};
+
+use archer_core::Arch;
+use archer_space::{Nb201Space, SearchSpace};
+
+use crate::table_file::{Columns, DataFile};
+use crate::{DataError, Nb201Dataset};
+
+/// Proxies the NAS-Bench-201 zero-cost table has (nregions is missing for ImageNet16-120).
+pub const NB201_ZERO_COST_PROXIES: [&str; 5] =
+    ["naswot", "synflow", "logsynflow", "nregions", "zen"];
+
+/// Zero-cost proxy scores (computed at initialisation, higher = predicted better) for
+/// NAS-Bench-201 cells: one column `<dataset>_<proxy>` of `nb201_zero_cost_proxies.csv.gz`,
+/// keyed by `arch_str`.
+pub struct Nb201ZeroCost {
+    path: PathBuf,
+    sha256: String,
+    column: String,
+    /// By `Nb201Space::dense_index`; NaN where the file has no row.
+    scores: Vec<f64>,
+}
+
+impl Nb201ZeroCost {
+    /// Loads the `proxy` column for `dataset`. Errors name the file, line and column.
+    pub fn load(path: &Path, dataset: Nb201Dataset, proxy: &str) -> Result<Self, DataError> {
+        let file = DataFile::read(path)?;
+        let mut reader = file.csv();
+        let cols = Columns::new(&file, &mut reader)?;
+        let arch_col = cols.find("arch_str")?;
+        let column = format!("{}_{proxy}", dataset.prefix());
+        let score_col = cols.find(&column)?;
+        let space = Nb201Space::default();
+        let mut scores = vec![f64::NAN; 5usize.pow(6)];
+        let mut rows = 0usize;
+        for record in reader.records() {
+            let record = record.map_err(|e| DataError::Corrupt {
+                path: file.path.clone(),
+                reason: e.to_string(),
+            })?;
+            let arch = space
+                .parse(record.get(arch_col).unwrap_or(""))
+                .map_err(|e| cols.bad(&record, arch_col, e.to_string()))?;
+            scores[Nb201Space::dense_index(&arch)] = cols.number(&record, score_col)?;
+            rows += 1;
+        }
+        if rows == 0 {
+            return Err(DataError::Empty { path: file.path });
+        }
+        Ok(Nb201ZeroCost {
+            path: file.path,
+            sha256: file.sha256,
+            column,
+            scores,
+        })
+    }
+
+    /// The score of `arch`, if the file has it.
+    pub fn score(&self, arch: &Arch) -> Option<f64> {
+        if arch.choices.len() != 6 || arch.choices.iter().any(|&c| c >= 5) {
+            return None;
+        }
+        let s = self.scores[Nb201Space::dense_index(arch)];
+        s.is_finite().then_some(s)
+    }
+
+    /// The column read, e.g. `cifar10_naswot`.
+    pub fn column(&self) -> &str {
+        &self.column
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+}

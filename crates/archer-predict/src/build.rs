@@ -1,0 +1,86 @@
+//! Building predictors and strategies from their configuration.
+
+use std::sync::Arc;
+
+use archer_space::{Arch, Encoding, SearchSpace};
+use archer_strategy::{FeatureEncoding, PredictorConfig, Strategy, StrategyConfig, StrategyError};
+
+use crate::{
+    GaussianProcess, MlpEnsemble, MlpSettings, ModelBasedSearch, Npenas, Predictor, RandomForest,
+};
+
+fn encoding(e: FeatureEncoding) -> Encoding {
+    match e {
+        FeatureEncoding::OneHot => Encoding::OneHot,
+        FeatureEncoding::AdjacencyOps => Encoding::AdjacencyOps,
+        FeatureEncoding::Path => Encoding::Path,
+    }
+}
+
+/// The predictor `config` describes, for `space`. `config` must be valid.
+pub fn build_predictor(
+    config: &PredictorConfig,
+    space: Arc<dyn SearchSpace>,
+) -> Box<dyn Predictor> {
+    match *config {
+        PredictorConfig::Gp { kernel } => Box::new(GaussianProcess::new(space, kernel)),
+        PredictorConfig::Mlp {
+            members,
+            hidden_layers,
+            width,
+            epochs,
+            max_steps,
+            learning_rate,
+            encoding: e,
+        } => Box::new(MlpEnsemble::new(
+            space,
+            encoding(e),
+            MlpSettings {
+                members,
+                hidden_layers,
+                width,
+                epochs,
+                max_steps,
+                learning_rate,
+                ..MlpSettings::default()
+            },
+        )),
+        PredictorConfig::Forest { trees, encoding: e } => {
+            Box::new(RandomForest::new(space, encoding(e), trees))
+        }
+    }
+}
+
+/// Builds any strategy, model-based ones included, seeded from `seed` and wrapped in the
+/// de-duplicating wrapper when `deduplicate`. `warm_start` (best first) seeds the initial
+/// samples of the model-based strategies; it must be empty unless the configuration asks
+/// for a warm start.
+pub fn build_strategy(
+    config: &StrategyConfig,
+    space: Arc<dyn SearchSpace>,
+    seed: u64,
+    deduplicate: bool,
+    warm_start: Vec<Arch>,
+) -> Result<Box<dyn Strategy>, StrategyError> {
+    config.validate()?;
+    let rng = StrategyConfig::strategy_rng(seed);
+    let inner: Box<dyn Strategy> = match config {
+        StrategyConfig::Bo(c) => Box::new(ModelBasedSearch::new(
+            space.clone(),
+            rng,
+            c.settings(),
+            warm_start,
+        )),
+        StrategyConfig::Bananas(c) => Box::new(ModelBasedSearch::new(
+            space.clone(),
+            rng,
+            c.settings(),
+            warm_start,
+        )),
+        StrategyConfig::Npenas(c) => {
+            Box::new(Npenas::new(space.clone(), rng, c.clone(), warm_start))
+        }
+        other => return other.build(space, seed, deduplicate),
+    };
+    Ok(StrategyConfig::wrap(inner, space, seed, deduplicate))
+}

@@ -1,0 +1,259 @@
+//! The model-based search loop shared by BO and BANANAS.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+use archer_core::{Arch, History, Trial, TrialState};
+use archer_rng::Rng;
+use archer_space::SearchSpace;
+use archer_strategy::{AcquisitionKind, ModelSearchSettings, Proposal, Strategy, StrategyError};
+use serde::{Deserialize, Serialize};
+
+use crate::{acquire, build_predictor, gaussian_copula, Predictor};
+
+/// Model-based search: after `initial_samples` random (or zero-cost warm-start)
+/// architectures, each step fits the predictor on every result so far, scores candidates
+/// (every one-edit neighbour of the `parents` best architectures plus `random_candidates`
+/// random ones, never one already evaluated or pending) by the acquisition function, and
+/// proposes the `batch` best.
+///
+/// BO is this loop with a GP and expected improvement; BANANAS with an MLP ensemble on the
+/// path encoding and independent Thompson sampling.
+pub struct ModelBasedSearch {
+    space: Arc<dyn SearchSpace>,
+    settings: ModelSearchSettings,
+    predictor: Box<dyn Predictor>,
+    state: SearchState,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SearchState {
+    rng: Rng,
+    initial_asked: usize,
+    /// Warm-start architectures not yet proposed, best proxy score first.
+    warm: VecDeque<Arch>,
+    /// Every COMPLETE result told, in order.
+    observed: Vec<(Arch, f64)>,
+    /// Proposals chosen by the last model fit and not yet handed out.
+    queue: VecDeque<Arch>,
+}
+
+impl ModelBasedSearch {
+    /// `settings` must be valid (checked by `StrategyConfig::validate`); `warm_start` lists
+    /// the architectures to begin with, best first. The predictor is fitted on the Gaussian
+    /// copula transform of the scores ([`crate::gaussian_copula`]).
+    pub fn new(
+        space: Arc<dyn SearchSpace>,
+        rng: Rng,
+        settings: ModelSearchSettings,
+        warm_start: Vec<Arch>,
+    ) -> Self {
+        let predictor = build_predictor(&settings.predictor, space.clone());
+        ModelBasedSearch {
+            space,
+            settings,
+            predictor,
+            state: SearchState {
+                rng,
+                initial_asked: 0,
+                warm: warm_start.into(),
+                observed: Vec::new(),
+                queue: VecDeque::new(),
+            },
+        }
+    }
+}
+
+/// Whether `arch` was already evaluated or is pending.
+pub(crate) fn known(space: &dyn SearchSpace, history: &History, arch: &Arch) -> bool {
+    history.is_known(&space.canonical_hash(arch))
+}
+
+/// The next warm-start architecture that is not known, else a random unknown one (a random
+/// one if 100 draws found nothing new; the de-duplicating wrapper handles that case).
+pub(crate) fn initial_arch(
+    space: &dyn SearchSpace,
+    history: &History,
+    warm: &mut VecDeque<Arch>,
+    rng: &mut Rng,
+) -> Arch {
+    while let Some(a) = warm.pop_front() {
+        if !known(space, history, &a) {
+            return a;
+        }
+    }
+    let mut arch = space.sample(rng);
+    for _ in 0..100 {
+        if !known(space, history, &arch) {
+            break;
+        }
+        arch = space.sample(rng);
+    }
+    arch
+}
+
+/// Distinct (by canonical hash), unknown candidates: the one-edit neighbours of the
+/// `parents` best observed architectures, then `random` random ones.
+pub(crate) fn candidates(
+    space: &dyn SearchSpace,
+    history: &History,
+    observed: &[(Arch, f64)],
+    parents: usize,
+    random: usize,
+    rng: &mut Rng,
+) -> Vec<Arch> {
+    let mut ranked: Vec<&(Arch, f64)> = observed.iter().collect();
+    // Stable sort: ties keep the order results arrived in.
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut seen_parents = HashSet::new();
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let mut offer = |arch: Arch, out: &mut Vec<Arch>| {
+        let hash = space.canonical_hash(&arch);
+        if !history.is_known(&hash) && seen.insert(hash) {
+            out.push(arch);
+        }
+    };
+    for (arch, _) in ranked {
+        if seen_parents.len() >= parents {
+            break;
+        }
+        if !seen_parents.insert(space.canonical_hash(arch)) {
+            continue;
+        }
+        for n in space.neighbours(arch) {
+            offer(n, &mut out);
+        }
+    }
+    for _ in 0..random {
+        offer(space.sample(rng), &mut out);
+    }
+    out
+}
+
+/// How candidates are valued once a predictor is fitted.
+pub(crate) struct Scoring {
+    pub acquisition: AcquisitionKind,
+    pub ucb_beta: f64,
+}
+
+impl Scoring {
+    /// Fits `predictor` on the Gaussian-copula transform of the observed scores (order kept,
+    /// scale and outliers gone) and returns the acquisition value of each candidate; `None`
+    /// if the predictor failed. The fit's generator is derived from `rng`.
+    pub(crate) fn score(
+        &self,
+        predictor: &mut dyn Predictor,
+        observed: &[(Arch, f64)],
+        candidates: &[Arch],
+        rng: &mut Rng,
+    ) -> Option<Vec<f64>> {
+        let (archs, scores): (Vec<Arch>, Vec<f64>) = observed.iter().cloned().unzip();
+        let targets = gaussian_copula(&scores);
+        let mut fit_rng = Rng::derive(rng.next_u64(), 0x0046_4954); // "FIT"
+        predictor.fit(&archs, &targets, &mut fit_rng).ok()?;
+        let predictions = predictor.predict(candidates).ok()?;
+        let best = targets.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        Some(acquire(
+            self.acquisition,
+            &predictions,
+            best,
+            self.ucb_beta,
+            rng,
+        ))
+    }
+}
+
+/// Indices of `scores` from best to worst; NaN last, ties by index.
+pub(crate) fn ranking(scores: &[f64]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (scores[a], scores[b]);
+        match (x.is_nan(), y.is_nan()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Greater,
+            (false, true) => std::cmp::Ordering::Less,
+            _ => y.total_cmp(&x),
+        }
+    });
+    order
+}
+
+impl Strategy for ModelBasedSearch {
+    fn name(&self) -> &str {
+        self.settings.name
+    }
+
+    fn ask(&mut self, history: &History) -> Result<Proposal, StrategyError> {
+        let space = self.space.as_ref();
+        let s = &mut self.state;
+        if s.initial_asked < self.settings.initial_samples || s.observed.len() < 2 {
+            s.initial_asked += 1;
+            return Ok(Proposal::full(initial_arch(
+                space,
+                history,
+                &mut s.warm,
+                &mut s.rng,
+            )));
+        }
+        while let Some(a) = s.queue.pop_front() {
+            if !known(space, history, &a) {
+                return Ok(Proposal::full(a));
+            }
+        }
+        let pool = candidates(
+            space,
+            history,
+            &s.observed,
+            self.settings.parents,
+            self.settings.random_candidates,
+            &mut s.rng,
+        );
+        if pool.is_empty() {
+            return Ok(Proposal::full(initial_arch(
+                space,
+                history,
+                &mut s.warm,
+                &mut s.rng,
+            )));
+        }
+        let scoring = Scoring {
+            acquisition: self.settings.acquisition,
+            ucb_beta: self.settings.ucb_beta,
+        };
+        let Some(values) = scoring.score(self.predictor.as_mut(), &s.observed, &pool, &mut s.rng)
+        else {
+            // A predictor that cannot fit this data (e.g. a numerical failure) must not stop
+            // the search: fall back to a random candidate.
+            let pick = s.rng.below(pool.len());
+            return Ok(Proposal::full(pool[pick].clone()));
+        };
+        let mut chosen = ranking(&values)
+            .into_iter()
+            .take(self.settings.batch)
+            .map(|i| pool[i].clone());
+        let first = chosen.next().expect("the pool is not empty");
+        s.queue = chosen.collect();
+        Ok(Proposal::full(first))
+    }
+
+    fn tell(&mut self, trial: &Trial) {
+        if let (TrialState::Complete, Some(score)) = (trial.state, trial.score) {
+            if score.is_finite() {
+                self.state.observed.push((trial.arch.clone(), score));
+            }
+        }
+    }
+
+    fn state(&self) -> serde_json::Value {
+        serde_json::to_value(&self.state).expect("plain data serialises")
+    }
+
+    fn restore(&mut self, state: serde_json::Value) -> Result<(), StrategyError> {
+        self.state = serde_json::from_value(state).map_err(|e| StrategyError::Restore {
+            strategy: self.settings.name.to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,60 @@
+//! Building an experiment's strategy, with its zero-cost warm start.
+
+use std::collections::HashSet;
+
+use archer_core::Arch;
+use archer_rng::Rng;
+use archer_strategy::{Strategy, WarmStart};
+
+use crate::{ConfigError, Experiment};
+
+/// Seed stream of the warm-start pool, apart from the strategy's.
+const WARM_START_STREAM: u64 = 0x5a45_524f_434f_5354; // "ZEROCOST"
+
+/// The strategy of `experiment`, freshly built from its seed (any strategy, model-based ones
+/// included). The same experiment always gives the same strategy, so a resumed study
+/// rebuilds it and then restores its saved state.
+pub fn build_strategy(experiment: &Experiment) -> Result<Box<dyn Strategy>, ConfigError> {
+    let c = &experiment.config;
+    let warm = match c.strategy.warm_start() {
+        Some(w) => warm_start(experiment, w)?,
+        None => Vec::new(),
+    };
+    Ok(archer_predict::build_strategy(
+        &c.strategy,
+        experiment.space.clone(),
+        c.study.seed,
+        c.study.deduplicate,
+        warm,
+    )?)
+}
+
+/// The `w.count` architectures with the best zero-cost score among `w.pool` distinct random
+/// ones (best first; ties keep draw order). Architectures without a score are skipped.
+pub fn warm_start(experiment: &Experiment, w: WarmStart) -> Result<Vec<Arch>, ConfigError> {
+    let space = experiment.space.as_ref();
+    let evaluator = experiment.evaluator.as_ref();
+    if evaluator.zero_cost_proxy().is_none() {
+        return Err(ConfigError::invalid(
+            "strategy.warm_start",
+            "needs an evaluator with zero-cost proxy scores (evaluator.zero_cost_table)",
+        ));
+    }
+    let mut rng = Rng::derive(experiment.config.study.seed, WARM_START_STREAM);
+    let mut seen = HashSet::new();
+    let mut pool: Vec<(Arch, f64)> = Vec::new();
+    // A small space may have fewer distinct architectures than the pool asks for.
+    let mut draws = 0usize;
+    while pool.len() < w.pool && draws < w.pool.saturating_mul(20) {
+        draws += 1;
+        let arch = space.sample(&mut rng);
+        if !seen.insert(space.canonical_hash(&arch)) {
+            continue;
+        }
+        if let Some(score) = evaluator.zero_cost(&arch).filter(|s| s.is_finite()) {
+            pool.push((arch, score));
+        }
+    }
+    pool.sort_by(|a, b| b.1.total_cmp(&a.1));
+    Ok(pool.into_iter().take(w.count).map(|(a, _)| a).collect())
+}

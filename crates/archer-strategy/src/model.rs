@@ -1,0 +1,430 @@
+//! Settings of the model-based strategies (BO, BANANAS, NPENAS). They are plain data here so
+//! that configs parse and validate without the numerical code, which lives in
+//! `archer-predict` and builds these strategies.
+
+use serde::{Deserialize, Serialize};
+
+/// The GP's architecture kernel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GpKernel {
+    /// `exp(-d/ℓ)` over the number of differing choices.
+    ExpHamming,
+    /// `exp(-d/ℓ)` over the L1 distance between path encodings.
+    #[default]
+    ExpPath,
+    /// Normalised Weisfeiler–Lehman subtree kernel on the cell graphs.
+    Wl,
+}
+
+/// Encodings a predictor can read (a subset of `archer_space::Encoding`, as config data).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureEncoding {
+    OneHot,
+    AdjacencyOps,
+    Path,
+}
+
+fn members() -> usize {
+    5
+}
+fn hidden_layers() -> usize {
+    3
+}
+fn width() -> usize {
+    20
+}
+fn epochs() -> usize {
+    200
+}
+fn max_steps() -> usize {
+    600
+}
+fn mlp_lr() -> f64 {
+    0.01
+}
+fn trees() -> usize {
+    50
+}
+fn path() -> FeatureEncoding {
+    FeatureEncoding::Path
+}
+fn one_hot() -> FeatureEncoding {
+    FeatureEncoding::OneHot
+}
+
+/// A performance predictor and its settings: `predictor = { name = "mlp", members = 5 }`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PredictorConfig {
+    /// Gaussian process; hyperparameters by marginal likelihood.
+    Gp {
+        #[serde(default)]
+        kernel: GpKernel,
+    },
+    /// Ensemble of ReLU networks trained with Adam on mean absolute error.
+    Mlp {
+        #[serde(default = "members")]
+        members: usize,
+        #[serde(default = "hidden_layers")]
+        hidden_layers: usize,
+        #[serde(default = "width")]
+        width: usize,
+        #[serde(default = "epochs")]
+        epochs: usize,
+        #[serde(default = "max_steps")]
+        max_steps: usize,
+        #[serde(default = "mlp_lr")]
+        learning_rate: f64,
+        #[serde(default = "path")]
+        encoding: FeatureEncoding,
+    },
+    /// Random forest of CART trees on bootstrap samples and feature subsets.
+    Forest {
+        #[serde(default = "trees")]
+        trees: usize,
+        #[serde(default = "one_hot")]
+        encoding: FeatureEncoding,
+    },
+}
+
+impl PredictorConfig {
+    pub const NAMES: [&'static str; 3] = ["gp", "mlp", "forest"];
+
+    /// The default settings of a predictor by name.
+    pub fn by_name(name: &str) -> Option<Self> {
+        match name {
+            "gp" => Some(PredictorConfig::Gp {
+                kernel: GpKernel::default(),
+            }),
+            "gp_wl" => Some(PredictorConfig::Gp {
+                kernel: GpKernel::Wl,
+            }),
+            "gp_hamming" => Some(PredictorConfig::Gp {
+                kernel: GpKernel::ExpHamming,
+            }),
+            "mlp" => Some(Self::default_mlp()),
+            "forest" => Some(PredictorConfig::Forest {
+                trees: trees(),
+                encoding: one_hot(),
+            }),
+            _ => None,
+        }
+    }
+
+    pub fn default_mlp() -> Self {
+        PredictorConfig::Mlp {
+            members: members(),
+            hidden_layers: hidden_layers(),
+            width: width(),
+            epochs: epochs(),
+            max_steps: max_steps(),
+            learning_rate: mlp_lr(),
+            encoding: path(),
+        }
+    }
+
+    /// A label for reports, e.g. `gp(wl)`.
+    pub fn label(&self) -> String {
+        match self {
+            PredictorConfig::Gp { kernel } => format!(
+                "gp({})",
+                match kernel {
+                    GpKernel::ExpHamming => "exp_hamming",
+                    GpKernel::ExpPath => "exp_path",
+                    GpKernel::Wl => "wl",
+                }
+            ),
+            PredictorConfig::Mlp { .. } => "mlp".into(),
+            PredictorConfig::Forest { .. } => "forest".into(),
+        }
+    }
+
+    /// Checks every setting; the error names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        match *self {
+            PredictorConfig::Gp { .. } => Ok(()),
+            PredictorConfig::Mlp {
+                members,
+                width,
+                epochs,
+                max_steps,
+                learning_rate,
+                ..
+            } => {
+                if members == 0 || width == 0 || epochs == 0 || max_steps == 0 {
+                    return Err(
+                        "predictor.members, width, epochs and max_steps must be at least 1".into(),
+                    );
+                }
+                if !(learning_rate.is_finite() && learning_rate > 0.0) {
+                    return Err(format!(
+                        "predictor.learning_rate = {learning_rate}; must be positive"
+                    ));
+                }
+                Ok(())
+            }
+            PredictorConfig::Forest { trees, .. } => {
+                if trees == 0 {
+                    return Err("predictor.trees must be at least 1".into());
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// How a model-based strategy scores candidates from a prediction (mean μ, std σ).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AcquisitionKind {
+    /// Expected improvement over the best observed score.
+    Ei,
+    /// Upper confidence bound μ + β σ.
+    Ucb,
+    /// Independent Thompson sampling: one draw from N(μ, σ²) per candidate.
+    Its,
+    /// The predicted mean alone (pure exploitation; NPENAS' choice).
+    Mean,
+}
+
+fn ucb_beta() -> f64 {
+    2.0
+}
+fn initial_samples() -> usize {
+    10
+}
+fn parents() -> usize {
+    10
+}
+fn bo_random_candidates() -> usize {
+    500
+}
+fn one() -> usize {
+    1
+}
+fn warm_start_pool() -> usize {
+    1000
+}
+fn ei() -> AcquisitionKind {
+    AcquisitionKind::Ei
+}
+fn its() -> AcquisitionKind {
+    AcquisitionKind::Its
+}
+fn mean() -> AcquisitionKind {
+    AcquisitionKind::Mean
+}
+fn npenas_children() -> usize {
+    30
+}
+fn population() -> usize {
+    10
+}
+fn sample() -> usize {
+    3
+}
+fn gp() -> PredictorConfig {
+    PredictorConfig::Gp {
+        kernel: GpKernel::default(),
+    }
+}
+
+/// Zero-cost warm start: the first `warm_start` architectures are the best of
+/// `warm_start_pool` random ones by the evaluator's zero-cost proxy, instead of random.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WarmStart {
+    pub count: usize,
+    pub pool: usize,
+}
+
+/// `[strategy] name = "bo"`: Bayesian optimisation with a GP (NASBOT-style).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoConfig {
+    #[serde(default)]
+    pub kernel: GpKernel,
+    #[serde(default = "ei")]
+    pub acquisition: AcquisitionKind,
+    #[serde(default = "ucb_beta")]
+    pub ucb_beta: f64,
+    #[serde(default = "initial_samples")]
+    pub initial_samples: usize,
+    /// Candidates: every one-edit neighbour of the `parents` best architectures ...
+    #[serde(default = "parents")]
+    pub parents: usize,
+    /// ... plus this many random architectures.
+    #[serde(default = "bo_random_candidates")]
+    pub random_candidates: usize,
+    /// Architectures proposed per model fit.
+    #[serde(default = "one")]
+    pub batch: usize,
+    #[serde(default)]
+    pub warm_start: usize,
+    #[serde(default = "warm_start_pool")]
+    pub warm_start_pool: usize,
+}
+
+impl Default for BoConfig {
+    fn default() -> Self {
+        toml_defaults()
+    }
+}
+
+/// `[strategy] name = "bananas"`: BANANAS (White et al. 2021), an MLP ensemble on the path
+/// encoding with independent Thompson sampling over mutations of the best architectures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BananasConfig {
+    #[serde(default = "PredictorConfig::default_mlp")]
+    pub predictor: PredictorConfig,
+    #[serde(default = "its")]
+    pub acquisition: AcquisitionKind,
+    #[serde(default = "ucb_beta")]
+    pub ucb_beta: f64,
+    #[serde(default = "initial_samples")]
+    pub initial_samples: usize,
+    #[serde(default = "parents")]
+    pub parents: usize,
+    #[serde(default)]
+    pub random_candidates: usize,
+    #[serde(default = "one")]
+    pub batch: usize,
+    #[serde(default)]
+    pub warm_start: usize,
+    #[serde(default = "warm_start_pool")]
+    pub warm_start_pool: usize,
+}
+
+impl Default for BananasConfig {
+    fn default() -> Self {
+        toml_defaults()
+    }
+}
+
+/// `[strategy] name = "npenas"`: predictor-guided regularized evolution (Wei et al. 2022):
+/// each parent, chosen by tournament as in REA, makes `children` mutants; the predictor
+/// ranks them and the best is evaluated.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NpenasConfig {
+    #[serde(default = "gp")]
+    pub predictor: PredictorConfig,
+    #[serde(default = "mean")]
+    pub acquisition: AcquisitionKind,
+    #[serde(default = "ucb_beta")]
+    pub ucb_beta: f64,
+    #[serde(default = "population")]
+    pub population: usize,
+    #[serde(default = "sample")]
+    pub sample: usize,
+    #[serde(default = "npenas_children")]
+    pub children: usize,
+    #[serde(default)]
+    pub warm_start: usize,
+    #[serde(default = "warm_start_pool")]
+    pub warm_start_pool: usize,
+}
+
+impl Default for NpenasConfig {
+    fn default() -> Self {
+        toml_defaults()
+    }
+}
+
+/// Every field has a serde default, so an empty table gives the defaults.
+fn toml_defaults<T: serde::de::DeserializeOwned>() -> T {
+    serde_json::from_value(serde_json::json!({})).expect("every field has a default")
+}
+
+/// The settings the shared model-based search runs with (BO and BANANAS).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelSearchSettings {
+    pub name: &'static str,
+    pub predictor: PredictorConfig,
+    pub acquisition: AcquisitionKind,
+    pub ucb_beta: f64,
+    pub initial_samples: usize,
+    pub parents: usize,
+    pub random_candidates: usize,
+    pub batch: usize,
+}
+
+impl BoConfig {
+    pub fn settings(&self) -> ModelSearchSettings {
+        ModelSearchSettings {
+            name: "bo",
+            predictor: PredictorConfig::Gp {
+                kernel: self.kernel,
+            },
+            acquisition: self.acquisition,
+            ucb_beta: self.ucb_beta,
+            initial_samples: self.initial_samples,
+            parents: self.parents,
+            random_candidates: self.random_candidates,
+            batch: self.batch,
+        }
+    }
+}
+
+impl BananasConfig {
+    pub fn settings(&self) -> ModelSearchSettings {
+        ModelSearchSettings {
+            name: "bananas",
+            predictor: self.predictor.clone(),
+            acquisition: self.acquisition,
+            ucb_beta: self.ucb_beta,
+            initial_samples: self.initial_samples,
+            parents: self.parents,
+            random_candidates: self.random_candidates,
+            batch: self.batch,
+        }
+    }
+}
+
+impl ModelSearchSettings {
+    /// Checks every setting; the error names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        self.predictor.validate()?;
+        if self.initial_samples == 0 {
+            return Err("strategy.initial_samples must be at least 1".into());
+        }
+        if self.parents == 0 && self.random_candidates == 0 {
+            return Err(
+                "strategy.parents and strategy.random_candidates are both 0: no candidates".into(),
+            );
+        }
+        if self.batch == 0 {
+            return Err("strategy.batch must be at least 1".into());
+        }
+        check_beta(self.ucb_beta)
+    }
+}
+
+impl NpenasConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        self.predictor.validate()?;
+        if self.population == 0 {
+            return Err("strategy.population must be at least 1".into());
+        }
+        if self.sample == 0 || self.sample > self.population {
+            return Err(format!(
+                "strategy.sample = {}; accepted: 1 to population ({})",
+                self.sample, self.population
+            ));
+        }
+        if self.children == 0 {
+            return Err("strategy.children must be at least 1".into());
+        }
+        check_beta(self.ucb_beta)
+    }
+}
+
+fn check_beta(beta: f64) -> Result<(), String> {
+    if beta.is_finite() && beta >= 0.0 {
+        Ok(())
+    } else {
+        Err(format!("strategy.ucb_beta = {beta}; must be 0 or more"))
+    }
+}
