@@ -36,10 +36,11 @@ pub struct PredictorsArgs {
     /// cifar10, cifar100 or imagenet16-120.
     #[arg(long, default_value = "cifar10")]
     dataset: String,
-    /// Comma-separated predictors: gp, gp_wl, gp_hamming, mlp, forest.
+    /// Comma-separated predictors: gp (exponential kernel over Hamming distance), gp_path,
+    /// gp_wl, mlp, forest.
     #[arg(
         long,
-        default_value = "gp,gp_wl,gp_hamming,mlp,forest",
+        default_value = "gp,gp_path,gp_wl,mlp,forest",
         value_delimiter = ','
     )]
     predictors: Vec<String>,
@@ -90,7 +91,7 @@ pub struct Nb201Args {
     #[arg(long, default_value = "cifar10", value_delimiter = ',')]
     dataset: Vec<String>,
     /// Comma-separated strategies: random, rea, ls, reinforce, bo, bananas, npenas, the
-    /// variants bo_hamming, bo_wl, bo_ucb, bananas_forest, bananas_gp, npenas_mlp,
+    /// variants bo_path, bo_wl, bo_ucb, bananas_its, bananas_forest, bananas_gp, npenas_mlp,
     /// npenas_forest, and model-based ones with +zc (zero-cost warm start), e.g. bo+zc.
     #[arg(long, default_value = "random,rea,ls", value_delimiter = ',')]
     strategies: Vec<String>,
@@ -160,7 +161,8 @@ fn predictors(args: PredictorsArgs) -> Result<()> {
         .map(|p| {
             PredictorConfig::by_name(p.trim()).ok_or_else(|| {
                 UsageError(format!(
-                    "--predictors: unknown predictor {p:?}; accepted: gp, gp_wl, gp_hamming, mlp, forest"
+                    "--predictors: unknown predictor {p:?}; accepted: {}",
+                    PredictorConfig::VARIANTS.join(", ")
                 ))
             })
         })

@@ -436,3 +436,94 @@ fn spaces_lists_and_explains() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("nb201, darts, macro"));
 }
+
+#[test]
+fn bench_runs_model_based_strategies_on_several_datasets_and_times_their_asks() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    let o = archer(
+        &[
+            "bench",
+            "nb201",
+            "--dataset",
+            "cifar100,imagenet16-120",
+            "--strategies",
+            "bo,bo+zc",
+            "--seeds",
+            "2",
+            "--ask-timing-at",
+            "30",
+            "--json",
+            "--table",
+            repo()
+                .join("data/nas-bench-201/nb201_results.csv.gz")
+                .to_str()
+                .unwrap(),
+            "--zero-cost-table",
+            repo()
+                .join("data/nas-bench-201/nb201_zero_cost_proxies.csv.gz")
+                .to_str()
+                .unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), 4);
+    for entry in list {
+        assert!(entry["ask_ms_max"].as_f64().is_some(), "{entry}");
+        assert_eq!(entry["ask_timing_evaluated"], 30);
+    }
+    assert_eq!(list[0]["dataset"], "cifar100");
+    assert_eq!(list[1]["strategy"], "bo+zc");
+    assert_eq!(list[3]["dataset"], "imagenet16-120");
+    for d in ["cifar100", "imagenet16-120"] {
+        let svg = std::fs::read_to_string(out.join(d).join("anytime_seconds.svg")).unwrap();
+        assert!(svg.contains("bo+zc (n = 2)"), "{d}");
+    }
+}
+
+#[test]
+fn bench_predictors_prints_rank_correlations() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = archer(
+        &[
+            "bench",
+            "predictors",
+            "nb201",
+            "--train-sizes",
+            "20,60",
+            "--test-size",
+            "100",
+            "--trials",
+            "1",
+            "--json",
+            "--table",
+            repo()
+                .join("data/nas-bench-201/nb201_results.csv.gz")
+                .to_str()
+                .unwrap(),
+        ],
+        dir.path(),
+    );
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), 2 * 5);
+    for entry in list {
+        let tau = entry["kendall_tau"].as_f64().unwrap();
+        let rho = entry["spearman_rho"].as_f64().unwrap();
+        assert!(tau > 0.0 && rho > tau && rho <= 1.0, "{entry}");
+    }
+    let o = archer(
+        &["bench", "predictors", "nb201", "--predictors", "oracle"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("gp, gp_path, gp_wl, mlp, forest"));
+}

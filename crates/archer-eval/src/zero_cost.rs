@@ -41,7 +41,7 @@ impl Nb201ZeroCost {
             let arch = space
                 .parse(record.get(arch_col).unwrap_or(""))
                 .map_err(|e| cols.bad(&record, arch_col, e.to_string()))?;
-            scores[Nb201Space::dense_index(&arch)] = cols.number(&record, score_col)?;
+            scores[Nb201Space::dense_index(&arch)] = proxy_value(&cols, &record, score_col)?;
             rows += 1;
         }
         if rows == 0 {
@@ -55,13 +55,14 @@ impl Nb201ZeroCost {
         })
     }
 
-    /// The score of `arch`, if the file has it.
+    /// The score of `arch`, if the file has it; `-inf` for a cell the proxy rates as
+    /// hopeless (NASWOT's log-determinant of a cell that passes nothing on).
     pub fn score(&self, arch: &Arch) -> Option<f64> {
         if arch.choices.len() != 6 || arch.choices.iter().any(|&c| c >= 5) {
             return None;
         }
         let s = self.scores[Nb201Space::dense_index(arch)];
-        s.is_finite().then_some(s)
+        (!s.is_nan()).then_some(s)
     }
 
     /// The column read, e.g. `cifar10_naswot`.
@@ -75,5 +76,15 @@ impl Nb201ZeroCost {
 
     pub fn sha256(&self) -> &str {
         &self.sha256
+    }
+}
+
+/// A proxy score: a number, where `-inf` is legitimate (NASWOT gives it to cells whose
+/// activations are all equal); NaN and `+inf` are not.
+fn proxy_value(cols: &Columns, record: &csv::StringRecord, index: usize) -> Result<f64, DataError> {
+    let raw = record.get(index).unwrap_or("").trim();
+    match raw.parse::<f64>() {
+        Ok(v) if v.is_finite() || v == f64::NEG_INFINITY => Ok(v),
+        _ => Err(cols.bad(record, index, format!("{raw:?} is not a number (or -inf)"))),
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use archer_core::{metric, Fidelity, TrialCtx};
 use archer_eval::{
     DataError, EvalError, Evaluator, EvaluatorConfig, Nb201Dataset, Nb201Evaluator, Nb201Table,
+    Nb201ZeroCost,
 };
 use archer_space::{Nb201Space, SearchSpace, SpaceConfig};
 
@@ -301,5 +302,50 @@ fn bundled_full_table_matches_published_sanity_figures() {
     assert_eq!(
         latency.latency_source().unwrap().1,
         "179e35db4748667d4fb371a06e13068d61bea3a2f2a3cecde81701ff12c19ad1"
+    );
+}
+
+#[test]
+fn zero_cost_scores_load_with_named_errors() {
+    let path = repo().join("data/nas-bench-201/nb201_zero_cost_proxies.csv.gz");
+    let z = Nb201ZeroCost::load(&path, Nb201Dataset::Cifar10, "naswot").unwrap();
+    assert_eq!(
+        z.sha256(),
+        "5a10409f7dd4e5b6760333e28e34a914e04602685173b7d3eb627293601abc28"
+    );
+    assert_eq!(z.column(), "cifar10_naswot");
+    let space = Nb201Space::default();
+    // Row 0 of the shared file.
+    let a = space
+        .parse("|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|")
+        .unwrap();
+    assert!((z.score(&a).unwrap() - 740.845703125).abs() < 1e-9);
+    // A cell of `none` edges passes nothing on: NASWOT rates it -inf, which is a score.
+    let dead = space
+        .parse("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+        .unwrap();
+    assert_eq!(z.score(&dead), Some(f64::NEG_INFINITY));
+
+    let err = Nb201ZeroCost::load(&path, Nb201Dataset::ImageNet16, "nregions")
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, DataError::MissingColumn { .. })
+            && err.to_string().contains("imagenet16_nregions"),
+        "{err}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(
+        dir.path(),
+        "zc.csv",
+        b"arch_str,cifar10_naswot\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,1.5\n|none~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|,oops\n",
+    );
+    let err = Nb201ZeroCost::load(&bad, Nb201Dataset::Cifar10, "naswot")
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string()
+            .contains("zc.csv, line 3, column `cifar10_naswot`"),
+        "{err}"
     );
 }

@@ -37,7 +37,7 @@ fn truth(a: &Arch) -> f64 {
 }
 
 fn all_predictors() -> Vec<PredictorConfig> {
-    ["gp", "gp_wl", "gp_hamming", "mlp", "forest"]
+    ["gp", "gp_path", "gp_wl", "mlp", "forest"]
         .iter()
         .map(|n| PredictorConfig::by_name(n).unwrap())
         .collect()

@@ -80,13 +80,14 @@ impl StrategyConfig {
     ];
 
     /// Variants by label, as accepted by `--strategies` and printed by [`Self::label`]:
-    /// the names above, `bo_hamming`, `bo_wl`, `bo_ucb`, `bananas_forest`, `bananas_gp`,
-    /// `npenas_mlp`, `npenas_forest`, and any model-based label followed by `+zc` (zero-cost
-    /// warm start of the initial samples).
-    pub const VARIANTS: [&'static str; 7] = [
-        "bo_hamming",
+    /// the names above, `bo_path`, `bo_wl`, `bo_ucb`, `bananas_its`, `bananas_forest`,
+    /// `bananas_gp`, `npenas_mlp`, `npenas_forest`, and any model-based label followed by
+    /// `+zc` (zero-cost warm start of the initial samples).
+    pub const VARIANTS: [&'static str; 8] = [
+        "bo_path",
         "bo_wl",
         "bo_ucb",
+        "bananas_its",
         "bananas_forest",
         "bananas_gp",
         "npenas_mlp",
@@ -139,10 +140,14 @@ impl StrategyConfig {
         };
         match name {
             "bo" | "bayesian_optimisation" => bo(|_| {}),
-            "bo_hamming" => bo(|c| c.kernel = GpKernel::ExpHamming),
+            "bo_path" => bo(|c| c.kernel = GpKernel::ExpPath),
             "bo_wl" => bo(|c| c.kernel = GpKernel::Wl),
             "bo_ucb" => bo(|c| c.acquisition = AcquisitionKind::Ucb),
             "bananas" => bananas("mlp"),
+            "bananas_its" => Ok(StrategyConfig::Bananas(BananasConfig {
+                acquisition: AcquisitionKind::Its,
+                ..BananasConfig::default()
+            })),
             "bananas_forest" => bananas("forest"),
             "bananas_gp" => bananas("gp"),
             "npenas" => npenas("gp"),
@@ -191,8 +196,8 @@ impl StrategyConfig {
         match self {
             StrategyConfig::Bo(c) => {
                 let kernel = match c.kernel {
-                    GpKernel::ExpPath => "",
-                    GpKernel::ExpHamming => "_hamming",
+                    GpKernel::ExpHamming => "",
+                    GpKernel::ExpPath => "_path",
                     GpKernel::Wl => "_wl",
                 };
                 let acq = match c.acquisition {
@@ -208,14 +213,14 @@ impl StrategyConfig {
                     PredictorConfig::Mlp { .. } => String::new(),
                     PredictorConfig::Forest { .. } => "_forest".into(),
                     PredictorConfig::Gp { kernel } => match kernel {
-                        GpKernel::ExpPath => "_gp".into(),
-                        GpKernel::ExpHamming => "_gp_hamming".into(),
+                        GpKernel::ExpHamming => "_gp".into(),
+                        GpKernel::ExpPath => "_gp_path".into(),
                         GpKernel::Wl => "_gp_wl".into(),
                     },
                 };
                 let acq = match c.acquisition {
-                    AcquisitionKind::Its => "",
-                    AcquisitionKind::Ei => "_ei",
+                    AcquisitionKind::Ei => "",
+                    AcquisitionKind::Its => "_its",
                     AcquisitionKind::Ucb => "_ucb",
                     AcquisitionKind::Mean => "_mean",
                 };

@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GpKernel {
-    /// `exp(-d/ℓ)` over the number of differing choices.
+    /// `exp(-d/ℓ)` over the number of differing choices (the default: it ranked and searched
+    /// best on NAS-Bench-201, see the README).
+    #[default]
     ExpHamming,
     /// `exp(-d/ℓ)` over the L1 distance between path encodings.
-    #[default]
     ExpPath,
     /// Normalised Weisfeiler–Lehman subtree kernel on the cell graphs.
     Wl,
@@ -91,8 +92,10 @@ pub enum PredictorConfig {
 
 impl PredictorConfig {
     pub const NAMES: [&'static str; 3] = ["gp", "mlp", "forest"];
+    /// Names [`Self::by_name`] accepts: the above plus GP kernel variants.
+    pub const VARIANTS: [&'static str; 5] = ["gp", "gp_path", "gp_wl", "mlp", "forest"];
 
-    /// The default settings of a predictor by name.
+    /// The default settings of a predictor by name (see [`Self::VARIANTS`]).
     pub fn by_name(name: &str) -> Option<Self> {
         match name {
             "gp" => Some(PredictorConfig::Gp {
@@ -101,8 +104,8 @@ impl PredictorConfig {
             "gp_wl" => Some(PredictorConfig::Gp {
                 kernel: GpKernel::Wl,
             }),
-            "gp_hamming" => Some(PredictorConfig::Gp {
-                kernel: GpKernel::ExpHamming,
+            "gp_path" => Some(PredictorConfig::Gp {
+                kernel: GpKernel::ExpPath,
             }),
             "mlp" => Some(Self::default_mlp()),
             "forest" => Some(PredictorConfig::Forest {
@@ -198,7 +201,7 @@ fn initial_samples() -> usize {
 fn parents() -> usize {
     10
 }
-fn bo_random_candidates() -> usize {
+fn random_candidates() -> usize {
     500
 }
 fn one() -> usize {
@@ -209,9 +212,6 @@ fn warm_start_pool() -> usize {
 }
 fn ei() -> AcquisitionKind {
     AcquisitionKind::Ei
-}
-fn its() -> AcquisitionKind {
-    AcquisitionKind::Its
 }
 fn mean() -> AcquisitionKind {
     AcquisitionKind::Mean
@@ -255,7 +255,7 @@ pub struct BoConfig {
     #[serde(default = "parents")]
     pub parents: usize,
     /// ... plus this many random architectures.
-    #[serde(default = "bo_random_candidates")]
+    #[serde(default = "random_candidates")]
     pub random_candidates: usize,
     /// Architectures proposed per model fit.
     #[serde(default = "one")]
@@ -273,13 +273,16 @@ impl Default for BoConfig {
 }
 
 /// `[strategy] name = "bananas"`: BANANAS (White et al. 2021), an MLP ensemble on the path
-/// encoding with independent Thompson sampling over mutations of the best architectures.
+/// encoding. Candidates are the one-edit mutations of the 10 best architectures plus 500
+/// random ones, scored by expected improvement from the ensemble's mean and spread
+/// (`acquisition = "its"` gives the paper's independent Thompson sampling; on NAS-Bench-201
+/// CIFAR-10 it reached 94.14 against EI's 94.20–94.23 over 30 seeds).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BananasConfig {
     #[serde(default = "PredictorConfig::default_mlp")]
     pub predictor: PredictorConfig,
-    #[serde(default = "its")]
+    #[serde(default = "ei")]
     pub acquisition: AcquisitionKind,
     #[serde(default = "ucb_beta")]
     pub ucb_beta: f64,
@@ -287,7 +290,7 @@ pub struct BananasConfig {
     pub initial_samples: usize,
     #[serde(default = "parents")]
     pub parents: usize,
-    #[serde(default)]
+    #[serde(default = "random_candidates")]
     pub random_candidates: usize,
     #[serde(default = "one")]
     pub batch: usize,
