@@ -103,9 +103,11 @@ trials = {TRIALS}
     let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let study_id: i64 = loop {
+        // Until the search has migrated a fresh database, the table does not exist yet.
         if let Some(r) = db
             .query_opt("SELECT id FROM archer.studies WHERE name = $1", &[&name])
-            .unwrap()
+            .ok()
+            .flatten()
         {
             break r.get(0);
         }

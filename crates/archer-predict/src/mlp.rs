@@ -264,29 +264,47 @@ impl Predictor for MlpEnsemble {
         let batches_per_epoch = n.div_ceil(batch);
         let steps = (s.epochs * batches_per_epoch).min(s.max_steps).max(1);
         let inputs = xs[0].len();
-        self.members = (0..s.members.max(1))
-            .map(|_| {
-                let mut member_rng = Rng::derive(rng.next_u64(), 0x004d_4c50); // "MLP"
-                let mut net = Mlp::new(inputs, &s, &mut member_rng);
-                let mut order: Vec<usize> = (0..n).collect();
-                let mut bx: Vec<&[f32]> = Vec::with_capacity(batch);
-                let mut by: Vec<f32> = Vec::with_capacity(batch);
-                for step in 0..steps {
-                    let k = step % batches_per_epoch;
-                    if k == 0 {
-                        member_rng.shuffle(&mut order);
-                    }
-                    bx.clear();
-                    by.clear();
-                    for &i in order.iter().skip(k * batch).take(batch) {
-                        bx.push(&xs[i]);
-                        by.push(ys[i]);
-                    }
-                    net.train_step(&bx, &by, s.learning_rate as f32, step as i32 + 1);
+        // Each member's generator is drawn here, in order, so the ensemble does not depend
+        // on how many threads train it.
+        let seeds: Vec<u64> = (0..s.members.max(1)).map(|_| rng.next_u64()).collect();
+        let train = |seed: u64| {
+            let mut member_rng = Rng::derive(seed, 0x004d_4c50); // "MLP"
+            let mut net = Mlp::new(inputs, &s, &mut member_rng);
+            let mut order: Vec<usize> = (0..n).collect();
+            let mut bx: Vec<&[f32]> = Vec::with_capacity(batch);
+            let mut by: Vec<f32> = Vec::with_capacity(batch);
+            for step in 0..steps {
+                let k = step % batches_per_epoch;
+                if k == 0 {
+                    member_rng.shuffle(&mut order);
                 }
-                net
-            })
-            .collect();
+                bx.clear();
+                by.clear();
+                for &i in order.iter().skip(k * batch).take(batch) {
+                    bx.push(&xs[i]);
+                    by.push(ys[i]);
+                }
+                net.train_step(&bx, &by, s.learning_rate as f32, step as i32 + 1);
+            }
+            net
+        };
+        // Members train in parallel on the machine's cores.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |t| t.get())
+            .min(seeds.len());
+        let chunk = seeds.len().div_ceil(threads);
+        self.members = std::thread::scope(|scope| {
+            let handles: Vec<_> = seeds
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(|| part.iter().map(|&seed| train(seed)).collect::<Vec<_>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("training a member does not panic"))
+                .collect()
+        });
         Ok(())
     }
 

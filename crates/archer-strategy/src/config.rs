@@ -228,10 +228,11 @@ impl StrategyConfig {
             }
             StrategyConfig::Npenas(c) => {
                 let p = match &c.predictor {
-                    PredictorConfig::Gp {
-                        kernel: GpKernel::ExpPath,
-                    } => String::new(),
-                    PredictorConfig::Gp { .. } => "_gp".into(),
+                    PredictorConfig::Gp { kernel } => match kernel {
+                        GpKernel::ExpHamming => String::new(),
+                        GpKernel::ExpPath => "_gp_path".into(),
+                        GpKernel::Wl => "_gp_wl".into(),
+                    },
                     PredictorConfig::Mlp { .. } => "_mlp".into(),
                     PredictorConfig::Forest { .. } => "_forest".into(),
                 };
@@ -404,6 +405,30 @@ impl StrategyConfig {
             Box::new(Dedup::new(inner, space, dedup_rng))
         } else {
             inner
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_and_variant_is_its_own_label_and_round_trips() {
+        let names = StrategyConfig::NAMES
+            .iter()
+            .chain(&StrategyConfig::VARIANTS);
+        for name in names {
+            let config = StrategyConfig::by_name(name).unwrap();
+            assert_eq!(&config.label(), name);
+            assert_eq!(StrategyConfig::by_name(&config.label()).unwrap(), config);
+            if config.is_model_based() {
+                let zc = StrategyConfig::by_name(&format!("{name}+zc")).unwrap();
+                assert_eq!(zc.label(), format!("{name}+zc"));
+                assert!(zc.warm_start().is_some());
+            } else {
+                assert!(StrategyConfig::by_name(&format!("{name}+zc")).is_err());
+            }
         }
     }
 }
