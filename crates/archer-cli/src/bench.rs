@@ -20,9 +20,29 @@ pub enum BenchCommand {
         #[command(subcommand)]
         benchmark: PredictorsBenchmark,
     },
+    /// Counts the parameters and FLOPs of every NAS-Bench-201 network from its description
+    /// and compares them with the table (tolerances 0.5 % and 1 %).
+    #[command(name = "nb201-size")]
+    Nb201Size(SizeArgs),
     /// Trials per second through the whole loop: in memory, SQLite, PostgreSQL, and Optuna's
     /// RDB storage on the same workload.
     Store(StoreArgs),
+}
+
+#[derive(Args)]
+pub struct SizeArgs {
+    /// Comma-separated datasets whose networks to check: cifar10, cifar100, imagenet16-120.
+    #[arg(
+        long,
+        default_value = "cifar10,cifar100,imagenet16-120",
+        value_delimiter = ','
+    )]
+    dataset: Vec<String>,
+    /// The NB201 results table.
+    #[arg(long, default_value = "data/nas-bench-201/nb201_results.csv.gz")]
+    table: PathBuf,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -145,7 +165,56 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Predictors {
             benchmark: PredictorsBenchmark::Nb201(args),
         } => predictors(args),
+        BenchCommand::Nb201Size(args) => nb201_size(args),
     }
+}
+
+fn nb201_size(args: SizeArgs) -> Result<()> {
+    let datasets = args
+        .dataset
+        .iter()
+        .map(|d| {
+            Nb201Dataset::parse(d.trim()).ok_or_else(|| {
+                UsageError(format!(
+                    "--dataset {d:?}; accepted: cifar10, cifar100, imagenet16-120"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let table = Nb201Table::load(&args.table).map_err(|e| {
+        UsageError(format!(
+            "{e} (pass --table PATH; the full table ships in data/nas-bench-201/)"
+        ))
+    })?;
+    let checks = datasets
+        .into_iter()
+        .map(|d| archer_runner::size_bench::check_sizes(&table, d))
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.json {
+        return Ok(say(serde_json::to_string_pretty(&checks)?)?);
+    }
+    say(format!(
+        "{:<16} {:>8} {:>18} {:>18} {:>17} {:>17}",
+        "network",
+        "checked",
+        "params mismatches",
+        "params max error",
+        "FLOPs mismatches",
+        "FLOPs max error"
+    ))?;
+    for c in &checks {
+        say(format!(
+            "{:<16} {:>8} {:>18} {:>17.4}% {:>17} {:>16.4}%",
+            c.dataset,
+            c.checked,
+            c.params_mismatches,
+            100.0 * c.params_max_rel_err,
+            c.flops_mismatches,
+            100.0 * c.flops_max_rel_err
+        ))?;
+    }
+    say("Tolerances: params 0.5 %, FLOPs 1 % of the table's cifar10/cifar100/imagenet16 _params_M and _flops_M.")?;
+    Ok(())
 }
 
 fn predictors(args: PredictorsArgs) -> Result<()> {

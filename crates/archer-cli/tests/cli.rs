@@ -266,6 +266,29 @@ fn bad_input_gets_a_clear_error() {
             vec!["strategy.sample = 20", "1 to population (10)"],
         ),
         (
+            "misspelt BO key",
+            good.replace("name = \"rea\"", "name = \"bo\"\nkernal = \"wl\""),
+            vec!["unknown field `kernal`", "`kernel`", "`acquisition`"],
+        ),
+        (
+            "unknown GP kernel",
+            good.replace("name = \"rea\"", "name = \"bo\"\nkernel = \"rbf\""),
+            vec!["unknown variant `rbf`", "`exp_hamming`", "`wl`"],
+        ),
+        (
+            "unknown predictor",
+            good.replace(
+                "name = \"rea\"",
+                "name = \"bananas\"\npredictor = { name = \"xgb\" }",
+            ),
+            vec!["unknown variant `xgb`", "`gp`", "`mlp`", "`forest`"],
+        ),
+        (
+            "warm start without proxy scores",
+            good.replace("name = \"rea\"", "name = \"bo\"\nwarm_start = 5"),
+            vec!["strategy.warm_start", "zero_cost_table"],
+        ),
+        (
             "not toml",
             "this is not toml".to_string(),
             vec!["bad.toml", "TOML parse error"],

@@ -32,6 +32,7 @@ pub fn build_predictor(
             max_steps,
             learning_rate,
             encoding: e,
+            bootstrap,
         } => Box::new(MlpEnsemble::new(
             space,
             encoding(e),
@@ -42,6 +43,7 @@ pub fn build_predictor(
                 epochs,
                 max_steps,
                 learning_rate,
+                bootstrap,
                 ..MlpSettings::default()
             },
         )),

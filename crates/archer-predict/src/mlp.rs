@@ -19,6 +19,9 @@ pub struct MlpSettings {
     pub max_steps: usize,
     pub batch: usize,
     pub learning_rate: f64,
+    /// Train each member on its own bootstrap sample of the data (bagging), so that the
+    /// members' spread reflects how much the data pins the prediction down.
+    pub bootstrap: bool,
 }
 
 impl Default for MlpSettings {
@@ -34,6 +37,7 @@ impl Default for MlpSettings {
             max_steps: 600,
             batch: 32,
             learning_rate: 0.01,
+            bootstrap: false,
         }
     }
 }
@@ -270,7 +274,11 @@ impl Predictor for MlpEnsemble {
         let train = |seed: u64| {
             let mut member_rng = Rng::derive(seed, 0x004d_4c50); // "MLP"
             let mut net = Mlp::new(inputs, &s, &mut member_rng);
-            let mut order: Vec<usize> = (0..n).collect();
+            let mut order: Vec<usize> = if s.bootstrap {
+                (0..n).map(|_| member_rng.below(n)).collect()
+            } else {
+                (0..n).collect()
+            };
             let mut bx: Vec<&[f32]> = Vec::with_capacity(batch);
             let mut by: Vec<f32> = Vec::with_capacity(batch);
             for step in 0..steps {

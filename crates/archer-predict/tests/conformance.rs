@@ -94,6 +94,7 @@ fn configs() -> Vec<StrategyConfig> {
                     max_steps: 20,
                     learning_rate: 0.01,
                     encoding: archer_strategy::FeatureEncoding::Path,
+                    bootstrap: true,
                 },
                 random_candidates: 20,
                 batch: 3,

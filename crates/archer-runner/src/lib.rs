@@ -10,6 +10,7 @@ pub mod launch;
 mod plot;
 pub mod predictor_bench;
 mod recorder;
+pub mod size_bench;
 mod stats;
 mod strategy_build;
 mod study;

@@ -80,6 +80,9 @@ pub enum PredictorConfig {
         learning_rate: f64,
         #[serde(default = "path")]
         encoding: FeatureEncoding,
+        /// Bagging: each member trains on its own bootstrap sample.
+        #[serde(default)]
+        bootstrap: bool,
     },
     /// Random forest of CART trees on bootstrap samples and feature subsets.
     Forest {
@@ -125,6 +128,7 @@ impl PredictorConfig {
             max_steps: max_steps(),
             learning_rate: mlp_lr(),
             encoding: path(),
+            bootstrap: false,
         }
     }
 
