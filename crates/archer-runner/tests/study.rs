@@ -368,3 +368,43 @@ fn resume_keeps_the_run_of_consecutive_failures() {
     );
     assert_eq!(again.trials, 5, "no new trial after resuming");
 }
+
+/// A durable study of each model-based strategy, stopped halfway and resumed from its store,
+/// ends exactly like one uninterrupted run.
+#[test]
+fn model_based_studies_resume_from_the_store_exactly() {
+    use archer_store::Store;
+    let healthy = || Flaky {
+        fail_when_first_edge_is: None,
+        panic_when_second_edge_is: None,
+    };
+    for name in ["bo", "npenas", "bananas"] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("study.db");
+        let store = archer_store::SqliteStore::open(&db).unwrap();
+        let mut first =
+            Study::create(experiment(healthy(), name, trials(15)), Box::new(store)).unwrap();
+        first.run(&mut NullRecorder, &mut |_| {}).unwrap();
+        drop(first);
+        let mut store = archer_store::SqliteStore::open(&db).unwrap();
+        let record = store.study("t").unwrap().unwrap();
+        let mut resumed = Study::resume(
+            experiment(healthy(), name, trials(30)),
+            Box::new(store),
+            &record,
+        )
+        .unwrap();
+        resumed.run(&mut NullRecorder, &mut |_| {}).unwrap();
+        let mut whole = Study::new(experiment(healthy(), name, trials(30))).unwrap();
+        whole.run(&mut NullRecorder, &mut |_| {}).unwrap();
+        let archs = |s: &Study| -> Vec<_> {
+            s.history()
+                .trials()
+                .iter()
+                .map(|t| t.arch.clone())
+                .collect()
+        };
+        assert_eq!(archs(&resumed), archs(&whole), "{name}");
+        assert_eq!(resumed.history().len(), 30, "{name}");
+    }
+}
