@@ -4,7 +4,9 @@
 //! reference their instantiated modules must match.
 
 mod cost;
+mod darts;
 mod nb201;
 
 pub use cost::{conv, linear, Cost};
+pub use darts::{DartsCell, DartsNet, DartsNetConfig, DartsOp};
 pub use nb201::{Nb201Net, Nb201NetConfig, Nb201Op, NetError};
