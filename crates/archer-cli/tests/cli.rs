@@ -434,7 +434,15 @@ fn bench_prints_json_and_writes_curves() {
         assert!(out.join(f).is_file(), "missing {f}");
     }
     let curve = std::fs::read_to_string(out.join("anytime_seconds.csv")).unwrap();
-    assert_eq!(curve.lines().count(), 1 + 3 * 100);
+    // Up to 100 points per strategy, from the time every run has a first result.
+    let points = curve.lines().count() - 1;
+    assert!((3 * 80..=3 * 100).contains(&points), "{points}");
+    for line in curve.lines().skip(1) {
+        assert!(
+            line.ends_with(",8"),
+            "a point over fewer than all 8 runs: {line}"
+        );
+    }
     assert!(curve.starts_with("strategy,sim_seconds,mean_test_acc"));
     let svg = std::fs::read_to_string(out.join("anytime_seconds.svg")).unwrap();
     assert!(svg.starts_with("<svg") && !svg.contains("reinforce") && svg.contains("rea (n = 8)"));

@@ -422,12 +422,16 @@ impl Nb201Bench {
         }
     }
 
-    /// Incumbent accuracy at evenly spaced simulated times; a run counts at time t once it
-    /// has finished a trial by t.
+    /// Incumbent accuracy at evenly spaced simulated times, from the first time at which
+    /// every run has finished a trial (a mean over the few runs whose first trial was cheap
+    /// would be a different population and mislead).
     fn curve_over_seconds(&self, strategy: &str, runs: &[&RunOutcome]) -> Vec<CurvePoint> {
         let n = self.curve_points.max(1);
         let times = (1..=n).map(|k| self.budget_seconds * k as f64 / n as f64);
         curve(strategy, runs, times, |p| p.1)
+            .into_iter()
+            .filter(|p| p.runs == runs.len())
+            .collect()
     }
 }
 
