@@ -92,10 +92,24 @@ fn open(target: &str, study: Option<&str>) -> Result<Opened> {
                 1 => all.remove(0),
                 0 => return Err(UsageError(format!("{storage} holds no study")).into()),
                 _ => {
-                    let names: Vec<String> = all.iter().map(|s| s.name.clone()).collect();
+                    // The most recent first; a shared database may hold hundreds.
+                    const SHOWN: usize = 10;
+                    let names: Vec<String> = all
+                        .iter()
+                        .rev()
+                        .take(SHOWN)
+                        .map(|s| s.name.clone())
+                        .collect();
+                    let more = all.len().saturating_sub(SHOWN);
                     return Err(UsageError(format!(
-                        "{storage} holds several studies; pass --study, one of: {}",
-                        names.join(", ")
+                        "{storage} holds {} studies; pass --study NAME, e.g. one of the newest: {}{}",
+                        all.len(),
+                        names.join(", "),
+                        if more > 0 {
+                            format!(" (and {more} more)")
+                        } else {
+                            String::new()
+                        }
                     ))
                     .into());
                 }
