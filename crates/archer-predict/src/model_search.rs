@@ -9,7 +9,7 @@ use archer_space::SearchSpace;
 use archer_strategy::{AcquisitionKind, ModelSearchSettings, Proposal, Strategy, StrategyError};
 use serde::{Deserialize, Serialize};
 
-use crate::{acquire, build_predictor, gaussian_copula, Predictor};
+use crate::{acquire, build_predictor, gaussian_copula, PredictError, Predictor};
 
 /// Model-based search: after `initial_samples` random (or zero-cost warm-start)
 /// architectures, each step fits the predictor on every result so far, scores candidates
@@ -36,6 +36,24 @@ struct SearchState {
     observed: Vec<(Arch, f64)>,
     /// Proposals chosen by the last model fit and not yet handed out.
     queue: VecDeque<Arch>,
+    /// Asks whose model failed (and fell back to a random candidate), with the last error,
+    /// so a failing predictor shows in the saved strategy state instead of passing unseen.
+    #[serde(default)]
+    model_failures: ModelFailures,
+}
+
+/// How often the predictor failed to fit or predict, and the last reason.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct ModelFailures {
+    pub count: u64,
+    pub last: Option<String>,
+}
+
+impl ModelFailures {
+    pub(crate) fn record(&mut self, error: PredictError) {
+        self.count += 1;
+        self.last = Some(error.to_string());
+    }
 }
 
 impl ModelBasedSearch {
@@ -59,6 +77,7 @@ impl ModelBasedSearch {
                 warm: warm_start.into(),
                 observed: Vec::new(),
                 queue: VecDeque::new(),
+                model_failures: ModelFailures::default(),
             },
         }
     }
@@ -139,22 +158,22 @@ pub(crate) struct Scoring {
 
 impl Scoring {
     /// Fits `predictor` on the Gaussian-copula transform of the observed scores (order kept,
-    /// scale and outliers gone) and returns the acquisition value of each candidate; `None`
-    /// if the predictor failed. The fit's generator is derived from `rng`.
+    /// scale and outliers gone) and returns the acquisition value of each candidate, or the
+    /// predictor's error. The fit's generator is derived from `rng`.
     pub(crate) fn score(
         &self,
         predictor: &mut dyn Predictor,
         observed: &[(Arch, f64)],
         candidates: &[Arch],
         rng: &mut Rng,
-    ) -> Option<Vec<f64>> {
+    ) -> Result<Vec<f64>, PredictError> {
         let (archs, scores): (Vec<Arch>, Vec<f64>) = observed.iter().cloned().unzip();
         let targets = gaussian_copula(&scores);
         let mut fit_rng = Rng::derive(rng.next_u64(), 0x0046_4954); // "FIT"
-        predictor.fit(&archs, &targets, &mut fit_rng).ok()?;
-        let predictions = predictor.predict(candidates).ok()?;
+        predictor.fit(&archs, &targets, &mut fit_rng)?;
+        let predictions = predictor.predict(candidates)?;
         let best = targets.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        Some(acquire(
+        Ok(acquire(
             self.acquisition,
             &predictions,
             best,
@@ -221,12 +240,15 @@ impl Strategy for ModelBasedSearch {
             acquisition: self.settings.acquisition,
             ucb_beta: self.settings.ucb_beta,
         };
-        let Some(values) = scoring.score(self.predictor.as_mut(), &s.observed, &pool, &mut s.rng)
-        else {
-            // A predictor that cannot fit this data (e.g. a numerical failure) must not stop
-            // the search: fall back to a random candidate.
-            let pick = s.rng.below(pool.len());
-            return Ok(Proposal::full(pool[pick].clone()));
+        let values = match scoring.score(self.predictor.as_mut(), &s.observed, &pool, &mut s.rng) {
+            Ok(v) => v,
+            Err(e) => {
+                // A predictor that cannot fit this data (e.g. a numerical failure) must not
+                // stop the search: fall back to a random candidate, and keep the reason.
+                s.model_failures.record(e);
+                let pick = s.rng.below(pool.len());
+                return Ok(Proposal::full(pool[pick].clone()));
+            }
         };
         let mut chosen = ranking(&values)
             .into_iter()

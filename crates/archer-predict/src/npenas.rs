@@ -10,7 +10,7 @@ use archer_space::SearchSpace;
 use archer_strategy::{NpenasConfig, Proposal, Strategy, StrategyError};
 use serde::{Deserialize, Serialize};
 
-use crate::model_search::{initial_arch, ranking, Scoring};
+use crate::model_search::{initial_arch, ranking, ModelFailures, Scoring};
 use crate::{build_predictor, Predictor};
 
 /// Predictor-guided evolution. The population is the `population` most recent results
@@ -33,6 +33,8 @@ struct NpenasState {
     /// Oldest first.
     population: VecDeque<(Arch, f64)>,
     observed: Vec<(Arch, f64)>,
+    #[serde(default)]
+    model_failures: ModelFailures,
 }
 
 impl Npenas {
@@ -54,6 +56,7 @@ impl Npenas {
                 warm: warm_start.into(),
                 population: VecDeque::new(),
                 observed: Vec::new(),
+                model_failures: ModelFailures::default(),
             },
         }
     }
@@ -106,11 +109,15 @@ impl Strategy for Npenas {
             acquisition: self.config.acquisition,
             ucb_beta: self.config.ucb_beta,
         };
-        let Some(values) =
-            scoring.score(self.predictor.as_mut(), &s.observed, &children, &mut s.rng)
-        else {
-            return Ok(Proposal::full(children.swap_remove(0)));
-        };
+        let values =
+            match scoring.score(self.predictor.as_mut(), &s.observed, &children, &mut s.rng) {
+                Ok(v) => v,
+                Err(e) => {
+                    // As in REA: the first mutant, and the reason kept in the state.
+                    s.model_failures.record(e);
+                    return Ok(Proposal::full(children.swap_remove(0)));
+                }
+            };
         let pick = ranking(&values)[0];
         Ok(Proposal::full(children.swap_remove(pick)))
     }
