@@ -4,7 +4,7 @@ use archer_core::Arch;
 use archer_space::{Nb201Space, SearchSpace};
 use serde::{Deserialize, Serialize};
 
-use crate::table_file::Columns;
+use crate::table_file::{nb201_slot, Columns, NB201_CELLS};
 use crate::{DataError, DataFile};
 
 /// The three NAS-Bench-201 datasets.
@@ -99,7 +99,7 @@ struct Latency {
     values: Vec<Vec<f64>>,
 }
 
-const CELLS: usize = 15_625;
+const CELLS: usize = NB201_CELLS;
 const MISSING: u32 = u32::MAX;
 
 /// The NAS-Bench-201 results table (`nb201_results.csv.gz`), optionally joined with the
@@ -118,7 +118,6 @@ impl Nb201Table {
         let file = DataFile::read(path)?;
         let mut reader = file.csv();
         let cols = Columns::new(&file, &mut reader)?;
-        let space = Nb201Space::default();
         let index_col = cols.find("arch_index")?;
         let arch_col = cols.find("arch_str")?;
         let mut dataset_cols = Vec::new();
@@ -134,15 +133,8 @@ impl Nb201Table {
         }
         let mut rows = Vec::new();
         let mut dense = vec![MISSING; CELLS];
-        for record in reader.records() {
-            let record = record.map_err(|e| DataError::Corrupt {
-                path: file.path.clone(),
-                reason: e.to_string(),
-            })?;
-            let arch_str = record.get(arch_col).unwrap_or("");
-            let arch = space
-                .parse(arch_str)
-                .map_err(|e| cols.bad(&record, arch_col, e.to_string()))?;
+        for row in cols.nb201_rows(&mut reader, arch_col) {
+            let (arch, record) = row?;
             let arch_index = cols.number(&record, index_col)?;
             if arch_index < 0.0 || arch_index.fract() != 0.0 || arch_index >= CELLS as f64 {
                 return Err(cols.bad(
@@ -153,6 +145,7 @@ impl Nb201Table {
             }
             let key = Nb201Space::dense_index(&arch);
             if dense[key] != MISSING {
+                let arch_str = record.get(arch_col).unwrap_or("");
                 return Err(cols.bad(&record, arch_col, format!("{arch_str} appears twice")));
             }
             let mut records = [Nb201Record {
@@ -211,16 +204,9 @@ impl Nb201Table {
                 found: cols.names().collect::<Vec<_>>().join(", "),
             });
         }
-        let space = Nb201Space::default();
         let mut values = vec![vec![f64::NAN; device_cols.len()]; self.rows.len()];
-        for record in reader.records() {
-            let record = record.map_err(|e| DataError::Corrupt {
-                path: file.path.clone(),
-                reason: e.to_string(),
-            })?;
-            let arch = space
-                .parse(record.get(arch_col).unwrap_or(""))
-                .map_err(|e| cols.bad(&record, arch_col, e.to_string()))?;
+        for row in cols.nb201_rows(&mut reader, arch_col) {
+            let (arch, record) = row?;
             let Some(row) = self.row_of(&arch) else {
                 continue;
             };
@@ -266,10 +252,7 @@ impl Nb201Table {
     }
 
     fn row_of(&self, arch: &Arch) -> Option<usize> {
-        if arch.choices.len() != 6 || arch.choices.iter().any(|&c| c >= 5) {
-            return None;
-        }
-        let r = self.dense[Nb201Space::dense_index(arch)];
+        let r = self.dense[nb201_slot(arch)?];
         (r != MISSING).then_some(r as usize)
     }
 

@@ -4,6 +4,9 @@ use std::path::{Path, PathBuf};
 use flate2::read::MultiGzDecoder;
 use sha2::{Digest, Sha256};
 
+use archer_core::Arch;
+use archer_space::{Nb201Space, SearchSpace};
+
 use crate::DataError;
 
 /// A data file read whole into memory, decompressed if it is gzip (detected by its magic
@@ -108,6 +111,26 @@ impl<'a> Columns<'a> {
             .ok_or_else(|| self.bad(record, index, format!("{raw:?} is not a finite number")))
     }
 
+    /// Every data row with its NAS-Bench-201 cell, parsed from `arch_col`. A broken row or
+    /// an unparseable cell is an error naming the file (and line and column).
+    pub(crate) fn nb201_rows<'r>(
+        &'r self,
+        reader: &'r mut csv::Reader<&'r [u8]>,
+        arch_col: usize,
+    ) -> impl Iterator<Item = Result<(Arch, csv::StringRecord), DataError>> + 'r {
+        let space = Nb201Space::default();
+        reader.records().map(move |record| {
+            let record = record.map_err(|e| DataError::Corrupt {
+                path: self.path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+            let arch = space
+                .parse(record.get(arch_col).unwrap_or(""))
+                .map_err(|e| self.bad(&record, arch_col, e.to_string()))?;
+            Ok((arch, record))
+        })
+    }
+
     pub(crate) fn bad(
         &self,
         record: &csv::StringRecord,
@@ -121,4 +144,14 @@ impl<'a> Columns<'a> {
             reason,
         }
     }
+}
+
+/// Number of NAS-Bench-201 cells (5 ops on 6 edges).
+pub(crate) const NB201_CELLS: usize = 15_625;
+
+/// The slot of an NB201 cell in a dense per-cell vector ([`Nb201Space::dense_index`]), or
+/// `None` for an architecture that is not an unrestricted-index NB201 cell.
+pub(crate) fn nb201_slot(arch: &Arch) -> Option<usize> {
+    (arch.choices.len() == 6 && arch.choices.iter().all(|&c| c < 5))
+        .then(|| Nb201Space::dense_index(arch))
 }

@@ -1,9 +1,9 @@
 use std::path::{Path, PathBuf};
 
 use archer_core::Arch;
-use archer_space::{Nb201Space, SearchSpace};
+use archer_space::Nb201Space;
 
-use crate::table_file::{Columns, DataFile};
+use crate::table_file::{nb201_slot, Columns, DataFile, NB201_CELLS};
 use crate::{DataError, Nb201Dataset};
 
 /// Proxies the NAS-Bench-201 zero-cost table has (nregions is missing for ImageNet16-120).
@@ -30,17 +30,10 @@ impl Nb201ZeroCost {
         let arch_col = cols.find("arch_str")?;
         let column = format!("{}_{proxy}", dataset.prefix());
         let score_col = cols.find(&column)?;
-        let space = Nb201Space::default();
-        let mut scores = vec![f64::NAN; 5usize.pow(6)];
+        let mut scores = vec![f64::NAN; NB201_CELLS];
         let mut rows = 0usize;
-        for record in reader.records() {
-            let record = record.map_err(|e| DataError::Corrupt {
-                path: file.path.clone(),
-                reason: e.to_string(),
-            })?;
-            let arch = space
-                .parse(record.get(arch_col).unwrap_or(""))
-                .map_err(|e| cols.bad(&record, arch_col, e.to_string()))?;
+        for row in cols.nb201_rows(&mut reader, arch_col) {
+            let (arch, record) = row?;
             scores[Nb201Space::dense_index(&arch)] = proxy_value(&cols, &record, score_col)?;
             rows += 1;
         }
@@ -58,10 +51,7 @@ impl Nb201ZeroCost {
     /// The score of `arch`, if the file has it; `-inf` for a cell the proxy rates as
     /// hopeless (NASWOT's log-determinant of a cell that passes nothing on).
     pub fn score(&self, arch: &Arch) -> Option<f64> {
-        if arch.choices.len() != 6 || arch.choices.iter().any(|&c| c >= 5) {
-            return None;
-        }
-        let s = self.scores[Nb201Space::dense_index(arch)];
+        let s = self.scores[nb201_slot(arch)?];
         (!s.is_nan()).then_some(s)
     }
 
