@@ -17,8 +17,8 @@ use crate::{acquire, build_predictor, gaussian_copula, PredictError, Predictor};
 /// random ones, never one already evaluated or pending) by the acquisition function, and
 /// proposes the `batch` best.
 ///
-/// BO is this loop with a GP and expected improvement; BANANAS with an MLP ensemble on the
-/// path encoding and independent Thompson sampling.
+/// BO is this loop with a GP; BANANAS with an MLP ensemble on the path encoding. Both use
+/// expected improvement by default.
 pub struct ModelBasedSearch {
     space: Arc<dyn SearchSpace>,
     settings: ModelSearchSettings,

@@ -98,26 +98,18 @@ impl StrategyConfig {
     pub fn by_name(name: &str) -> Result<Self, StrategyError> {
         if let Some(base) = name.strip_suffix("+zc") {
             let mut config = Self::by_name(base)?;
-            let ok = match &mut config {
-                StrategyConfig::Bo(c) => {
-                    c.warm_start = c.initial_samples;
-                    true
+            // Warm-start all the initial samples.
+            match &mut config {
+                StrategyConfig::Bo(c) => c.warm_start = c.initial_samples,
+                StrategyConfig::Bananas(c) => c.warm_start = c.initial_samples,
+                StrategyConfig::Npenas(c) => c.warm_start = c.population,
+                _ => {
+                    return Err(StrategyError::InvalidSetting {
+                        strategy: base.to_string(),
+                        reason: "+zc (zero-cost warm start) applies to bo, bananas and npenas"
+                            .into(),
+                    })
                 }
-                StrategyConfig::Bananas(c) => {
-                    c.warm_start = c.initial_samples;
-                    true
-                }
-                StrategyConfig::Npenas(c) => {
-                    c.warm_start = c.population;
-                    true
-                }
-                _ => false,
-            };
-            if !ok {
-                return Err(StrategyError::InvalidSetting {
-                    strategy: base.to_string(),
-                    reason: "+zc (zero-cost warm start) applies to bo, bananas and npenas".into(),
-                });
             }
             return Ok(config);
         }
@@ -192,6 +184,14 @@ impl StrategyConfig {
     /// The name plus what sets this configuration apart from the defaults that
     /// [`Self::by_name`] knows (kernel, predictor, acquisition, `+zc`), for reports.
     pub fn label(&self) -> String {
+        // `_tag` for each setting that differs from the strategy's default.
+        let differs = |tag: &str, default: &str| {
+            if tag == default {
+                String::new()
+            } else {
+                format!("_{tag}")
+            }
+        };
         let zc = |w: usize| if w > 0 { "+zc" } else { "" };
         match self {
             StrategyConfig::Bo(c) => {
@@ -200,50 +200,21 @@ impl StrategyConfig {
                     GpKernel::ExpPath => "_path",
                     GpKernel::Wl => "_wl",
                 };
-                let acq = match c.acquisition {
-                    AcquisitionKind::Ei => "",
-                    AcquisitionKind::Ucb => "_ucb",
-                    AcquisitionKind::Its => "_its",
-                    AcquisitionKind::Mean => "_mean",
-                };
+                let acq = differs(c.acquisition.name(), AcquisitionKind::Ei.name());
                 format!("bo{kernel}{acq}{}", zc(c.warm_start))
             }
-            StrategyConfig::Bananas(c) => {
-                let p = match &c.predictor {
-                    PredictorConfig::Mlp { .. } => String::new(),
-                    PredictorConfig::Forest { .. } => "_forest".into(),
-                    PredictorConfig::Gp { kernel } => match kernel {
-                        GpKernel::ExpHamming => "_gp".into(),
-                        GpKernel::ExpPath => "_gp_path".into(),
-                        GpKernel::Wl => "_gp_wl".into(),
-                    },
-                };
-                let acq = match c.acquisition {
-                    AcquisitionKind::Ei => "",
-                    AcquisitionKind::Its => "_its",
-                    AcquisitionKind::Ucb => "_ucb",
-                    AcquisitionKind::Mean => "_mean",
-                };
-                format!("bananas{p}{acq}{}", zc(c.warm_start))
-            }
-            StrategyConfig::Npenas(c) => {
-                let p = match &c.predictor {
-                    PredictorConfig::Gp { kernel } => match kernel {
-                        GpKernel::ExpHamming => String::new(),
-                        GpKernel::ExpPath => "_gp_path".into(),
-                        GpKernel::Wl => "_gp_wl".into(),
-                    },
-                    PredictorConfig::Mlp { .. } => "_mlp".into(),
-                    PredictorConfig::Forest { .. } => "_forest".into(),
-                };
-                let acq = match c.acquisition {
-                    AcquisitionKind::Mean => "",
-                    AcquisitionKind::Ei => "_ei",
-                    AcquisitionKind::Ucb => "_ucb",
-                    AcquisitionKind::Its => "_its",
-                };
-                format!("npenas{p}{acq}{}", zc(c.warm_start))
-            }
+            StrategyConfig::Bananas(c) => format!(
+                "bananas{}{}{}",
+                differs(c.predictor.name(), "mlp"),
+                differs(c.acquisition.name(), AcquisitionKind::Ei.name()),
+                zc(c.warm_start)
+            ),
+            StrategyConfig::Npenas(c) => format!(
+                "npenas{}{}{}",
+                differs(c.predictor.name(), "gp"),
+                differs(c.acquisition.name(), AcquisitionKind::Mean.name()),
+                zc(c.warm_start)
+            ),
             other => other.name().to_string(),
         }
     }
