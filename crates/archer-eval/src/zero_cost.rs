@@ -16,6 +16,7 @@ pub const NB201_ZERO_COST_PROXIES: [&str; 5] =
 pub struct Nb201ZeroCost {
     path: PathBuf,
     sha256: String,
+    proxy: String,
     column: String,
     /// By `Nb201Space::dense_index`; NaN where the file has no row.
     scores: Vec<f64>,
@@ -43,6 +44,7 @@ impl Nb201ZeroCost {
         Ok(Nb201ZeroCost {
             path: file.path,
             sha256: file.sha256,
+            proxy: proxy.to_string(),
             column,
             scores,
         })
@@ -53,6 +55,11 @@ impl Nb201ZeroCost {
     pub fn score(&self, arch: &Arch) -> Option<f64> {
         let s = self.scores[nb201_slot(arch)?];
         (!s.is_nan()).then_some(s)
+    }
+
+    /// The proxy, e.g. `naswot`.
+    pub fn proxy(&self) -> &str {
+        &self.proxy
     }
 
     /// The column read, e.g. `cifar10_naswot`.

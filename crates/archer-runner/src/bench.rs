@@ -224,10 +224,7 @@ impl Nb201Bench {
                 epochs: 12,
                 wall_seconds_per_query: 0.0,
                 zero_cost_table: self.zero_cost.as_ref().map(|z| z.path().to_path_buf()),
-                zero_cost_proxy: self
-                    .zero_cost
-                    .as_ref()
-                    .and_then(|z| z.column().split_once('_').map(|(_, p)| p.to_string())),
+                zero_cost_proxy: self.zero_cost.as_ref().map(|z| z.proxy().to_string()),
             },
             objective: None,
             budget: Budget {

@@ -22,5 +22,5 @@ pub use experiment_dir::{ExperimentDir, RUN_FILE, STORE_FILE};
 pub use plot::anytime_svg;
 pub use recorder::{DirRecorder, NullRecorder, Recorder};
 pub use stats::{mean, std_dev};
-pub use strategy_build::{build_strategy, warm_start};
+pub use strategy_build::{build_strategy, restored_strategy, warm_start};
 pub use study::{Event, StopReason, Study, StudySummary, TrajectoryPoint};

@@ -29,6 +29,24 @@ pub fn build_strategy(experiment: &Experiment) -> Result<Box<dyn Strategy>, Conf
     )?)
 }
 
+/// The strategy of `experiment` continued from a saved `state()`. The state holds whatever
+/// is left of the warm start, so none is computed.
+pub fn restored_strategy(
+    experiment: &Experiment,
+    state: serde_json::Value,
+) -> Result<Box<dyn Strategy>, ConfigError> {
+    let c = &experiment.config;
+    let mut strategy = archer_predict::build_strategy(
+        &c.strategy,
+        experiment.space.clone(),
+        c.study.seed,
+        c.study.deduplicate,
+        Vec::new(),
+    )?;
+    strategy.restore(state)?;
+    Ok(strategy)
+}
+
 /// The `w.count` architectures with the best zero-cost score among `w.pool` distinct random
 /// ones (best first; ties keep draw order). Architectures without a score are skipped.
 pub fn warm_start(experiment: &Experiment, w: WarmStart) -> Result<Vec<Arch>, ConfigError> {

@@ -12,7 +12,7 @@ use archer_strategy::{Strategy, StrategyError};
 use chrono::Utc;
 use serde::Serialize;
 
-use crate::{ConfigError, Experiment, Recorder, RunError};
+use crate::{Experiment, Recorder, RunError};
 
 /// Why a study ended normally.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -120,7 +120,11 @@ impl Study {
     /// An in-memory study (benchmarks, tests): nothing survives the process.
     pub fn new(experiment: Experiment) -> Result<Self, RunError> {
         let strategy = crate::build_strategy(&experiment)?;
-        Ok(Study {
+        Ok(Self::with_strategy(experiment, strategy))
+    }
+
+    fn with_strategy(experiment: Experiment, strategy: Box<dyn Strategy>) -> Self {
+        Study {
             experiment,
             strategy,
             history: History::new(),
@@ -131,7 +135,7 @@ impl Study {
             durable: None,
             worker: format!("local-{}", std::process::id()),
             ask_seconds: Vec::new(),
-        })
+        }
     }
 
     /// A new study recorded in `store`; fails if the store already has one of that name.
@@ -177,9 +181,8 @@ impl Study {
         mut store: Box<dyn Store>,
         record: &StudyRecord,
     ) -> Result<Self, RunError> {
-        let mut study = Study::new(experiment)?;
-        let state = store.strategy_state(record.id)?;
-        study.strategy.restore(state).map_err(ConfigError::from)?;
+        let strategy = crate::restored_strategy(&experiment, store.strategy_state(record.id)?)?;
+        let mut study = Self::with_strategy(experiment, strategy);
         let trials = store.trials(record.id)?;
         study.history = History::from_trials(trials).map_err(|missing| {
             archer_store::StoreError::Corrupt(format!("trial {missing} is missing"))

@@ -20,7 +20,7 @@ use archer_strategy::{Strategy, StrategyError};
 use crate::study::{
     budget_reached, evaluate, finished_in_order, start_trial, trailing_failures, trial_seed,
 };
-use crate::{ConfigError, Experiment, RunError, StopReason};
+use crate::{Experiment, RunError, StopReason};
 
 /// What a worker did.
 #[derive(Clone, Debug, Default)]
@@ -81,10 +81,8 @@ impl Worker {
     }
 
     fn strategy(&mut self) -> Result<Box<dyn Strategy>, RunError> {
-        let mut s = crate::build_strategy(&self.experiment)?;
-        s.restore(self.store.strategy_state(self.record.id)?)
-            .map_err(ConfigError::from)?;
-        Ok(s)
+        let state = self.store.strategy_state(self.record.id)?;
+        Ok(crate::restored_strategy(&self.experiment, state)?)
     }
 
     fn history(&mut self) -> Result<History, RunError> {
