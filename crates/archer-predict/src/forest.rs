@@ -10,7 +10,7 @@ use smartcore::tree::decision_tree_regressor::{
 };
 
 use crate::mlp::ensemble_prediction;
-use crate::predictor::{check_training_data, standardise};
+use crate::predictor::{check_training_data, encode_all, standardise};
 use crate::{PredictError, Prediction, Predictor};
 
 type Tree = DecisionTreeRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>>;
@@ -61,10 +61,7 @@ impl Predictor for RandomForest {
         let (y_mean, y_std) = standardise(targets);
         self.y_mean = y_mean;
         self.y_std = y_std;
-        let xs: Vec<Vec<f32>> = archs
-            .iter()
-            .map(|a| self.space.encode(a, self.encoding))
-            .collect();
+        let xs = encode_all(self.space.as_ref(), archs, self.encoding);
         let width = xs[0].len();
         let n = xs.len();
         let take = (width / 3).max(1);
@@ -108,10 +105,7 @@ impl Predictor for RandomForest {
         if archs.is_empty() {
             return Ok(Vec::new());
         }
-        let xs: Vec<Vec<f32>> = archs
-            .iter()
-            .map(|a| self.space.encode(a, self.encoding))
-            .collect();
+        let xs = encode_all(self.space.as_ref(), archs, self.encoding);
         let mut per_tree: Vec<Vec<f64>> = Vec::with_capacity(self.fitted.len());
         for (features, tree) in &self.fitted {
             let x = matrix(&xs.iter().map(|r| select(r, features)).collect::<Vec<_>>())?;

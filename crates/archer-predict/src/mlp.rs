@@ -5,7 +5,7 @@ use std::sync::Arc;
 use archer_rng::Rng;
 use archer_space::{Arch, Encoding, SearchSpace};
 
-use crate::predictor::{check_training_data, standardise};
+use crate::predictor::{check_training_data, encode_all, standardise};
 use crate::{PredictError, Prediction, Predictor};
 
 /// Training settings of every member.
@@ -255,10 +255,7 @@ impl Predictor for MlpEnsemble {
         let (y_mean, y_std) = standardise(targets);
         self.y_mean = y_mean;
         self.y_std = y_std;
-        let xs: Vec<Vec<f32>> = archs
-            .iter()
-            .map(|a| self.space.encode(a, self.encoding))
-            .collect();
+        let xs = encode_all(self.space.as_ref(), archs, self.encoding);
         let ys: Vec<f32> = targets
             .iter()
             .map(|t| ((t - y_mean) / y_std) as f32)

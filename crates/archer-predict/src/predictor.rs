@@ -1,5 +1,5 @@
 use archer_rng::Rng;
-use archer_space::Arch;
+use archer_space::{Arch, Encoding, SearchSpace};
 
 use crate::PredictError;
 
@@ -65,4 +65,13 @@ pub(crate) fn standardise(targets: &[f64]) -> (f64, f64) {
     let var = targets.iter().map(|t| (t - mean).powi(2)).sum::<f64>() / n;
     let std = var.sqrt();
     (mean, if std > 1e-12 { std } else { 1.0 })
+}
+
+/// The `encoding` of every architecture, in order.
+pub(crate) fn encode_all(
+    space: &dyn SearchSpace,
+    archs: &[Arch],
+    encoding: Encoding,
+) -> Vec<Vec<f32>> {
+    archs.iter().map(|a| space.encode(a, encoding)).collect()
 }
