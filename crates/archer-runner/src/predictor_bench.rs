@@ -47,8 +47,14 @@ pub struct PredictorScore {
 }
 
 impl PredictorBench {
-    /// Distinct (by canonical hash) random architectures: `train` then `test`, disjoint.
-    fn split(&self, space: &Nb201Space, rng: &mut Rng, train: usize) -> (Vec<Arch>, Vec<Arch>) {
+    /// Distinct (by canonical hash) random architectures: `train` then `test`, disjoint; an
+    /// error when the table has too few distinct cells for both.
+    fn split(
+        &self,
+        space: &Nb201Space,
+        rng: &mut Rng,
+        train: usize,
+    ) -> Result<(Vec<Arch>, Vec<Arch>), RunError> {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         let want = train + self.test_size;
@@ -62,8 +68,15 @@ impl PredictorBench {
                 out.push(a);
             }
         }
-        let test = out.split_off(train.min(out.len()));
-        (out, test)
+        if out.len() < want {
+            return Err(RunError::Bench(format!(
+                "found only {} distinct cells for {train} training and {} held-out ones; use smaller --train-sizes or --test-size",
+                out.len(),
+                self.test_size
+            )));
+        }
+        let test = out.split_off(train);
+        Ok((out, test))
     }
 
     pub fn run(&self) -> Result<Vec<PredictorScore>, RunError> {
@@ -81,7 +94,7 @@ impl PredictorBench {
                 for t in 0..self.trials {
                     // The same split for every predictor at this size and trial.
                     let mut rng = Rng::derive(self.seed + t, n as u64);
-                    let (train, test) = self.split(&space, &mut rng, n);
+                    let (train, test) = self.split(&space, &mut rng, n)?;
                     let mut y: Vec<f64> = train.iter().map(value).collect();
                     if self.copula {
                         y = gaussian_copula(&y);
