@@ -45,14 +45,15 @@ pub struct ExportArgs {
     output: Option<PathBuf>,
 }
 
-struct Opened {
-    store: Box<dyn Store>,
-    record: StudyRecord,
-    space: Arc<dyn SearchSpace>,
-    storage: String,
+pub(crate) struct Opened {
+    pub store: Box<dyn Store>,
+    pub record: StudyRecord,
+    pub space: Arc<dyn SearchSpace>,
+    pub storage: String,
 }
 
-fn open(target: &str, study: Option<&str>) -> Result<Opened> {
+/// The study in an experiment folder or PostgreSQL database (`study` picks one of several).
+pub(crate) fn open(target: &str, study: Option<&str>) -> Result<Opened> {
     let (mut store, storage, name): (Box<dyn Store>, String, Option<String>) =
         if archer_store::is_postgres_url(target) {
             (
@@ -146,16 +147,7 @@ pub fn status(args: StatusArgs) -> Result<()> {
         .filter(|t| t.state == TrialState::Complete)
         .collect();
     let distinct: HashSet<&str> = complete.iter().map(|t| t.arch_hash.as_str()).collect();
-    let best = complete
-        .iter()
-        .filter(|t| t.score.is_some())
-        .fold(None::<&&Trial>, |b, t| {
-            if b.is_none_or(|b| t.score > b.score) {
-                Some(t)
-            } else {
-                b
-            }
-        });
+    let best = best_trial(&trials);
     let sim: f64 = trials
         .iter()
         .filter(|t| t.state.is_finished())
@@ -203,6 +195,20 @@ pub fn status(args: StatusArgs) -> Result<()> {
         say(format!("      {}", describe_metrics(&b.metrics)))?;
     }
     Ok(())
+}
+
+/// The complete trial with the highest score (the first of equals).
+pub(crate) fn best_trial(trials: &[Trial]) -> Option<&Trial> {
+    trials
+        .iter()
+        .filter(|t| t.state == TrialState::Complete && t.score.is_some())
+        .fold(None::<&Trial>, |b, t| {
+            if b.is_none_or(|b| t.score > b.score) {
+                Some(t)
+            } else {
+                b
+            }
+        })
 }
 
 /// `metric:max` / `metric:min` pairs.

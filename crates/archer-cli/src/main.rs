@@ -2,6 +2,8 @@
 
 mod bench;
 mod inspect;
+#[cfg(feature = "train")]
+mod model;
 mod out;
 mod progress;
 mod search;
@@ -42,6 +44,13 @@ enum Command {
     Bench(bench::BenchCommand),
     /// List the built-in search spaces, or explain one.
     Spaces(spaces::SpacesArgs),
+    /// Train an architecture from scratch (a study's best, or one from a file), measure it
+    /// on the test set, and save it (safetensors, manifest, TorchScript).
+    #[cfg(feature = "train")]
+    Retrain(model::RetrainArgs),
+    /// Reload a saved model and measure it on its test set again.
+    #[cfg(feature = "train")]
+    Evaluate(model::EvaluateArgs),
 }
 
 /// Bad input (exit 2) as opposed to a failure while running (exit 1).
@@ -82,6 +91,10 @@ fn main() -> ExitCode {
         Command::Validate(args) => search::validate(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Spaces(args) => spaces::run(args),
+        #[cfg(feature = "train")]
+        Command::Retrain(args) => model::retrain_cmd(args),
+        #[cfg(feature = "train")]
+        Command::Evaluate(args) => model::evaluate_cmd(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

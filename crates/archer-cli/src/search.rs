@@ -216,7 +216,23 @@ fn drive(
     progress.finish();
     let summary = summary?;
     print_result(&summary, &|a| space.format(a), output)?;
+    if let Some(r) = &study.experiment().config.retrain {
+        retrain_best(output, r)?;
+    }
     Ok(())
+}
+
+/// `[retrain]`: train the winner from scratch into `<output>/model`.
+#[cfg(feature = "train")]
+fn retrain_best(output: &Path, section: &archer_runner::RetrainSection) -> Result<()> {
+    crate::model::retrain_experiment(output, section.epochs, section.seed)
+}
+
+#[cfg(not(feature = "train"))]
+fn retrain_best(_output: &Path, _section: &archer_runner::RetrainSection) -> Result<()> {
+    anyhow::bail!(
+        "[retrain] needs real training; this archer was built without the `train` feature"
+    )
 }
 
 fn print_result(

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    EvalError, Evaluator, Nb201Dataset, Nb201Evaluator, Nb201Table, Nb201ZeroCost,
+    EvalError, Evaluator, Nb201Dataset, Nb201Evaluator, Nb201Table, Nb201ZeroCost, TrainSettings,
     NB201_ZERO_COST_PROXIES,
 };
 
@@ -51,11 +51,13 @@ pub enum EvaluatorConfig {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         zero_cost_proxy: Option<String>,
     },
+    /// Real training on real data (`archer-train`, in builds with the `train` feature).
+    Train(Box<TrainSettings>),
 }
 
 impl EvaluatorConfig {
     /// Names accepted in `[evaluator] kind = ...`.
-    pub const KINDS: [&'static str; 1] = ["nb201"];
+    pub const KINDS: [&'static str; 2] = ["nb201", "train"];
 
     /// Relative paths are taken relative to `base` (the experiment file's folder); all paths
     /// become absolute.
@@ -75,6 +77,7 @@ impl EvaluatorConfig {
                     *z = join(base, z);
                 }
             }
+            EvaluatorConfig::Train(t) => t.data.resolve_paths(base),
         }
     }
 
@@ -82,10 +85,12 @@ impl EvaluatorConfig {
     pub fn required_space(&self) -> Option<&'static str> {
         match self {
             EvaluatorConfig::Nb201 { .. } => Some("nb201"),
+            EvaluatorConfig::Train(_) => None,
         }
     }
 
-    /// Loads data and builds the evaluator.
+    /// Loads data and builds the evaluator. The `train` evaluator is built by
+    /// `archer-train` (the runner does it); here it is only validated, then refused.
     pub fn build(&self) -> Result<Arc<dyn Evaluator>, EvalError> {
         match self {
             EvaluatorConfig::Nb201 {
@@ -127,13 +132,19 @@ impl EvaluatorConfig {
                 }
                 Ok(Arc::new(e))
             }
+            EvaluatorConfig::Train(t) => {
+                t.validate()?;
+                Err(EvalError::InvalidSetting(
+                    "evaluator.kind = \"train\" needs real training, and this archer was built without it: rebuild with the default `train` feature (scripts/setup-torch.sh installs PyTorch)".into(),
+                ))
+            }
         }
     }
 }
 
 /// `p` taken relative to `base`, made absolute (and canonical when it exists) so that a
 /// saved configuration runs from any folder.
-fn join(base: &Path, p: &Path) -> PathBuf {
+pub(crate) fn join(base: &Path, p: &Path) -> PathBuf {
     let joined = if p.is_absolute() {
         p.to_path_buf()
     } else {

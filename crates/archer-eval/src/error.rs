@@ -39,4 +39,10 @@ pub enum EvalError {
     InvalidSetting(String),
     #[error(transparent)]
     Data(#[from] DataError),
+    /// Training ran and failed: a time or memory limit, a diverged loss, a libtorch error.
+    #[error("training failed: {0}")]
+    Training(String),
+    /// A pruner stopped the trial after `step` reports; the study records it as PRUNED.
+    #[error("pruned after step {step}")]
+    Pruned { step: u32 },
 }

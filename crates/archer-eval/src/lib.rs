@@ -8,6 +8,7 @@ mod evaluator;
 mod nb201_eval;
 mod nb201_table;
 mod table_file;
+mod train_settings;
 mod zero_cost;
 
 pub use config::EvaluatorConfig;
@@ -16,4 +17,7 @@ pub use evaluator::Evaluator;
 pub use nb201_eval::Nb201Evaluator;
 pub use nb201_table::{Nb201Dataset, Nb201Record, Nb201Table};
 pub use table_file::DataFile;
+pub use train_settings::{
+    Augment, DataConfig, DeviceChoice, NetworkConfig, TrainConfig, TrainSettings,
+};
 pub use zero_cost::{Nb201ZeroCost, NB201_ZERO_COST_PROXIES};

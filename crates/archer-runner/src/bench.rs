@@ -232,6 +232,7 @@ impl Nb201Bench {
                 sim_seconds: Some(self.budget_seconds),
                 wall_seconds: None,
             },
+            retrain: None,
         };
         Ok(Experiment {
             config,

@@ -42,6 +42,21 @@ pub struct ExperimentConfig {
     pub objective: Option<ObjectiveSection>,
     #[serde(default)]
     pub budget: Budget,
+    /// Retrain the best architecture from scratch when the search ends (needs the `train`
+    /// evaluator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrain: Option<RetrainSection>,
+}
+
+/// `[retrain]`: what `archer search` does with the winner once the search ends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrainSection {
+    /// Epochs of training from scratch on all training images.
+    pub epochs: u32,
+    /// Seed of the retraining (default: the study's seed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
 }
 
 /// `[study]`.
@@ -194,6 +209,17 @@ impl ExperimentConfig {
             ));
         }
         self.budget.validate()?;
+        if let Some(r) = &self.retrain {
+            if r.epochs == 0 {
+                return Err(ConfigError::invalid("retrain.epochs", "must be at least 1"));
+            }
+            if !matches!(self.evaluator, EvaluatorConfig::Train(_)) {
+                return Err(ConfigError::invalid(
+                    "retrain",
+                    "retraining needs evaluator.kind = \"train\" (the data and recipe to train with)",
+                ));
+            }
+        }
         let space = self.space.build()?;
         self.strategy.validate()?;
         if let Some(required) = self.evaluator.required_space() {
@@ -207,7 +233,7 @@ impl ExperimentConfig {
                 ));
             }
         }
-        let evaluator = self.evaluator.build()?;
+        let evaluator = build_evaluator(&self.evaluator, &self.space)?;
         evaluator.check_space(space.as_ref())?;
         if self.strategy.warm_start().is_some() && evaluator.zero_cost_proxy().is_none() {
             return Err(ConfigError::invalid(
@@ -298,5 +324,26 @@ impl Budget {
             }
         }
         Ok(())
+    }
+}
+
+/// Builds the evaluator `config` names; the `train` evaluator (real training) is built by
+/// `archer-train` for the space searched, in builds with the `train` feature.
+fn build_evaluator(
+    config: &EvaluatorConfig,
+    space: &SpaceConfig,
+) -> Result<Arc<dyn Evaluator>, ConfigError> {
+    match config {
+        #[cfg(feature = "train")]
+        EvaluatorConfig::Train(settings) => {
+            let space: Arc<dyn SearchSpace> = space.build()?;
+            let evaluator = archer_train::TrainEvaluator::new((**settings).clone(), space)
+                .map_err(archer_eval::EvalError::from)?;
+            Ok(Arc::new(evaluator))
+        }
+        other => {
+            let _ = space;
+            Ok(other.build()?)
+        }
     }
 }

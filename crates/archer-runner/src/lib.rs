@@ -16,7 +16,7 @@ mod strategy_build;
 mod study;
 pub mod worker;
 
-pub use config::{Budget, Experiment, ExperimentConfig, Overrides, StudySection};
+pub use config::{Budget, Experiment, ExperimentConfig, Overrides, RetrainSection, StudySection};
 pub use error::{ConfigError, RunError};
 pub use experiment_dir::{ExperimentDir, RUN_FILE, STORE_FILE};
 pub use plot::anytime_svg;

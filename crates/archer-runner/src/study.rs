@@ -597,6 +597,11 @@ pub(crate) fn evaluate(
                 objective.metric
             )),
         },
+        Ok(Err(archer_eval::EvalError::Pruned { step })) => {
+            trial.state = TrialState::Pruned;
+            trial.error = Some(format!("pruned after step {step}"));
+            return;
+        }
         Ok(Err(e)) => Err(e.to_string()),
         Err(panic) => Err(format!("evaluator panicked: {}", panic_message(&panic))),
     };

@@ -71,6 +71,7 @@ fn experiment(evaluator: Flaky, strategy: &str, budget: Budget) -> Experiment {
             },
             objective: None,
             budget,
+            retrain: None,
         },
         space: space.build().unwrap(),
         evaluator: Arc::new(evaluator),

@@ -16,7 +16,7 @@ mod nb201;
 mod space;
 
 pub use arch::Arch;
-pub use chain::ChainSpace;
+pub use chain::{ChainSpace, CHAIN_FILTERS, CHAIN_KERNELS, CHAIN_OPS};
 pub use config::{builtin_spaces, SpaceConfig};
 pub use darts::{DartsSpace, DARTS_OPS};
 pub use dimension::{Dimension, DimensionKind};

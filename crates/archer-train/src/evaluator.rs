@@ -1,0 +1,308 @@
+//! The `train` evaluator: builds each candidate's network, trains it on the training split
+//! and reports its validation accuracy, size, training time and latency.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use archer_core::{metric, Arch, Direction, Fidelity, MetricSpec, Metrics, Report, TrialCtx};
+use archer_eval::{EvalError, Evaluator, TrainSettings};
+use archer_space::SearchSpace;
+use tch::{Kind, Tensor};
+
+use crate::data::{load_data, ImageSet, LoadedData, Normalize};
+use crate::train::{device, train, Limits};
+use crate::{Network, TrainError};
+
+/// Metric names this evaluator adds to the common ones.
+pub mod metrics {
+    pub const VALID_LOSS: &str = "valid_loss";
+    pub const TRAIN_ACC: &str = "train_acc";
+    pub const TRAIN_LOSS: &str = "train_loss";
+    /// Median forward time of one image (batch 1), milliseconds.
+    pub const LATENCY_MS_B1: &str = "latency_ms";
+    /// Median forward time of a batch of 64, milliseconds.
+    pub const LATENCY_MS_B64: &str = "latency_ms_b64";
+    pub const EPOCHS: &str = "epochs";
+}
+
+/// The seed of the train/valid split: fixed, so every trial of every study on the same
+/// data is validated on the same images.
+pub const SPLIT_SEED: u64 = 0x5eed;
+
+/// Trains candidates on real data.
+pub struct TrainEvaluator {
+    settings: TrainSettings,
+    space: Arc<dyn SearchSpace>,
+    data: LoadedData,
+    train: Arc<ImageSet>,
+    valid: Arc<ImageSet>,
+    normalize: Normalize,
+}
+
+impl From<TrainError> for EvalError {
+    fn from(e: TrainError) -> Self {
+        match e {
+            TrainError::Pruned { epoch } => EvalError::Pruned { step: epoch },
+            TrainError::Setting(s) => EvalError::InvalidSetting(s),
+            TrainError::Data { path, reason } => {
+                EvalError::Data(archer_eval::DataError::Corrupt { path, reason })
+            }
+            other => EvalError::Training(other.to_string()),
+        }
+    }
+}
+
+impl TrainEvaluator {
+    /// Loads the data and splits off the validation part. `space` is the space searched.
+    pub fn new(settings: TrainSettings, space: Arc<dyn SearchSpace>) -> Result<Self, TrainError> {
+        settings
+            .validate()
+            .map_err(|e| TrainError::Setting(e.to_string()))?;
+        crate::train::device(settings.training.device)?;
+        let data = load_data(&settings.data)?;
+        let (train, valid) = data.train.split(settings.valid_fraction, SPLIT_SEED);
+        if train.is_empty() || valid.is_empty() {
+            return Err(TrainError::Setting(format!(
+                "{} training images cannot be split into train and valid parts with valid_fraction = {}",
+                data.train.len(),
+                settings.valid_fraction
+            )));
+        }
+        let normalize = Normalize::of(&train);
+        Ok(TrainEvaluator {
+            settings,
+            space,
+            train: Arc::new(train),
+            valid: Arc::new(valid),
+            data,
+            normalize,
+        })
+    }
+
+    pub fn data(&self) -> &LoadedData {
+        &self.data
+    }
+
+    fn run(
+        &self,
+        arch: &Arch,
+        fidelity: &Fidelity,
+        ctx: &mut TrialCtx,
+    ) -> Result<Metrics, TrainError> {
+        let cfg = &self.settings.training;
+        let epochs = fidelity.epochs.unwrap_or(cfg.epochs);
+        if epochs == 0 {
+            return Err(TrainError::Setting(
+                "fidelity epochs must be at least 1".into(),
+            ));
+        }
+        let fraction = self.settings.data_fraction * fidelity.data_fraction.unwrap_or(1.0);
+        if !(fraction > 0.0 && fraction <= 1.0) {
+            return Err(TrainError::Setting(format!(
+                "fidelity data_fraction gives {fraction}; must be in (0, 1]"
+            )));
+        }
+        let width = fidelity.width_multiplier.unwrap_or(1.0);
+        let _lock = crate::training_lock();
+        if cfg.threads > 0 {
+            tch::set_num_threads(cfg.threads as i32);
+        }
+        let seed = ctx.seed();
+        tch::manual_seed((seed & (i64::MAX as u64)) as i64);
+        let train_set = if fraction < 1.0 {
+            Arc::new(self.train.fraction(fraction, seed))
+        } else {
+            self.train.clone()
+        };
+        let dev = device(cfg.device)?;
+        let mut net = Network::build(
+            self.space.as_ref(),
+            arch,
+            &self.settings.network,
+            self.train.shape,
+            self.train.classes as i64,
+            width,
+            dev,
+        )?;
+        let limits = Limits {
+            time_limit_s: self.settings.time_limit_seconds,
+            memory_limit_mb: self.settings.memory_limit_mb,
+        };
+        let started = Instant::now();
+        let mut pruned_at = None;
+        let reports = train(
+            &mut net,
+            cfg,
+            epochs,
+            train_set,
+            Some(self.valid.clone()),
+            &self.normalize,
+            seed,
+            limits,
+            &mut |r| {
+                let acc = r.valid.map_or(f64::NAN, |v| v.accuracy);
+                match ctx.report(r.epoch, acc) {
+                    Report::Continue => true,
+                    Report::Prune => {
+                        pruned_at = Some(r.epoch);
+                        false
+                    }
+                }
+            },
+        )?;
+        if let Some(epoch) = pruned_at {
+            return Err(TrainError::Pruned { epoch });
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let last = reports.last().expect("at least one epoch");
+        let valid = last.valid.expect("validated every epoch");
+        let mut m = Metrics::new()
+            .with(metric::VALID_ACC, valid.accuracy)
+            .with(metrics::VALID_LOSS, valid.loss)
+            .with(metrics::TRAIN_ACC, last.train.accuracy)
+            .with(metrics::TRAIN_LOSS, last.train.loss)
+            .with(metric::PARAMS_M, net.params() as f64 / 1e6)
+            .with(metric::FLOPS_M, net.flops() as f64 / 1e6)
+            .with(metric::TRAIN_SECONDS, seconds)
+            .with(metrics::EPOCHS, reports.len() as f64);
+        if self.settings.measure_latency {
+            let s = self.train.shape;
+            m.insert(
+                metrics::LATENCY_MS_B1,
+                latency_ms(&net, [1, s.c, s.h, s.w], 10),
+            );
+            m.insert(
+                metrics::LATENCY_MS_B64,
+                latency_ms(&net, [64, s.c, s.h, s.w], 3),
+            );
+        }
+        Ok(m)
+    }
+}
+
+/// Median forward time (evaluation mode, no gradients) over `repeats` runs after one
+/// warm-up run, in milliseconds.
+pub fn latency_ms(net: &Network, shape: [i64; 4], repeats: usize) -> f64 {
+    let _guard = tch::no_grad_guard();
+    let x = Tensor::zeros(shape, (Kind::Float, net.vs.device()));
+    let _ = net.forward_t(&x, false);
+    let mut times: Vec<f64> = (0..repeats.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            let y = net.forward_t(&x, false);
+            if let tch::Device::Cuda(_) = y.device() {
+                tch::Cuda::synchronize(0);
+            }
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+impl Evaluator for TrainEvaluator {
+    fn name(&self) -> &str {
+        "train"
+    }
+
+    fn metrics(&self) -> Vec<MetricSpec> {
+        use Direction::{Maximize, Minimize};
+        vec![
+            MetricSpec::new(
+                metric::VALID_ACC,
+                Maximize,
+                false,
+                "validation accuracy after training, percent",
+            ),
+            MetricSpec::new(
+                metrics::VALID_LOSS,
+                Minimize,
+                false,
+                "validation cross-entropy",
+            ),
+            MetricSpec::new(
+                metrics::TRAIN_ACC,
+                Maximize,
+                false,
+                "training accuracy of the last epoch, percent",
+            ),
+            MetricSpec::new(
+                metrics::TRAIN_LOSS,
+                Minimize,
+                false,
+                "training loss of the last epoch",
+            ),
+            MetricSpec::new(
+                metric::PARAMS_M,
+                Minimize,
+                false,
+                "trainable parameters, millions",
+            ),
+            MetricSpec::new(
+                metric::FLOPS_M,
+                Minimize,
+                false,
+                "forward FLOPs per image, millions",
+            ),
+            MetricSpec::new(
+                metric::TRAIN_SECONDS,
+                Minimize,
+                false,
+                "wall seconds of training",
+            ),
+            MetricSpec::new(
+                metrics::LATENCY_MS_B1,
+                Minimize,
+                false,
+                "median forward time at batch 1 on this machine, ms",
+            ),
+            MetricSpec::new(
+                metrics::LATENCY_MS_B64,
+                Minimize,
+                false,
+                "median forward time at batch 64 on this machine, ms",
+            ),
+        ]
+    }
+
+    fn evaluate(
+        &self,
+        arch: &Arch,
+        fidelity: &Fidelity,
+        ctx: &mut TrialCtx,
+    ) -> Result<Metrics, EvalError> {
+        if arch.space != self.space.name() {
+            return Err(EvalError::WrongSpace {
+                evaluator: "train".into(),
+                space: arch.space.clone(),
+            });
+        }
+        Ok(self.run(arch, fidelity, ctx)?)
+    }
+
+    fn check_space(&self, space: &dyn SearchSpace) -> Result<(), EvalError> {
+        match space.name() {
+            "nb201" | "darts" | "macro" => Ok(()),
+            other => Err(EvalError::WrongSpace {
+                evaluator: "train".into(),
+                space: other.into(),
+            }),
+        }
+    }
+
+    fn provenance(&self) -> serde_json::Value {
+        serde_json::json!({
+            "evaluator": "train",
+            "settings": self.settings,
+            "data_files_sha256": self.data.files,
+            "data_fingerprint": self.data.fingerprint(),
+            "train_images": self.train.len(),
+            "valid_images": self.valid.len(),
+            "test_images": self.data.test.len(),
+            "split_seed": SPLIT_SEED,
+            "normalize": self.normalize,
+            "libtorch": crate::LIBTORCH_VERSION,
+            "tch": "0.26",
+        })
+    }
+}

@@ -1,0 +1,39 @@
+//! Real training of searched networks on libtorch (tch-rs): the networks of every
+//! trainable space, real dataset loaders, the training loop, the `train` evaluator, and
+//! export of a trained model (safetensors weights, a manifest, TorchScript).
+//!
+//! libtorch's random generator is process-wide, so building and training are serialised
+//! in a process ([`training_lock`]): a trial's weights and batches depend only on its seed.
+
+mod chain;
+mod darts;
+pub mod data;
+mod error;
+mod evaluator;
+pub mod export;
+mod nb201;
+mod net;
+pub mod ops;
+pub mod train;
+
+pub use error::TrainError;
+pub use evaluator::{latency_ms, metrics, TrainEvaluator, SPLIT_SEED};
+pub use net::Network;
+
+use std::sync::{Mutex, MutexGuard};
+
+/// The libtorch version this build links (from its `version.py`).
+pub const LIBTORCH_VERSION: &str = match option_env!("ARCHER_LIBTORCH_VERSION") {
+    Some(v) => v,
+    None => "unknown",
+};
+
+static TRAINING: Mutex<()> = Mutex::new(());
+
+/// Held while a network is built and trained: libtorch's generator and thread settings are
+/// global.
+pub fn training_lock() -> MutexGuard<'static, ()> {
+    TRAINING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

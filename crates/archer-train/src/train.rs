@@ -1,0 +1,252 @@
+//! The training loop: SGD with momentum and weight decay, warm-up then cosine learning
+//! rate per step, optional gradient clipping and label smoothing, one report per epoch.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use archer_eval::{DeviceChoice, TrainConfig};
+use tch::nn::OptimizerConfig;
+use tch::{nn, Device, Kind, Reduction, Tensor};
+
+use crate::data::{BatchLoader, ImageSet, Normalize};
+use crate::{Network, TrainError};
+
+/// The device `choice` names, checking that CUDA is there when asked for.
+pub fn device(choice: DeviceChoice) -> Result<Device, TrainError> {
+    match choice {
+        DeviceChoice::Cpu => Ok(Device::Cpu),
+        DeviceChoice::Auto => Ok(Device::cuda_if_available()),
+        DeviceChoice::Cuda if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
+        DeviceChoice::Cuda => Err(TrainError::Setting(
+            "training.device = \"cuda\" but libtorch sees no CUDA device".into(),
+        )),
+    }
+}
+
+/// The learning rate at `step` of `total`: linear warm-up over `warmup` steps, then
+/// cosine decay from `lr` to `min_lr`.
+pub fn learning_rate(cfg: &TrainConfig, step: u64, warmup: u64, total: u64) -> f64 {
+    if step < warmup {
+        return cfg.lr * (step + 1) as f64 / warmup as f64;
+    }
+    let span = total.saturating_sub(warmup).max(1) as f64;
+    let t = ((step - warmup) as f64 / span).min(1.0);
+    cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1.0 + (std::f64::consts::PI * t).cos())
+}
+
+/// Loss and accuracy (percent) of one pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PassStats {
+    pub loss: f64,
+    pub accuracy: f64,
+}
+
+/// What one epoch produced.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochReport {
+    /// 1-based.
+    pub epoch: u32,
+    pub train: PassStats,
+    /// `None` when no validation set was given.
+    pub valid: Option<PassStats>,
+    /// Learning rate at the epoch's last step.
+    pub lr: f64,
+    pub seconds: f64,
+}
+
+/// Stops a run that grows past its time or memory budget.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Limits {
+    pub time_limit_s: Option<f64>,
+    pub memory_limit_mb: Option<u64>,
+}
+
+/// The process's resident memory in MB (Linux; `None` elsewhere).
+pub fn resident_mb() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096 / (1024 * 1024))
+}
+
+impl Limits {
+    fn check(&self, started: Instant, epoch: u32) -> Result<(), TrainError> {
+        let elapsed_s = started.elapsed().as_secs_f64();
+        if let Some(limit_s) = self.time_limit_s {
+            if elapsed_s > limit_s {
+                return Err(TrainError::TimeLimit {
+                    limit_s,
+                    elapsed_s,
+                    epoch,
+                });
+            }
+        }
+        if let (Some(limit_mb), Some(rss_mb)) = (self.memory_limit_mb, resident_mb()) {
+            if rss_mb > limit_mb {
+                return Err(TrainError::MemoryLimit {
+                    limit_mb,
+                    rss_mb,
+                    epoch,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Cross-entropy with label smoothing, plus the auxiliary head's loss when there is one.
+fn loss(net: &Network, images: &Tensor, labels: &Tensor, smoothing: f64) -> (Tensor, Tensor) {
+    let (logits, aux) = net.forward_aux(images, true);
+    let ce =
+        |l: &Tensor| l.cross_entropy_loss::<Tensor>(labels, None, Reduction::Mean, -100, smoothing);
+    let mut total = ce(&logits);
+    if let Some(aux) = aux {
+        total += ce(&aux) * net.auxiliary_weight();
+    }
+    (total, logits)
+}
+
+/// Trains `net` on `train` for `epochs` epochs, validating on `valid` after each; the
+/// batches' order and augmentation come from `seed`. `on_epoch` sees every epoch's report
+/// and returns `false` to stop (a pruner). Returns the reports of the epochs run.
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    net: &mut Network,
+    cfg: &TrainConfig,
+    epochs: u32,
+    train: Arc<ImageSet>,
+    valid: Option<Arc<ImageSet>>,
+    normalize: &Normalize,
+    seed: u64,
+    limits: Limits,
+    on_epoch: &mut dyn FnMut(&EpochReport) -> bool,
+) -> Result<Vec<EpochReport>, TrainError> {
+    let started = Instant::now();
+    let device = net.vs.device();
+    let mut opt = nn::Sgd {
+        momentum: cfg.momentum,
+        dampening: 0.0,
+        wd: cfg.weight_decay,
+        nesterov: cfg.nesterov,
+    }
+    .build(&net.vs, cfg.lr)?;
+    let steps_per_epoch = if train.len() >= cfg.batch_size {
+        (train.len() / cfg.batch_size) as u64
+    } else {
+        1
+    };
+    let total = steps_per_epoch * epochs as u64;
+    let warmup = (cfg.warmup_epochs * steps_per_epoch as f64).round() as u64;
+    let mut step = 0u64;
+    let mut reports = Vec::new();
+    for epoch in 1..=epochs {
+        let epoch_start = Instant::now();
+        let loader = BatchLoader::new(
+            train.clone(),
+            cfg.batch_size,
+            Some(archer_rng::Rng::derive(seed, epoch as u64).next_u64()),
+            cfg.augment.clone(),
+            normalize.clone(),
+            cfg.prefetch,
+            true,
+        );
+        let (mut loss_sum, mut correct, mut seen) = (0f64, 0i64, 0i64);
+        let mut lr = cfg.lr;
+        for batch in loader {
+            lr = learning_rate(cfg, step, warmup, total);
+            opt.set_lr(lr);
+            let images = batch.images.to_device(device);
+            let labels = batch.labels.to_device(device);
+            let (l, logits) = loss(net, &images, &labels, cfg.label_smoothing);
+            let lv = l.double_value(&[]);
+            if !lv.is_finite() {
+                return Err(TrainError::Diverged {
+                    loss: lv,
+                    epoch,
+                    step,
+                });
+            }
+            opt.zero_grad();
+            l.backward();
+            if cfg.grad_clip > 0.0 {
+                opt.clip_grad_norm(cfg.grad_clip);
+            }
+            opt.step();
+            let n = labels.size()[0];
+            loss_sum += lv * n as f64;
+            correct += logits
+                .argmax(1, false)
+                .eq_tensor(&labels)
+                .sum(Kind::Int64)
+                .int64_value(&[]);
+            seen += n;
+            step += 1;
+            limits.check(started, epoch)?;
+        }
+        let train_stats = PassStats {
+            loss: loss_sum / seen.max(1) as f64,
+            accuracy: 100.0 * correct as f64 / seen.max(1) as f64,
+        };
+        let valid_stats = match &valid {
+            Some(v) => Some(evaluate(
+                net,
+                v.clone(),
+                normalize,
+                cfg.eval_batch_size,
+                cfg.prefetch,
+            )?),
+            None => None,
+        };
+        let report = EpochReport {
+            epoch,
+            train: train_stats,
+            valid: valid_stats,
+            lr,
+            seconds: epoch_start.elapsed().as_secs_f64(),
+        };
+        reports.push(report);
+        if !on_epoch(&report) {
+            break;
+        }
+    }
+    Ok(reports)
+}
+
+/// Loss and accuracy of `net` (in evaluation mode) on `set`.
+pub fn evaluate(
+    net: &Network,
+    set: Arc<ImageSet>,
+    normalize: &Normalize,
+    batch_size: usize,
+    prefetch: usize,
+) -> Result<PassStats, TrainError> {
+    let device = net.vs.device();
+    let n = set.len().max(1) as f64;
+    let loader = BatchLoader::new(
+        set,
+        batch_size,
+        None,
+        Default::default(),
+        normalize.clone(),
+        prefetch,
+        false,
+    );
+    let _guard = tch::no_grad_guard();
+    let (mut loss_sum, mut correct) = (0f64, 0i64);
+    for batch in loader {
+        let images = batch.images.to_device(device);
+        let labels = batch.labels.to_device(device);
+        let logits = net.forward_t(&images, false);
+        loss_sum += logits
+            .cross_entropy_loss::<Tensor>(&labels, None, Reduction::Sum, -100, 0.0)
+            .double_value(&[]);
+        correct += logits
+            .argmax(1, false)
+            .eq_tensor(&labels)
+            .sum(Kind::Int64)
+            .int64_value(&[]);
+    }
+    Ok(PassStats {
+        loss: loss_sum / n,
+        accuracy: 100.0 * correct as f64 / n,
+    })
+}
