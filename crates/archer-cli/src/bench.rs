@@ -27,6 +27,10 @@ pub enum BenchCommand {
     /// Trials per second through the whole loop: in memory, SQLite, PostgreSQL, and Optuna's
     /// RDB storage on the same workload.
     Store(StoreArgs),
+    /// Training-step and forward times of the reference networks on libtorch, beside the
+    /// same networks in PyTorch (bench/engine_reference.py) run by a given Python.
+    #[cfg(feature = "train")]
+    Engine(crate::bench_engine::EngineArgs),
 }
 
 #[derive(Args)]
@@ -41,6 +45,10 @@ pub struct SizeArgs {
     /// The NB201 results table.
     #[arg(long, default_value = "data/nas-bench-201/nb201_results.csv.gz")]
     table: PathBuf,
+    /// Count the networks as built on libtorch (every module instantiated) instead of on
+    /// their descriptions.
+    #[arg(long)]
+    engine: bool,
     #[arg(long)]
     json: bool,
 }
@@ -166,6 +174,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             benchmark: PredictorsBenchmark::Nb201(args),
         } => predictors(args),
         BenchCommand::Nb201Size(args) => nb201_size(args),
+        #[cfg(feature = "train")]
+        BenchCommand::Engine(args) => crate::bench_engine::run(args),
     }
 }
 
@@ -188,8 +198,8 @@ fn nb201_size(args: SizeArgs) -> Result<()> {
     })?;
     let checks = datasets
         .into_iter()
-        .map(|d| archer_runner::size_bench::check_sizes(&table, d))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|d| check_sizes(&table, d, args.engine))
+        .collect::<Result<Vec<_>>>()?;
     if args.json {
         return Ok(say(serde_json::to_string_pretty(&checks)?)?);
     }
@@ -215,6 +225,39 @@ fn nb201_size(args: SizeArgs) -> Result<()> {
     }
     say("Tolerances: params 0.5 %, FLOPs 1 % of the table's cifar10/cifar100/imagenet16 _params_M and _flops_M.")?;
     Ok(())
+}
+
+#[cfg(feature = "train")]
+fn check_sizes(
+    table: &Nb201Table,
+    dataset: Nb201Dataset,
+    engine: bool,
+) -> Result<archer_runner::size_bench::SizeCheck> {
+    use archer_runner::size_bench;
+    Ok(if engine {
+        let built = |space: &_, arch: &_, config| {
+            archer_train::engine_bench::nb201_built_size(space, arch, config)
+                .map_err(|e| e.to_string())
+        };
+        size_bench::check_sizes_with(table, dataset, &built, "libtorch network")?
+    } else {
+        size_bench::check_sizes(table, dataset)?
+    })
+}
+
+#[cfg(not(feature = "train"))]
+fn check_sizes(
+    table: &Nb201Table,
+    dataset: Nb201Dataset,
+    engine: bool,
+) -> Result<archer_runner::size_bench::SizeCheck> {
+    if engine {
+        anyhow::bail!(UsageError(
+            "--engine needs the `train` feature (libtorch); this archer was built without it"
+                .into()
+        ));
+    }
+    Ok(archer_runner::size_bench::check_sizes(table, dataset)?)
 }
 
 fn predictors(args: PredictorsArgs) -> Result<()> {

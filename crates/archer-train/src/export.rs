@@ -261,9 +261,11 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, TrainError> {
     Ok(manifest)
 }
 
-/// Rebuilds a saved model (on the CPU) with its trained weights.
+/// Rebuilds a saved model (on the CPU) with its trained weights. Takes the training lock
+/// while it builds (weight initialisation draws from libtorch's global generator).
 pub fn load_model(dir: &Path) -> Result<(Manifest, Network), TrainError> {
     let manifest = read_manifest(dir)?;
+    let _lock = crate::training_lock();
     let space = manifest
         .space
         .build()

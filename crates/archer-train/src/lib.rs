@@ -8,6 +8,7 @@
 mod chain;
 mod darts;
 pub mod data;
+pub mod engine_bench;
 mod error;
 mod evaluator;
 pub mod export;

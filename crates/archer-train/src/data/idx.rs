@@ -15,10 +15,10 @@ fn parse(
     ndim: usize,
 ) -> Result<(Vec<usize>, std::ops::Range<usize>), TrainError> {
     let header = 4 + 4 * ndim;
-    if bytes.len() < header {
+    if bytes.len() < 4 {
         return Err(TrainError::data(
             path,
-            format!("truncated IDX header: {} bytes, need {header}", bytes.len()),
+            format!("truncated IDX header: {} bytes", bytes.len()),
         ));
     }
     if bytes[0] != 0 || bytes[1] != 0 || bytes[2] != 0x08 || bytes[3] as usize != ndim {
@@ -28,6 +28,12 @@ fn parse(
                 "bad IDX magic {:02x} {:02x} {:02x} {:02x} at byte 0: expected 00 00 08 {ndim:02x} (unsigned bytes, {ndim} dimensions)",
                 bytes[0], bytes[1], bytes[2], bytes[3]
             ),
+        ));
+    }
+    if bytes.len() < header {
+        return Err(TrainError::data(
+            path,
+            format!("truncated IDX header: {} bytes, need {header}", bytes.len()),
         ));
     }
     let dims: Vec<usize> = (0..ndim)

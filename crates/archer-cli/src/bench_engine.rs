@@ -1,0 +1,114 @@
+//! `archer bench engine`: Archer's training engine against PyTorch on the same networks.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use archer_train::engine_bench::{self, EngineBenchConfig};
+use clap::Args;
+
+use crate::out::say;
+use crate::UsageError;
+
+#[derive(Args)]
+pub struct EngineArgs {
+    /// A Python with torch for the reference run (default: the environment this archer was
+    /// built against, from scripts/setup-torch.sh).
+    #[arg(long)]
+    reference_python: Option<PathBuf>,
+    /// Time Archer only.
+    #[arg(long)]
+    no_reference: bool,
+    /// The reference script.
+    #[arg(long, default_value = "bench/engine_reference.py")]
+    script: PathBuf,
+    /// Rounds of (Archer, PyTorch); each figure is the fastest round's median.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Intra-op threads in both engines.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Timed repetitions (the median is reported) after `--warmup` untimed ones.
+    #[arg(long, default_value_t = 10)]
+    repeats: usize,
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    #[arg(long, default_value_t = 64)]
+    train_batch: i64,
+    #[arg(long, default_value_t = 256)]
+    forward_batch: i64,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: EngineArgs) -> Result<()> {
+    let cfg = EngineBenchConfig {
+        rounds: args.rounds.max(1),
+        threads: args.threads.max(1),
+        repeats: args.repeats.max(1),
+        warmup: args.warmup,
+        train_batch: args.train_batch.max(1),
+        forward_batch: args.forward_batch.max(1),
+    };
+    let python = if args.no_reference {
+        None
+    } else {
+        Some(
+            args.reference_python
+                .or_else(engine_bench::linked_python)
+                .ok_or_else(|| {
+                    UsageError(
+                        "no Python with torch found: pass --reference-python PATH or --no-reference"
+                            .into(),
+                    )
+                })?,
+        )
+    };
+    if python.is_some() && !args.script.is_file() {
+        return Err(UsageError(format!(
+            "{}: reference script not found (run from the repository root or pass --script)",
+            args.script.display()
+        ))
+        .into());
+    }
+    let rows = engine_bench::run(&cfg, python.as_deref(), &args.script).context("bench engine")?;
+    if args.json {
+        return Ok(say(serde_json::to_string_pretty(&serde_json::json!({
+            "config": cfg,
+            "reference_python": python,
+            "results": rows,
+        }))?)?);
+    }
+    say(format!(
+        "{} threads, batch {} (train step) and {} (forward), median of {} after {} warm-up, fastest of {} rounds",
+        cfg.threads, cfg.train_batch, cfg.forward_batch, cfg.repeats, cfg.warmup, cfg.rounds
+    ))?;
+    let opt = |x: Option<f64>, p: usize| x.map_or("-".to_string(), |v| format!("{v:.p$}"));
+    say(format!(
+        "{:<18} {:>9} {:>12} {:>12} {:>7} {:>12} {:>12} {:>7}",
+        "network",
+        "params",
+        "archer train",
+        "torch train",
+        "ratio",
+        "archer fwd",
+        "torch fwd",
+        "ratio"
+    ))?;
+    for r in &rows {
+        say(format!(
+            "{:<18} {:>9} {:>10.1}ms {:>10}ms {:>7} {:>10.1}ms {:>10}ms {:>7}",
+            r.network,
+            r.params,
+            r.archer_train_ms,
+            opt(r.pytorch_train_ms, 1),
+            opt(r.train_ratio, 3),
+            r.archer_forward_ms,
+            opt(r.pytorch_forward_ms, 1),
+            opt(r.forward_ratio, 3)
+        ))?;
+    }
+    if let Some(r) = rows.first() {
+        say(format!("backend: {}", r.backend))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,308 @@
+//! `archer bench engine`: how fast this engine trains and runs the reference networks, timed
+//! exactly as `bench/engine_reference.py` times the same networks in PyTorch.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use archer_eval::NetworkConfig;
+use archer_space::{DartsSpace, Nb201Space, SearchSpace};
+use serde::Serialize;
+use tch::nn::OptimizerConfig;
+use tch::{nn, Device, Kind, Reduction, Tensor};
+
+use crate::ops::Shape;
+use crate::{Network, TrainError};
+
+/// NB201's ResNet-like reference cell (index 11472).
+pub const NB201_11472: &str =
+    "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|";
+/// DARTS (second order) as published in the DARTS code.
+pub const DARTS_V2: &str = "Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), ('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])";
+
+/// How the timing runs.
+#[derive(Clone, Debug, Serialize)]
+pub struct EngineBenchConfig {
+    /// Rounds, each timing Archer then PyTorch; each figure is the fastest round's median,
+    /// so that load from elsewhere on a shared machine (which only ever adds time) affects
+    /// both engines alike.
+    pub rounds: usize,
+    pub threads: usize,
+    pub repeats: usize,
+    pub warmup: usize,
+    pub train_batch: i64,
+    pub forward_batch: i64,
+}
+
+/// One network's timings in both engines.
+#[derive(Clone, Debug, Serialize)]
+pub struct EngineRow {
+    pub network: String,
+    pub backend: String,
+    pub params: u64,
+    pub archer_train_ms: f64,
+    pub pytorch_train_ms: Option<f64>,
+    pub train_ratio: Option<f64>,
+    pub archer_forward_ms: f64,
+    pub pytorch_forward_ms: Option<f64>,
+    pub forward_ratio: Option<f64>,
+}
+
+/// One network's timings in one engine.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timing {
+    pub network: String,
+    pub params: u64,
+    pub train_ms: f64,
+    pub forward_ms: f64,
+}
+
+impl Timing {
+    fn keep_fastest(&mut self, other: &Timing) {
+        self.train_ms = self.train_ms.min(other.train_ms);
+        self.forward_ms = self.forward_ms.min(other.forward_ms);
+    }
+}
+
+fn median_ms(repeats: usize, warmup: usize, mut f: impl FnMut()) -> f64 {
+    for _ in 0..warmup {
+        f();
+    }
+    let mut times: Vec<f64> = (0..repeats.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let n = times.len();
+    if n % 2 == 1 {
+        times[n / 2]
+    } else {
+        (times[n / 2 - 1] + times[n / 2]) / 2.0
+    }
+}
+
+/// The two reference networks: (name, space, arch string, network settings).
+fn networks() -> Vec<(
+    &'static str,
+    Box<dyn SearchSpace>,
+    &'static str,
+    NetworkConfig,
+)> {
+    vec![
+        (
+            "nb201_11472",
+            Box::new(Nb201Space::default()),
+            NB201_11472,
+            NetworkConfig::default(),
+        ),
+        (
+            "darts_v2_c16_l8",
+            Box::new(DartsSpace::default()),
+            DARTS_V2,
+            NetworkConfig {
+                channels: Some(16),
+                depth: Some(8),
+                ..Default::default()
+            },
+        ),
+    ]
+}
+
+/// Times a training step (forward, cross-entropy, backward, SGD step with Nesterov
+/// momentum and weight decay) and an evaluation-mode forward pass of each reference
+/// network on the CPU.
+pub fn time_archer(cfg: &EngineBenchConfig) -> Result<Vec<Timing>, TrainError> {
+    let _lock = crate::training_lock();
+    tch::set_num_threads(cfg.threads as i32);
+    let mut out = Vec::new();
+    for (name, space, arch_str, net_cfg) in networks() {
+        tch::manual_seed(0);
+        let arch = space
+            .parse(arch_str)
+            .map_err(|e| TrainError::Setting(e.to_string()))?;
+        let net = Network::build(
+            space.as_ref(),
+            &arch,
+            &net_cfg,
+            Shape::new(3, 32, 32),
+            10,
+            1.0,
+            Device::Cpu,
+        )?;
+        let mut opt = nn::Sgd {
+            momentum: 0.9,
+            dampening: 0.0,
+            wd: 5e-4,
+            nesterov: true,
+        }
+        .build(&net.vs, 0.01)?;
+        let x = Tensor::randn([cfg.train_batch, 3, 32, 32], (Kind::Float, Device::Cpu));
+        let y = Tensor::randint(10, [cfg.train_batch], (Kind::Int64, Device::Cpu));
+        let train_ms = median_ms(cfg.repeats, cfg.warmup, || {
+            opt.zero_grad();
+            let loss = net.forward_t(&x, true).cross_entropy_loss::<Tensor>(
+                &y,
+                None,
+                Reduction::Mean,
+                -100,
+                0.0,
+            );
+            loss.backward();
+            opt.step();
+        });
+        let xf = Tensor::randn([cfg.forward_batch, 3, 32, 32], (Kind::Float, Device::Cpu));
+        let forward_ms = median_ms(cfg.repeats, cfg.warmup, || {
+            let _guard = tch::no_grad_guard();
+            let _ = net.forward_t(&xf, false);
+        });
+        out.push(Timing {
+            network: name.to_string(),
+            params: net.params(),
+            train_ms,
+            forward_ms,
+        });
+    }
+    Ok(out)
+}
+
+/// The Python of the PyTorch that this build links (the environment
+/// `scripts/setup-torch.sh` made), when it can be found.
+pub fn linked_python() -> Option<PathBuf> {
+    let torch_dir = PathBuf::from(option_env!("ARCHER_LIBTORCH_DIR")?);
+    // <venv>/lib/python3.X/site-packages/torch → <venv>/bin/python
+    let venv = torch_dir.ancestors().nth(4)?;
+    let python = venv.join("bin").join("python");
+    python.is_file().then_some(python)
+}
+
+/// Runs the reference script with `python`: its torch version and timings.
+pub fn time_pytorch(
+    python: &Path,
+    script: &Path,
+    cfg: &EngineBenchConfig,
+) -> Result<(String, Vec<Timing>), TrainError> {
+    let output = Command::new(python)
+        .arg(script)
+        .args(["--threads", &cfg.threads.to_string()])
+        .args(["--repeats", &cfg.repeats.to_string()])
+        .args(["--warmup", &cfg.warmup.to_string()])
+        .args(["--train-batch", &cfg.train_batch.to_string()])
+        .args(["--forward-batch", &cfg.forward_batch.to_string()])
+        .output()
+        .map_err(|e| TrainError::io(python, e))?;
+    if !output.status.success() {
+        return Err(TrainError::Export(format!(
+            "the reference script {} failed with {}: {}",
+            script.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let v: serde_json::Value = serde_json::from_str(text.trim()).map_err(|e| {
+        TrainError::Export(format!(
+            "the reference script printed no JSON ({e}): {text}"
+        ))
+    })?;
+    let mut rows = Vec::new();
+    if let Some(nets) = v["networks"].as_object() {
+        for (name, t) in nets {
+            rows.push(Timing {
+                network: name.clone(),
+                params: t["params"].as_u64().unwrap_or(0),
+                train_ms: t["train_ms"].as_f64().unwrap_or(f64::NAN),
+                forward_ms: t["forward_ms"].as_f64().unwrap_or(f64::NAN),
+            });
+        }
+    }
+    Ok((v["torch"].as_str().unwrap_or("?").to_string(), rows))
+}
+
+/// Keeps, per network, the fastest times seen over rounds.
+fn fastest(best: &mut Option<Vec<Timing>>, round: Vec<Timing>) {
+    match best {
+        None => *best = Some(round),
+        Some(b) => {
+            for x in b.iter_mut() {
+                if let Some(y) = round.iter().find(|y| y.network == x.network) {
+                    x.keep_fastest(y);
+                }
+            }
+        }
+    }
+}
+
+/// Both engines, side by side; without `python`, only Archer's column.
+pub fn run(
+    cfg: &EngineBenchConfig,
+    python: Option<&Path>,
+    script: &Path,
+) -> Result<Vec<EngineRow>, TrainError> {
+    let mut archer = None;
+    let mut reference = None;
+    for _ in 0..cfg.rounds.max(1) {
+        fastest(&mut archer, time_archer(cfg)?);
+        if let Some(p) = python {
+            fastest(&mut reference, time_pytorch(p, script, cfg)?.1);
+        }
+    }
+    let archer = archer.expect("at least one round");
+    let backend = format!("tch-rs 0.26 / libtorch {} (CPU)", crate::LIBTORCH_VERSION);
+    let mut rows = Vec::new();
+    for a in archer {
+        let r = reference
+            .as_ref()
+            .and_then(|rows| rows.iter().find(|r| r.network == a.network));
+        if let Some(r) = r {
+            if r.params != a.params {
+                return Err(TrainError::Export(format!(
+                    "{}: the PyTorch reference has {} parameters, Archer's network {}; they are not the same network",
+                    a.network, r.params, a.params
+                )));
+            }
+        }
+        rows.push(EngineRow {
+            backend: backend.clone(),
+            params: a.params,
+            archer_train_ms: a.train_ms,
+            pytorch_train_ms: r.map(|r| r.train_ms),
+            train_ratio: r.map(|r| a.train_ms / r.train_ms),
+            archer_forward_ms: a.forward_ms,
+            pytorch_forward_ms: r.map(|r| r.forward_ms),
+            forward_ratio: r.map(|r| a.forward_ms / r.forward_ms),
+            network: a.network,
+        });
+    }
+    Ok(rows)
+}
+
+/// `(params, FLOPs)` of the libtorch network of an NB201 architecture with the skeleton
+/// `config`, built on the CPU: what `archer bench nb201-size --engine` checks against the
+/// table.
+pub fn nb201_built_size(
+    space: &Nb201Space,
+    arch: &archer_space::Arch,
+    config: archer_nets::Nb201NetConfig,
+) -> Result<(u64, u64), TrainError> {
+    let net_cfg = NetworkConfig {
+        channels: Some(config.channels),
+        depth: Some(config.cells_per_stage),
+        ..Default::default()
+    };
+    let (c, h, w) = config.input;
+    let _lock = crate::training_lock();
+    let _guard = tch::no_grad_guard();
+    let net = Network::build(
+        space,
+        arch,
+        &net_cfg,
+        Shape::new(c as i64, h as i64, w as i64),
+        config.classes as i64,
+        1.0,
+        Device::Cpu,
+    )?;
+    Ok((net.params(), net.flops()))
+}
