@@ -235,9 +235,17 @@ def time_network(net, train_batch, forward_batch, repeats, warmup):
         with torch.no_grad():
             net(xf)
 
+    x1 = torch.randn(1, 3, 32, 32)
+
+    def forward_one():
+        net.eval()
+        with torch.no_grad():
+            net(x1)
+
     return {
         "train_ms": median_ms(step, repeats, warmup),
         "forward_ms": median_ms(forward, repeats, warmup),
+        "forward_b1_ms": median_ms(forward_one, max(repeats, 20), warmup),
         "params": sum(p.numel() for p in net.parameters()),
     }
 

@@ -32,6 +32,9 @@ pub struct RetrainArgs {
     /// beside an architecture file). Must be new or empty.
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Measure the test set after every epoch too (a learning curve, saved in the manifest).
+    #[arg(long)]
+    test_each_epoch: bool,
     /// Print the manifest as JSON at the end.
     #[arg(long)]
     json: bool,
@@ -130,6 +133,7 @@ pub fn retrain_experiment(dir: &Path, epochs: u32, seed: Option<u64>) -> Result<
         epochs: Some(epochs),
         seed,
         output: None,
+        test_each_epoch: false,
         json: false,
     })
 }
@@ -158,11 +162,16 @@ pub fn retrain_cmd(args: RetrainArgs) -> Result<()> {
         settings: &job.settings,
         epochs,
         seed,
+        test_each_epoch: args.test_each_epoch,
     };
     let manifest = retrain(&retrain_job, &output, &mut |r| {
+        let test = r
+            .valid
+            .map(|v| format!(", test acc {:.2} %", v.accuracy))
+            .unwrap_or_default();
         let _ = say(format!(
-            "  epoch {:>3}: train loss {:.4}, train acc {:.2} %, lr {:.4}, {:.1} s",
-            r.epoch, r.train.loss, r.train.accuracy, r.lr, r.seconds
+            "  epoch {:>3}: train loss {:.4}, train acc {:.2} %{test}, lr {:.4}, {:.1} s ({:.1} s waiting for data)",
+            r.epoch, r.train.loss, r.train.accuracy, r.lr, r.seconds, r.loader_wait_seconds
         ));
     })
     .with_context(|| format!("retraining {}", job.origin))?;

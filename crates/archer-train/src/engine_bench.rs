@@ -46,6 +46,8 @@ pub struct EngineRow {
     pub archer_forward_ms: f64,
     pub pytorch_forward_ms: Option<f64>,
     pub forward_ratio: Option<f64>,
+    pub archer_forward_b1_ms: f64,
+    pub pytorch_forward_b1_ms: Option<f64>,
 }
 
 /// One network's timings in one engine.
@@ -55,12 +57,16 @@ pub struct Timing {
     pub params: u64,
     pub train_ms: f64,
     pub forward_ms: f64,
+    /// Forward pass of one image: almost no arithmetic, so it measures the per-operation
+    /// overhead (dispatch, allocation) of the engine.
+    pub forward_b1_ms: f64,
 }
 
 impl Timing {
     fn keep_fastest(&mut self, other: &Timing) {
         self.train_ms = self.train_ms.min(other.train_ms);
         self.forward_ms = self.forward_ms.min(other.forward_ms);
+        self.forward_b1_ms = self.forward_b1_ms.min(other.forward_b1_ms);
     }
 }
 
@@ -158,11 +164,17 @@ pub fn time_archer(cfg: &EngineBenchConfig) -> Result<Vec<Timing>, TrainError> {
             let _guard = tch::no_grad_guard();
             let _ = net.forward_t(&xf, false);
         });
+        let x1 = Tensor::randn([1, 3, 32, 32], (Kind::Float, Device::Cpu));
+        let forward_b1_ms = median_ms(cfg.repeats.max(20), cfg.warmup, || {
+            let _guard = tch::no_grad_guard();
+            let _ = net.forward_t(&x1, false);
+        });
         out.push(Timing {
             network: name.to_string(),
             params: net.params(),
             train_ms,
             forward_ms,
+            forward_b1_ms,
         });
     }
     Ok(out)
@@ -215,6 +227,7 @@ pub fn time_pytorch(
                 params: t["params"].as_u64().unwrap_or(0),
                 train_ms: t["train_ms"].as_f64().unwrap_or(f64::NAN),
                 forward_ms: t["forward_ms"].as_f64().unwrap_or(f64::NAN),
+                forward_b1_ms: t["forward_b1_ms"].as_f64().unwrap_or(f64::NAN),
             });
         }
     }
@@ -273,6 +286,8 @@ pub fn run(
             archer_forward_ms: a.forward_ms,
             pytorch_forward_ms: r.map(|r| r.forward_ms),
             forward_ratio: r.map(|r| a.forward_ms / r.forward_ms),
+            archer_forward_b1_ms: a.forward_b1_ms,
+            pytorch_forward_b1_ms: r.map(|r| r.forward_b1_ms),
             network: a.network,
         });
     }

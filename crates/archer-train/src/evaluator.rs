@@ -110,6 +110,7 @@ impl TrainEvaluator {
         let seed = ctx.seed();
         tch::manual_seed((seed & (i64::MAX as u64)) as i64);
         let train_set = if fraction < 1.0 {
+            // A stratified subset drawn by the trial's seed.
             Arc::new(self.train.fraction(fraction, seed))
         } else {
             self.train.clone()

@@ -31,6 +31,11 @@ pub struct EpochRecord {
     pub train_acc: f64,
     pub lr: f64,
     pub seconds: f64,
+    /// Of which waiting for data.
+    pub loader_wait_seconds: f64,
+    /// Test accuracy after this epoch, when the retraining measured every epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_acc: Option<f64>,
 }
 
 /// Everything needed to rebuild, check and reproduce a saved model.
@@ -72,6 +77,9 @@ pub struct RetrainJob<'a> {
     pub settings: &'a TrainSettings,
     pub epochs: u32,
     pub seed: u64,
+    /// Measure the test set after every epoch (a learning curve; costs one test pass per
+    /// epoch, and is never used to choose anything).
+    pub test_each_epoch: bool,
 }
 
 /// Trains `job.arch` from scratch on all training images (train and valid parts), measures
@@ -129,7 +137,7 @@ pub fn retrain(
         cfg,
         job.epochs,
         train_set.clone(),
-        None,
+        job.test_each_epoch.then(|| test_set.clone()),
         &normalize,
         job.seed,
         Limits::default(),
@@ -202,6 +210,8 @@ pub fn retrain(
                 train_acc: r.train.accuracy,
                 lr: r.lr,
                 seconds: r.seconds,
+                loader_wait_seconds: r.loader_wait_seconds,
+                test_acc: r.valid.map(|v| v.accuracy),
             })
             .collect(),
         created_unix: std::time::SystemTime::now()

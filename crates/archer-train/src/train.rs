@@ -52,6 +52,9 @@ pub struct EpochReport {
     /// Learning rate at the epoch's last step.
     pub lr: f64,
     pub seconds: f64,
+    /// Seconds the training loop waited for the loader thread's next batch (data loading
+    /// that prefetching did not hide).
+    pub loader_wait_seconds: f64,
 }
 
 /// Stops a run that grows past its time or memory budget.
@@ -151,7 +154,14 @@ pub fn train(
         );
         let (mut loss_sum, mut correct, mut seen) = (0f64, 0i64, 0i64);
         let mut lr = cfg.lr;
-        for batch in loader {
+        let mut loader = loader;
+        let mut loader_wait_seconds = 0.0;
+        loop {
+            let waited = Instant::now();
+            let Some(batch) = loader.next() else {
+                break;
+            };
+            loader_wait_seconds += waited.elapsed().as_secs_f64();
             lr = learning_rate(cfg, step, warmup, total);
             opt.set_lr(lr);
             let images = batch.images.to_device(device);
@@ -202,6 +212,7 @@ pub fn train(
             valid: valid_stats,
             lr,
             seconds: epoch_start.elapsed().as_secs_f64(),
+            loader_wait_seconds,
         };
         reports.push(report);
         if !on_epoch(&report) {

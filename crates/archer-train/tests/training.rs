@@ -240,11 +240,16 @@ fn a_saved_model_reloads_to_identical_outputs_here_and_in_pytorch() {
         settings: &s,
         epochs: 1,
         seed: 4,
+        test_each_epoch: true,
     };
     let manifest = retrain(&job, &out, &mut |_| {}).unwrap();
     assert_eq!(manifest.train_images, 300);
     assert_eq!(manifest.test_images, 100);
     assert_eq!(manifest.arch_str, CHAIN_ARCH);
+    assert_eq!(
+        manifest.history[0].test_acc,
+        Some(manifest.metrics["test_acc"])
+    );
     // The same folder is never overwritten.
     assert!(retrain(&job, &out, &mut |_| {})
         .unwrap_err()

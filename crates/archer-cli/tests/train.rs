@@ -1,0 +1,180 @@
+//! Real training end to end through the `archer` binary: a search with the `train`
+//! evaluator on the bundled MNIST subset, the winner retrained and reloaded; bad settings get
+//! clear errors.
+#![cfg(feature = "train")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn archer(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_archer"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A small real search: 3 chain networks, each trained for one epoch on 5 % of the subset.
+fn config(training_extra: &str, tail: &str) -> String {
+    let data = repo().join("data/mnist-small");
+    format!(
+        r#"[study]
+name = "tiny-mnist"
+seed = 3
+
+[space]
+name = "macro"
+layers = 3
+kernels = [3]
+filters = [16, 24]
+
+[strategy]
+name = "random"
+
+[evaluator]
+kind = "train"
+valid_fraction = 0.05
+data_fraction = 0.05
+
+[evaluator.data]
+format = "idx"
+dir = "{}"
+
+[evaluator.training]
+epochs = 1
+batch_size = 32
+threads = 2
+{training_extra}
+
+[budget]
+trials = 3
+{tail}"#,
+        data.display()
+    )
+}
+
+#[test]
+fn a_real_search_retrains_its_winner_and_the_saved_model_reloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("exp.toml");
+    std::fs::write(&file, config("", "\n[retrain]\nepochs = 1\n")).unwrap();
+    let out = dir.path().join("run");
+    let o = archer(
+        &[
+            "search",
+            file.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--quiet",
+        ],
+        dir.path(),
+    );
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("trial budget reached after 3 trials (0 failed)"),
+        "{t}"
+    );
+    assert!(t.contains("Test accuracy"), "{t}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("model/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["train_images"], 10_000);
+    assert_eq!(manifest["test_images"], 2_000);
+    assert_eq!(manifest["data_files_sha256"].as_object().unwrap().len(), 4);
+    for f in ["weights.safetensors", "model.pt"] {
+        assert!(out.join("model").join(f).is_file(), "{f}");
+    }
+    let o = archer(
+        &["evaluate", out.join("model").to_str().unwrap()],
+        dir.path(),
+    );
+    let t = text(&o);
+    assert!(
+        o.status.success() && t.contains("reproduced exactly"),
+        "{t}"
+    );
+    // Retraining again into the same folder is refused; another folder works.
+    let o = archer(
+        &["retrain", out.to_str().unwrap(), "--epochs", "1"],
+        dir.path(),
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("already holds files"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn bad_training_settings_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            config("lr_rate = 0.1", ""),
+            vec!["unknown field `lr_rate`", "`lr`"],
+        ),
+        (
+            config("lr = -1.0", ""),
+            vec!["training.lr", "must be positive"],
+        ),
+        (
+            config("", "").replace("data/mnist-small", "data/no-such-folder"),
+            vec!["no-such-folder", "not found"],
+        ),
+        (
+            config("[evaluator.training.augment]\ncrop = 4", ""),
+            vec!["unknown field `crop`", "`crop_padding`"],
+        ),
+        (
+            config("", "\n[retrain]\nepochs = 0\n"),
+            vec!["retrain.epochs", "at least 1"],
+        ),
+    ];
+    for (i, (contents, expected)) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(&file, contents).unwrap();
+        let o = archer(&["validate", file.to_str().unwrap()], dir.path());
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "case {i}: {t}");
+        for e in expected {
+            assert!(t.contains(e), "case {i}: expected {e:?} in {t}");
+        }
+        assert!(!t.contains("panic"), "{t}");
+    }
+    // Retraining needs the train evaluator's data and recipe.
+    let table = repo().join("examples/nb201-rea.toml");
+    let nb201_run = dir.path().join("nb201");
+    let o = archer(
+        &[
+            "search",
+            table.to_str().unwrap(),
+            "--output",
+            nb201_run.to_str().unwrap(),
+            "--quiet",
+            "--trials",
+            "3",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = archer(&["retrain", nb201_run.to_str().unwrap()], dir.path());
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("needs a `train` evaluator"), "{t}");
+}
