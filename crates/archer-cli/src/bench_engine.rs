@@ -84,7 +84,7 @@ pub fn run(args: EngineArgs) -> Result<()> {
     ))?;
     let opt = |x: Option<f64>, p: usize| x.map_or("-".to_string(), |v| format!("{v:.p$}"));
     say(format!(
-        "{:<18} {:>9} {:>12} {:>12} {:>7} {:>12} {:>12} {:>7}",
+        "{:<18} {:>9} {:>12} {:>12} {:>7} {:>12} {:>12} {:>7} {:>12} {:>12}",
         "network",
         "params",
         "archer train",
@@ -92,11 +92,13 @@ pub fn run(args: EngineArgs) -> Result<()> {
         "ratio",
         "archer fwd",
         "torch fwd",
-        "ratio"
+        "ratio",
+        "archer fwd1",
+        "torch fwd1"
     ))?;
     for r in &rows {
         say(format!(
-            "{:<18} {:>9} {:>10.1}ms {:>10}ms {:>7} {:>10.1}ms {:>10}ms {:>7}",
+            "{:<18} {:>9} {:>10.1}ms {:>10}ms {:>7} {:>10.1}ms {:>10}ms {:>7} {:>10.2}ms {:>10}ms",
             r.network,
             r.params,
             r.archer_train_ms,
@@ -104,9 +106,12 @@ pub fn run(args: EngineArgs) -> Result<()> {
             opt(r.train_ratio, 3),
             r.archer_forward_ms,
             opt(r.pytorch_forward_ms, 1),
-            opt(r.forward_ratio, 3)
+            opt(r.forward_ratio, 3),
+            r.archer_forward_b1_ms,
+            opt(r.pytorch_forward_b1_ms, 2)
         ))?;
     }
+    say("fwd1: one image, almost no arithmetic: each engine's per-operation overhead.")?;
     if let Some(r) = rows.first() {
         say(format!("backend: {}", r.backend))?;
     }
