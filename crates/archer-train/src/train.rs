@@ -261,3 +261,28 @@ pub fn evaluate(
         accuracy: 100.0 * correct as f64 / n,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_learning_rate_warms_up_linearly_then_decays_by_cosine() {
+        let cfg = TrainConfig {
+            lr: 0.1,
+            min_lr: 0.001,
+            ..TrainConfig::default()
+        };
+        // 10 warm-up steps of 110.
+        assert!((learning_rate(&cfg, 0, 10, 110) - 0.01).abs() < 1e-12);
+        assert!((learning_rate(&cfg, 9, 10, 110) - 0.1).abs() < 1e-12);
+        assert!((learning_rate(&cfg, 10, 10, 110) - 0.1).abs() < 1e-12);
+        let mid = 0.001 + 0.5 * (0.1 - 0.001);
+        assert!((learning_rate(&cfg, 60, 10, 110) - mid).abs() < 1e-12);
+        assert!((learning_rate(&cfg, 110, 10, 110) - 0.001).abs() < 1e-12);
+        // Without warm-up the first step has the peak rate, and the rate never rises.
+        let rates: Vec<f64> = (0..50).map(|s| learning_rate(&cfg, s, 0, 50)).collect();
+        assert_eq!(rates[0], 0.1);
+        assert!(rates.windows(2).all(|w| w[1] <= w[0]));
+    }
+}
