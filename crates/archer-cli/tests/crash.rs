@@ -1,16 +1,12 @@
 //! A search killed with SIGKILL at random moments, resumed each time, ends exactly as an
 //! uninterrupted run with the same seed: the trials asked for, no duplicate, no loss.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+mod common;
+use common::repo;
 
 const TRIALS: usize = 3000;
 const KILLS: usize = 20;

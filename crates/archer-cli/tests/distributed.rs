@@ -2,16 +2,11 @@
 //! SIGKILLed while it holds a running trial. Every trial completes exactly once, and the
 //! killed worker's trial is re-run by another after its heartbeat goes stale.
 
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+mod common;
+use common::repo;
 
 fn url() -> String {
     std::env::var("ARCHER_TEST_POSTGRES")
