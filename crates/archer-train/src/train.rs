@@ -143,7 +143,7 @@ pub fn train(
     let mut reports = Vec::new();
     for epoch in 1..=epochs {
         let epoch_start = Instant::now();
-        let loader = BatchLoader::new(
+        let mut loader = BatchLoader::new(
             train.clone(),
             cfg.batch_size,
             Some(archer_rng::Rng::derive(seed, epoch as u64).next_u64()),
@@ -154,7 +154,6 @@ pub fn train(
         );
         let (mut loss_sum, mut correct, mut seen) = (0f64, 0i64, 0i64);
         let mut lr = cfg.lr;
-        let mut loader = loader;
         let mut loader_wait_seconds = 0.0;
         loop {
             let waited = Instant::now();
@@ -192,6 +191,7 @@ pub fn train(
             step += 1;
             limits.check(started, epoch)?;
         }
+        loader.finish()?;
         let train_stats = PassStats {
             loss: loss_sum / seen.max(1) as f64,
             accuracy: 100.0 * correct as f64 / seen.max(1) as f64,
@@ -232,7 +232,7 @@ pub fn evaluate(
 ) -> Result<PassStats, TrainError> {
     let device = net.vs.device();
     let n = set.len().max(1) as f64;
-    let loader = BatchLoader::new(
+    let mut loader = BatchLoader::new(
         set,
         batch_size,
         None,
@@ -243,7 +243,7 @@ pub fn evaluate(
     );
     let _guard = tch::no_grad_guard();
     let (mut loss_sum, mut correct) = (0f64, 0i64);
-    for batch in loader {
+    for batch in loader.by_ref() {
         let images = batch.images.to_device(device);
         let labels = batch.labels.to_device(device);
         let logits = net.forward_t(&images, false);
@@ -256,6 +256,7 @@ pub fn evaluate(
             .sum(Kind::Int64)
             .int64_value(&[]);
     }
+    loader.finish()?;
     Ok(PassStats {
         loss: loss_sum / n,
         accuracy: 100.0 * correct as f64 / n,

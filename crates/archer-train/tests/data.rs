@@ -211,3 +211,34 @@ fn batches_are_normalised_augmented_and_reproducible() {
     assert!(all.mean(tch::Kind::Float).double_value(&[]).abs() < 1e-3);
     assert!((all.std(true).double_value(&[]) - 1.0).abs() < 1e-3);
 }
+
+#[test]
+fn a_loader_thread_that_dies_is_an_error_not_a_short_epoch() {
+    // Labels for 10 images but pixels for 3: the loader thread fails on the fourth.
+    let broken = archer_train::data::ImageSet {
+        images: vec![0; 3 * 16],
+        labels: vec![0; 10],
+        shape: archer_train::ops::Shape::new(1, 4, 4),
+        classes: 1,
+    };
+    let norm = Normalize {
+        mean: vec![0.0],
+        std: vec![1.0],
+    };
+    let mut loader = BatchLoader::new(
+        Arc::new(broken),
+        2,
+        None,
+        Augment::default(),
+        norm,
+        1,
+        false,
+    );
+    let delivered = loader.by_ref().count();
+    assert!(delivered < 5);
+    let err = loader.finish().unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("after {delivered} of 5 batches")),
+        "{err}"
+    );
+}

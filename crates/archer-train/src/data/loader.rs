@@ -46,6 +46,7 @@ pub struct BatchLoader {
     worker: Option<JoinHandle<()>>,
     dims: [i64; 3],
     batches: usize,
+    delivered: usize,
 }
 
 impl BatchLoader {
@@ -89,7 +90,29 @@ impl BatchLoader {
             worker: Some(worker),
             dims,
             batches,
+            delivered: 0,
         }
+    }
+
+    /// After the iterator ended: an error if it ended before every batch was delivered
+    /// (the loader thread died), with the thread's panic message.
+    pub fn finish(mut self) -> Result<(), crate::TrainError> {
+        if self.delivered == self.batches {
+            return Ok(());
+        }
+        self.rx.take();
+        let why = match self.worker.take().map(|w| w.join()) {
+            Some(Err(panic)) => panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "the loader thread panicked".into()),
+            _ => "the loader thread stopped early".into(),
+        };
+        Err(crate::TrainError::Loader(format!(
+            "{why} after {} of {} batches",
+            self.delivered, self.batches
+        )))
     }
 
     /// Batches in this pass.
@@ -107,6 +130,7 @@ impl Iterator for BatchLoader {
 
     fn next(&mut self) -> Option<Batch> {
         let raw = self.rx.as_ref()?.recv().ok()?;
+        self.delivered += 1;
         let n = raw.labels.len() as i64;
         let [c, h, w] = self.dims;
         Some(Batch {
