@@ -233,7 +233,7 @@ impl ExperimentConfig {
                 ));
             }
         }
-        let evaluator = build_evaluator(&self.evaluator, &self.space)?;
+        let evaluator = build_evaluator(&self.evaluator, &space)?;
         evaluator.check_space(space.as_ref())?;
         if self.strategy.warm_start().is_some() && evaluator.zero_cost_proxy().is_none() {
             return Err(ConfigError::invalid(
@@ -328,22 +328,19 @@ impl Budget {
 }
 
 /// Builds the evaluator `config` names; the `train` evaluator (real training) is built by
-/// `archer-train` for the space searched, in builds with the `train` feature.
+/// `archer-train` for `space`, the space searched, in builds with the `train` feature.
+#[cfg_attr(not(feature = "train"), allow(unused_variables))]
 fn build_evaluator(
     config: &EvaluatorConfig,
-    space: &SpaceConfig,
+    space: &Arc<dyn SearchSpace>,
 ) -> Result<Arc<dyn Evaluator>, ConfigError> {
     match config {
         #[cfg(feature = "train")]
         EvaluatorConfig::Train(settings) => {
-            let space: Arc<dyn SearchSpace> = space.build()?;
-            let evaluator = archer_train::TrainEvaluator::new((**settings).clone(), space)
+            let evaluator = archer_train::TrainEvaluator::new((**settings).clone(), space.clone())
                 .map_err(archer_eval::EvalError::from)?;
             Ok(Arc::new(evaluator))
         }
-        other => {
-            let _ = space;
-            Ok(other.build()?)
-        }
+        other => Ok(other.build()?),
     }
 }

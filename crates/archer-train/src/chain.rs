@@ -14,6 +14,7 @@ use archer_space::{Arch, ChainSpace};
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
+use crate::net::scaled;
 use crate::ops::{batch_norm, classifier, Conv, DilConv, FlopTally, Pool, ReluConvBn, Shape};
 
 #[derive(Debug)]
@@ -77,7 +78,7 @@ impl ChainModule {
             };
             let c_in = res.c + skips.iter().map(|&j| outs[j].c).sum::<i64>();
             let input = Shape::new(c_in, res.h, res.w);
-            let c = ((filters as f64 * width).round() as i64).max(1);
+            let c = scaled(filters as u64, width) as i64;
             let k = k as i64;
             let q = p / format!("layer{i}");
             let op = match op {

@@ -3,15 +3,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
-use archer_eval::NetworkConfig;
+use archer_eval::{NetworkConfig, TrainConfig};
 use archer_space::{DartsSpace, Nb201Space, SearchSpace};
 use serde::Serialize;
-use tch::nn::OptimizerConfig;
-use tch::{nn, Device, Kind, Reduction, Tensor};
+use tch::{Device, Kind, Tensor};
 
+use crate::evaluator::median_ms;
 use crate::ops::Shape;
+use crate::train::{loss, sgd};
 use crate::{Network, TrainError};
 
 /// NB201's ResNet-like reference cell (index 11472).
@@ -70,26 +70,6 @@ impl Timing {
     }
 }
 
-fn median_ms(repeats: usize, warmup: usize, mut f: impl FnMut()) -> f64 {
-    for _ in 0..warmup {
-        f();
-    }
-    let mut times: Vec<f64> = (0..repeats.max(1))
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    let n = times.len();
-    if n % 2 == 1 {
-        times[n / 2]
-    } else {
-        (times[n / 2 - 1] + times[n / 2]) / 2.0
-    }
-}
-
 /// The two reference networks: (name, space, arch string, network settings).
 fn networks() -> Vec<(
     &'static str,
@@ -121,8 +101,7 @@ fn networks() -> Vec<(
 /// momentum and weight decay) and an evaluation-mode forward pass of each reference
 /// network on the CPU.
 pub fn time_archer(cfg: &EngineBenchConfig) -> Result<Vec<Timing>, TrainError> {
-    let _lock = crate::training_lock();
-    tch::set_num_threads(cfg.threads as i32);
+    let _session = crate::torch_session(cfg.threads, None);
     let mut out = Vec::new();
     for (name, space, arch_str, net_cfg) in networks() {
         tch::manual_seed(0);
@@ -138,25 +117,18 @@ pub fn time_archer(cfg: &EngineBenchConfig) -> Result<Vec<Timing>, TrainError> {
             1.0,
             Device::Cpu,
         )?;
-        let mut opt = nn::Sgd {
-            momentum: 0.9,
-            dampening: 0.0,
-            wd: 5e-4,
-            nesterov: true,
-        }
-        .build(&net.vs, 0.01)?;
+        // The trainer's own step: its SGD (Nesterov momentum 0.9, weight decay 5e-4, as the
+        // reference script's) and its loss.
+        let recipe = TrainConfig {
+            lr: 0.01,
+            ..TrainConfig::default()
+        };
+        let mut opt = sgd(&net.vs, &recipe)?;
         let x = Tensor::randn([cfg.train_batch, 3, 32, 32], (Kind::Float, Device::Cpu));
         let y = Tensor::randint(10, [cfg.train_batch], (Kind::Int64, Device::Cpu));
         let train_ms = median_ms(cfg.repeats, cfg.warmup, || {
             opt.zero_grad();
-            let loss = net.forward_t(&x, true).cross_entropy_loss::<Tensor>(
-                &y,
-                None,
-                Reduction::Mean,
-                -100,
-                0.0,
-            );
-            loss.backward();
+            loss(&net, &x, &y, 0.0).0.backward();
             opt.step();
         });
         let xf = Tensor::randn([cfg.forward_batch, 3, 32, 32], (Kind::Float, Device::Cpu));
@@ -190,12 +162,12 @@ pub fn linked_python() -> Option<PathBuf> {
     python.is_file().then_some(python)
 }
 
-/// Runs the reference script with `python`: its torch version and timings.
+/// Runs the reference script with `python`: its timings.
 pub fn time_pytorch(
     python: &Path,
     script: &Path,
     cfg: &EngineBenchConfig,
-) -> Result<(String, Vec<Timing>), TrainError> {
+) -> Result<Vec<Timing>, TrainError> {
     let output = Command::new(python)
         .arg(script)
         .args(["--threads", &cfg.threads.to_string()])
@@ -219,19 +191,27 @@ pub fn time_pytorch(
             "the reference script printed no JSON ({e}): {text}"
         ))
     })?;
+    let bad =
+        |what: String| TrainError::Export(format!("the reference script's JSON {what}: {text}"));
+    let nets = v["networks"]
+        .as_object()
+        .ok_or_else(|| bad("has no `networks` object".into()))?;
     let mut rows = Vec::new();
-    if let Some(nets) = v["networks"].as_object() {
-        for (name, t) in nets {
-            rows.push(Timing {
-                network: name.clone(),
-                params: t["params"].as_u64().unwrap_or(0),
-                train_ms: t["train_ms"].as_f64().unwrap_or(f64::NAN),
-                forward_ms: t["forward_ms"].as_f64().unwrap_or(f64::NAN),
-                forward_b1_ms: t["forward_b1_ms"].as_f64().unwrap_or(f64::NAN),
-            });
-        }
+    for (name, t) in nets {
+        let number = |key: &str| {
+            t[key]
+                .as_f64()
+                .ok_or_else(|| bad(format!("has no number `{key}` for {name}")))
+        };
+        rows.push(Timing {
+            network: name.clone(),
+            params: number("params")? as u64,
+            train_ms: number("train_ms")?,
+            forward_ms: number("forward_ms")?,
+            forward_b1_ms: number("forward_b1_ms")?,
+        });
     }
-    Ok((v["torch"].as_str().unwrap_or("?").to_string(), rows))
+    Ok(rows)
 }
 
 /// Keeps, per network, the fastest times seen over rounds.
@@ -259,16 +239,25 @@ pub fn run(
     for _ in 0..cfg.rounds.max(1) {
         fastest(&mut archer, time_archer(cfg)?);
         if let Some(p) = python {
-            fastest(&mut reference, time_pytorch(p, script, cfg)?.1);
+            fastest(&mut reference, time_pytorch(p, script, cfg)?);
         }
     }
     let archer = archer.expect("at least one round");
     let backend = format!("tch-rs 0.26 / libtorch {} (CPU)", crate::LIBTORCH_VERSION);
     let mut rows = Vec::new();
     for a in archer {
-        let r = reference
-            .as_ref()
-            .and_then(|rows| rows.iter().find(|r| r.network == a.network));
+        let r =
+            match &reference {
+                None => None,
+                Some(rows) => Some(rows.iter().find(|r| r.network == a.network).ok_or_else(
+                    || {
+                        TrainError::Export(format!(
+                            "the PyTorch reference did not time {}; is the script current?",
+                            a.network
+                        ))
+                    },
+                )?),
+            };
         if let Some(r) = r {
             if r.params != a.params {
                 return Err(TrainError::Export(format!(

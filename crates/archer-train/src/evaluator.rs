@@ -10,6 +10,7 @@ use archer_space::SearchSpace;
 use tch::{Kind, Tensor};
 
 use crate::data::{load_data, ImageSet, LoadedData, Normalize};
+use crate::net::TRAINABLE_SPACES;
 use crate::train::{device, train, Limits};
 use crate::{Network, TrainError};
 
@@ -59,6 +60,11 @@ impl TrainEvaluator {
             .validate()
             .map_err(|e| TrainError::Setting(e.to_string()))?;
         crate::train::device(settings.training.device)?;
+        if settings.memory_limit_mb.is_some() && crate::train::resident_mb().is_none() {
+            return Err(TrainError::Setting(
+                "evaluator.memory_limit_mb needs the process's resident memory, which this system does not report (/proc/self/statm)".into(),
+            ));
+        }
         let data = load_data(&settings.data)?;
         let (train, valid) = data.train.split(settings.valid_fraction, SPLIT_SEED);
         if train.is_empty() || valid.is_empty() {
@@ -77,10 +83,6 @@ impl TrainEvaluator {
             data,
             normalize,
         })
-    }
-
-    pub fn data(&self) -> &LoadedData {
-        &self.data
     }
 
     fn run(
@@ -103,12 +105,8 @@ impl TrainEvaluator {
             )));
         }
         let width = fidelity.width_multiplier.unwrap_or(1.0);
-        let _lock = crate::training_lock();
-        if cfg.threads > 0 {
-            tch::set_num_threads(cfg.threads as i32);
-        }
         let seed = ctx.seed();
-        tch::manual_seed((seed & (i64::MAX as u64)) as i64);
+        let _session = crate::torch_session(cfg.threads, Some(seed));
         let train_set = if fraction < 1.0 {
             // A stratified subset drawn by the trial's seed.
             Arc::new(self.train.fraction(fraction, seed))
@@ -186,19 +184,34 @@ impl TrainEvaluator {
 pub fn latency_ms(net: &Network, shape: [i64; 4], repeats: usize) -> f64 {
     let _guard = tch::no_grad_guard();
     let x = Tensor::zeros(shape, (Kind::Float, net.vs.device()));
-    let _ = net.forward_t(&x, false);
+    median_ms(repeats, 1, || {
+        let y = net.forward_t(&x, false);
+        if let tch::Device::Cuda(_) = y.device() {
+            tch::Cuda::synchronize(0);
+        }
+    })
+}
+
+/// The median wall time of `repeats` runs of `f` (at least one) after `warmup` untimed
+/// runs, in milliseconds.
+pub(crate) fn median_ms(repeats: usize, warmup: usize, mut f: impl FnMut()) -> f64 {
+    for _ in 0..warmup {
+        f();
+    }
     let mut times: Vec<f64> = (0..repeats.max(1))
         .map(|_| {
             let t = Instant::now();
-            let y = net.forward_t(&x, false);
-            if let tch::Device::Cuda(_) = y.device() {
-                tch::Cuda::synchronize(0);
-            }
+            f();
             t.elapsed().as_secs_f64() * 1e3
         })
         .collect();
     times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    let n = times.len();
+    if n % 2 == 1 {
+        times[n / 2]
+    } else {
+        (times[n / 2 - 1] + times[n / 2]) / 2.0
+    }
 }
 
 impl Evaluator for TrainEvaluator {
@@ -283,7 +296,7 @@ impl Evaluator for TrainEvaluator {
 
     fn check_space(&self, space: &dyn SearchSpace) -> Result<(), EvalError> {
         match space.name() {
-            "nb201" | "darts" | "macro" => Ok(()),
+            name if TRAINABLE_SPACES.contains(&name) => Ok(()),
             other => Err(EvalError::WrongSpace {
                 evaluator: "train".into(),
                 space: other.into(),

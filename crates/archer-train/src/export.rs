@@ -113,12 +113,8 @@ pub fn retrain(
         .build()
         .map_err(|e| TrainError::Setting(e.to_string()))?;
     let data = load_data(&settings.data)?;
-    let _lock = crate::training_lock();
     let cfg = &settings.training;
-    if cfg.threads > 0 {
-        tch::set_num_threads(cfg.threads as i32);
-    }
-    tch::manual_seed((job.seed & (i64::MAX as u64)) as i64);
+    let _session = crate::torch_session(cfg.threads, Some(job.seed));
     let train_set = Arc::new(data.train.clone());
     let test_set = Arc::new(data.test.clone());
     let normalize = Normalize::of(&train_set);
@@ -308,10 +304,7 @@ pub fn evaluate_model(dir: &Path) -> Result<(Manifest, PassStats), TrainError> {
             manifest.data_files_sha256, data.files
         )));
     }
-    let _lock = crate::training_lock();
-    if manifest.training.threads > 0 {
-        tch::set_num_threads(manifest.training.threads as i32);
-    }
+    let _session = crate::torch_session(manifest.training.threads, None);
     let stats = evaluate(
         &net,
         Arc::new(data.test),

@@ -19,7 +19,7 @@ pub mod train;
 
 pub use error::TrainError;
 pub use evaluator::{latency_ms, metrics, TrainEvaluator, SPLIT_SEED};
-pub use net::Network;
+pub use net::{Network, TRAINABLE_SPACES};
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -37,4 +37,17 @@ pub fn training_lock() -> MutexGuard<'static, ()> {
     TRAINING
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Takes the training lock and prepares libtorch for one job: `threads` intra-op threads
+/// (0 keeps libtorch's default) and, when given, its generator seeded with `seed`.
+pub(crate) fn torch_session(threads: usize, seed: Option<u64>) -> MutexGuard<'static, ()> {
+    let lock = training_lock();
+    if threads > 0 {
+        tch::set_num_threads(threads as i32);
+    }
+    if let Some(seed) = seed {
+        tch::manual_seed((seed & i64::MAX as u64) as i64);
+    }
+    lock
 }

@@ -29,8 +29,11 @@ pub struct Network {
     auxiliary_weight: f64,
 }
 
+/// The spaces whose architectures [`Network::build`] can build.
+pub const TRAINABLE_SPACES: [&str; 3] = ["nb201", "darts", "macro"];
+
 /// Channel counts scaled by the width multiplier, at least 1.
-fn scaled(c: u64, width: f64) -> u64 {
+pub(crate) fn scaled(c: u64, width: f64) -> u64 {
     ((c as f64 * width).round() as u64).max(1)
 }
 
@@ -99,8 +102,13 @@ impl Network {
                     .filter(|d| d.label.ends_with("_op"))
                     .count();
                 let ops: Vec<String> = CHAIN_OPS.iter().map(|s| s.to_string()).collect();
-                let full = ChainSpace::new(Some(layers), Some(&ops), Some(&CHAIN_KERNELS), Some(&CHAIN_FILTERS))
-                    .map_err(|e| TrainError::Setting(e.to_string()))?;
+                let full = ChainSpace::new(
+                    Some(layers),
+                    Some(&ops),
+                    Some(&CHAIN_KERNELS),
+                    Some(&CHAIN_FILTERS),
+                )
+                .map_err(|e| TrainError::Setting(e.to_string()))?;
                 let stem = scaled(config.channels.unwrap_or(16), width) as i64;
                 Module::Chain(Box::new(ChainModule::new(
                     &root, &tally, &full, arch, input, stem, width, classes,
@@ -108,7 +116,8 @@ impl Network {
             }
             other => {
                 return Err(TrainError::Setting(format!(
-                    "no network is defined for the space {other:?}; trainable spaces: nb201, darts, macro"
+                    "no network is defined for the space {other:?}; trainable spaces: {}",
+                    TRAINABLE_SPACES.join(", ")
                 )))
             }
         };

@@ -83,7 +83,10 @@ impl Limits {
                 });
             }
         }
-        if let (Some(limit_mb), Some(rss_mb)) = (self.memory_limit_mb, resident_mb()) {
+        // Read /proc only when there is a limit: this runs after every step. (The evaluator
+        // refuses a memory limit where the resident set cannot be read.)
+        if let Some(limit_mb) = self.memory_limit_mb {
+            let rss_mb = resident_mb().unwrap_or(0);
             if rss_mb > limit_mb {
                 return Err(TrainError::MemoryLimit {
                     limit_mb,
@@ -96,8 +99,26 @@ impl Limits {
     }
 }
 
-/// Cross-entropy with label smoothing, plus the auxiliary head's loss when there is one.
-fn loss(net: &Network, images: &Tensor, labels: &Tensor, smoothing: f64) -> (Tensor, Tensor) {
+/// The recipe's SGD (momentum, Nesterov, weight decay) over every variable of `vs`, at the
+/// peak learning rate.
+pub(crate) fn sgd(vs: &nn::VarStore, cfg: &TrainConfig) -> Result<nn::Optimizer, TrainError> {
+    Ok(nn::Sgd {
+        momentum: cfg.momentum,
+        dampening: 0.0,
+        wd: cfg.weight_decay,
+        nesterov: cfg.nesterov,
+    }
+    .build(vs, cfg.lr)?)
+}
+
+/// Cross-entropy with label smoothing, plus the auxiliary head's loss when there is one, in
+/// training mode: (loss, logits).
+pub(crate) fn loss(
+    net: &Network,
+    images: &Tensor,
+    labels: &Tensor,
+    smoothing: f64,
+) -> (Tensor, Tensor) {
     let (logits, aux) = net.forward_aux(images, true);
     let ce =
         |l: &Tensor| l.cross_entropy_loss::<Tensor>(labels, None, Reduction::Mean, -100, smoothing);
@@ -125,13 +146,7 @@ pub fn train(
 ) -> Result<Vec<EpochReport>, TrainError> {
     let started = Instant::now();
     let device = net.vs.device();
-    let mut opt = nn::Sgd {
-        momentum: cfg.momentum,
-        dampening: 0.0,
-        wd: cfg.weight_decay,
-        nesterov: cfg.nesterov,
-    }
-    .build(&net.vs, cfg.lr)?;
+    let mut opt = sgd(&net.vs, cfg)?;
     let steps_per_epoch = if train.len() >= cfg.batch_size {
         (train.len() / cfg.batch_size) as u64
     } else {

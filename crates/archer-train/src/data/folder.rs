@@ -10,10 +10,13 @@ use crate::ops::Shape;
 use crate::TrainError;
 
 fn list(dir: &Path) -> Result<Vec<PathBuf>, TrainError> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| TrainError::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
+    let mut out = std::fs::read_dir(dir)
+        .and_then(|entries| {
+            entries
+                .map(|e| e.map(|e| e.path()))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(|e| TrainError::io(dir, e))?;
     out.sort();
     Ok(out)
 }

@@ -114,15 +114,6 @@ impl BatchLoader {
             self.delivered, self.batches
         )))
     }
-
-    /// Batches in this pass.
-    pub fn len(&self) -> usize {
-        self.batches
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.batches == 0
-    }
 }
 
 impl Iterator for BatchLoader {

@@ -60,24 +60,21 @@ impl ImageSet {
         }
     }
 
-    /// Both sets' images, this one's first.
-    pub fn concat(&self, other: &ImageSet) -> ImageSet {
-        let mut out = self.clone();
-        out.images.extend_from_slice(&other.images);
-        out.labels.extend_from_slice(&other.labels);
-        out
+    /// The indices of each class's images, in order.
+    fn by_class(&self) -> Vec<Vec<usize>> {
+        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); self.classes];
+        for (i, &l) in self.labels.iter().enumerate() {
+            by_class[l as usize].push(i);
+        }
+        by_class
     }
 
     /// A split into `(train, valid)` with `valid_fraction` of every class held out, chosen
     /// by `seed` (stratified, so both parts keep the class balance).
     pub fn split(&self, valid_fraction: f64, seed: u64) -> (ImageSet, ImageSet) {
-        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); self.classes];
-        for (i, &l) in self.labels.iter().enumerate() {
-            by_class[l as usize].push(i);
-        }
         let mut rng = Rng::derive(seed, 0x5b117);
         let (mut train, mut valid) = (Vec::new(), Vec::new());
-        for mut members in by_class {
+        for mut members in self.by_class() {
             rng.shuffle(&mut members);
             let n_valid = (members.len() as f64 * valid_fraction).round() as usize;
             valid.extend_from_slice(&members[..n_valid]);
@@ -94,13 +91,9 @@ impl ImageSet {
         if fraction >= 1.0 {
             return self.clone();
         }
-        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); self.classes];
-        for (i, &l) in self.labels.iter().enumerate() {
-            by_class[l as usize].push(i);
-        }
         let mut rng = Rng::derive(seed, 0xf4ac);
         let mut keep = Vec::new();
-        for mut members in by_class {
+        for mut members in self.by_class() {
             if members.is_empty() {
                 continue;
             }
