@@ -33,6 +33,7 @@ pub fn build_predictor(
             learning_rate,
             encoding: e,
             bootstrap,
+            prior_scale,
         } => Box::new(MlpEnsemble::new(
             space,
             encoding(e),
@@ -44,6 +45,7 @@ pub fn build_predictor(
                 max_steps,
                 learning_rate,
                 bootstrap,
+                prior_scale,
                 ..MlpSettings::default()
             },
         )),

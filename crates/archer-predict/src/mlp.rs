@@ -22,6 +22,13 @@ pub struct MlpSettings {
     /// Train each member on its own bootstrap sample of the data (bagging), so that the
     /// members' spread reflects how much the data pins the prediction down.
     pub bootstrap: bool,
+    /// Randomized prior functions (Osband et al. 2018): each member is a trained network plus
+    /// a fixed, untrained random one whose outputs on the training data have this standard
+    /// deviation (in standardised target units); the trained part fits what the prior leaves.
+    /// Where data pins the prediction down the members agree; away from it their priors make
+    /// them disagree, so the ensemble's spread grows where the search has not looked.
+    /// 0 turns it off.
+    pub prior_scale: f64,
 }
 
 impl Default for MlpSettings {
@@ -38,6 +45,7 @@ impl Default for MlpSettings {
             batch: 32,
             learning_rate: 0.01,
             bootstrap: false,
+            prior_scale: 0.0,
         }
     }
 }
@@ -220,13 +228,28 @@ impl Mlp {
     }
 }
 
-/// The ensemble: members differ in initialisation and minibatch order. The prediction is
-/// the members' mean; the uncertainty their standard deviation.
+/// One member: a trained network, plus a fixed random prior network times `prior_weight`
+/// when [`MlpSettings::prior_scale`] is positive.
+struct Member {
+    net: Mlp,
+    prior: Option<(Mlp, f32)>,
+}
+
+impl Member {
+    fn predict(&self, x: &[f32]) -> f32 {
+        let prior = self.prior.as_ref().map_or(0.0, |(p, w)| w * p.predict(x));
+        self.net.predict(x) + prior
+    }
+}
+
+/// The ensemble: members differ in initialisation, minibatch order and (optionally) their
+/// bootstrap sample and random prior. The prediction is the members' mean; the uncertainty
+/// their standard deviation.
 pub struct MlpEnsemble {
     space: Arc<dyn SearchSpace>,
     encoding: Encoding,
     settings: MlpSettings,
-    members: Vec<Mlp>,
+    members: Vec<Member>,
     y_mean: f64,
     y_std: f64,
 }
@@ -265,12 +288,29 @@ impl Predictor for MlpEnsemble {
         let batches_per_epoch = n.div_ceil(batch);
         let steps = (s.epochs * batches_per_epoch).min(s.max_steps).max(1);
         let inputs = xs[0].len();
+        // Targets that are all equal say nothing about how far predictions may stray from
+        // them, so they get no prior.
+        let constant = targets.iter().all(|&t| t == targets[0]);
+        let prior_scale = if constant { 0.0 } else { s.prior_scale };
         // Each member's generator is drawn here, in order, so the ensemble does not depend
         // on how many threads train it.
         let seeds: Vec<u64> = (0..s.members.max(1)).map(|_| rng.next_u64()).collect();
         let train = |seed: u64| {
             let mut member_rng = Rng::derive(seed, 0x004d_4c50); // "MLP"
             let mut net = Mlp::new(inputs, &s, &mut member_rng);
+            let prior = (prior_scale > 0.0).then(|| {
+                let mut prior_rng = Rng::derive(seed, 0x0050_5249); // "PRI"
+                random_prior(Mlp::new(inputs, &s, &mut prior_rng), &xs, prior_scale)
+            });
+            // The trained network fits what the prior leaves of each target.
+            let residual: Vec<f32> = match &prior {
+                Some((p, w)) => xs
+                    .iter()
+                    .zip(&ys)
+                    .map(|(x, y)| y - w * p.predict(x))
+                    .collect(),
+                None => ys.clone(),
+            };
             let mut order: Vec<usize> = if s.bootstrap {
                 (0..n).map(|_| member_rng.below(n)).collect()
             } else {
@@ -287,11 +327,11 @@ impl Predictor for MlpEnsemble {
                 by.clear();
                 for &i in order.iter().skip(k * batch).take(batch) {
                     bx.push(&xs[i]);
-                    by.push(ys[i]);
+                    by.push(residual[i]);
                 }
                 net.train_step(&bx, &by, s.learning_rate as f32, step as i32 + 1);
             }
-            net
+            Member { net, prior }
         };
         // Members train in parallel on the machine's cores.
         let threads = std::thread::available_parallelism()
@@ -330,6 +370,17 @@ impl Predictor for MlpEnsemble {
             })
             .collect())
     }
+}
+
+/// A fixed random network and the weight that gives its outputs on `xs` the standard
+/// deviation `scale` (weight `scale` when they are all equal).
+fn random_prior(prior: Mlp, xs: &[Vec<f32>], scale: f64) -> (Mlp, f32) {
+    let outputs: Vec<f64> = xs.iter().map(|x| f64::from(prior.predict(x))).collect();
+    let n = outputs.len() as f64;
+    let mean = outputs.iter().sum::<f64>() / n;
+    let std = (outputs.iter().map(|o| (o - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let weight = if std > 1e-9 { scale / std } else { scale };
+    (prior, weight as f32)
 }
 
 /// The prediction of an ensemble whose members predicted `standardised` values: their mean

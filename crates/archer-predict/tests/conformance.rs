@@ -95,6 +95,7 @@ fn configs() -> Vec<StrategyConfig> {
                     learning_rate: 0.01,
                     encoding: archer_strategy::FeatureEncoding::Path,
                     bootstrap: true,
+                    prior_scale: 1.0,
                 },
                 random_candidates: 20,
                 batch: 3,

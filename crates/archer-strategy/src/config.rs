@@ -135,7 +135,7 @@ impl StrategyConfig {
             "bo_path" => bo(|c| c.kernel = GpKernel::ExpPath),
             "bo_wl" => bo(|c| c.kernel = GpKernel::Wl),
             "bo_ucb" => bo(|c| c.acquisition = AcquisitionKind::Ucb),
-            "bananas" => bananas("mlp"),
+            "bananas" => Ok(StrategyConfig::Bananas(BananasConfig::default())),
             "bananas_its" => Ok(StrategyConfig::Bananas(BananasConfig {
                 acquisition: AcquisitionKind::Its,
                 ..BananasConfig::default()
