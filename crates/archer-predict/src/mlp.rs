@@ -228,8 +228,8 @@ impl Mlp {
     }
 }
 
-/// One member: a trained network, plus a fixed random prior network times `prior_weight`
-/// when [`MlpSettings::prior_scale`] is positive.
+/// One member: a trained network, plus a fixed random prior network and its weight when
+/// [`MlpSettings::prior_scale`] is positive.
 struct Member {
     net: Mlp,
     prior: Option<(Mlp, f32)>,
@@ -376,11 +376,8 @@ impl Predictor for MlpEnsemble {
 /// deviation `scale` (weight `scale` when they are all equal).
 fn random_prior(prior: Mlp, xs: &[Vec<f32>], scale: f64) -> (Mlp, f32) {
     let outputs: Vec<f64> = xs.iter().map(|x| f64::from(prior.predict(x))).collect();
-    let n = outputs.len() as f64;
-    let mean = outputs.iter().sum::<f64>() / n;
-    let std = (outputs.iter().map(|o| (o - mean).powi(2)).sum::<f64>() / n).sqrt();
-    let weight = if std > 1e-9 { scale / std } else { scale };
-    (prior, weight as f32)
+    let (_, std) = standardise(&outputs);
+    (prior, (scale / std) as f32)
 }
 
 /// The prediction of an ensemble whose members predicted `standardised` values: their mean

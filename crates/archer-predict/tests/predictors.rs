@@ -36,15 +36,6 @@ fn truth(a: &Arch) -> f64 {
     80.0 + 2.0 * conv - 3.0 * none + if a.choices[5] == 3 { 4.0 } else { 0.0 }
 }
 
-/// The default MLP ensemble with randomized prior functions of `scale`.
-fn mlp_with_prior(scale: f64) -> PredictorConfig {
-    let mut config = PredictorConfig::default_mlp();
-    if let PredictorConfig::Mlp { prior_scale, .. } = &mut config {
-        *prior_scale = scale;
-    }
-    config
-}
-
 fn has_prior(config: &PredictorConfig) -> bool {
     matches!(config, PredictorConfig::Mlp { prior_scale, .. } if *prior_scale > 0.0)
 }
@@ -54,7 +45,7 @@ fn all_predictors() -> Vec<PredictorConfig> {
         .iter()
         .map(|n| PredictorConfig::by_name(n).unwrap())
         .collect();
-    all.push(mlp_with_prior(1.0));
+    all.push(PredictorConfig::mlp_with_prior(1.0));
     all
 }
 
@@ -154,7 +145,7 @@ fn a_random_prior_widens_the_ensemble_away_from_its_data() {
         .take(50)
         .collect();
     let spread_ratio = |prior_scale: f64| {
-        let config = mlp_with_prior(prior_scale);
+        let config = PredictorConfig::mlp_with_prior(prior_scale);
         let mut p = build_predictor(&config, space());
         p.fit(&archs, &y, &mut Rng::seed_from(3)).unwrap();
         mean_spread(p.as_ref(), &far) / mean_spread(p.as_ref(), &archs)

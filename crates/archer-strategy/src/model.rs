@@ -125,7 +125,14 @@ impl PredictorConfig {
         }
     }
 
+    /// The default MLP ensemble, without random priors.
     pub fn default_mlp() -> Self {
+        Self::mlp_with_prior(0.0)
+    }
+
+    /// The default MLP ensemble with randomized prior functions of `prior_scale` target
+    /// standard deviations.
+    pub fn mlp_with_prior(prior_scale: f64) -> Self {
         PredictorConfig::Mlp {
             members: members(),
             hidden_layers: hidden_layers(),
@@ -135,7 +142,7 @@ impl PredictorConfig {
             learning_rate: mlp_lr(),
             encoding: path(),
             bootstrap: false,
-            prior_scale: 0.0,
+            prior_scale,
         }
     }
 
@@ -259,11 +266,7 @@ fn bananas_random_candidates() -> usize {
 /// BANANAS' predictor: the default MLP ensemble with randomized prior functions of one
 /// target standard deviation (`prior_scale = 1.0`).
 fn bananas_predictor() -> PredictorConfig {
-    let mut config = PredictorConfig::default_mlp();
-    if let PredictorConfig::Mlp { prior_scale, .. } = &mut config {
-        *prior_scale = 1.0;
-    }
-    config
+    PredictorConfig::mlp_with_prior(1.0)
 }
 fn one() -> usize {
     1
