@@ -3,9 +3,12 @@ use std::sync::Arc;
 
 use crate::out::say;
 use anyhow::{Context, Result};
+use archer_bench::mo::{parse_constraint, MoBench, OptunaReference};
+use archer_bench::nb201::Nb201Bench;
+use archer_bench::predictor_bench::{self, PredictorBench};
+use archer_core::{Direction, Objective};
+use archer_eval::Evaluator;
 use archer_eval::{Nb201Dataset, Nb201Table, Nb201ZeroCost, NB201_ZERO_COST_PROXIES};
-use archer_runner::bench::Nb201Bench;
-use archer_runner::predictor_bench::{self, PredictorBench};
 use archer_strategy::{PredictorConfig, StrategyConfig};
 use clap::{Args, Subcommand};
 
@@ -164,6 +167,23 @@ pub struct Nb201Args {
     /// Allow strategies to re-evaluate architectures they have already seen.
     #[arg(long)]
     no_dedup: bool,
+    /// Multi-objective search: comma-separated METRIC:max|min, two or three of the table's
+    /// numeric metrics (valid_acc, params_m, flops_m, latency_ms_DEVICE), e.g.
+    /// valid_acc:max,latency_ms_pixel3:min. Judged by hypervolume against the true front.
+    /// Use random, nsga2, mo-rea, parego-bo, parego-bananas.
+    #[arg(long, value_delimiter = ',')]
+    objectives: Vec<String>,
+    /// A hard constraint METRIC:max:VALUE or METRIC:min:VALUE (VALUE a number or pNN, the
+    /// NN-th percentile over the table), e.g. latency_ms_pixel3:max:p25. Repeatable.
+    #[arg(long)]
+    constraint: Vec<String>,
+    /// The latency table, read when an objective or constraint names latency_ms_DEVICE.
+    #[arg(long, default_value = "data/nas-bench-201/nb201_latency_help.csv.gz")]
+    latency_table: PathBuf,
+    /// A Python with optuna: also run Optuna's NSGAIISampler (bench/optuna_nsga2.py) on the
+    /// same objectives, budget, seeds and clock, reported as optuna-nsga2.
+    #[arg(long)]
+    optuna_python: Option<PathBuf>,
 }
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
@@ -191,11 +211,7 @@ fn nb201_size(args: SizeArgs) -> Result<()> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let table = Nb201Table::load(&args.table).map_err(|e| {
-        UsageError(format!(
-            "{e} (pass --table PATH; the full table ships in data/nas-bench-201/)"
-        ))
-    })?;
+    let table = load_full_table(&args.table)?;
     let checks = datasets
         .into_iter()
         .map(|d| check_sizes(&table, d, args.engine))
@@ -232,8 +248,8 @@ fn check_sizes(
     table: &Nb201Table,
     dataset: Nb201Dataset,
     engine: bool,
-) -> Result<archer_runner::size_bench::SizeCheck> {
-    use archer_runner::size_bench;
+) -> Result<archer_bench::size_bench::SizeCheck> {
+    use archer_bench::size_bench;
     Ok(if engine {
         let built = |space: &_, arch: &_, config| {
             archer_train::engine_bench::nb201_built_size(space, arch, config)
@@ -250,14 +266,14 @@ fn check_sizes(
     table: &Nb201Table,
     dataset: Nb201Dataset,
     engine: bool,
-) -> Result<archer_runner::size_bench::SizeCheck> {
+) -> Result<archer_bench::size_bench::SizeCheck> {
     if engine {
         anyhow::bail!(UsageError(
             "--engine needs the `train` feature (libtorch); this archer was built without it"
                 .into()
         ));
     }
-    Ok(archer_runner::size_bench::check_sizes(table, dataset)?)
+    Ok(archer_bench::size_bench::check_sizes(table, dataset)?)
 }
 
 fn predictors(args: PredictorsArgs) -> Result<()> {
@@ -285,13 +301,9 @@ fn predictors(args: PredictorsArgs) -> Result<()> {
         )
         .into());
     }
-    let table = Nb201Table::load(&args.table).map_err(|e| {
-        UsageError(format!(
-            "{e} (pass --table PATH; the full table ships in data/nas-bench-201/)"
-        ))
-    })?;
+    let table = load_full_table(&args.table)?;
     let bench = PredictorBench {
-        table: Arc::new(table),
+        table,
         dataset,
         predictors,
         train_sizes: args.train_sizes,
@@ -345,8 +357,8 @@ fn optuna_postgres_url(url: &str) -> String {
 }
 
 fn store(args: StoreArgs) -> Result<()> {
-    use archer_runner::bench::loop_throughput;
-    let table = Arc::new(Nb201Table::load(&args.table).map_err(|e| UsageError(e.to_string()))?);
+    use archer_bench::nb201::loop_throughput;
+    let table = load_full_table(&args.table)?;
     let tmp = std::env::temp_dir().join(format!("archer-bench-store-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let mut rows: Vec<serde_json::Value> = Vec::new();
@@ -366,7 +378,7 @@ fn store(args: StoreArgs) -> Result<()> {
     rows.push(serde_json::json!({"backend": "sqlite", "archer_trials_per_second": archer_sqlite,
         "optuna_trials_per_second": optuna_sqlite, "ratio": optuna_sqlite.map(|o| archer_sqlite / o)}));
     if let Some(url) = &args.postgres {
-        let pg = archer_store::PostgresStore::connect(url)?;
+        let pg = archer_store::connect_postgres(url)?;
         let archer_pg = loop_throughput(table.clone(), args.trials, Some(Box::new(pg)))?;
         let optuna_pg = match &args.optuna_python {
             Some(py) => Some(optuna(
@@ -409,6 +421,167 @@ fn store(args: StoreArgs) -> Result<()> {
     Ok(())
 }
 
+/// A data file named by a default path relative to the checkout (`data/...`), found from an
+/// installed binary too: the path as given if it exists, else under `$ARCHER_DATA`, beside
+/// the executable (`<exe dir>/data`, `<exe dir>/../../data` for `target/release`), or in the
+/// source tree this binary was built from.
+pub fn data_file(path: &std::path::Path) -> PathBuf {
+    if path.exists() || path.is_absolute() {
+        return path.to_path_buf();
+    }
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let (Some(d), Ok(rest)) = (std::env::var_os("ARCHER_DATA"), path.strip_prefix("data")) {
+        candidates.push(PathBuf::from(d).join(rest));
+    }
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(PathBuf::from))
+    {
+        candidates.push(exe_dir.join(path));
+        candidates.push(exe_dir.join("../..").join(path));
+    }
+    candidates.push(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join(path));
+    candidates
+        .into_iter()
+        .find(|p| p.exists())
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
+/// The NB201 table at `path` (see [`data_file`]), refused unless it holds every cell of the
+/// space: a partial table would turn every statistic into NaN.
+fn load_full_table(path: &std::path::Path) -> Result<Arc<Nb201Table>> {
+    let path = data_file(path);
+    let table = Nb201Table::load(&path).map_err(|e| {
+        UsageError(format!(
+            "{e} (pass --table PATH or set ARCHER_DATA to the folder holding nas-bench-201/; the full table ships in data/nas-bench-201/)"
+        ))
+    })?;
+    let table = Arc::new(table);
+    let evaluator =
+        archer_eval::Nb201Evaluator::new(table.clone(), Nb201Dataset::Cifar10, 12, Vec::new())?;
+    evaluator
+        .check_space(&archer_space::Nb201Space::default())
+        .map_err(|e| UsageError(format!("--table: {e}")))?;
+    Ok(table)
+}
+
+/// `METRIC:max|min`.
+fn parse_objective(text: &str) -> Result<Objective, UsageError> {
+    let (metric, dir) = text.trim().rsplit_once(':').ok_or_else(|| {
+        UsageError(format!(
+            "--objectives {text:?}: write METRIC:max or METRIC:min"
+        ))
+    })?;
+    let direction = match dir {
+        "max" => Direction::Maximize,
+        "min" => Direction::Minimize,
+        _ => {
+            return Err(UsageError(format!(
+                "--objectives {text:?}: the direction is max or min"
+            )))
+        }
+    };
+    Ok(Objective {
+        metric: metric.to_string(),
+        direction,
+    })
+}
+
+/// `bench nb201 --objectives ... [--constraint ...]`.
+fn multi_objective(
+    args: &Nb201Args,
+    table: Arc<Nb201Table>,
+    datasets: &[Nb201Dataset],
+    strategies: Vec<(String, StrategyConfig)>,
+    threads: usize,
+) -> Result<()> {
+    let objectives = if args.objectives.is_empty() {
+        vec![Objective::maximize(archer_core::metric::VALID_ACC)]
+    } else {
+        args.objectives
+            .iter()
+            .map(|o| parse_objective(o))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    if objectives.len() > 3 {
+        return Err(UsageError("--objectives: at most three".into()).into());
+    }
+    let names = objectives.iter().map(|o| o.metric.clone());
+    let needs_latency = names
+        .chain(
+            args.constraint
+                .iter()
+                .map(|c| c.split(':').next().unwrap_or("").to_string()),
+        )
+        .any(|m| m.starts_with("latency_ms_"));
+    let table = if needs_latency {
+        let t = Nb201Table::load(&data_file(&args.table))?
+            .with_latency(&data_file(&args.latency_table))
+            .map_err(|e| UsageError(format!("--latency-table: {e}")))?;
+        Arc::new(t)
+    } else {
+        table
+    };
+    let optuna = args.optuna_python.as_ref().map(|python| OptunaReference {
+        python: python.clone(),
+        script: data_file(std::path::Path::new("bench/optuna_nsga2.py")),
+    });
+    let mut json = Vec::new();
+    for (i, &dataset) in datasets.iter().enumerate() {
+        let constraints = args
+            .constraint
+            .iter()
+            .map(|c| parse_constraint(c, &table, dataset))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| UsageError(e.to_string()))?;
+        let output = if datasets.len() > 1 {
+            args.output.join(dataset.name())
+        } else {
+            args.output.clone()
+        };
+        let bench = MoBench {
+            table: table.clone(),
+            dataset,
+            objectives: objectives.clone(),
+            constraints,
+            strategies: strategies.clone(),
+            seeds: args.seeds,
+            first_seed: args.first_seed,
+            budget_seconds: args.budget_seconds,
+            deduplicate: !args.no_dedup,
+            threads,
+            curve_points: 100,
+            optuna: optuna.clone(),
+            work_dir: output.clone(),
+        };
+        let report = bench.run()?;
+        report
+            .write(&output)
+            .with_context(|| format!("writing bench results to {}", output.display()))?;
+        if args.json {
+            json.extend(
+                report
+                    .summaries
+                    .iter()
+                    .map(|s| serde_json::to_value(s).unwrap_or_default()),
+            );
+        } else {
+            if i > 0 {
+                say("")?;
+            }
+            say(report.render().trim_end())?;
+            say(format!(
+                "Curves, fronts and per-run results: {}",
+                output.display()
+            ))?;
+        }
+    }
+    if args.json {
+        say(serde_json::to_string_pretty(&json)?)?;
+    }
+    Ok(())
+}
+
 /// The `[strategy.LABEL]` tables of a `--strategy-file`, each validated, in label order.
 fn strategy_file(path: &std::path::Path) -> Result<Vec<(String, StrategyConfig)>> {
     #[derive(serde::Deserialize)]
@@ -421,7 +594,7 @@ fn strategy_file(path: &std::path::Path) -> Result<Vec<(String, StrategyConfig)>
     let file: File = toml::from_str(&text)
         .map_err(|e| UsageError(format!("--strategy-file {}: {e}", path.display())))?;
     for (label, s) in &file.strategy {
-        s.validate().map_err(|e| {
+        archer_predict::check_strategy(s).map_err(|e| {
             UsageError(format!(
                 "--strategy-file {}, [strategy.{label}]: {e}",
                 path.display()
@@ -450,6 +623,7 @@ fn nb201(args: Nb201Args) -> Result<()> {
         .filter(|s| !s.trim().is_empty())
         .map(|s| {
             let config = StrategyConfig::by_name(s.trim())
+                .and_then(|c| archer_predict::check_strategy(&c).map(|_| c))
                 .map_err(|e| UsageError(format!("--strategies: {e}")))?;
             Ok((config.label(), config))
         })
@@ -476,15 +650,13 @@ fn nb201(args: Nb201Args) -> Result<()> {
         ))
         .into());
     }
-    let table = Nb201Table::load(&args.table).map_err(|e| {
-        UsageError(format!(
-            "{e} (pass --table PATH; the full table ships in data/nas-bench-201/)"
-        ))
-    })?;
+    let table = load_full_table(&args.table)?;
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let table = Arc::new(table);
+    if !args.objectives.is_empty() || !args.constraint.is_empty() {
+        return multi_objective(&args, table, &datasets, strategies, threads);
+    }
     let wants_zero_cost = strategies.iter().any(|(_, s)| s.warm_start().is_some());
     let mut json = Vec::new();
     for (i, &dataset) in datasets.iter().enumerate() {

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context, Result};
-use archer_core::{Direction, Trial, TrialState};
+use archer_core::pareto::pareto_front;
+use archer_core::{scores, Direction, Objective, Trial, TrialState};
 use archer_runner::{ExperimentConfig, RUN_FILE, STORE_FILE};
 use archer_space::SearchSpace;
 use archer_store::{Store, StudyRecord};
@@ -37,9 +38,10 @@ pub struct ExportArgs {
     /// The K best distinct architectures by the objective.
     #[arg(long, default_value_t = 10)]
     top: usize,
-    /// Instead: the Pareto set over several objectives, e.g. `valid_acc:max,params_m:min`.
-    #[arg(long, value_delimiter = ',')]
-    pareto: Vec<String>,
+    /// Instead: the Pareto set of the study's objectives (feasible trials only), or over the
+    /// objectives listed, e.g. `--pareto valid_acc:max,params_m:min`.
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    pareto: Option<Vec<String>>,
     /// Write here instead of stdout.
     #[arg(long)]
     output: Option<PathBuf>,
@@ -134,20 +136,24 @@ fn trial_json(t: &Trial, space: &dyn SearchSpace) -> Value {
         "arch": t.arch,
         "arch_hash": t.arch_hash,
         "score": t.score,
+        "scores": t.scores,
+        "feasible": t.feasible,
         "metrics": t.metrics,
     })
 }
 
 pub fn status(args: StatusArgs) -> Result<()> {
     let mut o = open(&args.target, args.study.as_deref())?;
-    let trials = o.store.trials(o.record.id)?;
-    let count = |s: TrialState| trials.iter().filter(|t| t.state == s).count();
-    let complete: Vec<&Trial> = trials
-        .iter()
-        .filter(|t| t.state == TrialState::Complete)
-        .collect();
-    let distinct: HashSet<&str> = complete.iter().map(|t| t.arch_hash.as_str()).collect();
-    let best = best_trial(&trials);
+    let history = archer_core::History::from_trials(o.store.trials(o.record.id)?)
+        .map_err(|n| anyhow!("the store lacks trial {n} of study {}", o.record.name))?;
+    let trials = history.trials();
+    let count = |s: TrialState| history.count(s);
+    let distinct: HashSet<&str> = history.completed().map(|t| t.arch_hash.as_str()).collect();
+    let infeasible = history.completed().filter(|t| !t.feasible).count();
+    let screened = trials.iter().filter(|t| t.is_screened()).count();
+    let best = history.best();
+    let multi = o.record.objectives.len() > 1;
+    let front = history.pareto_front();
     let sim: f64 = trials
         .iter()
         .filter(|t| t.state.is_finished())
@@ -155,28 +161,56 @@ pub fn status(args: StatusArgs) -> Result<()> {
         .sum();
     let summary = json!({
         "study": o.record.name,
-        "storage": o.storage,
-        "objective": o.record.objective,
+        "storage": archer_store::redact_url(&o.storage),
+        "objectives": o.record.objectives,
+        "constraints": o.record.constraints,
         "trials": trials.len(),
         "complete": count(TrialState::Complete),
         "running": count(TrialState::Running),
+        "paused": count(TrialState::Paused),
         "waiting": count(TrialState::Waiting),
         "failed": count(TrialState::Failed),
         "pruned": count(TrialState::Pruned),
+        "infeasible": infeasible,
+        "screened": screened,
         "distinct_archs": distinct.len(),
         "sim_seconds": sim,
         "stop_reason": o.record.stop_reason,
         "best": best.map(|t| trial_json(t, o.space.as_ref())),
+        "pareto_front": if multi {
+            Value::Array(front.iter().map(|t| trial_json(t, o.space.as_ref())).collect())
+        } else {
+            Value::Null
+        },
     });
     if args.json {
         return Ok(say(serde_json::to_string_pretty(&summary)?)?);
     }
-    say(format!("study {} ({})", o.record.name, o.storage))?;
     say(format!(
-        "trials {}: {} complete, {} running, {} waiting, {} failed, {} pruned; {} distinct architectures; {:.0} simulated s",
+        "study {} ({})",
+        o.record.name,
+        archer_store::redact_url(&o.storage)
+    ))?;
+    let objectives: Vec<String> = o
+        .record
+        .objectives
+        .iter()
+        .map(|ob| format!("{} ({})", ob.metric, ob.direction))
+        .collect();
+    say(format!("objectives: {}", objectives.join(", ")))?;
+    if !o.record.constraints.is_empty() {
+        let c: Vec<String> = o.record.constraints.iter().map(|c| c.describe()).collect();
+        say(format!(
+            "constraints: {} ({infeasible} infeasible trials, {screened} of them rejected before evaluation)",
+            c.join(", ")
+        ))?;
+    }
+    say(format!(
+        "trials {}: {} complete, {} running, {} paused, {} waiting, {} failed, {} pruned; {} distinct architectures; {:.0} simulated s",
         trials.len(),
         count(TrialState::Complete),
         count(TrialState::Running),
+        count(TrialState::Paused),
         count(TrialState::Waiting),
         count(TrialState::Failed),
         count(TrialState::Pruned),
@@ -190,29 +224,24 @@ pub fn status(args: StatusArgs) -> Result<()> {
             .as_deref()
             .unwrap_or("not finished (running, or interrupted: `archer resume`)")
     ))?;
-    if let Some(b) = best {
+    if multi {
+        say(format!(
+            "Pareto front: {} trials (`archer export --pareto` writes them)",
+            front.len()
+        ))?;
+        for t in front.iter().take(10) {
+            say(format!("  trial {} {}", t.id, o.space.format(&t.arch)))?;
+            say(format!("      {}", describe_metrics(&t.metrics)))?;
+        }
+    } else if let Some(b) = best {
         say(format!("best: trial {} {}", b.id, o.space.format(&b.arch)))?;
         say(format!("      {}", describe_metrics(&b.metrics)))?;
     }
     Ok(())
 }
 
-/// The complete trial with the highest score (the first of equals).
-pub(crate) fn best_trial(trials: &[Trial]) -> Option<&Trial> {
-    trials
-        .iter()
-        .filter(|t| t.state == TrialState::Complete && t.score.is_some())
-        .fold(None::<&Trial>, |b, t| {
-            if b.is_none_or(|b| t.score > b.score) {
-                Some(t)
-            } else {
-                b
-            }
-        })
-}
-
 /// `metric:max` / `metric:min` pairs.
-fn parse_objectives(specs: &[String]) -> Result<Vec<(String, Direction)>> {
+fn parse_objectives(specs: &[String]) -> Result<Vec<Objective>> {
     specs
         .iter()
         .map(|s| {
@@ -226,18 +255,22 @@ fn parse_objectives(specs: &[String]) -> Result<Vec<(String, Direction)>> {
                     ))))
                 }
             };
-            Ok((m.to_string(), d))
+            Ok(Objective {
+                metric: m.to_string(),
+                direction: d,
+            })
         })
         .collect()
 }
 
 pub fn export(args: ExportArgs) -> Result<()> {
     let mut o = open(&args.target, args.study.as_deref())?;
-    let trials = o.store.trials(o.record.id)?;
-    // Best trial per distinct architecture.
-    let mut complete: Vec<&Trial> = trials
-        .iter()
-        .filter(|t| t.state == TrialState::Complete && t.score.is_some())
+    let history = archer_core::History::from_trials(o.store.trials(o.record.id)?)
+        .map_err(|n| anyhow!("the store lacks trial {n} of study {}", o.record.name))?;
+    // The feasible COMPLETE trials, the best of each distinct architecture first.
+    let mut complete: Vec<&Trial> = history
+        .completed()
+        .filter(|t| t.feasible && t.score.is_some())
         .collect();
     complete.sort_by(|a, b| {
         b.score
@@ -247,35 +280,32 @@ pub fn export(args: ExportArgs) -> Result<()> {
     });
     let mut seen = HashSet::new();
     complete.retain(|t| seen.insert(t.arch_hash.clone()));
-    let chosen: Vec<&Trial> = if args.pareto.is_empty() {
-        complete.into_iter().take(args.top).collect()
-    } else {
-        let objectives = parse_objectives(&args.pareto)?;
-        for (m, _) in &objectives {
-            if complete.iter().any(|t| t.metrics.get(m).is_none()) {
-                return Err(UsageError(format!(
-                    "--pareto: metric {m:?} is missing from some trials"
-                ))
-                .into());
-            }
-        }
-        let value = |t: &Trial, (m, d): &(String, Direction)| {
-            let v = t.metrics.get(m).unwrap_or(f64::NAN);
-            if *d == Direction::Maximize {
-                v
+    let chosen: Vec<&Trial> = match &args.pareto {
+        None => complete.into_iter().take(args.top).collect(),
+        Some(list) => {
+            // The study's own objectives unless a list is given.
+            let objectives = if list.is_empty() {
+                o.record.objectives.clone()
             } else {
-                -v
+                parse_objectives(list)?
+            };
+            let mut vectors = Vec::new();
+            for t in &complete {
+                let v = scores(&objectives, &t.metrics).map_err(|m| {
+                    UsageError(format!(
+                        "--pareto: metric {m:?} is missing from trial {}; the trials report {}",
+                        t.id,
+                        t.metrics.names().collect::<Vec<_>>().join(", ")
+                    ))
+                })?;
+                vectors.push(v);
             }
-        };
-        let dominates = |a: &Trial, b: &Trial| {
-            objectives.iter().all(|o| value(a, o) >= value(b, o))
-                && objectives.iter().any(|o| value(a, o) > value(b, o))
-        };
-        complete
-            .iter()
-            .copied()
-            .filter(|t| !complete.iter().any(|u| dominates(u, t)))
-            .collect()
+            let refs: Vec<&[f64]> = vectors.iter().map(|v| &v[..]).collect();
+            pareto_front(&refs)
+                .into_iter()
+                .map(|i| complete[i])
+                .collect()
+        }
     };
     let out: Vec<Value> = chosen
         .iter()

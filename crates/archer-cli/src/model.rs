@@ -12,7 +12,7 @@ use clap::Args;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::inspect::{best_trial, open};
+use crate::inspect::open;
 use crate::out::say;
 use crate::UsageError;
 
@@ -80,15 +80,20 @@ fn from_experiment(dir: &Path) -> Result<Job> {
     let target = dir.to_string_lossy();
     let mut o = open(&target, None)?;
     let config = ExperimentConfig::from_saved(&o.record.config_toml, &o.storage)?;
-    let trials = o.store.trials(o.record.id)?;
-    let best = best_trial(&trials)
-        .ok_or_else(|| UsageError(format!("{target}: the study has no complete trial yet")))?;
+    let history = archer_core::History::from_trials(o.store.trials(o.record.id)?)
+        .map_err(|n| anyhow::anyhow!("the store lacks trial {n} of study {}", o.record.name))?;
+    let best = history.best().ok_or_else(|| {
+        UsageError(format!(
+            "{target}: the study has no complete, feasible trial yet"
+        ))
+    })?;
+    let primary = &o.record.objectives[0].metric;
     say(format!(
         "Retraining trial {} of study {} ({} {:.4}): {}",
         best.id,
         o.record.name,
-        o.record.objective.metric,
-        best.score.unwrap_or(f64::NAN).abs(),
+        primary,
+        best.metrics.get(primary).unwrap_or(f64::NAN),
         o.space.format(&best.arch)
     ))?;
     Ok(Job {

@@ -56,7 +56,7 @@ impl Progress {
         Progress {
             bar,
             unit,
-            objective: e.objective.metric.clone(),
+            objective: e.primary().metric.clone(),
             quiet,
         }
     }

@@ -63,14 +63,34 @@ fn load(config: &Path, overrides: &Overrides) -> Result<Experiment> {
 pub fn validate(args: ValidateArgs) -> Result<()> {
     let e = load(&args.config, &Overrides::default())?;
     say(format!(
-        "{}: OK ({} space of {} architectures, strategy {}, evaluator {}, objective {} {})",
+        "{}: OK ({} space of {} architectures, strategy {}, evaluator {}, {} {}{})",
         args.config.display(),
         e.space.name(),
         e.space.size(),
         e.config.strategy.name(),
         e.evaluator.name(),
-        e.objective.direction,
-        e.objective.metric
+        if e.objectives.len() > 1 {
+            "objectives"
+        } else {
+            "objective"
+        },
+        e.objectives
+            .iter()
+            .map(|o| format!("{} {}", o.direction, o.metric))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if e.constraints.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", constraints {}",
+                e.constraints
+                    .iter()
+                    .map(|c| c.describe())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
     ))?;
     Ok(())
 }
@@ -151,7 +171,8 @@ fn work_distributed(
     let name = experiment.config.study.name.clone();
     let id = launch::worker_id();
     eprintln!(
-        "archer: study {name} is open to workers: archer worker --storage {url} --study {name}"
+        "archer: study {name} is open to workers: archer worker --storage {} --study {name}",
+        archer_store::redact_url(url)
     );
     let report =
         launch::worker(url, &name, id.clone())?.run(&mut crate::worker::log_event(&id, quiet))?;

@@ -52,7 +52,7 @@ pub fn run(args: WorkerArgs) -> Result<()> {
     if !archer_store::is_postgres_url(&args.storage) {
         return Err(crate::UsageError(format!(
             "--storage {:?}: workers share a postgres:// store",
-            args.storage
+            archer_store::redact_url(&args.storage)
         ))
         .into());
     }
@@ -60,7 +60,8 @@ pub fn run(args: WorkerArgs) -> Result<()> {
     let mut worker = launch::worker(&args.storage, &args.study, id.clone())?;
     eprintln!(
         "archer worker {id}: joined study {} at {}",
-        args.study, args.storage
+        args.study,
+        archer_store::redact_url(&args.storage)
     );
     let report = worker
         .run(&mut log_event(&id, args.quiet))

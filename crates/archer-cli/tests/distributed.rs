@@ -1,6 +1,7 @@
-//! Three processes (the search and two workers) run one study in PostgreSQL; one worker is
-//! SIGKILLed while it holds a running trial. Every trial completes exactly once, and the
-//! killed worker's trial is re-run by another after its heartbeat goes stale.
+//! Three processes (the search and two workers) run one multi-objective, constrained study
+//! in PostgreSQL; one worker is SIGKILLed while it holds a running trial. Every trial
+//! completes exactly once, and the killed worker's trial is re-run by another after its
+//! heartbeat goes stale. The URL carries a password, which nothing prints or writes down.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -38,13 +39,6 @@ fn spawn(args: &[&str]) -> Child {
         .unwrap()
 }
 
-fn finish(child: Child, what: &str) -> String {
-    let o = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(o.status.success(), "{what} failed: {err}");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 #[test]
 fn three_workers_one_killed_mid_trial_every_trial_completes_once() {
     ensure_database();
@@ -68,7 +62,20 @@ grace_seconds = 1.0
 name = "nb201"
 
 [strategy]
-name = "rea"
+name = "nsga2"
+population = 8
+
+[[objective]]
+metric = "valid_acc"
+direction = "max"
+
+[[objective]]
+metric = "params_m"
+direction = "min"
+
+[[constraint]]
+metric = "params_m"
+max = 1.0
 
 [evaluator]
 kind = "nb201"
@@ -85,7 +92,13 @@ trials = {TRIALS}
     )
     .unwrap();
     let out = tmp.path().join("out");
-    let url = url();
+    // Trust authentication ignores the password, so it can be any secret.
+    const SECRET: &str = "Sw0rdf1sh-never-printed";
+    let url = url().replacen("postgres@", &format!("postgres:{SECRET}@"), 1);
+    assert!(
+        url.contains(SECRET),
+        "the test URL names the user postgres: {url}"
+    );
     let mut main = spawn(&[
         "search",
         cfg.to_str().unwrap(),
@@ -150,11 +163,33 @@ trials = {TRIALS}
         std::thread::sleep(Duration::from_millis(5));
     };
     b.kill().unwrap(); // SIGKILL
-    b.wait().unwrap();
 
-    let stdout = finish(main, "search");
+    let main_out = main.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&main_out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&main_out.stderr).into_owned();
+    assert!(main_out.status.success(), "search failed: {stderr}");
     assert!(stdout.contains("trial budget reached"), "{stdout}");
-    finish(a, "worker-a");
+    let a_out = a.wait_with_output().unwrap();
+    assert!(a_out.status.success(), "worker-a failed");
+    let b_out = b.wait_with_output().unwrap();
+    for (what, text) in [
+        ("search stdout", stdout.clone()),
+        ("search stderr", stderr),
+        (
+            "worker-a",
+            String::from_utf8_lossy(&a_out.stdout).into_owned(),
+        ),
+        (
+            "worker-a stderr",
+            String::from_utf8_lossy(&a_out.stderr).into_owned(),
+        ),
+        (
+            "worker-b",
+            String::from_utf8_lossy(&b_out.stdout).into_owned(),
+        ),
+    ] {
+        assert!(!text.contains(SECRET), "{what} shows the password: {text}");
+    }
 
     let rows = db
         .query("SELECT number, state, attempts, worker FROM archer.trials WHERE study_id = $1 ORDER BY number", &[&study_id])
@@ -162,10 +197,14 @@ trials = {TRIALS}
     let numbers: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
     assert_eq!(
         numbers,
-        (0..TRIALS).collect::<Vec<_>>(),
+        (0..rows.len() as i64).collect::<Vec<_>>(),
         "none lost, none twice"
     );
     assert!(rows.iter().all(|r| r.get::<_, String>(1) == "COMPLETE"));
+    // Proposals over the params limit were rejected before evaluation (attempts 0); the
+    // budget counts the evaluated ones.
+    let evaluated = rows.iter().filter(|r| r.get::<_, i64>(2) > 0).count() as i64;
+    assert_eq!(evaluated, TRIALS);
     let redone = rows.iter().find(|r| r.get::<_, i64>(0) == victim).unwrap();
     assert!(
         redone.get::<_, i64>(2) >= 2,
@@ -187,7 +226,35 @@ trials = {TRIALS}
         .args(["status", out.to_str().unwrap(), "--json"])
         .output()
         .unwrap();
+    let status_text = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(!status_text.contains(SECRET), "status shows the password");
     let s: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert_eq!(s["complete"], TRIALS);
-    assert_eq!(s["distinct_archs"], TRIALS);
+    assert_eq!(s["complete"].as_i64(), Some(rows.len() as i64));
+    assert_eq!(s["objectives"].as_array().map(|a| a.len()), Some(2));
+    assert!(s["pareto_front"].as_array().is_some_and(|f| !f.is_empty()));
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let path = entry.unwrap().path();
+        if let Ok(bytes) = std::fs::read(&path) {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(SECRET),
+                "{} holds the password",
+                path.display()
+            );
+        }
+    }
+    let export = Command::new(env!("CARGO_BIN_EXE_archer"))
+        .args(["export", out.to_str().unwrap(), "--pareto"])
+        .output()
+        .unwrap();
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let front: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
+    let front = front.as_array().unwrap();
+    assert!(!front.is_empty());
+    assert!(front
+        .iter()
+        .all(|t| t["metrics"]["params_m"].as_f64().unwrap() <= 1.0));
 }

@@ -16,6 +16,7 @@ pub struct TrialCtx {
     seed: u64,
     intermediate: Vec<(u32, f64)>,
     pruner: Option<Pruner>,
+    charged_seconds: f64,
 }
 
 impl TrialCtx {
@@ -25,6 +26,7 @@ impl TrialCtx {
             seed,
             intermediate: Vec::new(),
             pruner: None,
+            charged_seconds: 0.0,
         }
     }
 
@@ -50,6 +52,20 @@ impl TrialCtx {
             Some(p) => p(step, value),
             None => Report::Continue,
         }
+    }
+
+    /// Charges `seconds` to the study's simulated clock as the evaluation goes (e.g. per
+    /// epoch), so that a trial stopped early is still charged what it used. A COMPLETE
+    /// trial is charged its reported `sim_seconds` metric instead.
+    pub fn charge_seconds(&mut self, seconds: f64) {
+        if seconds.is_finite() && seconds > 0.0 {
+            self.charged_seconds += seconds;
+        }
+    }
+
+    /// Seconds charged so far through [`TrialCtx::charge_seconds`].
+    pub fn charged_seconds(&self) -> f64 {
+        self.charged_seconds
     }
 
     pub fn intermediate(&self) -> &[(u32, f64)] {

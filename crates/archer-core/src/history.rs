@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 
-use crate::{Trial, TrialState};
+use crate::pareto::{pareto_front, Point};
+use crate::{Fidelity, Trial, TrialState};
 
 /// All trials of a study, in id order, with an index by canonical architecture hash.
 /// Strategies read it in `ask`; only the study loop writes it.
@@ -91,23 +92,63 @@ impl History {
             .map(|&id| &self.trials[id as usize])
     }
 
-    /// The first COMPLETE trial of this canonical hash.
-    pub fn find_completed(&self, hash: &str) -> Option<&Trial> {
+    /// The first COMPLETE trial of this canonical hash at this fidelity.
+    pub fn find_completed(&self, hash: &str, fidelity: &Fidelity) -> Option<&Trial> {
         self.with_hash(hash)
-            .find(|t| t.state == TrialState::Complete)
+            .find(|t| t.state == TrialState::Complete && t.fidelity == *fidelity)
     }
 
-    /// Whether a trial of this hash is COMPLETE, WAITING or RUNNING (i.e. worth not repeating).
-    pub fn is_known(&self, hash: &str) -> bool {
+    /// Whether a trial of this hash at this fidelity is COMPLETE, WAITING, RUNNING or PAUSED
+    /// (i.e. worth not repeating). De-duplication is keyed on (hash, fidelity), so a
+    /// scheduler may promote an architecture to a higher fidelity.
+    pub fn is_known(&self, hash: &str, fidelity: &Fidelity) -> bool {
         self.with_hash(hash).any(|t| {
-            matches!(
-                t.state,
-                TrialState::Complete | TrialState::Waiting | TrialState::Running
-            )
+            t.fidelity == *fidelity
+                && matches!(
+                    t.state,
+                    TrialState::Complete
+                        | TrialState::Waiting
+                        | TrialState::Running
+                        | TrialState::Paused
+                )
         })
     }
 
-    /// The COMPLETE trial with the highest score; the earliest one on ties.
+    /// Trials evaluated so far or under way: every trial but those rejected before
+    /// evaluation (they cost nothing and do not count toward a trial budget).
+    pub fn evaluated(&self) -> usize {
+        self.trials.iter().filter(|t| !t.is_screened()).count()
+    }
+
+    /// The feasible COMPLETE trials that no other feasible COMPLETE trial dominates on the
+    /// study's objectives, in id order; duplicates of a front point (same scores) are kept
+    /// once, the earliest.
+    pub fn pareto_front(&self) -> Vec<&Trial> {
+        let candidates: Vec<&Trial> = self
+            .completed()
+            .filter(|t| t.feasible && !t.scores.is_empty())
+            .collect();
+        let points: Vec<&[f64]> = candidates.iter().map(|t| &t.scores[..]).collect();
+        let mut out: Vec<&Trial> = Vec::new();
+        for i in pareto_front(&points) {
+            if !out.iter().any(|t| t.scores == candidates[i].scores) {
+                out.push(candidates[i]);
+            }
+        }
+        out
+    }
+
+    /// COMPLETE trials (feasible or not) as points for the multi-objective code, with their
+    /// trials.
+    pub fn points(&self) -> Vec<(&Trial, Point<'_>)> {
+        self.trials
+            .iter()
+            .filter_map(|t| Point::of(t).map(|p| (t, p)))
+            .collect()
+    }
+
+    /// The feasible COMPLETE trial with the highest score (the first objective); the
+    /// earliest one on ties.
     pub fn best(&self) -> Option<&Trial> {
         let mut best: Option<&Trial> = None;
         for t in self.completed() {
@@ -153,13 +194,47 @@ mod tests {
     fn hash_index_tracks_states_across_updates() {
         let mut h = History::new();
         h.record(trial(0, "a", TrialState::Running, None));
-        assert!(h.is_known("a"));
-        assert!(h.find_completed("a").is_none());
+        let full = Fidelity::full();
+        assert!(h.is_known("a", &full));
+        assert!(h.find_completed("a", &full).is_none());
         h.record(trial(0, "a", TrialState::Failed, None));
-        assert!(!h.is_known("a"), "a failed trial may be retried");
+        assert!(!h.is_known("a", &full), "a failed trial may be retried");
         h.record(trial(1, "a", TrialState::Complete, Some(2.0)));
-        assert_eq!(h.find_completed("a").unwrap().id, 1);
+        assert_eq!(h.find_completed("a", &full).unwrap().id, 1);
+        let low = Fidelity {
+            epochs: Some(4),
+            ..Fidelity::full()
+        };
+        assert!(
+            !h.is_known("a", &low),
+            "the same cell at another fidelity is new (a promotion)"
+        );
         assert_eq!(h.with_hash("a").count(), 2);
+    }
+
+    #[test]
+    fn pareto_front_skips_infeasible_dominated_and_duplicate_points() {
+        let mut h = History::new();
+        let with = |id, scores: Vec<f64>, feasible: bool| {
+            let mut t = trial(id, &format!("h{id}"), TrialState::Complete, None);
+            t.score = feasible.then(|| scores[0]);
+            t.scores = scores;
+            t.feasible = feasible;
+            t
+        };
+        h.record(with(0, vec![1.0, 3.0], true));
+        h.record(with(1, vec![2.0, 2.0], true));
+        h.record(with(2, vec![1.0, 1.0], true));
+        h.record(with(3, vec![9.0, 9.0], false));
+        h.record(with(4, vec![2.0, 2.0], true));
+        let ids: Vec<u64> = h.pareto_front().iter().map(|t| t.id).collect();
+        assert_eq!(ids, vec![0, 1]);
+        assert_eq!(
+            h.best().unwrap().id,
+            1,
+            "the infeasible 9.0 is not the best"
+        );
+        assert_eq!(h.points().len(), 5);
     }
 
     #[test]

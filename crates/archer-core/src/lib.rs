@@ -1,16 +1,20 @@
 //! The types every part of Archer meets at: what an evaluation measured ([`Metrics`]), what the
 //! search optimises ([`Objective`]), how much of an evaluation to run ([`Fidelity`]), and the
-//! record of one evaluation ([`Trial`]) inside a study's [`History`].
+//! record of one evaluation ([`Trial`]) inside a study's [`History`], and the
+//! multi-objective vocabulary: [`Constraint`]s, dominance, fronts and hypervolume ([`pareto`]).
 
 mod ctx;
 mod fidelity;
 mod history;
 mod metrics;
+pub mod pareto;
 mod trial;
 
 pub use archer_space::Arch;
 pub use ctx::{Report, TrialCtx};
 pub use fidelity::Fidelity;
 pub use history::History;
-pub use metrics::{metric, Direction, MetricSpec, Metrics, Objective};
-pub use trial::{Trial, TrialState};
+pub use metrics::{
+    metric, scores, total_violation, Constraint, Direction, MetricSpec, Metrics, Objective,
+};
+pub use trial::{Trial, TrialState, SCREENED_ATTR};

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
+    #[serde(alias = "max")]
     Maximize,
+    #[serde(alias = "min")]
     Minimize,
 }
 
@@ -122,6 +124,80 @@ impl Objective {
     }
 }
 
+/// Every objective's oriented score ([`Objective::score`]), in order; `Err(metric)` names the
+/// first objective whose metric is missing or not finite.
+pub fn scores<'a>(objectives: &'a [Objective], metrics: &Metrics) -> Result<Vec<f64>, &'a str> {
+    objectives
+        .iter()
+        .map(|o| o.score(metrics).ok_or(o.metric.as_str()))
+        .collect()
+}
+
+/// A hard limit on a metric: `min <= value <= max` (either bound may be absent).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Constraint {
+    pub metric: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+impl Constraint {
+    /// How far `value` lies outside the bounds, relative to the broken bound's magnitude
+    /// (absolute when the bound is 0), so that violations in different units add up; 0 when
+    /// it lies inside. NaN is infinitely far.
+    pub fn violation_of(&self, value: f64) -> f64 {
+        if value.is_nan() {
+            return f64::INFINITY;
+        }
+        let rel = |excess: f64, bound: f64| {
+            let scale = bound.abs();
+            if scale > 0.0 {
+                excess / scale
+            } else {
+                excess
+            }
+        };
+        if let Some(max) = self.max.filter(|&m| value > m) {
+            return rel(value - max, max);
+        }
+        if let Some(min) = self.min.filter(|&m| value < m) {
+            return rel(min - value, min);
+        }
+        0.0
+    }
+
+    /// The violation on `metrics`, or `None` when they lack the metric.
+    pub fn violation(&self, metrics: &Metrics) -> Option<f64> {
+        metrics.get(&self.metric).map(|v| self.violation_of(v))
+    }
+
+    /// `params_m <= 1`, `latency_ms >= 2 and <= 5`: for messages and reports.
+    pub fn describe(&self) -> String {
+        match (self.min, self.max) {
+            (Some(lo), Some(hi)) => format!("{lo} <= {} <= {hi}", self.metric),
+            (Some(lo), None) => format!("{} >= {lo}", self.metric),
+            (None, Some(hi)) => format!("{} <= {hi}", self.metric),
+            (None, None) => format!("{} (unbounded)", self.metric),
+        }
+    }
+}
+
+/// The total violation of `constraints` on `metrics`; `Err(metric)` names the first
+/// constraint whose metric is missing.
+pub fn total_violation<'a>(
+    constraints: &'a [Constraint],
+    metrics: &Metrics,
+) -> Result<f64, &'a str> {
+    constraints.iter().try_fold(0.0, |sum, c| {
+        c.violation(metrics)
+            .map(|v| sum + v)
+            .ok_or(c.metric.as_str())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +216,43 @@ mod tests {
         assert_eq!(min.score(&m), Some(-1.5));
         assert_eq!(Objective::maximize("bad").score(&m), None);
         assert_eq!(Objective::maximize("missing").score(&m), None);
+    }
+
+    #[test]
+    fn constraint_violation_is_relative_to_the_broken_bound() {
+        let c = Constraint {
+            metric: "params_m".into(),
+            min: Some(0.5),
+            max: Some(2.0),
+        };
+        assert_eq!(c.violation_of(1.0), 0.0);
+        assert_eq!(c.violation_of(3.0), 0.5);
+        assert_eq!(c.violation_of(0.25), 0.5);
+        assert_eq!(c.violation_of(f64::NAN), f64::INFINITY);
+        let zero = Constraint {
+            metric: "x".into(),
+            min: None,
+            max: Some(0.0),
+        };
+        assert_eq!(zero.violation_of(0.25), 0.25);
+        let m = Metrics::new().with("params_m", 4.0);
+        assert_eq!(total_violation(&[c.clone(), c.clone()], &m), Ok(2.0));
+        assert_eq!(total_violation(&[zero], &m), Err("x"));
+        assert_eq!(c.describe(), "0.5 <= params_m <= 2");
+    }
+
+    #[test]
+    fn scores_name_the_missing_objective() {
+        let m = Metrics::new().with("acc", 90.0).with("lat", 3.0);
+        let objs = [
+            Objective::maximize("acc"),
+            Objective {
+                metric: "lat".into(),
+                direction: Direction::Minimize,
+            },
+        ];
+        assert_eq!(scores(&objs, &m), Ok(vec![90.0, -3.0]));
+        assert_eq!(scores(&[Objective::maximize("nope")], &m), Err("nope"));
     }
 
     #[test]

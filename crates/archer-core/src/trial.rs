@@ -1,15 +1,20 @@
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{Arch, Fidelity, Metrics};
 
-/// A trial's lifecycle: WAITING → RUNNING → COMPLETE | PRUNED | FAILED. Finished trials are
+/// A trial's lifecycle: WAITING → RUNNING → COMPLETE | PRUNED | FAILED, with RUNNING ⇄ PAUSED
+/// for a scheduler that pauses a trial at a rung and resumes it later. Finished trials are
 /// never changed again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TrialState {
     Waiting,
     Running,
+    /// Stopped by a scheduler with a checkpoint (in `attrs`), to be resumed or finished later.
+    Paused,
     Complete,
     Pruned,
     Failed,
@@ -27,12 +32,22 @@ impl TrialState {
         match self {
             TrialState::Waiting => "WAITING",
             TrialState::Running => "RUNNING",
+            TrialState::Paused => "PAUSED",
             TrialState::Complete => "COMPLETE",
             TrialState::Pruned => "PRUNED",
             TrialState::Failed => "FAILED",
         }
     }
 }
+
+fn yes() -> bool {
+    true
+}
+
+/// The attribute that marks a proposal rejected before evaluation: a constraint on a metric
+/// known from the architecture alone (params, FLOPs, a latency table) was broken, so it cost
+/// nothing.
+pub const SCREENED_ATTR: &str = "screened";
 
 /// One evaluation of one architecture at one fidelity, and everything known about it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,8 +61,24 @@ pub struct Trial {
     pub state: TrialState,
     /// Everything the evaluator measured, held-out metrics included.
     pub metrics: Metrics,
-    /// The objective oriented so that higher is better; set only for COMPLETE trials.
+    /// The first objective oriented so that higher is better; set only for COMPLETE trials
+    /// that are feasible. Single-objective strategies read this.
     pub score: Option<f64>,
+    /// Every objective, in the study's order, oriented so that higher is better; set for
+    /// COMPLETE trials that measured them all (feasible or not). Empty otherwise, and for a
+    /// proposal rejected before evaluation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scores: Vec<f64>,
+    /// False when the trial breaks one of the study's constraints.
+    #[serde(default = "yes")]
+    pub feasible: bool,
+    /// Total constraint violation ([`crate::Constraint::violation`], summed); 0 when feasible.
+    #[serde(default)]
+    pub violation: f64,
+    /// Open key/value data for schedulers and the loop: rung, bracket, parent trial,
+    /// checkpoint path, `screened` (rejected before evaluation).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attrs: BTreeMap<String, serde_json::Value>,
     /// `(step, value)` pairs reported during the evaluation (e.g. per epoch).
     pub intermediate: Vec<(u32, f64)>,
     /// Why the trial failed.
@@ -63,6 +94,11 @@ pub struct Trial {
 }
 
 impl Trial {
+    /// Whether this trial was rejected before evaluation (see [`SCREENED_ATTR`]).
+    pub fn is_screened(&self) -> bool {
+        self.attrs.get(SCREENED_ATTR) == Some(&serde_json::Value::Bool(true))
+    }
+
     /// A new WAITING trial.
     pub fn new(id: u64, arch: Arch, arch_hash: String, fidelity: Fidelity) -> Self {
         Trial {
@@ -73,6 +109,10 @@ impl Trial {
             state: TrialState::Waiting,
             metrics: Metrics::new(),
             score: None,
+            scores: Vec::new(),
+            feasible: true,
+            violation: 0.0,
+            attrs: BTreeMap::new(),
             intermediate: Vec::new(),
             error: None,
             cost_seconds: 0.0,

@@ -27,6 +27,15 @@ pub trait Evaluator: Send + Sync {
         ctx: &mut TrialCtx,
     ) -> Result<Metrics, EvalError>;
 
+    /// Metrics known from the architecture alone, before any evaluation (parameters and
+    /// FLOPs from the network description, a latency table), with the values `evaluate`
+    /// would report for them. The study checks constraints on these first: a proposal that
+    /// breaks one is recorded as infeasible without being evaluated, at no cost. Must be
+    /// cheap and must not fail; empty when nothing is known.
+    fn known_before(&self, _arch: &Arch) -> Metrics {
+        Metrics::new()
+    }
+
     /// Checked before a study starts: can every architecture of `space` be evaluated?
     /// (e.g. a partial benchmark table must cover the space searched).
     fn check_space(&self, _space: &dyn SearchSpace) -> Result<(), EvalError> {

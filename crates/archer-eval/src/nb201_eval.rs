@@ -179,7 +179,10 @@ impl Evaluator for Nb201Evaluator {
         if !self.wall_delay.is_zero() {
             std::thread::sleep(self.wall_delay);
         }
-        ctx.report(epochs, record.valid_acc);
+        ctx.charge_seconds(cost);
+        if ctx.report(epochs, record.valid_acc) == archer_core::Report::Prune {
+            return Err(EvalError::Pruned { step: epochs });
+        }
         let mut m = Metrics::new()
             .with(metric::VALID_ACC, record.valid_acc)
             .with(metric::TEST_ACC, record.test_acc)
@@ -195,6 +198,20 @@ impl Evaluator for Nb201Evaluator {
             }
         }
         Ok(m)
+    }
+
+    fn known_before(&self, arch: &Arch) -> Metrics {
+        let mut m = Metrics::new();
+        if let Some(r) = self.table.record(arch, self.dataset) {
+            m.insert(metric::PARAMS_M, r.params_m);
+            m.insert(metric::FLOPS_M, r.flops_m);
+        }
+        for d in &self.latency_devices {
+            if let Some(v) = self.table.latency_ms(arch, d) {
+                m.insert(&format!("latency_ms_{d}"), v);
+            }
+        }
+        m
     }
 
     fn check_space(&self, space: &dyn SearchSpace) -> Result<(), EvalError> {

@@ -3,7 +3,10 @@
 use std::sync::Arc;
 
 use archer_space::{Arch, Encoding, SearchSpace};
-use archer_strategy::{FeatureEncoding, PredictorConfig, Strategy, StrategyConfig, StrategyError};
+use archer_strategy::{
+    BuildContext, FeatureEncoding, PredictorConfig, Strategy, StrategyConfig, StrategyError,
+    StrategyKind,
+};
 
 use crate::{
     GaussianProcess, MlpEnsemble, MlpSettings, ModelBasedSearch, Npenas, Predictor, RandomForest,
@@ -55,6 +58,44 @@ pub fn build_predictor(
     }
 }
 
+/// Every registered strategy kind: the model-free ones of `archer-strategy`, then the
+/// model-based ones of this crate.
+pub fn registered() -> impl Iterator<Item = &'static dyn StrategyKind> {
+    archer_strategy::KINDS
+        .iter()
+        .chain(crate::strategies::MODEL_KINDS)
+        .copied()
+}
+
+/// The registered kind `name`, or the error listing every accepted name.
+pub fn strategy_kind(name: &str) -> Result<&'static dyn StrategyKind, StrategyError> {
+    registered().find(|k| k.name() == name).ok_or_else(|| {
+        let names: Vec<&str> = registered().map(|k| k.name()).collect();
+        StrategyConfig::unknown(name, &names)
+    })
+}
+
+/// Checks a configuration completely: a built-in one by its own rules, a registered one
+/// by its kind.
+pub fn check_strategy(config: &StrategyConfig) -> Result<(), StrategyError> {
+    match config {
+        StrategyConfig::Registered { name, settings } => strategy_kind(name)?.check(settings),
+        other => other.validate(),
+    }
+}
+
+/// Whether `config` searches several objectives at once (random search does, trivially);
+/// any other strategy optimises the first objective.
+pub fn multi_objective(config: &StrategyConfig) -> bool {
+    match config {
+        StrategyConfig::Random {} => true,
+        StrategyConfig::Registered { name, .. } => {
+            strategy_kind(name).is_ok_and(|k| k.multi_objective())
+        }
+        _ => false,
+    }
+}
+
 /// Builds any strategy, model-based ones included, seeded from `seed` and wrapped in the
 /// de-duplicating wrapper when `deduplicate`. `warm_start` (best first) seeds the initial
 /// samples of the model-based strategies; it must be empty unless the configuration asks
@@ -66,9 +107,17 @@ pub fn build_strategy(
     deduplicate: bool,
     warm_start: Vec<Arch>,
 ) -> Result<Box<dyn Strategy>, StrategyError> {
-    config.validate()?;
+    check_strategy(config)?;
     let rng = StrategyConfig::strategy_rng(seed);
     let inner: Box<dyn Strategy> = match config {
+        StrategyConfig::Registered { name, settings } => strategy_kind(name)?.build(
+            settings,
+            BuildContext {
+                space: space.clone(),
+                rng,
+                warm_start,
+            },
+        )?,
         StrategyConfig::Bo(c) => Box::new(ModelBasedSearch::new(
             space.clone(),
             rng,

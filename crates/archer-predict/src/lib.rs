@@ -14,19 +14,24 @@ mod gp;
 mod mlp;
 mod model_search;
 mod npenas;
+mod parego;
 mod predictor;
 mod rank;
+mod strategies;
 mod transform;
 mod wl;
 
 pub use acquisition::{acquire, expected_improvement};
-pub use build::{build_predictor, build_strategy};
+pub use build::{
+    build_predictor, build_strategy, check_strategy, multi_objective, registered, strategy_kind,
+};
 pub use error::PredictError;
 pub use forest::RandomForest;
 pub use gp::{GaussianProcess, GpHyperparameters};
 pub use mlp::{MlpEnsemble, MlpSettings};
 pub use model_search::ModelBasedSearch;
 pub use npenas::Npenas;
+pub use parego::{Parego, ParegoKind};
 pub use predictor::{Prediction, Predictor};
 pub use rank::{kendall_tau, spearman_rho};
 pub use transform::{gaussian_copula, normal_quantile};

@@ -3,7 +3,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use archer_core::{Arch, History, Trial, TrialState};
+use archer_core::{Arch, Fidelity, History, Trial, TrialState};
 use archer_rng::Rng;
 use archer_space::SearchSpace;
 use archer_strategy::{AcquisitionKind, ModelSearchSettings, Proposal, Strategy, StrategyError};
@@ -23,6 +23,8 @@ pub struct ModelBasedSearch {
     space: Arc<dyn SearchSpace>,
     settings: ModelSearchSettings,
     predictor: Box<dyn Predictor>,
+    /// Several objectives: the model is fitted on a fresh random scalarisation at each ask.
+    parego: Option<crate::Parego>,
     state: SearchState,
 }
 
@@ -71,6 +73,7 @@ impl ModelBasedSearch {
             space,
             settings,
             predictor,
+            parego: None,
             state: SearchState {
                 rng,
                 initial_asked: 0,
@@ -83,9 +86,27 @@ impl ModelBasedSearch {
     }
 }
 
+impl ModelBasedSearch {
+    /// The same search on several objectives (ParEGO): at each ask the results are
+    /// scalarised by `parego` with fresh random weights and the model is fitted on that.
+    pub fn with_parego(mut self, parego: crate::Parego) -> Self {
+        self.parego = Some(parego);
+        self
+    }
+
+    /// What the model is fitted on: every COMPLETE result's score, or under ParEGO this
+    /// ask's scalarisation of every COMPLETE result (infeasible ones below the feasible).
+    fn training_data(&mut self, history: &History) -> Vec<(Arch, f64)> {
+        match &self.parego {
+            Some(p) => p.targets(history, &mut self.state.rng),
+            None => self.state.observed.clone(),
+        }
+    }
+}
+
 /// Whether `arch` was already evaluated or is pending.
 pub(crate) fn known(space: &dyn SearchSpace, history: &History, arch: &Arch) -> bool {
-    history.is_known(&space.canonical_hash(arch))
+    history.is_known(&space.canonical_hash(arch), &Fidelity::full())
 }
 
 /// The next warm-start architecture that is not known, else a random unknown one (a random
@@ -129,7 +150,7 @@ pub(crate) fn candidates(
     let mut out = Vec::new();
     let mut offer = |arch: Arch, out: &mut Vec<Arch>| {
         let hash = space.canonical_hash(&arch);
-        if !history.is_known(&hash) && seen.insert(hash) {
+        if !history.is_known(&hash, &Fidelity::full()) && seen.insert(hash) {
             out.push(arch);
         }
     };
@@ -204,9 +225,14 @@ impl Strategy for ModelBasedSearch {
     }
 
     fn ask(&mut self, history: &History) -> Result<Proposal, StrategyError> {
+        let observed = if self.state.initial_asked < self.settings.initial_samples {
+            Vec::new()
+        } else {
+            self.training_data(history)
+        };
         let space = self.space.as_ref();
         let s = &mut self.state;
-        if s.initial_asked < self.settings.initial_samples || s.observed.len() < 2 {
+        if s.initial_asked < self.settings.initial_samples || observed.len() < 2 {
             s.initial_asked += 1;
             return Ok(Proposal::full(initial_arch(
                 space,
@@ -223,7 +249,7 @@ impl Strategy for ModelBasedSearch {
         let pool = candidates(
             space,
             history,
-            &s.observed,
+            &observed,
             self.settings.parents,
             self.settings.random_candidates,
             &mut s.rng,
@@ -240,7 +266,7 @@ impl Strategy for ModelBasedSearch {
             acquisition: self.settings.acquisition,
             ucb_beta: self.settings.ucb_beta,
         };
-        let values = match scoring.score(self.predictor.as_mut(), &s.observed, &pool, &mut s.rng) {
+        let values = match scoring.score(self.predictor.as_mut(), &observed, &pool, &mut s.rng) {
             Ok(v) => v,
             Err(e) => {
                 // A predictor that cannot fit this data (e.g. a numerical failure) must not
@@ -260,6 +286,10 @@ impl Strategy for ModelBasedSearch {
     }
 
     fn tell(&mut self, trial: &Trial) {
+        if self.parego.is_some() {
+            // ParEGO reads every result from the history at each ask.
+            return;
+        }
         if let (TrialState::Complete, Some(score)) = (trial.state, trial.score) {
             if score.is_finite() {
                 self.state.observed.push((trial.arch.clone(), score));

@@ -4,7 +4,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use archer_core::{Arch, History, Trial, TrialState};
+use archer_core::{Arch, Fidelity, History, Trial, TrialState};
 use archer_rng::Rng;
 use archer_space::SearchSpace;
 use archer_strategy::{NpenasConfig, Proposal, Strategy, StrategyError};
@@ -95,7 +95,7 @@ impl Strategy for Npenas {
             }
             let child = space.mutate(&parent, &mut s.rng);
             let hash = space.canonical_hash(&child);
-            if !history.is_known(&hash) && seen.insert(hash) {
+            if !history.is_known(&hash, &Fidelity::full()) && seen.insert(hash) {
                 children.push(child);
             }
         }

@@ -322,6 +322,13 @@ fn invalid_settings_are_named() {
         err.contains("strategy.sample = 6") && err.contains("1 to population (5)"),
         "{err}"
     );
-    let err = StrategyConfig::by_name("bogus").unwrap_err().to_string();
+    let bogus = StrategyConfig::by_name("bogus").unwrap();
+    let err = archer_predict::check_strategy(&bogus)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("random, rea, ls, reinforce, bo"), "{err}");
+    assert!(
+        err.contains("nsga2, mo-rea, parego-bo, parego-bananas"),
+        "{err}"
+    );
 }

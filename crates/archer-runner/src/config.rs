@@ -1,7 +1,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use archer_core::{Direction, Objective};
+use archer_core::{Constraint, Direction, Objective};
 use archer_eval::{Evaluator, EvaluatorConfig};
 use archer_space::{SearchSpace, SpaceConfig};
 use archer_strategy::StrategyConfig;
@@ -37,9 +37,14 @@ pub struct ExperimentConfig {
     pub space: SpaceConfig,
     pub strategy: StrategyConfig,
     pub evaluator: EvaluatorConfig,
-    /// Default: the evaluator's validation accuracy, maximised.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub objective: Option<ObjectiveSection>,
+    /// `[objective]` (one) or `[[objective]]` (several, in order; the first is the one
+    /// single-objective strategies optimise). Default: the evaluator's validation accuracy,
+    /// maximised.
+    #[serde(default, skip_serializing_if = "Objectives::is_empty")]
+    pub objective: Objectives,
+    /// `[[constraint]]`: hard limits on metrics (`metric`, `min` and/or `max`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub constraint: Vec<Constraint>,
     #[serde(default)]
     pub budget: Budget,
     /// Retrain the best architecture from scratch when the search ends (needs the `train`
@@ -104,6 +109,48 @@ pub struct ObjectiveSection {
     pub direction: Option<Direction>,
 }
 
+/// The objectives as written: `[objective]` or `[[objective]]`; saved as `[[objective]]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Objectives(pub Vec<ObjectiveSection>);
+
+impl Objectives {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de> Deserialize<'de> for Objectives {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct OneOrMany;
+        impl<'de> serde::de::Visitor<'de> for OneOrMany {
+            type Value = Objectives;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an [objective] table or [[objective]] tables")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Objectives, A::Error> {
+                let one = ObjectiveSection::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
+                Ok(Objectives(vec![one]))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Objectives, A::Error> {
+                Vec::<ObjectiveSection>::deserialize(serde::de::value::SeqAccessDeserializer::new(
+                    seq,
+                ))
+                .map(Objectives)
+            }
+        }
+        d.deserialize_any(OneOrMany)
+    }
+}
+
 /// `[budget]`: the study stops at whichever limit it reaches first. At least one is required.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,7 +184,17 @@ pub struct Experiment {
     pub config: ExperimentConfig,
     pub space: Arc<dyn SearchSpace>,
     pub evaluator: Arc<dyn Evaluator>,
-    pub objective: Objective,
+    /// The objectives in order, directions resolved (at least one).
+    pub objectives: Vec<Objective>,
+    /// Hard limits every result is checked against.
+    pub constraints: Vec<Constraint>,
+}
+
+impl Experiment {
+    /// The first objective: what single-objective strategies optimise and `best` ranks by.
+    pub fn primary(&self) -> &Objective {
+        &self.objectives[0]
+    }
 }
 
 impl ExperimentConfig {
@@ -202,6 +259,7 @@ impl ExperimentConfig {
                 format!("{name:?}: use letters, digits, '.', '_' and '-' only (it names the output folder)"),
             ));
         }
+        self.study.validate()?;
         if self.study.max_consecutive_failures == 0 {
             return Err(ConfigError::invalid(
                 "study.max_consecutive_failures",
@@ -221,7 +279,7 @@ impl ExperimentConfig {
             }
         }
         let space = self.space.build()?;
-        self.strategy.validate()?;
+        archer_predict::check_strategy(&self.strategy)?;
         if let Some(required) = self.evaluator.required_space() {
             if required != space.name() {
                 return Err(ConfigError::invalid(
@@ -244,21 +302,25 @@ impl ExperimentConfig {
                 ),
             ));
         }
-        let objective = self.resolve_objective(evaluator.as_ref())?;
+        let objectives = self.resolve_objectives(evaluator.as_ref())?;
+        let constraints = self.check_constraints(evaluator.as_ref())?;
         Ok(Experiment {
             config: self,
             space,
             evaluator,
-            objective,
+            objectives,
+            constraints,
         })
     }
 
-    fn resolve_objective(&self, evaluator: &dyn Evaluator) -> Result<Objective, ConfigError> {
+    /// The metric `wanted` as `evaluator` declares it, for the config key `key`; held-out
+    /// metrics are refused.
+    fn searchable_metric(
+        evaluator: &dyn Evaluator,
+        key: &str,
+        wanted: &str,
+    ) -> Result<archer_core::MetricSpec, ConfigError> {
         let specs = evaluator.metrics();
-        let wanted = self
-            .objective
-            .as_ref()
-            .map_or(archer_core::metric::VALID_ACC, |o| o.metric.as_str());
         let searchable: Vec<&str> = specs
             .iter()
             .filter(|s| !s.held_out)
@@ -266,7 +328,7 @@ impl ExperimentConfig {
             .collect();
         let spec = specs.iter().find(|s| s.name == wanted).ok_or_else(|| {
             ConfigError::invalid(
-                "objective.metric",
+                key,
                 format!(
                     "{wanted:?} is not reported by evaluator {:?}; accepted: {}",
                     evaluator.name(),
@@ -276,26 +338,146 @@ impl ExperimentConfig {
         })?;
         if spec.held_out {
             return Err(ConfigError::invalid(
-                "objective.metric",
+                key,
                 format!(
                     "{wanted:?} is held out (reported, never searched on); accepted: {}",
                     searchable.join(", ")
                 ),
             ));
         }
-        Ok(Objective {
-            metric: wanted.to_string(),
-            direction: self
-                .objective
-                .as_ref()
-                .and_then(|o| o.direction)
-                .unwrap_or(spec.direction),
-        })
+        Ok(spec.clone())
+    }
+
+    fn resolve_objectives(&self, evaluator: &dyn Evaluator) -> Result<Vec<Objective>, ConfigError> {
+        if self.objective.is_empty() {
+            let spec = Self::searchable_metric(
+                evaluator,
+                "objective.metric",
+                archer_core::metric::VALID_ACC,
+            )?;
+            return Ok(vec![Objective {
+                metric: spec.name,
+                direction: spec.direction,
+            }]);
+        }
+        let mut out: Vec<Objective> = Vec::new();
+        for (i, o) in self.objective.0.iter().enumerate() {
+            let key = if self.objective.0.len() == 1 {
+                "objective.metric".to_string()
+            } else {
+                format!("objective[{i}].metric")
+            };
+            let spec = Self::searchable_metric(evaluator, &key, &o.metric)?;
+            if out.iter().any(|p| p.metric == o.metric) {
+                return Err(ConfigError::invalid(
+                    &key,
+                    format!(
+                        "{:?} is already an objective; name each metric once",
+                        o.metric
+                    ),
+                ));
+            }
+            out.push(Objective {
+                metric: o.metric.clone(),
+                direction: o.direction.unwrap_or(spec.direction),
+            });
+        }
+        if out.len() > 1 && !archer_predict::multi_objective(&self.strategy) {
+            return Err(ConfigError::invalid(
+                "strategy.name",
+                format!(
+                    "{:?} optimises one objective and {} are declared; use nsga2, mo-rea, parego-bo, parego-bananas or random",
+                    self.strategy.name(),
+                    out.len()
+                ),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn check_constraints(&self, evaluator: &dyn Evaluator) -> Result<Vec<Constraint>, ConfigError> {
+        for (i, c) in self.constraint.iter().enumerate() {
+            let key = format!("constraint[{i}]");
+            Self::searchable_metric(evaluator, &format!("{key}.metric"), &c.metric)?;
+            if c.min.is_none() && c.max.is_none() {
+                return Err(ConfigError::invalid(&key, "set min, max or both"));
+            }
+            for (k, v) in [("min", c.min), ("max", c.max)] {
+                if v.is_some_and(|v| !v.is_finite()) {
+                    return Err(ConfigError::invalid(
+                        &format!("{key}.{k}"),
+                        format!("{} must be a finite number", v.unwrap_or_default()),
+                    ));
+                }
+            }
+            if let (Some(lo), Some(hi)) = (c.min, c.max) {
+                if lo > hi {
+                    return Err(ConfigError::invalid(
+                        &key,
+                        format!("min = {lo} is above max = {hi}: nothing is feasible"),
+                    ));
+                }
+            }
+        }
+        Ok(self.constraint.clone())
     }
 
     /// The configuration as TOML, as saved in the experiment folder.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("configs serialise")
+    }
+}
+
+impl StudySection {
+    /// The settings the loop and the workers rely on: counts of at least 1, heartbeat and
+    /// grace periods that are positive, finite seconds with the grace longer than the
+    /// heartbeat (else live trials are re-queued).
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_attempts == 0 {
+            return Err(ConfigError::invalid(
+                "study.max_attempts",
+                "must be at least 1 (the first start counts)",
+            ));
+        }
+        if self.workers == 0 {
+            return Err(ConfigError::invalid("study.workers", "must be at least 1"));
+        }
+        let h = self.heartbeat_seconds;
+        if !(h.is_finite() && h > 0.0 && h <= 86_400.0) {
+            return Err(ConfigError::invalid(
+                "study.heartbeat_seconds",
+                format!("{h}; accepted: a positive number of seconds up to 86400"),
+            ));
+        }
+        let g = self.grace_seconds;
+        if !(g.is_finite() && g > h) {
+            return Err(ConfigError::invalid(
+                "study.grace_seconds",
+                format!(
+                    "{g}; must be a finite number of seconds above study.heartbeat_seconds ({h})"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for StudySection {
+    /// The defaults an experiment file gets for every key it leaves out, with `name`
+    /// `"study"`.
+    fn default() -> Self {
+        StudySection {
+            name: "study".into(),
+            seed: 0,
+            output: None,
+            deduplicate: true,
+            max_consecutive_failures: default_max_failures(),
+            retry_failed: 0,
+            max_attempts: default_max_attempts(),
+            workers: one(),
+            heartbeat_seconds: default_heartbeat(),
+            grace_seconds: default_grace(),
+        }
     }
 }
 

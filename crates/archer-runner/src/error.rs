@@ -15,12 +15,32 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("{key}: {reason}")]
     Invalid { key: String, reason: String },
+    // The section's error is part of the message and not also a `source`, so that an error
+    // chain (`{:#}`) states the cause once.
     #[error("[space]: {0}")]
-    Space(#[from] SpaceError),
+    Space(SpaceError),
     #[error("[strategy]: {0}")]
-    Strategy(#[from] StrategyError),
+    Strategy(StrategyError),
     #[error("[evaluator]: {0}")]
-    Evaluator(#[from] EvalError),
+    Evaluator(EvalError),
+}
+
+impl From<SpaceError> for ConfigError {
+    fn from(e: SpaceError) -> Self {
+        ConfigError::Space(e)
+    }
+}
+
+impl From<StrategyError> for ConfigError {
+    fn from(e: StrategyError) -> Self {
+        ConfigError::Strategy(e)
+    }
+}
+
+impl From<EvalError> for ConfigError {
+    fn from(e: EvalError) -> Self {
+        ConfigError::Evaluator(e)
+    }
 }
 
 impl ConfigError {
@@ -39,7 +59,7 @@ pub enum RunError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error("strategy failed: {0}")]
-    Strategy(#[from] StrategyError),
+    Strategy(StrategyError),
     #[error("cannot write {path}: {reason}")]
     Io { path: PathBuf, reason: String },
     #[error("{path} already holds an experiment; choose another output folder, remove it, or `archer resume` it")]
@@ -50,6 +70,12 @@ pub enum RunError {
     Store(#[from] archer_store::StoreError),
     #[error("benchmark failed: {0}")]
     Bench(String),
+}
+
+impl From<StrategyError> for RunError {
+    fn from(e: StrategyError) -> Self {
+        RunError::Strategy(e)
+    }
 }
 
 impl RunError {

@@ -1,6 +1,6 @@
 //! Starting and resuming studies in an experiment folder.
 
-use archer_store::{PostgresStore, Store};
+use archer_store::Store;
 use serde_json::Value;
 
 use crate::{
@@ -13,7 +13,10 @@ pub fn open_store(dir: &ExperimentDir, storage: Option<&str>) -> Result<Box<dyn 
     match storage {
         Some(url) if !archer_store::is_postgres_url(url) => Err(RunError::io(
             dir.path(),
-            format!("--storage {url:?}: give a postgres:// URL, or omit it for the folder's SQLite file"),
+            format!(
+                "--storage {:?}: give a postgres:// URL, or omit it for the folder's SQLite file",
+                archer_store::redact_url(url)
+            ),
         )),
         Some(url) => Ok(archer_store::open(url)?),
         None => Ok(archer_store::open(&dir.sqlite_path().to_string_lossy())?),
@@ -111,13 +114,18 @@ pub fn worker_id() -> String {
 /// A worker for the study `name` in the PostgreSQL store at `url`; the experiment is
 /// rebuilt from the configuration stored with the study (its data paths must exist here).
 pub fn worker(url: &str, name: &str, id: String) -> Result<crate::worker::Worker, RunError> {
-    let mut store: Box<dyn Store> = Box::new(PostgresStore::connect(url)?);
-    let heartbeat: Box<dyn Store> = Box::new(PostgresStore::connect(url)?);
-    let record = store
-        .study(name)?
-        .ok_or_else(|| RunError::io(url, format!("no study {name:?} in this store")))?;
-    let config =
-        ExperimentConfig::from_saved(&record.config_toml, &format!("{url} (study {name})"))?;
+    let mut store: Box<dyn Store> = Box::new(archer_store::connect_postgres(url)?);
+    let heartbeat: Box<dyn Store> = Box::new(archer_store::connect_postgres(url)?);
+    let record = store.study(name)?.ok_or_else(|| {
+        RunError::io(
+            archer_store::redact_url(url),
+            format!("no study {name:?} in this store"),
+        )
+    })?;
+    let config = ExperimentConfig::from_saved(
+        &record.config_toml,
+        &format!("{} (study {name})", archer_store::redact_url(url)),
+    )?;
     Ok(crate::worker::Worker::new(
         config.validate()?,
         store,
@@ -134,11 +142,14 @@ pub fn export_finished(
     url: &str,
     stop: crate::StopReason,
 ) -> Result<crate::StudySummary, RunError> {
-    let mut store: Box<dyn Store> = Box::new(PostgresStore::connect(url)?);
+    let mut store: Box<dyn Store> = Box::new(archer_store::connect_postgres(url)?);
     let name = experiment.config.study.name.clone();
-    let record = store
-        .study(&name)?
-        .ok_or_else(|| RunError::io(url, format!("no study {name:?} in this store")))?;
+    let record = store.study(&name)?.ok_or_else(|| {
+        RunError::io(
+            archer_store::redact_url(url),
+            format!("no study {name:?} in this store"),
+        )
+    })?;
     let mut recorder = DirRecorder::new(dir.path(), url);
     Study::load(experiment, store, &record)?.export(&mut recorder, stop)
 }

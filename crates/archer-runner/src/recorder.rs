@@ -54,7 +54,11 @@ impl DirRecorder {
     pub fn new(dir: impl Into<PathBuf>, storage: &str) -> Self {
         DirRecorder {
             dir: dir.into(),
-            storage: storage.to_string(),
+            // A password in a PostgreSQL URL is never written down: the store takes it from
+            // PGPASSWORD or ~/.pgpass when the study is opened again.
+            // A password in a PostgreSQL URL is never written down: the store takes it from
+            // PGPASSWORD or ~/.pgpass when the study is opened again.
+            storage: archer_store::redact_url(storage),
         }
     }
 
@@ -89,13 +93,14 @@ impl Recorder for DirRecorder {
         let run = json!({
             "archer_version": env!("CARGO_PKG_VERSION"),
             "created_at": chrono::Utc::now(),
-            "command": std::env::args().collect::<Vec<_>>(),
+            "command": std::env::args().map(|a| archer_store::redact_url(&a)).collect::<Vec<_>>(),
             "study": experiment.config.study.name,
             "storage": self.storage,
             "seed": experiment.config.study.seed,
             "space": {"name": space.name(), "version": space.version(), "size": space.size().to_string()},
             "strategy": experiment.config.strategy,
-            "objective": experiment.objective,
+            "objectives": experiment.objectives,
+            "constraints": experiment.constraints,
             "evaluator": experiment.evaluator.provenance(),
         });
         self.write(RUN_FILE, &pretty(&run))
@@ -125,7 +130,7 @@ impl Recorder for DirRecorder {
                 "arch_str": space.format(&best.arch),
                 "arch": best.arch,
                 "arch_hash": best.arch_hash,
-                "objective": experiment.objective,
+                "objective": experiment.primary(),
                 "score": best.score,
                 "metrics": best.metrics,
             });
@@ -135,11 +140,29 @@ impl Recorder for DirRecorder {
         if let Some(best) = &summary.best {
             s["best_arch_str"] = json!(space.format(&best.arch));
         }
+        if experiment.objectives.len() > 1 {
+            let front: Vec<serde_json::Value> = history
+                .pareto_front()
+                .into_iter()
+                .map(|t| {
+                    json!({
+                        "trial": t.id,
+                        "arch_str": space.format(&t.arch),
+                        "arch": t.arch,
+                        "metrics": t.metrics,
+                    })
+                })
+                .collect();
+            self.write(
+                "pareto.json",
+                &pretty(&json!({"objectives": experiment.objectives, "front": front})),
+            )?;
+        }
         self.write("summary.json", &pretty(&s))?;
         let mut anytime = String::from("trials,sim_seconds,incumbent_trial,incumbent_score\n");
         for p in &summary.trajectory {
             let score = experiment
-                .objective
+                .primary()
                 .score(&p.incumbent_metrics)
                 .unwrap_or(f64::NAN);
             anytime.push_str(&format!(
@@ -168,6 +191,8 @@ fn trials_csv(history: &History, format: impl Fn(&Trial) -> String) -> String {
         "arch",
         "arch_hash",
         "score",
+        "feasible",
+        "violation",
         "cost_seconds",
         "attempts",
         "error",
@@ -181,6 +206,8 @@ fn trials_csv(history: &History, format: impl Fn(&Trial) -> String) -> String {
             format(t),
             t.arch_hash.clone(),
             t.score.map(|s| s.to_string()).unwrap_or_default(),
+            t.feasible.to_string(),
+            t.violation.to_string(),
             t.cost_seconds.to_string(),
             t.attempts.to_string(),
             t.error.clone().unwrap_or_default(),

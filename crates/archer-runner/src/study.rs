@@ -4,11 +4,14 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use archer_core::{metric, History, Metrics, Trial, TrialCtx, TrialState};
+use archer_core::{
+    metric, scores, total_violation, Constraint, History, Metrics, Objective, Trial, TrialCtx,
+    TrialState, SCREENED_ATTR,
+};
 use archer_eval::Evaluator;
 use archer_rng::Rng;
 use archer_store::{NewStudy, Store, StudyId, StudyRecord};
-use archer_strategy::{Strategy, StrategyError};
+use archer_strategy::{Proposal, Strategy, StrategyError};
 use chrono::Utc;
 use serde::Serialize;
 
@@ -148,7 +151,8 @@ impl Study {
             seed: e.config.study.seed,
             space: e.space.name().to_string(),
             space_version: e.space.version(),
-            objective: e.objective.clone(),
+            objectives: e.objectives.clone(),
+            constraints: e.constraints.clone(),
             strategy_state: study.strategy.state(),
         })?;
         study.durable = Some(Durable {
@@ -181,9 +185,25 @@ impl Study {
         mut store: Box<dyn Store>,
         record: &StudyRecord,
     ) -> Result<Self, RunError> {
+        let space = experiment.space.as_ref();
+        if record.space != space.name() || record.space_version != space.version() {
+            return Err(archer_store::StoreError::Corrupt(format!(
+                "study {} was made with space {} version {}, and this build has {} version {}; its architectures would be misread",
+                record.name, record.space, record.space_version, space.name(), space.version()
+            ))
+            .into());
+        }
+        let trials = store.trials(record.id)?;
+        for t in &trials {
+            space.check(&t.arch).map_err(|e| {
+                archer_store::StoreError::Corrupt(format!(
+                    "trial {} of study {} holds an architecture outside the space: {e}",
+                    t.id, record.name
+                ))
+            })?;
+        }
         let strategy = crate::restored_strategy(&experiment, store.strategy_state(record.id)?)?;
         let mut study = Self::with_strategy(experiment, strategy);
-        let trials = store.trials(record.id)?;
         study.history = History::from_trials(trials).map_err(|missing| {
             archer_store::StoreError::Corrupt(format!("trial {missing} is missing"))
         })?;
@@ -209,9 +229,10 @@ impl Study {
         self.consecutive_failures = trailing_failures(&finished);
         let mut best: Option<&Trial> = None;
         let mut sim = 0.0;
-        for (n, t) in finished.into_iter().enumerate() {
+        let evaluated = finished.into_iter().filter(|t| !t.is_screened());
+        for (n, t) in evaluated.enumerate() {
             sim += t.cost_seconds;
-            if t.state == TrialState::Complete && best.is_none_or(|b| t.score > b.score) {
+            if t.score.is_some() && best.is_none_or(|b| t.score > b.score) {
                 best = Some(t);
             }
             if let Some(b) = best {
@@ -274,7 +295,17 @@ impl Study {
             return Ok(Err(reason));
         }
         let asked = Instant::now();
-        let proposal = self.strategy.ask(&self.history);
+        let durable = &mut self.durable;
+        let proposal = ask_feasible(
+            &self.experiment,
+            self.strategy.as_mut(),
+            &mut self.history,
+            &self.worker,
+            &mut |t, state| match durable {
+                Some(d) => Ok(d.store.add_trial(d.study, t, state)?),
+                None => Ok(()),
+            },
+        )?;
         self.ask_seconds.push(asked.elapsed().as_secs_f64());
         let proposal = match proposal {
             Ok(p) => p,
@@ -314,10 +345,12 @@ impl Study {
             }
             return Ok(());
         }
-        if trial.state == TrialState::Complete {
-            self.consecutive_failures = 0;
-        } else {
-            self.consecutive_failures += 1;
+        // A pruned trial is the scheduler's choice, not a failure: it neither breaks nor
+        // extends a run of failures (and `trailing_failures` agrees after a resume).
+        match trial.state {
+            TrialState::Complete => self.consecutive_failures = 0,
+            TrialState::Failed => self.consecutive_failures += 1,
+            _ => {}
         }
         self.sim_seconds += trial.cost_seconds;
         self.strategy.tell(&trial);
@@ -421,12 +454,7 @@ impl Study {
                 Err(reason) => return Ok(reason),
             };
             let seed = self.trial_seed(trial.id);
-            evaluate(
-                self.experiment.evaluator.as_ref(),
-                &self.experiment.objective,
-                &mut trial,
-                seed,
-            );
+            evaluate(&self.experiment, &mut trial, seed);
             self.finish_trial(trial, observer)?;
         }
     }
@@ -442,22 +470,16 @@ impl Study {
         let (job_tx, job_rx) = mpsc::channel::<(Trial, u64)>();
         let job_rx = Arc::new(Mutex::new(job_rx));
         let (done_tx, done_rx) = mpsc::channel::<Trial>();
-        let evaluator = self.experiment.evaluator.clone();
-        let objective = self.experiment.objective.clone();
+        let experiment = self.experiment.clone();
         std::thread::scope(|scope| {
             for _ in 0..workers {
-                let (job_rx, done_tx, evaluator, objective) = (
-                    job_rx.clone(),
-                    done_tx.clone(),
-                    evaluator.clone(),
-                    objective.clone(),
-                );
+                let (job_rx, done_tx, experiment) = (job_rx.clone(), done_tx.clone(), &experiment);
                 scope.spawn(move || loop {
                     let job = job_rx.lock().map(|rx| rx.recv());
                     let Ok(Ok((mut trial, seed))) = job else {
                         break;
                     };
-                    evaluate(evaluator.as_ref(), &objective, &mut trial, seed);
+                    evaluate(experiment, &mut trial, seed);
                     if done_tx.send(trial).is_err() {
                         break;
                     }
@@ -513,13 +535,83 @@ pub(crate) fn finished_in_order(history: &History) -> Vec<&Trial> {
     finished
 }
 
-/// How many of the last finished trials failed in a row.
+/// How many of the last finished trials failed in a row; PRUNED trials in between neither
+/// count nor break the run, as in the live loop.
 pub(crate) fn trailing_failures(finished: &[&Trial]) -> u64 {
     finished
         .iter()
         .rev()
+        .filter(|t| t.state != TrialState::Pruned)
         .take_while(|t| t.state == TrialState::Failed)
         .count() as u64
+}
+
+/// Proposals in a row that may break constraints known before evaluation before the study
+/// gives up on finding a feasible one.
+const MAX_SCREENED_IN_A_ROW: usize = 10_000;
+
+/// Asks `strategy` until it proposes something worth evaluating. A proposal that breaks a
+/// constraint on metrics known before evaluation ([`archer_eval::Evaluator::known_before`])
+/// is recorded at once as an infeasible COMPLETE trial that cost nothing: added to
+/// `history`, told to the strategy (which learns from its violation), and handed to
+/// `record` with the strategy state after that tell. Used by both coordinations (the
+/// in-process study and the distributed worker).
+pub(crate) fn ask_feasible(
+    experiment: &Experiment,
+    strategy: &mut dyn Strategy,
+    history: &mut History,
+    worker: &str,
+    record: &mut dyn FnMut(&Trial, &serde_json::Value) -> Result<(), RunError>,
+) -> Result<Result<Proposal, StrategyError>, RunError> {
+    for _ in 0..MAX_SCREENED_IN_A_ROW {
+        let proposal = match strategy.ask(history) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        let Some(trial) = screen(experiment, history.next_id(), &proposal, worker) else {
+            return Ok(Ok(proposal));
+        };
+        strategy.tell(&trial);
+        history.record(trial.clone());
+        record(&trial, &strategy.state())?;
+    }
+    let limits: Vec<String> = experiment
+        .constraints
+        .iter()
+        .map(Constraint::describe)
+        .collect();
+    Ok(Err(StrategyError::Exhausted(format!(
+        "{MAX_SCREENED_IN_A_ROW} proposals in a row broke the constraints known before evaluation ({})",
+        limits.join(", ")
+    ))))
+}
+
+/// The infeasible, already finished trial `proposal` becomes when a constraint on a metric
+/// known before evaluation rules it out; `None` when nothing known rules it out.
+fn screen(experiment: &Experiment, id: u64, proposal: &Proposal, worker: &str) -> Option<Trial> {
+    if experiment.constraints.is_empty() {
+        return None;
+    }
+    let known = experiment.evaluator.known_before(&proposal.arch);
+    let violation: f64 = experiment
+        .constraints
+        .iter()
+        .filter_map(|c| c.violation(&known))
+        .sum();
+    if violation <= 0.0 {
+        return None;
+    }
+    let mut t = start_trial(id, proposal.clone(), experiment.space.as_ref(), worker);
+    t.attempts = 0;
+    t.state = TrialState::Complete;
+    t.scores = scores(&experiment.objectives, &known).unwrap_or_default();
+    t.metrics = known;
+    t.feasible = false;
+    t.violation = violation;
+    t.finished_at = t.started_at;
+    t.attrs
+        .insert(SCREENED_ATTR.into(), serde_json::Value::Bool(true));
+    Some(t)
 }
 
 /// A new RUNNING trial (first attempt, held by `worker`) for a proposal.
@@ -547,7 +639,8 @@ pub(crate) fn budget_reached(
     consecutive_failures: u64,
 ) -> Option<StopReason> {
     let b = &config.budget;
-    if b.trials.is_some_and(|t| history.len() as u64 >= t) {
+    // Proposals rejected before evaluation cost nothing and are not trials of the budget.
+    if b.trials.is_some_and(|t| history.evaluated() as u64 >= t) {
         return Some(StopReason::TrialBudget);
     }
     if b.sim_seconds.is_some_and(|s| sim_seconds >= s) {
@@ -576,29 +669,23 @@ pub(crate) fn trial_seed(seed: u64, id: u64) -> u64 {
     Rng::derive(seed ^ EVAL_STREAM, id).next_u64()
 }
 
-/// Evaluates one trial in place; an evaluator error, panic or missing objective marks it FAILED.
-pub(crate) fn evaluate(
-    evaluator: &dyn Evaluator,
-    objective: &archer_core::Objective,
-    trial: &mut Trial,
-    seed: u64,
-) {
+/// Evaluates one trial of `experiment` in place: COMPLETE with one score per objective and
+/// its constraint violation; PRUNED (charged what it used) when a pruner stopped it; FAILED
+/// on an evaluator error or panic, or when an objective or a constraint's metric is missing.
+pub(crate) fn evaluate(experiment: &Experiment, trial: &mut Trial, seed: u64) {
+    let evaluator: &dyn Evaluator = experiment.evaluator.as_ref();
     let mut ctx = TrialCtx::new(trial.id, seed);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         evaluator.evaluate(&trial.arch, &trial.fidelity, &mut ctx)
     }));
+    let charged = ctx.charged_seconds();
     trial.intermediate = ctx.into_intermediate();
     trial.finished_at = Some(Utc::now());
     let result = match outcome {
-        Ok(Ok(metrics)) => match objective.score(&metrics) {
-            Some(score) => Ok((metrics, score)),
-            None => Err(format!(
-                "evaluator reported no finite value for the objective {:?}",
-                objective.metric
-            )),
-        },
+        Ok(Ok(metrics)) => judge(&experiment.objectives, &experiment.constraints, metrics),
         Ok(Err(archer_eval::EvalError::Pruned { step })) => {
             trial.state = TrialState::Pruned;
+            trial.cost_seconds = charged;
             trial.error = Some(format!("pruned after step {step}"));
             return;
         }
@@ -606,10 +693,13 @@ pub(crate) fn evaluate(
         Err(panic) => Err(format!("evaluator panicked: {}", panic_message(&panic))),
     };
     match result {
-        Ok((metrics, score)) => {
-            trial.cost_seconds = metrics.get(metric::SIM_SECONDS).unwrap_or(0.0);
+        Ok((metrics, scores, violation)) => {
+            trial.cost_seconds = metrics.get(metric::SIM_SECONDS).unwrap_or(charged);
             trial.metrics = metrics;
-            trial.score = Some(score);
+            trial.feasible = violation <= 0.0;
+            trial.violation = violation;
+            trial.score = trial.feasible.then(|| scores[0]);
+            trial.scores = scores;
             trial.error = None;
             trial.state = TrialState::Complete;
         }
@@ -618,6 +708,19 @@ pub(crate) fn evaluate(
             trial.error = Some(e);
         }
     }
+}
+
+/// A result's oriented scores and total violation, or why it cannot be used.
+fn judge(
+    objectives: &[Objective],
+    constraints: &[Constraint],
+    metrics: Metrics,
+) -> Result<(Metrics, Vec<f64>, f64), String> {
+    let scores = scores(objectives, &metrics)
+        .map_err(|m| format!("evaluator reported no finite value for the objective {m:?}"))?;
+    let violation = total_violation(constraints, &metrics)
+        .map_err(|m| format!("evaluator reported no value for the constrained metric {m:?}"))?;
+    Ok((metrics, scores, violation))
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -18,7 +18,8 @@ use archer_store::{Store, StoreError, StudyRecord};
 use archer_strategy::{Strategy, StrategyError};
 
 use crate::study::{
-    budget_reached, evaluate, finished_in_order, start_trial, trailing_failures, trial_seed,
+    ask_feasible, budget_reached, evaluate, finished_in_order, start_trial, trailing_failures,
+    trial_seed,
 };
 use crate::{Experiment, RunError, StopReason};
 
@@ -93,7 +94,7 @@ impl Worker {
 
     /// Under the study lock: a new proposal, or why there is none.
     fn propose(&mut self) -> Result<Next, RunError> {
-        let history = self.history()?;
+        let mut history = self.history()?;
         let finished = finished_in_order(&history);
         let sim: f64 = finished.iter().map(|t| t.cost_seconds).sum();
         let failures = trailing_failures(&finished);
@@ -108,7 +109,15 @@ impl Worker {
             return Ok(if open { Next::Wait } else { Next::Done(reason) });
         }
         let mut strategy = self.strategy()?;
-        let proposal = match strategy.ask(&history) {
+        let (store, study) = (&mut self.store, self.record.id);
+        let asked = ask_feasible(
+            &self.experiment,
+            strategy.as_mut(),
+            &mut history,
+            &self.id,
+            &mut |t, state| Ok(store.add_trial(study, t, state)?),
+        )?;
+        let proposal = match asked {
             Ok(p) => p,
             Err(StrategyError::Exhausted(detail)) if !open => {
                 return Ok(Next::Done(StopReason::Exhausted { detail }))
@@ -147,9 +156,9 @@ impl Worker {
         let done = Arc::new(AtomicBool::new(false));
         let beat = Duration::from_secs_f64(self.experiment.config.study.heartbeat_seconds);
         let (study, number, me) = (self.record.id, trial.id, self.id.clone());
+        let attempt = trial.attempts;
         let hb_store = &mut self.heartbeat_store;
-        let evaluator = self.experiment.evaluator.clone();
-        let objective = self.experiment.objective.clone();
+        let experiment = &self.experiment;
         let seed = trial_seed(self.experiment.config.study.seed, trial.id);
         std::thread::scope(|scope| {
             let done_hb = done.clone();
@@ -161,11 +170,11 @@ impl Worker {
                     if waited >= beat {
                         waited = Duration::ZERO;
                         // A failed heartbeat only risks a re-run, which the store resolves.
-                        let _ = hb_store.heartbeat(study, number, &me);
+                        let _ = hb_store.heartbeat(study, number, &me, attempt);
                     }
                 }
             });
-            evaluate(evaluator.as_ref(), &objective, &mut trial, seed);
+            evaluate(experiment, &mut trial, seed);
             done.store(true, Ordering::Relaxed);
         });
         let retries = self.experiment.config.study.retry_failed;

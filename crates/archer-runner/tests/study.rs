@@ -69,13 +69,15 @@ fn experiment(evaluator: Flaky, strategy: &str, budget: Budget) -> Experiment {
                 zero_cost_table: None,
                 zero_cost_proxy: None,
             },
-            objective: None,
+            objective: Default::default(),
+            constraint: Vec::new(),
             budget,
             retrain: None,
         },
         space: space.build().unwrap(),
         evaluator: Arc::new(evaluator),
-        objective: Objective::maximize("score"),
+        objectives: vec![Objective::maximize("score")],
+        constraints: Vec::new(),
     }
 }
 

@@ -22,12 +22,22 @@ pub enum StoreError {
         number: u64,
         state: String,
     },
-    #[error("trial {number} of study {study} is held by worker {holder:?}, not {worker:?}")]
+    /// The trial is not RUNNING under the caller's claim: another worker or another attempt
+    /// holds it (fencing), or, for a per-step report, it is not RUNNING at all.
+    #[error("trial {number} of study {study} is {state} under worker {holder:?} attempt {holder_attempt}, not under {worker:?} attempt {attempt}")]
     NotHolder {
         study: i64,
         number: u64,
+        /// The stored state.
+        state: String,
+        /// The stored worker ("" when none).
         holder: String,
+        /// The stored attempt count.
+        holder_attempt: u32,
+        /// The caller's `trial.worker` ("" when none).
         worker: String,
+        /// The caller's `trial.attempts`.
+        attempt: u32,
     },
     #[error("corrupt record in the store: {0}")]
     Corrupt(String),
@@ -37,6 +47,15 @@ pub enum StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
+        // A value of the wrong type or range in a column is bad data, not a database failure.
+        if matches!(
+            e,
+            rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::FromSqlConversionFailure(..)
+                | rusqlite::Error::IntegralValueOutOfRange(..)
+        ) {
+            return StoreError::Corrupt(e.to_string());
+        }
         StoreError::Database {
             backend: "sqlite",
             reason: e.to_string(),

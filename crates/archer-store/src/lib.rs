@@ -11,11 +11,19 @@ mod sqlite_store;
 mod store;
 
 pub use error::StoreError;
-pub use open::{is_postgres_url, open};
-pub use postgres_store::PostgresStore;
-pub use record::{NewStudy, StudyId, StudyRecord};
+pub use open::{connect_postgres, is_postgres_url, open, redact_url};
+#[doc(hidden)]
+pub use postgres_store::postgres_v1_schema_sql;
+pub use postgres_store::{PostgresStore, PG_SCHEMA};
+pub use record::{NewStudy, StudyId, StudyRecord, TrialChanges};
 pub use sqlite_store::SqliteStore;
 pub use store::Store;
 
 /// Schema version this build writes; older files are migrated when opened.
-pub const SCHEMA_VERSION: i64 = 1;
+/// v2: several objectives and constraints per study; per-trial scores, feasibility,
+/// violation, attrs and change sequence; the PAUSED state; strategy-state versions.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// The trial attribute `requeue_stale` sets (to `true`) on a trial it fails because its
+/// worker stopped heartbeating; see the late-result rule of [`Store::update_trial`].
+pub const LOST_WORKER_ATTR: &str = "lost_worker";

@@ -1,11 +1,19 @@
-use archer_core::{Objective, Trial};
+use archer_core::Trial;
+use postgres::types::FromSql;
 use postgres::{Client, GenericClient, NoTls, Row};
 
-use crate::codec::{check_update, lost_worker_error, now, TrialRow};
-use crate::{NewStudy, Store, StoreError, StudyId, StudyRecord, SCHEMA_VERSION};
+use crate::codec::{
+    assemble, check_update, int, json, lost_worker_error, mark_lost, now, Change, Stored, TrialRow,
+    TRIAL_COLUMNS,
+};
+use crate::{NewStudy, Store, StoreError, StudyId, StudyRecord, TrialChanges, SCHEMA_VERSION};
 
-/// One migration per schema version, as for SQLite.
-const MIGRATIONS: [&str; 1] = [r#"
+/// One migration per schema version, as for SQLite. They name tables without a schema and
+/// run in one transaction with `SET LOCAL search_path` to [`PG_SCHEMA`]; everything else
+/// names tables `archer.…`, so no session setting is needed (a transaction-mode pooler such
+/// as pgbouncer may hand each transaction another server session).
+const MIGRATIONS: [&str; 2] = [
+    r#"
 CREATE TABLE studies (
     id BIGSERIAL PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -45,61 +53,128 @@ CREATE TABLE trial_values (
     PRIMARY KEY (study_id, number, step),
     FOREIGN KEY (study_id, number) REFERENCES trials (study_id, number)
 );
-"#];
+"#,
+    // v2: see the SQLite migration. extra_float_digits = 3 makes float-to-text exact on
+    // every server version (shortest exact form from PostgreSQL 12 on).
+    r#"
+SET LOCAL extra_float_digits = 3;
+ALTER TABLE studies
+    ADD COLUMN objectives TEXT,
+    ADD COLUMN constraints TEXT NOT NULL DEFAULT '[]',
+    ADD COLUMN seq BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN state_version BIGINT NOT NULL DEFAULT 0;
+UPDATE studies SET objectives = '[' || objective || ']';
+ALTER TABLE studies ALTER COLUMN objectives SET NOT NULL, DROP COLUMN objective;
+ALTER TABLE trials
+    DROP CONSTRAINT trials_state_check,
+    ADD CONSTRAINT trials_state_check
+        CHECK (state IN ('WAITING', 'RUNNING', 'PAUSED', 'COMPLETE', 'PRUNED', 'FAILED')),
+    ADD COLUMN scores TEXT NOT NULL DEFAULT '[]',
+    ADD COLUMN feasible BOOLEAN NOT NULL DEFAULT TRUE,
+    ADD COLUMN violation DOUBLE PRECISION NOT NULL DEFAULT 0,
+    ADD COLUMN attrs TEXT NOT NULL DEFAULT '{}',
+    ADD COLUMN seq BIGINT;
+UPDATE trials SET scores = json_build_array(score)::text WHERE state = 'COMPLETE' AND score IS NOT NULL;
+UPDATE trials SET seq = number + 1;
+ALTER TABLE trials ALTER COLUMN seq SET NOT NULL;
+UPDATE studies s SET seq = COALESCE((SELECT MAX(t.seq) FROM trials t WHERE t.study_id = s.id), 0);
+CREATE INDEX trials_by_seq ON trials (study_id, seq);
+"#,
+];
 
-/// The PostgreSQL schema (namespace) holding Archer's tables.
+/// The SQL of schema v1 (unqualified names, to run with `search_path` set to
+/// [`PG_SCHEMA`]), for upgrade tests that build a v1 database by hand.
+#[doc(hidden)]
+pub fn postgres_v1_schema_sql() -> &'static str {
+    MIGRATIONS[0]
+}
+
+/// The PostgreSQL schema (namespace) holding Archer's tables. The SQL of this module spells
+/// it out (`archer.trials`).
 pub const PG_SCHEMA: &str = "archer";
 
-/// First key of the per-study advisory locks (the second is the study id).
-const STUDY_LOCK_SPACE: i32 = 0x4152_4348; // "ARCH"
+/// High 32 bits of the per-study advisory-lock keys (the low 32 bits are the study id).
+const STUDY_LOCK_SPACE: i64 = 0x4152_4348; // "ARCH"
 
-/// Serialises migrations between processes (an arbitrary, fixed advisory-lock key).
+/// Serialises migrations between processes (an arbitrary, fixed advisory-lock key; its high
+/// 32 bits differ from `STUDY_LOCK_SPACE`).
 const MIGRATION_LOCK: i64 = 0x4152_4348_4552; // "ARCHER"
 
-/// The multi-machine store, in the `archer` schema of the given database. Workers claim trials with `FOR UPDATE SKIP LOCKED`; changes to
-/// a study's trials and strategy state serialise on the study's row lock.
+/// The database server's clock, in Unix seconds: heartbeats, claims and the staleness check
+/// all use it, so clients with skewed clocks agree.
+const SERVER_NOW: &str = "EXTRACT(EPOCH FROM clock_timestamp())::float8";
+
+/// The multi-machine store, in the `archer` schema of the given database. Every write that
+/// changes a study's trials or strategy state first locks the study's row (which also holds
+/// its change-sequence counter), then the trial's: one lock order, so writers never
+/// deadlock, and sequence numbers follow commit order.
 pub struct PostgresStore {
     client: Client,
 }
 
-const TRIAL_COLUMNS: &str = "number, state, arch, arch_hash, fidelity, metrics, score, error, cost_seconds, attempts, worker, started_at, finished_at";
-const STUDY_COLUMNS: &str =
-    "id, name, config_toml, seed, space, space_version, objective, created_at, stop_reason";
+const STUDY_COLUMNS: &str = "id, name, config_toml, seed, space, space_version, objectives, constraints, created_at, stop_reason";
 
-fn trial_row(r: &Row) -> TrialRow {
-    TrialRow {
-        number: r.get(0),
-        state: r.get(1),
-        arch: r.get(2),
-        arch_hash: r.get(3),
-        fidelity: r.get(4),
-        metrics: r.get(5),
-        score: r.get(6),
-        error: r.get(7),
-        cost_seconds: r.get(8),
-        attempts: r.get(9),
-        worker: r.get(10),
-        started_at: r.get(11),
-        finished_at: r.get(12),
-    }
+/// Column `i` of `r`, or `Corrupt` when it is missing or of another type.
+fn get<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> Result<T, StoreError> {
+    r.try_get(i).map_err(|e| {
+        let column = r.columns().get(i).map_or("?", |c| c.name());
+        StoreError::Corrupt(format!("column {column}: {e}"))
+    })
+}
+
+fn trial_row(r: &Row) -> Result<TrialRow, StoreError> {
+    Ok(TrialRow {
+        number: get(r, 0)?,
+        state: get(r, 1)?,
+        arch: get(r, 2)?,
+        arch_hash: get(r, 3)?,
+        fidelity: get(r, 4)?,
+        metrics: get(r, 5)?,
+        score: get(r, 6)?,
+        scores: get(r, 7)?,
+        feasible: get(r, 8)?,
+        violation: get(r, 9)?,
+        attrs: get(r, 10)?,
+        error: get(r, 11)?,
+        cost_seconds: get(r, 12)?,
+        attempts: get(r, 13)?,
+        worker: get(r, 14)?,
+        started_at: get(r, 15)?,
+        finished_at: get(r, 16)?,
+    })
 }
 
 fn study_record(r: &Row) -> Result<StudyRecord, StoreError> {
-    let seed: String = r.get(3);
-    let objective: Objective = serde_json::from_str(r.get::<_, &str>(6))?;
+    let id: StudyId = get(r, 0)?;
+    let seed: String = get(r, 3)?;
     Ok(StudyRecord {
-        id: r.get(0),
-        name: r.get(1),
-        config_toml: r.get(2),
+        id,
+        name: get(r, 1)?,
+        config_toml: get(r, 2)?,
         seed: seed
             .parse()
-            .map_err(|_| StoreError::Corrupt(format!("seed {seed:?}")))?,
-        space: r.get(4),
-        space_version: r.get::<_, i32>(5) as u32,
-        objective,
-        created_at: r.get(7),
-        stop_reason: r.get(8),
+            .map_err(|_| StoreError::Corrupt(format!("study {id} seed {seed:?}")))?,
+        space: get(r, 4)?,
+        space_version: int(
+            &format!("study {id} space_version"),
+            i64::from(get::<i32>(r, 5)?),
+        )?,
+        objectives: json(&format!("study {id} objectives"), get(r, 6)?)?,
+        constraints: json(&format!("study {id} constraints"), get(r, 7)?)?,
+        created_at: get(r, 8)?,
+        stop_reason: get(r, 9)?,
     })
+}
+
+/// The one-bigint advisory-lock key of a study: `STUDY_LOCK_SPACE` in the high half, the id
+/// in the low half. Ids beyond 32 bits are refused rather than truncated onto another
+/// study's key.
+fn study_lock_key(study: StudyId) -> Result<i64, StoreError> {
+    let id = u32::try_from(study).map_err(|_| StoreError::Database {
+        backend: "postgres",
+        reason: format!("study id {study} does not fit a 32-bit advisory-lock key"),
+    })?;
+    Ok((STUDY_LOCK_SPACE << 32) | i64::from(id))
 }
 
 impl PostgresStore {
@@ -114,33 +189,36 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// The schema version of the connected database.
     pub fn schema_version(&mut self) -> Result<i64, StoreError> {
-        Ok(self
-            .client
-            .query_one("SELECT COALESCE(MAX(version), 0) FROM archer_schema", &[])?
-            .get(0))
+        let row = self.client.query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM archer.archer_schema",
+            &[],
+        )?;
+        get(&row, 0)
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
         let mut tx = self.client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
         // Archer's tables live in their own schema, so they never collide with another
-        // application's (e.g. Optuna's `studies`) in a shared database. SET (not SET LOCAL)
-        // keeps the search path for the whole session.
+        // application's (e.g. Optuna's `studies`) in a shared database. SET LOCAL ends
+        // with this transaction.
         tx.batch_execute(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}; SET search_path TO {PG_SCHEMA}"
+            "CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}; SET LOCAL search_path TO {PG_SCHEMA}; \
+             CREATE TABLE IF NOT EXISTS archer_schema (version BIGINT NOT NULL)"
         ))?;
-        tx.batch_execute("CREATE TABLE IF NOT EXISTS archer_schema (version BIGINT NOT NULL)")?;
-        let version: i64 = tx
-            .query_one("SELECT COALESCE(MAX(version), 0) FROM archer_schema", &[])?
-            .get(0);
+        let row = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM archer_schema", &[])?;
+        let version: i64 = get(&row, 0)?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::TooNew {
                 found: version,
                 supported: SCHEMA_VERSION,
             });
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let start = usize::try_from(version)
+            .map_err(|_| StoreError::Corrupt(format!("schema version {version}")))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(start) {
             tx.batch_execute(sql)?;
             tx.execute(
                 "INSERT INTO archer_schema (version) VALUES ($1)",
@@ -151,10 +229,76 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// Locks the study's row until the transaction ends (the first lock of every write).
     fn lock_study_row(tx: &mut impl GenericClient, study: StudyId) -> Result<(), StoreError> {
-        tx.query_opt("SELECT id FROM studies WHERE id = $1 FOR UPDATE", &[&study])?
-            .ok_or(StoreError::NoSuchStudy(study))?;
+        tx.query_opt(
+            "SELECT id FROM archer.studies WHERE id = $1 FOR UPDATE",
+            &[&study],
+        )?
+        .ok_or(StoreError::NoSuchStudy(study))?;
         Ok(())
+    }
+
+    /// The study's next change sequence number (taken: the counter moves on). Locks the
+    /// study's row.
+    fn next_seq(tx: &mut impl GenericClient, study: StudyId) -> Result<i64, StoreError> {
+        let row = tx
+            .query_opt(
+                "UPDATE archer.studies SET seq = seq + 1 WHERE id = $1 RETURNING seq",
+                &[&study],
+            )?
+            .ok_or(StoreError::NoSuchStudy(study))?;
+        get(&row, 0)
+    }
+
+    /// What [`check_update`] needs of the stored trial, row-locked.
+    fn stored(
+        tx: &mut impl GenericClient,
+        study: StudyId,
+        number: u64,
+    ) -> Result<Stored, StoreError> {
+        let row = tx
+            .query_opt(
+                "SELECT state, worker, attempts, attrs FROM archer.trials \
+                 WHERE study_id = $1 AND number = $2 FOR UPDATE",
+                &[&study, &(number as i64)],
+            )?
+            .ok_or(StoreError::NoSuchTrial { study, number })?;
+        Ok(Stored {
+            state: get(&row, 0)?,
+            worker: get(&row, 1)?,
+            attempts: get(&row, 2)?,
+            attrs: get(&row, 3)?,
+        })
+    }
+
+    /// Trials with a sequence number above `after_seq`, read within `tx`.
+    fn load_trials(
+        tx: &mut impl GenericClient,
+        study: StudyId,
+        after_seq: i64,
+    ) -> Result<Vec<Trial>, StoreError> {
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT {TRIAL_COLUMNS} FROM archer.trials WHERE study_id = $1 AND seq > $2 ORDER BY number"
+                ),
+                &[&study, &after_seq],
+            )?
+            .iter()
+            .map(trial_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let values = tx
+            .query(
+                "SELECT v.number, v.step, v.value FROM archer.trial_values v \
+                 JOIN archer.trials t ON t.study_id = v.study_id AND t.number = v.number \
+                 WHERE v.study_id = $1 AND t.seq > $2 ORDER BY v.number, v.step",
+                &[&study, &after_seq],
+            )?
+            .iter()
+            .map(|r| Ok((get(r, 0)?, get(r, 1)?, get(r, 2)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        assemble(rows, values)
     }
 
     fn load_trial(
@@ -163,15 +307,23 @@ impl PostgresStore {
         number: i64,
     ) -> Result<Trial, StoreError> {
         let row = tx.query_one(
-            &format!("SELECT {TRIAL_COLUMNS} FROM trials WHERE study_id = $1 AND number = $2"),
+            &format!(
+                "SELECT {TRIAL_COLUMNS} FROM archer.trials WHERE study_id = $1 AND number = $2"
+            ),
             &[&study, &number],
         )?;
         let values = tx
-            .query("SELECT step, value FROM trial_values WHERE study_id = $1 AND number = $2 ORDER BY step", &[&study, &number])?
+            .query(
+                "SELECT number, step, value FROM archer.trial_values \
+                 WHERE study_id = $1 AND number = $2 ORDER BY step",
+                &[&study, &number],
+            )?
             .iter()
-            .map(|r| (r.get::<_, i64>(0) as u32, r.get::<_, f64>(1)))
-            .collect();
-        trial_row(&row).into_trial(values)
+            .map(|r| Ok((get(r, 0)?, get(r, 1)?, get(r, 2)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        assemble(vec![trial_row(&row)?], values)?
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("trial vanished while read".into()))
     }
 
     fn write_values(
@@ -181,13 +333,13 @@ impl PostgresStore {
     ) -> Result<(), StoreError> {
         let number = trial.id as i64;
         tx.execute(
-            "DELETE FROM trial_values WHERE study_id = $1 AND number = $2",
+            "DELETE FROM archer.trial_values WHERE study_id = $1 AND number = $2",
             &[&study, &number],
         )?;
         for &(step, value) in &trial.intermediate {
             tx.execute(
-                "INSERT INTO trial_values (study_id, number, step, value) VALUES ($1, $2, $3, $4)",
-                &[&study, &number, &(step as i64), &value],
+                "INSERT INTO archer.trial_values (study_id, number, step, value) VALUES ($1, $2, $3, $4)",
+                &[&study, &number, &i64::from(step), &value],
             )?;
         }
         Ok(())
@@ -198,11 +350,23 @@ impl PostgresStore {
         study: StudyId,
         state: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        tx.execute(
-            "UPDATE studies SET strategy_state = $1 WHERE id = $2",
+        let n = tx.execute(
+            "UPDATE archer.studies SET strategy_state = $1, state_version = state_version + 1 WHERE id = $2",
             &[&serde_json::to_string(state)?, &study],
         )?;
+        if n == 0 {
+            return Err(StoreError::NoSuchStudy(study));
+        }
         Ok(())
+    }
+
+    fn read_snapshot(&mut self) -> Result<postgres::Transaction<'_>, StoreError> {
+        Ok(self
+            .client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?)
     }
 }
 
@@ -215,16 +379,19 @@ impl Store for PostgresStore {
         let mut tx = self.client.transaction()?;
         let inserted = tx.query_opt(
             &format!(
-                "INSERT INTO studies (name, config_toml, seed, space, space_version, objective, strategy_state, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING RETURNING {STUDY_COLUMNS}"
+                "INSERT INTO archer.studies (name, config_toml, seed, space, space_version, objectives, constraints, strategy_state, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (name) DO NOTHING RETURNING {STUDY_COLUMNS}"
             ),
             &[
                 &s.name,
                 &s.config_toml,
                 &s.seed.to_string(),
                 &s.space,
-                &(s.space_version as i32),
-                &serde_json::to_string(&s.objective)?,
+                &i32::try_from(s.space_version).map_err(|_| {
+                    StoreError::Corrupt(format!("space version {} is too large", s.space_version))
+                })?,
+                &serde_json::to_string(&s.objectives)?,
+                &serde_json::to_string(&s.constraints)?,
                 &serde_json::to_string(&s.strategy_state)?,
                 &now(),
             ],
@@ -238,7 +405,7 @@ impl Store for PostgresStore {
     fn study(&mut self, name: &str) -> Result<Option<StudyRecord>, StoreError> {
         self.client
             .query_opt(
-                &format!("SELECT {STUDY_COLUMNS} FROM studies WHERE name = $1"),
+                &format!("SELECT {STUDY_COLUMNS} FROM archer.studies WHERE name = $1"),
                 &[&name],
             )?
             .map(|r| study_record(&r))
@@ -248,7 +415,7 @@ impl Store for PostgresStore {
     fn studies(&mut self) -> Result<Vec<StudyRecord>, StoreError> {
         self.client
             .query(
-                &format!("SELECT {STUDY_COLUMNS} FROM studies ORDER BY id"),
+                &format!("SELECT {STUDY_COLUMNS} FROM archer.studies ORDER BY id"),
                 &[],
             )?
             .iter()
@@ -257,37 +424,43 @@ impl Store for PostgresStore {
     }
 
     fn trials(&mut self, study: StudyId) -> Result<Vec<Trial>, StoreError> {
-        let mut tx = self
-            .client
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .start()?;
-        let rows = tx.query(
-            &format!("SELECT {TRIAL_COLUMNS} FROM trials WHERE study_id = $1 ORDER BY number"),
-            &[&study],
-        )?;
-        let mut values: Vec<Vec<(u32, f64)>> = (0..rows.len()).map(|_| Vec::new()).collect();
-        for r in tx.query("SELECT number, step, value FROM trial_values WHERE study_id = $1 ORDER BY number, step", &[&study])? {
-            if let Some(v) = values.get_mut(r.get::<_, i64>(0) as usize) {
-                v.push((r.get::<_, i64>(1) as u32, r.get(2)));
-            }
-        }
+        let mut tx = self.read_snapshot()?;
+        let trials = Self::load_trials(&mut tx, study, i64::MIN)?;
         tx.commit()?;
-        rows.iter()
-            .zip(values)
-            .map(|(r, v)| trial_row(r).into_trial(v))
-            .collect()
+        Ok(trials)
+    }
+
+    fn trials_since(&mut self, study: StudyId, after_seq: i64) -> Result<TrialChanges, StoreError> {
+        let mut tx = self.read_snapshot()?;
+        let row = tx
+            .query_opt("SELECT seq FROM archer.studies WHERE id = $1", &[&study])?
+            .ok_or(StoreError::NoSuchStudy(study))?;
+        let seq: i64 = get(&row, 0)?;
+        let trials = Self::load_trials(&mut tx, study, after_seq)?;
+        tx.commit()?;
+        Ok(TrialChanges { trials, seq })
     }
 
     fn strategy_state(&mut self, study: StudyId) -> Result<serde_json::Value, StoreError> {
         let row = self
             .client
             .query_opt(
-                "SELECT strategy_state FROM studies WHERE id = $1",
+                "SELECT strategy_state FROM archer.studies WHERE id = $1",
                 &[&study],
             )?
             .ok_or(StoreError::NoSuchStudy(study))?;
-        Ok(serde_json::from_str(row.get::<_, &str>(0))?)
+        json(&format!("study {study} strategy_state"), get(&row, 0)?)
+    }
+
+    fn state_version(&mut self, study: StudyId) -> Result<i64, StoreError> {
+        let row = self
+            .client
+            .query_opt(
+                "SELECT state_version FROM archer.studies WHERE id = $1",
+                &[&study],
+            )?
+            .ok_or(StoreError::NoSuchStudy(study))?;
+        get(&row, 0)
     }
 
     fn add_trial(
@@ -296,24 +469,30 @@ impl Store for PostgresStore {
         trial: &Trial,
         strategy_state: &serde_json::Value,
     ) -> Result<(), StoreError> {
+        let r = TrialRow::from_trial(trial)?;
         let mut tx = self.client.transaction()?;
-        Self::lock_study_row(&mut tx, study)?;
-        let next: i64 = tx
-            .query_one(
-                "SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = $1",
-                &[&study],
-            )?
-            .get(0);
-        if trial.id as i64 != next {
+        let seq = Self::next_seq(&mut tx, study)?;
+        let row = tx.query_one(
+            "SELECT COALESCE(MAX(number) + 1, 0) FROM archer.trials WHERE study_id = $1",
+            &[&study],
+        )?;
+        let next: i64 = get(&row, 0)?;
+        if r.number != next {
             return Err(StoreError::Corrupt(format!(
                 "trial number {} is not the next one ({next})",
                 trial.id
             )));
         }
-        let r = TrialRow::from_trial(trial)?;
         tx.execute(
-            &format!("INSERT INTO trials ({TRIAL_COLUMNS}, study_id, heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"),
-            &[&r.number, &r.state, &r.arch, &r.arch_hash, &r.fidelity, &r.metrics, &r.score, &r.error, &r.cost_seconds, &r.attempts, &r.worker, &r.started_at, &r.finished_at, &study, &now()],
+            &format!(
+                "INSERT INTO archer.trials ({TRIAL_COLUMNS}, study_id, heartbeat_at, seq) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, {SERVER_NOW}, $19)"
+            ),
+            &[
+                &r.number, &r.state, &r.arch, &r.arch_hash, &r.fidelity, &r.metrics, &r.score,
+                &r.scores, &r.feasible, &r.violation, &r.attrs, &r.error, &r.cost_seconds,
+                &r.attempts, &r.worker, &r.started_at, &r.finished_at, &study, &seq,
+            ],
         )?;
         Self::write_values(&mut tx, study, trial)?;
         Self::save_state(&mut tx, study, strategy_state)?;
@@ -327,29 +506,25 @@ impl Store for PostgresStore {
         trial: &Trial,
         strategy_state: Option<&serde_json::Value>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.client.transaction()?;
-        if strategy_state.is_some() {
-            Self::lock_study_row(&mut tx, study)?;
-        }
-        let number = trial.id as i64;
-        let current = tx
-            .query_opt(
-                "SELECT state, worker FROM trials WHERE study_id = $1 AND number = $2 FOR UPDATE",
-                &[&study, &number],
-            )?
-            .ok_or(StoreError::NoSuchTrial {
-                study,
-                number: trial.id,
-            })?;
-        let state: String = current.get(0);
-        let holder: Option<String> = current.get(1);
-        check_update(study, trial, state, holder)?;
         let r = TrialRow::from_trial(trial)?;
+        let mut tx = self.client.transaction()?;
+        // Study row first (taking the sequence number), trial row second; a refusal rolls
+        // both back.
+        let seq = Self::next_seq(&mut tx, study)?;
+        let stored = Self::stored(&mut tx, study, trial.id)?;
+        check_update(study, trial, &stored, Change::Replace)?;
         tx.execute(
-            "UPDATE trials SET state = $3, arch = $4, arch_hash = $5, fidelity = $6, metrics = $7, score = $8, error = $9, \
-             cost_seconds = $10, attempts = $11, worker = $12, started_at = $13, finished_at = $14, heartbeat_at = $15 \
-             WHERE study_id = $1 AND number = $2",
-            &[&study, &number, &r.state, &r.arch, &r.arch_hash, &r.fidelity, &r.metrics, &r.score, &r.error, &r.cost_seconds, &r.attempts, &r.worker, &r.started_at, &r.finished_at, &now()],
+            &format!(
+                "UPDATE archer.trials SET state = $3, arch = $4, arch_hash = $5, fidelity = $6, metrics = $7, \
+                 score = $8, scores = $9, feasible = $10, violation = $11, attrs = $12, error = $13, \
+                 cost_seconds = $14, attempts = $15, worker = $16, started_at = $17, finished_at = $18, \
+                 heartbeat_at = {SERVER_NOW}, seq = $19 WHERE study_id = $1 AND number = $2"
+            ),
+            &[
+                &study, &r.number, &r.state, &r.arch, &r.arch_hash, &r.fidelity, &r.metrics,
+                &r.score, &r.scores, &r.feasible, &r.violation, &r.attrs, &r.error,
+                &r.cost_seconds, &r.attempts, &r.worker, &r.started_at, &r.finished_at, &seq,
+            ],
         )?;
         Self::write_values(&mut tx, study, trial)?;
         if let Some(s) = strategy_state {
@@ -359,31 +534,70 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    fn report_intermediate(
+        &mut self,
+        study: StudyId,
+        trial: &Trial,
+        step: u32,
+        value: f64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.client.transaction()?;
+        let seq = Self::next_seq(&mut tx, study)?;
+        let stored = Self::stored(&mut tx, study, trial.id)?;
+        check_update(study, trial, &stored, Change::Report)?;
+        let number = trial.id as i64;
+        tx.execute(
+            "INSERT INTO archer.trial_values (study_id, number, step, value) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (study_id, number, step) DO UPDATE SET value = EXCLUDED.value",
+            &[&study, &number, &i64::from(step), &value],
+        )?;
+        tx.execute(
+            "UPDATE archer.trials SET seq = $3 WHERE study_id = $1 AND number = $2",
+            &[&study, &number, &seq],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     fn claim(&mut self, study: StudyId, worker: &str) -> Result<Option<Trial>, StoreError> {
         let mut tx = self.client.transaction()?;
+        Self::lock_study_row(&mut tx, study)?;
         let Some(row) = tx.query_opt(
-            "SELECT number FROM trials WHERE study_id = $1 AND state = 'WAITING' ORDER BY number LIMIT 1 FOR UPDATE SKIP LOCKED",
+            "SELECT number FROM archer.trials WHERE study_id = $1 AND state = 'WAITING' \
+             ORDER BY number LIMIT 1 FOR UPDATE",
             &[&study],
         )?
         else {
             return Ok(None);
         };
-        let number: i64 = row.get(0);
-        let t = now();
+        let number: i64 = get(&row, 0)?;
+        let seq = Self::next_seq(&mut tx, study)?;
         tx.execute(
-            "UPDATE trials SET state = 'RUNNING', worker = $3, heartbeat_at = $4, started_at = $4, attempts = attempts + 1 \
-             WHERE study_id = $1 AND number = $2",
-            &[&study, &number, &worker, &t],
+            &format!(
+                "UPDATE archer.trials SET state = 'RUNNING', worker = $3, heartbeat_at = {SERVER_NOW}, \
+                 started_at = {SERVER_NOW}, attempts = attempts + 1, seq = $4 \
+                 WHERE study_id = $1 AND number = $2"
+            ),
+            &[&study, &number, &worker, &seq],
         )?;
         let trial = Self::load_trial(&mut tx, study, number)?;
         tx.commit()?;
         Ok(Some(trial))
     }
 
-    fn heartbeat(&mut self, study: StudyId, number: u64, worker: &str) -> Result<bool, StoreError> {
+    fn heartbeat(
+        &mut self,
+        study: StudyId,
+        number: u64,
+        worker: &str,
+        attempt: u32,
+    ) -> Result<bool, StoreError> {
         let n = self.client.execute(
-            "UPDATE trials SET heartbeat_at = $4 WHERE study_id = $1 AND number = $2 AND state = 'RUNNING' AND worker = $3",
-            &[&study, &(number as i64), &worker, &now()],
+            &format!(
+                "UPDATE archer.trials SET heartbeat_at = {SERVER_NOW} WHERE study_id = $1 AND number = $2 \
+                 AND state = 'RUNNING' AND worker = $3 AND attempts = $4"
+            ),
+            &[&study, &(number as i64), &worker, &i64::from(attempt)],
         )?;
         Ok(n == 1)
     }
@@ -395,58 +609,98 @@ impl Store for PostgresStore {
         max_attempts: u32,
     ) -> Result<Vec<u64>, StoreError> {
         let mut tx = self.client.transaction()?;
-        let t = now();
-        let stale: Vec<(i64, i64, Option<String>)> = tx
+        Self::lock_study_row(&mut tx, study)?;
+        let stale = tx
             .query(
-                "SELECT number, attempts, worker FROM trials WHERE study_id = $1 AND state = 'RUNNING' \
-                 AND (heartbeat_at IS NULL OR heartbeat_at <= $2) ORDER BY number FOR UPDATE SKIP LOCKED",
-                &[&study, &(t - grace_seconds)],
+                &format!(
+                    "SELECT number, attempts, worker, attrs FROM archer.trials WHERE study_id = $1 \
+                     AND state = 'RUNNING' AND (heartbeat_at IS NULL OR heartbeat_at <= {SERVER_NOW} - $2::float8) \
+                     ORDER BY number FOR UPDATE"
+                ),
+                &[&study, &grace_seconds],
             )?
             .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect();
-        for (number, attempts, worker) in &stale {
-            if *attempts >= max_attempts as i64 {
+            .map(|r| {
+                Ok((
+                    get::<i64>(r, 0)?,
+                    get::<i64>(r, 1)?,
+                    get::<Option<String>>(r, 2)?,
+                    get::<String>(r, 3)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut changed = Vec::with_capacity(stale.len());
+        for (number, attempts, worker, attrs) in &stale {
+            let seq = Self::next_seq(&mut tx, study)?;
+            if *attempts >= i64::from(max_attempts) {
                 tx.execute(
-                    "UPDATE trials SET state = 'FAILED', error = $3, finished_at = $4 WHERE study_id = $1 AND number = $2",
-                    &[&study, number, &lost_worker_error(worker.as_deref(), *attempts), &t],
+                    &format!(
+                        "UPDATE archer.trials SET state = 'FAILED', error = $3, finished_at = {SERVER_NOW}, \
+                         attrs = $4, seq = $5 WHERE study_id = $1 AND number = $2"
+                    ),
+                    &[
+                        &study,
+                        number,
+                        &lost_worker_error(worker.as_deref(), *attempts),
+                        &mark_lost(*number, attrs)?,
+                        &seq,
+                    ],
                 )?;
             } else {
                 tx.execute(
-                    "UPDATE trials SET state = 'WAITING', worker = NULL, heartbeat_at = NULL WHERE study_id = $1 AND number = $2",
-                    &[&study, number],
+                    "UPDATE archer.trials SET state = 'WAITING', worker = NULL, heartbeat_at = NULL, seq = $3 \
+                     WHERE study_id = $1 AND number = $2",
+                    &[&study, number, &seq],
                 )?;
             }
+            changed.push(int::<u64>("trial number", *number)?);
         }
         tx.commit()?;
-        Ok(stale.into_iter().map(|(n, _, _)| n as u64).collect())
+        Ok(changed)
     }
 
     fn lock_study(&mut self, study: StudyId) -> Result<(), StoreError> {
         // Session-level advisory lock: released by unlock or when the connection closes.
-        self.client.execute(
-            "SELECT pg_advisory_lock($1, $2)",
-            &[&STUDY_LOCK_SPACE, &(study as i32)],
-        )?;
+        self.client
+            .execute("SELECT pg_advisory_lock($1)", &[&study_lock_key(study)?])?;
         Ok(())
     }
 
     fn unlock_study(&mut self, study: StudyId) -> Result<(), StoreError> {
-        self.client.execute(
-            "SELECT pg_advisory_unlock($1, $2)",
-            &[&STUDY_LOCK_SPACE, &(study as i32)],
-        )?;
+        self.client
+            .execute("SELECT pg_advisory_unlock($1)", &[&study_lock_key(study)?])?;
         Ok(())
     }
 
     fn finish_study(&mut self, study: StudyId, stop_reason: &str) -> Result<(), StoreError> {
         let n = self.client.execute(
-            "UPDATE studies SET stop_reason = $1 WHERE id = $2",
+            "UPDATE archer.studies SET stop_reason = $1 WHERE id = $2",
             &[&stop_reason, &study],
         )?;
         if n == 0 {
             return Err(StoreError::NoSuchStudy(study));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn study_lock_keys_are_distinct_and_never_truncated() {
+        assert_eq!(study_lock_key(1).unwrap(), 0x4152_4348_0000_0001);
+        assert_eq!(
+            study_lock_key(i64::from(u32::MAX)).unwrap(),
+            0x4152_4348_FFFF_FFFF
+        );
+        assert_ne!(
+            study_lock_key(1).unwrap(),
+            study_lock_key(1 << 32 | 1).unwrap_or(0)
+        );
+        assert!(study_lock_key(1 << 32).is_err());
+        assert!(study_lock_key(-1).is_err());
+        assert_ne!(study_lock_key(0x4552).unwrap(), MIGRATION_LOCK);
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{
     AcquisitionKind, BananasConfig, BoConfig, GpKernel, NpenasConfig, PredictorConfig, WarmStart,
 };
+use crate::registry::Settings;
 use crate::{
     Dedup, LocalSearch, RandomSearch, RegularizedEvolution, Reinforce, Strategy, StrategyError,
 };
@@ -33,8 +34,17 @@ fn default_baseline_decay() -> f64 {
 /// The `[strategy]` section of an experiment. Defaults follow NAS-Bench-201 (REA:
 /// population 10, sample 3; REINFORCE: learning rate 0.5, baseline decay 0.9) and NASLib's
 /// local search (10 initial samples).
+///
+/// Strategies in the open registry ([`crate::StrategyKind`]; NSGA-II, multi-objective
+/// evolution, ParEGO, ...) parse as [`StrategyConfig::Registered`]: their settings are
+/// checked by their own kind when the experiment is validated.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "name", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "name",
+    rename_all = "snake_case",
+    deny_unknown_fields,
+    remote = "Self"
+)]
 pub enum StrategyConfig {
     #[serde(alias = "random_search")]
     Random {},
@@ -65,9 +75,62 @@ pub enum StrategyConfig {
     Bananas(BananasConfig),
     /// Predictor-guided evolution; built by `archer-predict`.
     Npenas(NpenasConfig),
+    /// A strategy of the open registry, by name, with its settings as written.
+    #[serde(skip)]
+    Registered { name: String, settings: Settings },
+}
+
+impl<'de> Deserialize<'de> for StrategyConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut map = Settings::deserialize(d)?;
+        let name = match map.get("name") {
+            Some(serde_json::Value::String(n)) => n.clone(),
+            Some(_) => return Err(D::Error::custom("strategy.name must be a string")),
+            None => return Err(D::Error::missing_field("name")),
+        };
+        if Self::BUILT_IN.contains(&name.as_str()) {
+            return StrategyConfig::deserialize(serde_json::Value::Object(map))
+                .map_err(D::Error::custom);
+        }
+        map.remove("name");
+        Ok(StrategyConfig::Registered {
+            name,
+            settings: map,
+        })
+    }
+}
+
+impl Serialize for StrategyConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            StrategyConfig::Registered { name, settings } => {
+                let mut map = settings.clone();
+                map.insert("name".into(), serde_json::Value::String(name.clone()));
+                map.serialize(s)
+            }
+            other => StrategyConfig::serialize(other, s),
+        }
+    }
 }
 
 impl StrategyConfig {
+    /// Names (and aliases) of the built-in variants above; any other name is looked up in
+    /// the registry.
+    const BUILT_IN: [&'static str; 11] = [
+        "random",
+        "random_search",
+        "rea",
+        "regularized_evolution",
+        "ls",
+        "local_search",
+        "reinforce",
+        "bo",
+        "bayesian_optimisation",
+        "bananas",
+        "npenas",
+    ];
+
     /// Names accepted in `[strategy] name = ...` and `--strategies`.
     pub const NAMES: [&'static str; 7] = [
         "random",
@@ -158,19 +221,30 @@ impl StrategyConfig {
                 learning_rate: default_learning_rate(),
                 baseline_decay: default_baseline_decay(),
             }),
-            other => Err(StrategyError::InvalidSetting {
-                strategy: other.to_string(),
-                reason: format!(
-                    "unknown strategy; accepted: {}, the variants {} and model-based ones with +zc",
-                    Self::NAMES.join(", "),
-                    Self::VARIANTS.join(", ")
-                ),
+            // Registered strategies with their default settings; the registry checks the name.
+            other => Ok(StrategyConfig::Registered {
+                name: other.to_string(),
+                settings: Settings::new(),
             }),
         }
     }
 
-    pub fn name(&self) -> &'static str {
+    /// The error for a name that neither the built-in variants nor `registered` know.
+    pub fn unknown(name: &str, registered: &[&str]) -> StrategyError {
+        StrategyError::InvalidSetting {
+            strategy: name.to_string(),
+            reason: format!(
+                "unknown strategy; accepted: {}, {}, the variants {} and model-based ones with +zc",
+                Self::NAMES.join(", "),
+                registered.join(", "),
+                Self::VARIANTS.join(", ")
+            ),
+        }
+    }
+
+    pub fn name(&self) -> &str {
         match self {
+            StrategyConfig::Registered { name, .. } => name,
             StrategyConfig::Random {} => "random",
             StrategyConfig::Rea { .. } => "rea",
             StrategyConfig::Ls { .. } => "ls",
@@ -271,6 +345,8 @@ impl StrategyConfig {
                 .and_then(|_| warm(c.warm_start, c.warm_start_pool))
                 .or_else(bad),
             StrategyConfig::Random {} => Ok(()),
+            // Checked by its kind in the registry (`archer-predict` holds the full list).
+            StrategyConfig::Registered { .. } => Ok(()),
             StrategyConfig::Rea { population, sample } => {
                 if population == 0 {
                     return bad("strategy.population must be at least 1".into());
@@ -349,10 +425,13 @@ impl StrategyConfig {
                 learning_rate,
                 baseline_decay,
             )),
-            StrategyConfig::Bo(_) | StrategyConfig::Bananas(_) | StrategyConfig::Npenas(_) => {
+            StrategyConfig::Bo(_)
+            | StrategyConfig::Bananas(_)
+            | StrategyConfig::Npenas(_)
+            | StrategyConfig::Registered { .. } => {
                 return Err(StrategyError::InvalidSetting {
                     strategy: self.name().to_string(),
-                    reason: "model-based strategies are built by archer-predict".into(),
+                    reason: "model-based and registered strategies are built by archer-predict's build_strategy".into(),
                 })
             }
         };

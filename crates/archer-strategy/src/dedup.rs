@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Proposal, Strategy, StrategyError};
 
-/// Wraps a strategy so that no architecture is evaluated twice (up to isomorphism).
+/// Wraps a strategy so that no architecture is evaluated twice at the same fidelity (up to
+/// isomorphism): the key is (canonical hash, fidelity), so a promotion to a higher fidelity
+/// is new.
 ///
 /// When the inner strategy proposes an architecture whose canonical hash already completed,
 /// the inner strategy is told that result again (as NNI's deduplication middleware does: an
@@ -60,7 +62,7 @@ impl Strategy for Dedup {
                 self.inner.ask(history)?
             };
             let hash = self.space.canonical_hash(&proposal.arch);
-            if let Some(done) = history.find_completed(&hash) {
+            if let Some(done) = history.find_completed(&hash, &proposal.fidelity) {
                 if !replacing {
                     let mut replay: Trial = done.clone();
                     replay.arch = proposal.arch;
@@ -68,7 +70,7 @@ impl Strategy for Dedup {
                 }
                 continue;
             }
-            if history.is_known(&hash) {
+            if history.is_known(&hash, &proposal.fidelity) {
                 continue;
             }
             return Ok(proposal);

@@ -7,9 +7,12 @@ mod dedup;
 mod error;
 mod local_search;
 mod model;
+mod population;
 mod random;
 mod rea;
+mod registry;
 mod reinforce;
+mod strategies;
 mod strategy;
 
 pub use config::StrategyConfig;
@@ -22,5 +25,7 @@ pub use model::{
 };
 pub use random::RandomSearch;
 pub use rea::RegularizedEvolution;
+pub use registry::{find, BuildContext, Kind, Settings, StrategyKind, StrategySettings};
 pub use reinforce::Reinforce;
+pub use strategies::KINDS;
 pub use strategy::{Proposal, Strategy};

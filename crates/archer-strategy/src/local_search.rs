@@ -1,12 +1,19 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use archer_core::{Arch, History, Trial, TrialState};
+use archer_core::{Arch, Fidelity, History, Trial, TrialState};
 use archer_rng::Rng;
 use archer_space::SearchSpace;
 use serde::{Deserialize, Serialize};
 
 use crate::{Proposal, Strategy, StrategyError};
+
+/// Local search proposes every architecture at full fidelity.
+const FULL: Fidelity = Fidelity {
+    epochs: None,
+    data_fraction: None,
+    width_multiplier: None,
+};
 
 /// Local search as in White, Nolen, Weiss, "Local search is state of the art for NAS
 /// benchmarks" (2021): start from the best of `initial_samples` random architectures,
@@ -93,7 +100,10 @@ impl LocalSearch {
     /// The best COMPLETE trial among `hashes`, earliest on ties.
     fn best_of<'h>(history: &'h History, hashes: &[String]) -> Option<&'h Trial> {
         let mut best: Option<&Trial> = None;
-        for t in hashes.iter().filter_map(|h| history.find_completed(h)) {
+        for t in hashes
+            .iter()
+            .filter_map(|h| history.find_completed(h, &FULL))
+        {
             if best.is_none_or(|b| t.score > b.score) {
                 best = Some(t);
             }
@@ -102,7 +112,7 @@ impl LocalSearch {
     }
 
     fn pending(history: &History, hash: &str) -> bool {
-        history.find_completed(hash).is_none()
+        history.find_completed(hash, &FULL).is_none()
             && history
                 .with_hash(hash)
                 .any(|t| matches!(t.state, TrialState::Waiting | TrialState::Running))
@@ -156,7 +166,7 @@ impl Strategy for LocalSearch {
                 }
             };
             while let Some(arch) = self.state.queue.pop_front() {
-                if !history.is_known(&self.space.canonical_hash(&arch)) {
+                if !history.is_known(&self.space.canonical_hash(&arch), &FULL) {
                     return Ok(Proposal::full(arch));
                 }
             }

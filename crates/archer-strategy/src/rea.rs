@@ -10,7 +10,9 @@ use crate::{Proposal, Strategy, StrategyError};
 
 /// Regularized (aging) evolution, Real et al. 2019, as run in NAS-Bench-201: a population of
 /// the `population` most recent results; each child mutates the best of `sample` members
-/// drawn uniformly with replacement; the oldest member dies when a child arrives.
+/// drawn uniformly with replacement; the oldest member dies when a child arrives. Under
+/// constraints, infeasible results join the population too and lose every tournament to a
+/// feasible one (between themselves, the smaller total violation wins).
 pub struct RegularizedEvolution {
     space: Arc<dyn SearchSpace>,
     population_size: usize,
@@ -21,7 +23,23 @@ pub struct RegularizedEvolution {
 #[derive(Clone, Serialize, Deserialize)]
 struct Member {
     arch: Arch,
-    score: f64,
+    /// `None` for an infeasible member, which ranks below every feasible one.
+    score: Option<f64>,
+    /// Total constraint violation; between infeasible members the smaller wins.
+    #[serde(default)]
+    violation: f64,
+}
+
+impl Member {
+    /// Deb's rule on one objective: feasible beats infeasible, then score, then violation.
+    fn beats(&self, other: &Member) -> bool {
+        match (self.score, other.score) {
+            (Some(a), Some(b)) => a > b,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => self.violation < other.violation,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -64,7 +82,7 @@ impl Strategy for RegularizedEvolution {
         let mut parent: Option<&Member> = None;
         for _ in 0..self.sample_size {
             let m = &s.population[s.rng.below(s.population.len())];
-            if parent.is_none_or(|p| m.score > p.score) {
+            if parent.is_none_or(|p| m.beats(p)) {
                 parent = Some(m);
             }
         }
@@ -76,12 +94,13 @@ impl Strategy for RegularizedEvolution {
     }
 
     fn tell(&mut self, trial: &Trial) {
-        let (TrialState::Complete, Some(score)) = (trial.state, trial.score) else {
+        if trial.state != TrialState::Complete || (trial.feasible && trial.score.is_none()) {
             return;
-        };
+        }
         self.state.population.push_back(Member {
             arch: trial.arch.clone(),
-            score,
+            score: trial.score.filter(|_| trial.feasible),
+            violation: trial.violation,
         });
         while self.state.population.len() > self.population_size {
             self.state.population.pop_front();
@@ -93,7 +112,14 @@ impl Strategy for RegularizedEvolution {
     }
 
     fn restore(&mut self, state: serde_json::Value) -> Result<(), StrategyError> {
-        self.state = serde_json::from_value(state).map_err(|e| StrategyError::restore("rea", e))?;
+        let s: ReaState =
+            serde_json::from_value(state).map_err(|e| StrategyError::restore("rea", e))?;
+        crate::population::check_members(
+            "rea",
+            self.space.as_ref(),
+            s.population.iter().map(|m| &m.arch),
+        )?;
+        self.state = s;
         Ok(())
     }
 }

@@ -6,7 +6,7 @@ use archer_nets::{Nb201Net, Nb201NetConfig};
 use archer_space::{Arch, Nb201Space, SearchSpace};
 use serde::Serialize;
 
-use crate::RunError;
+use crate::BenchError;
 
 /// Relative tolerances of the check: the 0.5 % for params and 1 % for FLOPs.
 pub const PARAMS_TOLERANCE: f64 = 0.005;
@@ -45,7 +45,7 @@ pub fn describe(
 
 /// Counts every architecture of `table` for `dataset`'s network on its description and
 /// compares.
-pub fn check_sizes(table: &Nb201Table, dataset: Nb201Dataset) -> Result<SizeCheck, RunError> {
+pub fn check_sizes(table: &Nb201Table, dataset: Nb201Dataset) -> Result<SizeCheck, BenchError> {
     check_sizes_with(table, dataset, &describe, "description")
 }
 
@@ -56,7 +56,7 @@ pub fn check_sizes_with(
     dataset: Nb201Dataset,
     count: &SizeCounter,
     counted_on: &str,
-) -> Result<SizeCheck, RunError> {
+) -> Result<SizeCheck, BenchError> {
     let space = Nb201Space::default();
     let config = match dataset {
         Nb201Dataset::Cifar10 => Nb201NetConfig::cifar10(),
@@ -75,7 +75,7 @@ pub fn check_sizes_with(
     };
     for (arch, records) in table.iter() {
         let (params, flops) = count(&space, arch, config)
-            .map_err(|e| RunError::Bench(format!("{}: {e}", space.format(arch))))?;
+            .map_err(|e| BenchError::Invalid(format!("{}: {e}", space.format(arch))))?;
         let (params_m, flops_m) = (params as f64 / 1e6, flops as f64 / 1e6);
         let r = &records[dataset as usize];
         let rel = |ours: f64, theirs: f64| (ours - theirs).abs() / theirs.abs().max(1e-12);

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use archer_bench::size_bench::check_sizes;
 use archer_eval::{Nb201Dataset, Nb201Table};
-use archer_runner::size_bench::check_sizes;
 
 #[test]
 fn all_15625_networks_match_the_table_on_every_dataset() {

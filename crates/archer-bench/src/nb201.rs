@@ -1,9 +1,9 @@
 //! `archer bench nb201`: strategies × seeds on the NAS-Bench-201 table, on a simulated clock,
-//! summarised beside the published figures.
+//! summarised beside the published figures (single objective; [`crate::mo`] has the
+//! multi-objective bench).
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use archer_core::{metric, Objective};
@@ -12,10 +12,9 @@ use archer_space::{Nb201Space, SearchSpace, SpaceConfig};
 use archer_strategy::StrategyConfig;
 use serde::Serialize;
 
-use crate::{
-    mean, std_dev, Budget, Experiment, ExperimentConfig, NullRecorder, RunError, Study,
-    StudySection,
-};
+use archer_runner::{Budget, Experiment, ExperimentConfig, NullRecorder, Study, StudySection};
+
+use crate::{mean, std_dev, BenchError};
 
 /// What to run.
 pub struct Nb201Bench {
@@ -154,7 +153,6 @@ pub fn published(strategy: &str, dataset: Nb201Dataset) -> Option<Published> {
         "random" => "RS",
         "rea" => "REA",
         "reinforce" => "REINFORCE",
-        "bohb" => "BOHB",
         _ => return None,
     };
     let (valid, test) = match (method, dataset) {
@@ -167,9 +165,6 @@ pub fn published(strategy: &str, dataset: Nb201Dataset) -> Option<Published> {
         ("REINFORCE", Nb201Dataset::Cifar10) => ((91.09, 0.37), (93.85, 0.37)),
         ("REINFORCE", Nb201Dataset::Cifar100) => ((71.61, 1.12), (71.71, 1.09)),
         ("REINFORCE", Nb201Dataset::ImageNet16) => ((45.05, 1.02), (45.24, 1.18)),
-        ("BOHB", Nb201Dataset::Cifar10) => ((90.82, 0.53), (93.61, 0.52)),
-        ("BOHB", Nb201Dataset::Cifar100) => ((70.74, 1.29), (70.85, 1.28)),
-        ("BOHB", Nb201Dataset::ImageNet16) => ((44.26, 1.36), (44.42, 1.49)),
         _ => return None,
     };
     Some(Published {
@@ -195,9 +190,9 @@ impl Nb201Bench {
         strategy: &StrategyConfig,
         seed: u64,
         space: &Arc<dyn SearchSpace>,
-    ) -> Result<Experiment, RunError> {
+    ) -> Result<Experiment, BenchError> {
         let mut evaluator = Nb201Evaluator::new(self.table.clone(), self.dataset, 12, Vec::new())
-            .map_err(crate::ConfigError::from)?;
+            .map_err(archer_runner::ConfigError::from)?;
         if let Some(z) = &self.zero_cost {
             evaluator = evaluator.with_zero_cost(z.clone());
         }
@@ -205,14 +200,8 @@ impl Nb201Bench {
             study: StudySection {
                 name: format!("bench-{}-{seed}", strategy.name()),
                 seed,
-                output: None,
                 deduplicate: self.deduplicate,
-                max_consecutive_failures: 50,
-                retry_failed: 0,
-                max_attempts: 3,
-                workers: 1,
-                heartbeat_seconds: 5.0,
-                grace_seconds: 60.0,
+                ..StudySection::default()
             },
             space: SpaceConfig::Nb201 { ops: None },
             strategy: strategy.clone(),
@@ -226,7 +215,8 @@ impl Nb201Bench {
                 zero_cost_table: self.zero_cost.as_ref().map(|z| z.path().to_path_buf()),
                 zero_cost_proxy: self.zero_cost.as_ref().map(|z| z.proxy().to_string()),
             },
-            objective: None,
+            objective: Default::default(),
+            constraint: Vec::new(),
             budget: Budget {
                 trials: None,
                 sim_seconds: Some(self.budget_seconds),
@@ -238,7 +228,8 @@ impl Nb201Bench {
             config,
             space: space.clone(),
             evaluator: Arc::new(evaluator),
-            objective: Objective::maximize(metric::VALID_ACC),
+            objectives: vec![Objective::maximize(metric::VALID_ACC)],
+            constraints: Vec::new(),
         })
     }
 
@@ -248,7 +239,7 @@ impl Nb201Bench {
         strategy: &StrategyConfig,
         seed: u64,
         space: &Arc<dyn SearchSpace>,
-    ) -> Result<RunOutcome, RunError> {
+    ) -> Result<RunOutcome, BenchError> {
         let mut study = Study::new(self.experiment(strategy, seed, space)?)?;
         let summary = study.run(&mut NullRecorder, &mut |_| {})?;
         let get = |m: &archer_core::Metrics, k: &str| m.get(k).unwrap_or(f64::NAN);
@@ -282,32 +273,16 @@ impl Nb201Bench {
 
     /// Runs every strategy × seed on `threads` threads. Results do not depend on the
     /// number of threads.
-    pub fn run(&self) -> Result<BenchReport, RunError> {
+    pub fn run(&self) -> Result<BenchReport, BenchError> {
         let started = Instant::now();
         let space: Arc<dyn SearchSpace> = Arc::new(Nb201Space::default());
         let jobs: Vec<(usize, u64)> = (0..self.strategies.len())
             .flat_map(|s| (0..self.seeds).map(move |k| (s, k)))
             .collect();
-        let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<Result<RunOutcome, RunError>>>> =
-            Mutex::new((0..jobs.len()).map(|_| None).collect());
-        std::thread::scope(|scope| {
-            for _ in 0..self.threads.max(1) {
-                scope.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(s, k)) = jobs.get(i) else { break };
-                    let (label, config) = &self.strategies[s];
-                    let r = self.run_one(label, config, self.first_seed + k, &space);
-                    results.lock().expect("no panics while holding the lock")[i] = Some(r);
-                });
-            }
-        });
-        let runs: Vec<RunOutcome> = results
-            .into_inner()
-            .expect("threads joined")
-            .into_iter()
-            .map(|r| r.expect("every job ran"))
-            .collect::<Result<_, _>>()?;
+        let runs: Vec<RunOutcome> = crate::stats::run_jobs(&jobs, self.threads, |&(s, k)| {
+            let (label, config) = &self.strategies[s];
+            self.run_one(label, config, self.first_seed + k, &space)
+        })?;
         let summaries = self
             .strategies
             .iter()
@@ -346,7 +321,7 @@ impl Nb201Bench {
         label: &str,
         strategy: &StrategyConfig,
         space: &Arc<dyn SearchSpace>,
-    ) -> Result<AskTiming, RunError> {
+    ) -> Result<AskTiming, BenchError> {
         const ASKS: usize = 10;
         let mut experiment = self.experiment(strategy, self.first_seed, space)?;
         experiment.config.budget = Budget {
@@ -593,11 +568,11 @@ impl BenchReport {
 
     /// Writes `summary.json`, `runs.csv`, and the anytime curves `anytime_seconds.{csv,svg}`
     /// and `anytime_queries.{csv,svg}`.
-    pub fn write(&self, dir: &Path) -> Result<(), RunError> {
-        std::fs::create_dir_all(dir).map_err(|e| RunError::io(dir, e))?;
+    pub fn write(&self, dir: &Path) -> Result<(), BenchError> {
+        std::fs::create_dir_all(dir).map_err(|e| BenchError::io(dir, e))?;
         let write = |name: &str, text: String| {
             let p = dir.join(name);
-            std::fs::write(&p, text).map_err(|e| RunError::io(&p, e))
+            std::fs::write(&p, text).map_err(|e| BenchError::io(&p, e))
         };
         write(
             "summary.json",
@@ -632,16 +607,18 @@ impl BenchReport {
                 self.dataset
             )
         };
-        crate::anytime_svg(
+        crate::plot::anytime_svg(
             &dir.join("anytime_seconds.svg"),
             &title("simulated time"),
             "simulated seconds",
+            "best-so-far test accuracy (%)",
             &self.curve_seconds,
         )?;
-        crate::anytime_svg(
+        crate::plot::anytime_svg(
             &dir.join("anytime_queries.svg"),
             &title("queries"),
             "queries",
+            "best-so-far test accuracy (%)",
             &self.curve_queries,
         )
     }
@@ -653,7 +630,7 @@ pub fn loop_throughput(
     table: Arc<Nb201Table>,
     trials: u64,
     store: Option<Box<dyn archer_store::Store>>,
-) -> Result<f64, RunError> {
+) -> Result<f64, BenchError> {
     let bench = Nb201Bench {
         table,
         dataset: Nb201Dataset::Cifar10,
@@ -672,7 +649,7 @@ pub fn loop_throughput(
     experiment.config.study.name = format!(
         "bench-store-{}-{}",
         std::process::id(),
-        crate::launch::unix_now()
+        archer_runner::launch::unix_now()
     );
     experiment.config.budget = Budget {
         trials: Some(trials),

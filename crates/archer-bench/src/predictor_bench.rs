@@ -14,7 +14,7 @@ use archer_space::{Nb201Space, SearchSpace};
 use archer_strategy::PredictorConfig;
 use serde::Serialize;
 
-use crate::{mean, std_dev, RunError};
+use crate::{mean, std_dev, BenchError};
 
 /// What to measure.
 pub struct PredictorBench {
@@ -54,7 +54,7 @@ impl PredictorBench {
         space: &Nb201Space,
         rng: &mut Rng,
         train: usize,
-    ) -> Result<(Vec<Arch>, Vec<Arch>), RunError> {
+    ) -> Result<(Vec<Arch>, Vec<Arch>), BenchError> {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         let want = train + self.test_size;
@@ -69,7 +69,7 @@ impl PredictorBench {
             }
         }
         if out.len() < want {
-            return Err(RunError::Bench(format!(
+            return Err(BenchError::Invalid(format!(
                 "found only {} distinct cells for {train} training and {} held-out ones; use smaller --train-sizes or --test-size",
                 out.len(),
                 self.test_size
@@ -79,7 +79,7 @@ impl PredictorBench {
         Ok((out, test))
     }
 
-    pub fn run(&self) -> Result<Vec<PredictorScore>, RunError> {
+    pub fn run(&self) -> Result<Vec<PredictorScore>, BenchError> {
         let space = Nb201Space::default();
         let shared: Arc<dyn SearchSpace> = Arc::new(space.clone());
         let value = |a: &Arch| {
@@ -105,10 +105,10 @@ impl PredictorBench {
                     let mut fit_rng = Rng::derive(self.seed + t, 0x0046_4954);
                     predictor
                         .fit(&train, &y, &mut fit_rng)
-                        .map_err(|e| RunError::Bench(format!("{}: {e}", config.label())))?;
+                        .map_err(|e| BenchError::Invalid(format!("{}: {e}", config.label())))?;
                     let predicted: Vec<f64> = predictor
                         .predict(&test)
-                        .map_err(|e| RunError::Bench(format!("{}: {e}", config.label())))?
+                        .map_err(|e| BenchError::Invalid(format!("{}: {e}", config.label())))?
                         .iter()
                         .map(|p| p.mean)
                         .collect();

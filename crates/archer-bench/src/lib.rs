@@ -1,0 +1,15 @@
+//! Benchmarks and their plots, apart from the study loop: `bench nb201` (strategies × seeds
+//! on the NAS-Bench-201 table, single- and multi-objective), `bench predictors`,
+//! `bench nb201-size`, and the whole-loop store throughput.
+
+mod error;
+pub mod mo;
+pub mod nb201;
+mod plot;
+pub mod predictor_bench;
+pub mod size_bench;
+mod stats;
+
+pub use error::BenchError;
+pub use plot::{anytime_svg, front_svg, FrontSeries};
+pub use stats::{mean, std_dev};

@@ -1,0 +1,145 @@
+//! The open strategy registry: each registered strategy keeps its settings and its builder in
+//! its own file, and is listed once (see `strategies/mod.rs` here and `archer-predict`'s
+//! registry for the model-based ones). Adding a strategy is one new file plus one line.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use archer_core::Arch;
+use archer_rng::Rng;
+use archer_space::SearchSpace;
+use serde::de::DeserializeOwned;
+
+use crate::{Strategy, StrategyError};
+
+/// The settings of a registered strategy as written in `[strategy]` (without `name`).
+pub type Settings = serde_json::Map<String, serde_json::Value>;
+
+/// What a registered strategy is built from.
+pub struct BuildContext {
+    pub space: Arc<dyn SearchSpace>,
+    /// The strategy's own generator (seeded from the study's seed).
+    pub rng: Rng,
+    /// Architectures to propose first (a zero-cost warm start), best first.
+    pub warm_start: Vec<Arch>,
+}
+
+/// One kind of strategy in the registry.
+pub trait StrategyKind: Sync {
+    /// The name accepted in `[strategy] name = ...` and `--strategies`.
+    fn name(&self) -> &'static str;
+
+    /// One line for `archer strategies` and help texts.
+    fn summary(&self) -> &'static str;
+
+    /// Whether it searches several objectives at once (else it optimises the first).
+    fn multi_objective(&self) -> bool {
+        false
+    }
+
+    /// Checks the settings before anything runs; errors name the key.
+    fn check(&self, settings: &Settings) -> Result<(), StrategyError>;
+
+    /// Builds the strategy (settings already checked).
+    fn build(
+        &self,
+        settings: &Settings,
+        ctx: BuildContext,
+    ) -> Result<Box<dyn Strategy>, StrategyError>;
+}
+
+/// The settings type of a registered strategy: parsed with serde (unknown keys refused),
+/// then validated.
+pub trait StrategySettings: DeserializeOwned {
+    /// Checks ranges; the message names the key (`strategy.population must be ...`).
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// A [`StrategyKind`] from a settings type and a builder function: what a strategy file
+/// declares as its `KIND`.
+pub struct Kind<C> {
+    name: &'static str,
+    summary: &'static str,
+    build: fn(C, BuildContext) -> Box<dyn Strategy>,
+    multi_objective: bool,
+    settings: PhantomData<fn() -> C>,
+}
+
+impl<C> Kind<C> {
+    pub const fn new(
+        name: &'static str,
+        summary: &'static str,
+        build: fn(C, BuildContext) -> Box<dyn Strategy>,
+    ) -> Self {
+        Kind {
+            name,
+            summary,
+            build,
+            multi_objective: false,
+            settings: PhantomData,
+        }
+    }
+
+    /// Marks the kind as searching several objectives at once.
+    pub const fn multi_objective(mut self) -> Self {
+        self.multi_objective = true;
+        self
+    }
+}
+
+impl<C: StrategySettings> Kind<C> {
+    fn parse(&self, settings: &Settings) -> Result<C, StrategyError> {
+        let bad = |reason: String| StrategyError::InvalidSetting {
+            strategy: self.name.to_string(),
+            reason,
+        };
+        let c: C = serde_json::from_value(serde_json::Value::Object(settings.clone()))
+            .map_err(|e| bad(format!("[strategy]: {e}")))?;
+        c.validate().map_err(bad)?;
+        Ok(c)
+    }
+}
+
+impl<C: StrategySettings> StrategyKind for Kind<C> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn summary(&self) -> &'static str {
+        self.summary
+    }
+
+    fn multi_objective(&self) -> bool {
+        self.multi_objective
+    }
+
+    fn check(&self, settings: &Settings) -> Result<(), StrategyError> {
+        self.parse(settings).map(|_| ())
+    }
+
+    fn build(
+        &self,
+        settings: &Settings,
+        ctx: BuildContext,
+    ) -> Result<Box<dyn Strategy>, StrategyError> {
+        Ok((self.build)(self.parse(settings)?, ctx))
+    }
+}
+
+/// Declares the strategy modules of a registry and the list of their `KIND`s: one entry per
+/// strategy, `registry!(KINDS: nsga2, mo_rea)`.
+#[macro_export]
+macro_rules! registry {
+    ($list:ident: $($module:ident),* $(,)?) => {
+        $(mod $module;)*
+        /// Every strategy kind registered here.
+        pub static $list: &[&dyn $crate::StrategyKind] = &[$(&$module::KIND),*];
+    };
+}
+
+/// The kind named `name` among `kinds`.
+pub fn find<'a>(kinds: &[&'a dyn StrategyKind], name: &str) -> Option<&'a dyn StrategyKind> {
+    kinds.iter().copied().find(|k| k.name() == name)
+}
