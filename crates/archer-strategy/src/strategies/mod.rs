@@ -1,3 +1,3 @@
 //! The registered model-free strategies: one module each, one line in the list below.
 
-crate::registry!(KINDS: mo_rea);
+crate::registry!(KINDS: nsga2, mo_rea);
