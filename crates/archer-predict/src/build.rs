@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use archer_space::{Arch, Encoding, SearchSpace};
 use archer_strategy::{
-    BuildContext, FeatureEncoding, PredictorConfig, Strategy, StrategyConfig, StrategyError,
-    StrategyKind,
+    BuildContext, FeatureEncoding, PredictorConfig, Prescreen, Strategy, StrategyConfig,
+    StrategyError, StrategyKind,
 };
 
 use crate::{
@@ -99,13 +99,15 @@ pub fn multi_objective(config: &StrategyConfig) -> bool {
 /// Builds any strategy, model-based ones included, seeded from `seed` and wrapped in the
 /// de-duplicating wrapper when `deduplicate`. `warm_start` (best first) seeds the initial
 /// samples of the model-based strategies; it must be empty unless the configuration asks
-/// for a warm start.
+/// for a warm start. `prescreen`, when the study has constraints known before evaluation,
+/// steers the strategies that use it away from proposals that break them.
 pub fn build_strategy(
     config: &StrategyConfig,
     space: Arc<dyn SearchSpace>,
     seed: u64,
     deduplicate: bool,
     warm_start: Vec<Arch>,
+    prescreen: Option<Arc<dyn Prescreen>>,
 ) -> Result<Box<dyn Strategy>, StrategyError> {
     check_strategy(config)?;
     let rng = StrategyConfig::strategy_rng(seed);
@@ -116,24 +118,21 @@ pub fn build_strategy(
                 space: space.clone(),
                 rng,
                 warm_start,
+                prescreen,
             },
         )?,
-        StrategyConfig::Bo(c) => Box::new(ModelBasedSearch::new(
-            space.clone(),
-            rng,
-            c.settings(),
-            warm_start,
-        )),
-        StrategyConfig::Bananas(c) => Box::new(ModelBasedSearch::new(
-            space.clone(),
-            rng,
-            c.settings(),
-            warm_start,
-        )),
+        StrategyConfig::Bo(c) => Box::new(
+            ModelBasedSearch::new(space.clone(), rng, c.settings(), warm_start)
+                .with_prescreen(prescreen),
+        ),
+        StrategyConfig::Bananas(c) => Box::new(
+            ModelBasedSearch::new(space.clone(), rng, c.settings(), warm_start)
+                .with_prescreen(prescreen),
+        ),
         StrategyConfig::Npenas(c) => {
             Box::new(Npenas::new(space.clone(), rng, c.clone(), warm_start))
         }
-        other => return other.build(space, seed, deduplicate),
+        other => return other.build(space, seed, deduplicate, prescreen),
     };
     Ok(StrategyConfig::wrap(inner, space, seed, deduplicate))
 }

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use archer_core::{Arch, Fidelity, History, Trial, TrialState};
 use archer_rng::Rng;
 use archer_space::SearchSpace;
-use archer_strategy::{AcquisitionKind, ModelSearchSettings, Proposal, Strategy, StrategyError};
+use archer_strategy::{
+    draw_passing, passes, AcquisitionKind, ModelSearchSettings, Prescreen, Proposal, Strategy,
+    StrategyError,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::{acquire, build_predictor, gaussian_copula, PredictError, Predictor};
@@ -25,6 +28,8 @@ pub struct ModelBasedSearch {
     predictor: Box<dyn Predictor>,
     /// Several objectives: the model is fitted on a fresh random scalarisation at each ask.
     parego: Option<crate::Parego>,
+    /// Constraints known before evaluation: candidates that break them are not scored.
+    prescreen: Option<Arc<dyn Prescreen>>,
     state: SearchState,
 }
 
@@ -74,6 +79,7 @@ impl ModelBasedSearch {
             settings,
             predictor,
             parego: None,
+            prescreen: None,
             state: SearchState {
                 rng,
                 initial_asked: 0,
@@ -91,6 +97,13 @@ impl ModelBasedSearch {
     /// scalarised by `parego` with fresh random weights and the model is fitted on that.
     pub fn with_parego(mut self, parego: crate::Parego) -> Self {
         self.parego = Some(parego);
+        self
+    }
+
+    /// Random starts are drawn until they pass `prescreen`, and candidates that do not pass
+    /// are dropped before scoring (unless none passes).
+    pub fn with_prescreen(mut self, prescreen: Option<Arc<dyn Prescreen>>) -> Self {
+        self.prescreen = prescreen;
         self
     }
 
@@ -232,21 +245,19 @@ impl Strategy for ModelBasedSearch {
         };
         let space = self.space.as_ref();
         let s = &mut self.state;
+        let prescreen = self.prescreen.as_deref();
         if s.initial_asked < self.settings.initial_samples || observed.len() < 2 {
             s.initial_asked += 1;
-            return Ok(Proposal::full(initial_arch(
-                space,
-                history,
-                &mut s.warm,
-                &mut s.rng,
-            )));
+            return Ok(Proposal::full(draw_passing(prescreen, || {
+                initial_arch(space, history, &mut s.warm, &mut s.rng)
+            })));
         }
         while let Some(a) = s.queue.pop_front() {
             if !known(space, history, &a) {
                 return Ok(Proposal::full(a));
             }
         }
-        let pool = candidates(
+        let mut pool = candidates(
             space,
             history,
             &observed,
@@ -254,6 +265,9 @@ impl Strategy for ModelBasedSearch {
             self.settings.random_candidates,
             &mut s.rng,
         );
+        if pool.iter().any(|a| passes(prescreen, a)) {
+            pool.retain(|a| passes(prescreen, a));
+        }
         if pool.is_empty() {
             return Ok(Proposal::full(initial_arch(
                 space,

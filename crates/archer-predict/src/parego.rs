@@ -82,7 +82,9 @@ impl<C: DeserializeOwned> StrategyKind for ParegoKind<C> {
     ) -> Result<Box<dyn Strategy>, StrategyError> {
         let (model, parego) = self.parse(settings)?;
         Ok(Box::new(
-            ModelBasedSearch::new(ctx.space, ctx.rng, model, ctx.warm_start).with_parego(parego),
+            ModelBasedSearch::new(ctx.space, ctx.rng, model, ctx.warm_start)
+                .with_parego(parego)
+                .with_prescreen(ctx.prescreen),
         ))
     }
 }

@@ -71,7 +71,7 @@ fn build(
     seed: u64,
     dedup: bool,
 ) -> Result<Box<dyn Strategy>, StrategyError> {
-    build_strategy(config, space, seed, dedup, Vec::new())
+    build_strategy(config, space, seed, dedup, Vec::new(), None)
 }
 
 /// Every strategy by name, the model-based ones with small models (the suite checks the

@@ -1,10 +1,12 @@
 //! Building an experiment's strategy, with its zero-cost warm start.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
-use archer_core::Arch;
+use archer_core::{Arch, Constraint};
+use archer_eval::Evaluator;
 use archer_rng::Rng;
-use archer_strategy::{Strategy, WarmStart};
+use archer_strategy::{Prescreen, Strategy, WarmStart};
 
 use crate::{ConfigError, Experiment};
 
@@ -26,7 +28,35 @@ pub fn build_strategy(experiment: &Experiment) -> Result<Box<dyn Strategy>, Conf
         c.study.seed,
         c.study.deduplicate,
         warm,
+        prescreen(experiment),
     )?)
+}
+
+/// The study's constraints on what its evaluator knows before evaluating, for the
+/// strategies.
+struct KnownBefore {
+    evaluator: Arc<dyn Evaluator>,
+    constraints: Vec<Constraint>,
+}
+
+impl Prescreen for KnownBefore {
+    fn violation(&self, arch: &Arch) -> f64 {
+        let known = self.evaluator.known_before(arch);
+        self.constraints
+            .iter()
+            .filter_map(|c| c.violation(&known))
+            .sum()
+    }
+}
+
+/// `None` when the study has no constraint.
+fn prescreen(experiment: &Experiment) -> Option<Arc<dyn Prescreen>> {
+    (!experiment.constraints.is_empty()).then(|| {
+        Arc::new(KnownBefore {
+            evaluator: experiment.evaluator.clone(),
+            constraints: experiment.constraints.clone(),
+        }) as Arc<dyn Prescreen>
+    })
 }
 
 /// The strategy of `experiment` continued from a saved `state()`. The state holds whatever
@@ -42,6 +72,7 @@ pub fn restored_strategy(
         c.study.seed,
         c.study.deduplicate,
         Vec::new(),
+        prescreen(experiment),
     )?;
     strategy.restore(state)?;
     Ok(strategy)

@@ -3,7 +3,8 @@
 //!
 //! Each worker loops: re-queue trials whose heartbeat is older than the grace period; claim
 //! a WAITING trial (`FOR UPDATE SKIP LOCKED`), or else, under the study's lock, read the
-//! history and the strategy's state, ask, and store the new trial with the new state; then
+//! trials changed since its last look and (only if another process saved one since) the
+//! strategy's state, ask, and store the new trial with the new state; then
 //! evaluate while a second connection heartbeats; then, under the lock again, tell the
 //! strategy and store the result with its state. The lock dies with its holder, a stored
 //! result is refused unless the worker still holds the trial, so no trial completes twice
@@ -53,6 +54,13 @@ pub struct Worker {
     record: StudyRecord,
     id: String,
     poll: Duration,
+    /// The study's trials as last read, and the change sequence they are current to: each
+    /// refresh reads only what changed since (`Store::trials_since`).
+    history: History,
+    seen_seq: i64,
+    /// The strategy as this worker last saved or restored it, and the store's state version
+    /// then; it is rebuilt only when another process saved a newer state.
+    strategy: Option<(Box<dyn Strategy>, i64)>,
 }
 
 impl Worker {
@@ -74,6 +82,9 @@ impl Worker {
             record,
             id,
             poll,
+            history: History::new(),
+            seen_seq: 0,
+            strategy: None,
         }
     }
 
@@ -81,21 +92,55 @@ impl Worker {
         &self.experiment
     }
 
-    fn strategy(&mut self) -> Result<Box<dyn Strategy>, RunError> {
-        let state = self.store.strategy_state(self.record.id)?;
-        Ok(crate::restored_strategy(&self.experiment, state)?)
+    /// Under the study lock: the strategy as stored now, reusing this worker's own copy when
+    /// nobody saved a state since this worker did.
+    fn take_strategy(&mut self) -> Result<Box<dyn Strategy>, RunError> {
+        let version = self.store.state_version(self.record.id)?;
+        match self.strategy.take() {
+            Some((strategy, mine)) if mine == version => Ok(strategy),
+            _ => {
+                let state = self.store.strategy_state(self.record.id)?;
+                Ok(crate::restored_strategy(&self.experiment, state)?)
+            }
+        }
     }
 
-    fn history(&mut self) -> Result<History, RunError> {
-        let trials = self.store.trials(self.record.id)?;
-        Ok(History::from_trials(trials)
-            .map_err(|n| StoreError::Corrupt(format!("trial {n} is missing")))?)
+    /// Keeps `strategy`, whose state this worker has just saved, for the next ask or tell.
+    fn keep_strategy(&mut self, strategy: Box<dyn Strategy>) -> Result<(), RunError> {
+        let version = self.store.state_version(self.record.id)?;
+        self.strategy = Some((strategy, version));
+        Ok(())
+    }
+
+    /// Brings the cached history up to date with the trials changed since the last look.
+    fn refresh_history(&mut self) -> Result<(), RunError> {
+        let changes = self.store.trials_since(self.record.id, self.seen_seq)?;
+        for t in changes.trials {
+            if t.id > self.history.next_id() {
+                return Err(StoreError::Corrupt(format!(
+                    "trial {} changed but trial {} was never seen",
+                    t.id,
+                    self.history.next_id()
+                ))
+                .into());
+            }
+            self.experiment.space.check(&t.arch).map_err(|e| {
+                StoreError::Corrupt(format!(
+                    "trial {} holds an architecture outside the space: {e}",
+                    t.id
+                ))
+            })?;
+            self.history.record(t);
+        }
+        self.seen_seq = changes.seq;
+        Ok(())
     }
 
     /// Under the study lock: a new proposal, or why there is none.
     fn propose(&mut self) -> Result<Next, RunError> {
-        let mut history = self.history()?;
-        let finished = finished_in_order(&history);
+        self.refresh_history()?;
+        let history = &self.history;
+        let finished = finished_in_order(history);
         let sim: f64 = finished.iter().map(|t| t.cost_seconds).sum();
         let failures = trailing_failures(&finished);
         let elapsed = crate::launch::unix_now() - self.record.created_at;
@@ -104,35 +149,42 @@ impl Worker {
             .iter()
             .any(|t| matches!(t.state, TrialState::Waiting | TrialState::Running));
         if let Some(reason) =
-            budget_reached(&self.experiment.config, &history, sim, elapsed, failures)
+            budget_reached(&self.experiment.config, history, sim, elapsed, failures)
         {
             return Ok(if open { Next::Wait } else { Next::Done(reason) });
         }
-        let mut strategy = self.strategy()?;
+        let mut strategy = self.take_strategy()?;
         let (store, study) = (&mut self.store, self.record.id);
         let asked = ask_feasible(
             &self.experiment,
             strategy.as_mut(),
-            &mut history,
+            &mut self.history,
             &self.id,
             &mut |t, state| Ok(store.add_trial(study, t, state)?),
         )?;
         let proposal = match asked {
             Ok(p) => p,
-            Err(StrategyError::Exhausted(detail)) if !open => {
-                return Ok(Next::Done(StopReason::Exhausted { detail }))
+            Err(e) => {
+                // Screened trials were saved with the state after their tells.
+                self.keep_strategy(strategy)?;
+                return match e {
+                    StrategyError::Exhausted(detail) if !open => {
+                        Ok(Next::Done(StopReason::Exhausted { detail }))
+                    }
+                    StrategyError::Exhausted(_) => Ok(Next::Wait),
+                    e => Err(e.into()),
+                };
             }
-            Err(StrategyError::Exhausted(_)) => return Ok(Next::Wait),
-            Err(e) => return Err(e.into()),
         };
         let t = start_trial(
-            history.next_id(),
+            self.history.next_id(),
             proposal,
             self.experiment.space.as_ref(),
             &self.id,
         );
         self.store
             .add_trial(self.record.id, &t, &strategy.state())?;
+        self.keep_strategy(strategy)?;
         Ok(Next::Run(Box::new(t)))
     }
 
@@ -142,8 +194,11 @@ impl Worker {
     ) -> Result<T, RunError> {
         self.store.lock_study(self.record.id)?;
         let result = f(self);
-        self.store.unlock_study(self.record.id)?;
-        result
+        // The work's own error wins over a failed unlock (which the connection's end fixes).
+        let unlocked = self.store.unlock_study(self.record.id);
+        let value = result?;
+        unlocked?;
+        Ok(value)
     }
 
     /// Evaluates `trial` while heartbeating it, then records the result.
@@ -187,11 +242,11 @@ impl Worker {
                 .map_err(RunError::from)
         } else {
             self.locked(|w| {
-                let mut strategy = w.strategy()?;
+                let mut strategy = w.take_strategy()?;
                 strategy.tell(&trial);
                 w.store
                     .update_trial(w.record.id, &trial, Some(&strategy.state()))?;
-                Ok(())
+                w.keep_strategy(strategy)
             })
         };
         match outcome {

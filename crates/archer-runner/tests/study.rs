@@ -411,3 +411,112 @@ fn model_based_studies_resume_from_the_store_exactly() {
         assert_eq!(resumed.history().len(), 30, "{name}");
     }
 }
+
+/// Two objectives: conv3x3 edges (max) and "size", the number of non-`none` edges (min),
+/// which is known before evaluation. Counts its evaluations.
+struct Sized {
+    evaluations: std::sync::atomic::AtomicUsize,
+}
+
+impl Sized {
+    fn size(arch: &Arch) -> f64 {
+        arch.choices.iter().filter(|&&c| c != 0).count() as f64
+    }
+}
+
+impl Evaluator for Sized {
+    fn name(&self) -> &str {
+        "sized"
+    }
+    fn metrics(&self) -> Vec<MetricSpec> {
+        vec![
+            MetricSpec::new("score", Direction::Maximize, false, ""),
+            MetricSpec::new("size", Direction::Minimize, false, ""),
+        ]
+    }
+    fn known_before(&self, arch: &Arch) -> Metrics {
+        Metrics::new().with("size", Self::size(arch))
+    }
+    fn evaluate(&self, arch: &Arch, _: &Fidelity, _: &mut TrialCtx) -> Result<Metrics, EvalError> {
+        self.evaluations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let convs = arch.choices.iter().filter(|&&c| c == 3).count() as f64;
+        Ok(Metrics::new()
+            .with("score", convs)
+            .with("size", Self::size(arch))
+            .with("sim_seconds", 10.0))
+    }
+    fn provenance(&self) -> serde_json::Value {
+        serde_json::json!({"evaluator": "sized"})
+    }
+}
+
+#[test]
+fn proposals_breaking_a_known_constraint_cost_nothing_and_are_told_as_infeasible() {
+    let evaluator = Arc::new(Sized {
+        evaluations: Default::default(),
+    });
+    for strategy in ["random", "nsga2", "mo-rea", "parego-bo"] {
+        evaluator
+            .evaluations
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        let mut e = experiment(
+            Flaky {
+                fail_when_first_edge_is: None,
+                panic_when_second_edge_is: None,
+            },
+            "random",
+            trials(40),
+        );
+        e.config.strategy = StrategyConfig::by_name(strategy).unwrap();
+        e.evaluator = evaluator.clone();
+        e.objectives = vec![
+            Objective::maximize("score"),
+            Objective {
+                metric: "size".into(),
+                direction: Direction::Minimize,
+            },
+        ];
+        e.constraints = vec![archer_core::Constraint {
+            metric: "size".into(),
+            min: None,
+            max: Some(4.0),
+        }];
+        let mut study = Study::new(e).unwrap();
+        let summary = study.run(&mut NullRecorder, &mut |_| {}).unwrap();
+        let h = study.history();
+        let screened: Vec<_> = h.trials().iter().filter(|t| t.is_screened()).collect();
+        let evaluated = evaluator
+            .evaluations
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(evaluated, 40, "{strategy}: the budget counts evaluations");
+        assert_eq!(h.evaluated(), 40);
+        assert_eq!(h.len(), 40 + screened.len());
+        assert_eq!(summary.stop, StopReason::TrialBudget);
+        for t in &screened {
+            assert_eq!(t.state, TrialState::Complete);
+            assert!(!t.feasible && t.violation > 0.0 && t.cost_seconds == 0.0);
+            assert!(t.score.is_none(), "an infeasible trial has no scalar score");
+            assert!(Sized::size(&t.arch) > 4.0);
+        }
+        for t in h.trials().iter().filter(|t| !t.is_screened()) {
+            assert!(t.feasible, "{strategy}: only feasible cells were evaluated");
+            assert_eq!(t.scores.len(), 2);
+            assert_eq!(t.scores[1], -Sized::size(&t.arch), "oriented: size is minimised");
+        }
+        assert!(
+            (summary.sim_seconds - 400.0).abs() < 1e-9,
+            "{strategy}: screened proposals charge nothing"
+        );
+        let front = h.pareto_front();
+        assert!(!front.is_empty() && front.iter().all(|t| t.feasible));
+        if strategy != "random" {
+            // The strategies see the constraint before proposing: few proposals break it.
+            assert!(
+                screened.len() < 10,
+                "{strategy}: {} proposals broke the known constraint",
+                screened.len()
+            );
+        }
+    }
+}

@@ -396,17 +396,16 @@ impl StrategyConfig {
         space: Arc<dyn SearchSpace>,
         seed: u64,
         deduplicate: bool,
+        prescreen: Option<Arc<dyn crate::Prescreen>>,
     ) -> Result<Box<dyn Strategy>, StrategyError> {
         self.validate()?;
         let rng = Self::strategy_rng(seed);
         let inner: Box<dyn Strategy> = match *self {
             StrategyConfig::Random {} => Box::new(RandomSearch::new(space.clone(), rng)),
-            StrategyConfig::Rea { population, sample } => Box::new(RegularizedEvolution::new(
-                space.clone(),
-                rng,
-                population,
-                sample,
-            )),
+            StrategyConfig::Rea { population, sample } => Box::new(
+                RegularizedEvolution::new(space.clone(), rng, population, sample)
+                    .with_prescreen(prescreen),
+            ),
             StrategyConfig::Ls {
                 initial_samples,
                 restart_samples,

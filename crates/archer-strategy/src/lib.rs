@@ -8,6 +8,7 @@ mod error;
 mod local_search;
 mod model;
 mod population;
+mod prescreen;
 mod random;
 mod rea;
 mod registry;
@@ -23,6 +24,7 @@ pub use model::{
     AcquisitionKind, BananasConfig, BoConfig, FeatureEncoding, GpKernel, ModelSearchSettings,
     NpenasConfig, PredictorConfig, WarmStart,
 };
+pub use prescreen::{draw_passing, passes, sample_passing, Prescreen, PRESCREEN_TRIES};
 pub use random::RandomSearch;
 pub use rea::RegularizedEvolution;
 pub use registry::{find, BuildContext, Kind, Settings, StrategyKind, StrategySettings};

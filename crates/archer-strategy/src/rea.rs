@@ -6,7 +6,7 @@ use archer_rng::Rng;
 use archer_space::SearchSpace;
 use serde::{Deserialize, Serialize};
 
-use crate::{Proposal, Strategy, StrategyError};
+use crate::{draw_passing, sample_passing, Prescreen, Proposal, Strategy, StrategyError};
 
 /// Regularized (aging) evolution, Real et al. 2019, as run in NAS-Bench-201: a population of
 /// the `population` most recent results; each child mutates the best of `sample` members
@@ -17,6 +17,7 @@ pub struct RegularizedEvolution {
     space: Arc<dyn SearchSpace>,
     population_size: usize,
     sample_size: usize,
+    prescreen: Option<Arc<dyn Prescreen>>,
     state: ReaState,
 }
 
@@ -58,12 +59,21 @@ impl RegularizedEvolution {
             space,
             population_size: population,
             sample_size: sample,
+            prescreen: None,
             state: ReaState {
                 rng,
                 initial_asked: 0,
                 population: VecDeque::new(),
             },
         }
+    }
+}
+
+impl RegularizedEvolution {
+    /// Random starts and mutants are redrawn until they pass `prescreen`.
+    pub fn with_prescreen(mut self, prescreen: Option<Arc<dyn Prescreen>>) -> Self {
+        self.prescreen = prescreen;
+        self
     }
 }
 
@@ -77,7 +87,11 @@ impl Strategy for RegularizedEvolution {
         // Seed the population with random architectures; if every one failed, keep sampling.
         if s.initial_asked < self.population_size || s.population.is_empty() {
             s.initial_asked += 1;
-            return Ok(Proposal::full(self.space.sample(&mut s.rng)));
+            return Ok(Proposal::full(sample_passing(
+                self.space.as_ref(),
+                self.prescreen.as_deref(),
+                &mut s.rng,
+            )));
         }
         let mut parent: Option<&Member> = None;
         for _ in 0..self.sample_size {
@@ -90,7 +104,11 @@ impl Strategy for RegularizedEvolution {
             .expect("sample_size >= 1 and population non-empty")
             .arch
             .clone();
-        Ok(Proposal::full(self.space.mutate(&parent, &mut s.rng)))
+        let space = self.space.as_ref();
+        let child = draw_passing(self.prescreen.as_deref(), || {
+            space.mutate(&parent, &mut s.rng)
+        });
+        Ok(Proposal::full(child))
     }
 
     fn tell(&mut self, trial: &Trial) {

@@ -22,6 +22,9 @@ pub struct BuildContext {
     pub rng: Rng,
     /// Architectures to propose first (a zero-cost warm start), best first.
     pub warm_start: Vec<Arch>,
+    /// The constraints known before evaluation, when the study has any: strategies should
+    /// propose architectures that pass it.
+    pub prescreen: Option<Arc<dyn crate::Prescreen>>,
 }
 
 /// One kind of strategy in the registry.

@@ -9,12 +9,15 @@ use archer_space::SearchSpace;
 use serde::{Deserialize, Serialize};
 
 use crate::population::{better, check_members, hv_contribution, ranks, Member};
-use crate::{Kind, Proposal, Strategy, StrategyError, StrategySettings};
+use crate::{
+    draw_passing, sample_passing, Kind, Prescreen, Proposal, Strategy, StrategyError,
+    StrategySettings,
+};
 
 pub(crate) const KIND: Kind<MoReaConfig> = Kind::new(
     "mo-rea",
     "multi-objective aging evolution: tournaments by non-dominated rank, then hypervolume contribution",
-    |c, ctx| Box::new(MoRea::new(ctx.space, ctx.rng, c)),
+    |c, ctx| Box::new(MoRea::new(ctx.space, ctx.rng, c).with_prescreen(ctx.prescreen)),
 )
 .multi_objective();
 
@@ -62,6 +65,7 @@ impl StrategySettings for MoReaConfig {
 pub struct MoRea {
     space: Arc<dyn SearchSpace>,
     config: MoReaConfig,
+    prescreen: Option<Arc<dyn Prescreen>>,
     state: MoReaState,
 }
 
@@ -78,12 +82,21 @@ impl MoRea {
         MoRea {
             space,
             config,
+            prescreen: None,
             state: MoReaState {
                 rng,
                 initial_asked: 0,
                 population: VecDeque::new(),
             },
         }
+    }
+}
+
+impl MoRea {
+    /// Random starts and mutants are redrawn until they pass `prescreen`.
+    pub fn with_prescreen(mut self, prescreen: Option<Arc<dyn Prescreen>>) -> Self {
+        self.prescreen = prescreen;
+        self
     }
 }
 
@@ -96,7 +109,11 @@ impl Strategy for MoRea {
         let s = &mut self.state;
         if s.initial_asked < self.config.population || s.population.is_empty() {
             s.initial_asked += 1;
-            return Ok(Proposal::full(self.space.sample(&mut s.rng)));
+            return Ok(Proposal::full(sample_passing(
+                self.space.as_ref(),
+                self.prescreen.as_deref(),
+                &mut s.rng,
+            )));
         }
         let members: Vec<&Member> = s.population.iter().collect();
         let r = ranks(members.iter().copied());
@@ -107,7 +124,9 @@ impl Strategy for MoRea {
             winner = better(winner, other, &r, &hv);
         }
         let parent = members[winner].arch.clone();
-        Ok(Proposal::full(self.space.mutate(&parent, &mut s.rng)))
+        let space = self.space.as_ref();
+        let child = draw_passing(self.prescreen.as_deref(), || space.mutate(&parent, &mut s.rng));
+        Ok(Proposal::full(child))
     }
 
     fn tell(&mut self, trial: &Trial) {

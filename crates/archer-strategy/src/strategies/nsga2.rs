@@ -8,12 +8,15 @@ use archer_space::SearchSpace;
 use serde::{Deserialize, Serialize};
 
 use crate::population::{better, check_members, crowding, ranks, Member};
-use crate::{Kind, Proposal, Strategy, StrategyError, StrategySettings};
+use crate::{
+    draw_passing, sample_passing, Kind, Prescreen, Proposal, Strategy, StrategyError,
+    StrategySettings,
+};
 
 pub(crate) const KIND: Kind<Nsga2Config> = Kind::new(
     "nsga2",
     "NSGA-II: constrained non-dominated sorting and crowding distance, steady-state (no generations)",
-    |c, ctx| Box::new(Nsga2::new(ctx.space, ctx.rng, c)),
+    |c, ctx| Box::new(Nsga2::new(ctx.space, ctx.rng, c).with_prescreen(ctx.prescreen)),
 )
 .multi_objective();
 
@@ -74,6 +77,7 @@ impl StrategySettings for Nsga2Config {
 pub struct Nsga2 {
     space: Arc<dyn SearchSpace>,
     config: Nsga2Config,
+    prescreen: Option<Arc<dyn Prescreen>>,
     state: Nsga2State,
 }
 
@@ -89,12 +93,20 @@ impl Nsga2 {
         Nsga2 {
             space,
             config,
+            prescreen: None,
             state: Nsga2State {
                 rng,
                 initial_asked: 0,
                 survivors: Vec::new(),
             },
         }
+    }
+
+    /// Random starts and children are redrawn until they pass `prescreen` (a few hundred
+    /// tries at most), so proposals rarely break a constraint known before evaluation.
+    pub fn with_prescreen(mut self, prescreen: Option<Arc<dyn Prescreen>>) -> Self {
+        self.prescreen = prescreen;
+        self
     }
 
     fn tournament(&mut self, ranks: &[usize], crowd: &[f64]) -> usize {
@@ -113,7 +125,11 @@ impl Strategy for Nsga2 {
     fn ask(&mut self, _history: &History) -> Result<Proposal, StrategyError> {
         if self.state.initial_asked < self.config.population || self.state.survivors.len() < 2 {
             self.state.initial_asked += 1;
-            return Ok(Proposal::full(self.space.sample(&mut self.state.rng)));
+            return Ok(Proposal::full(sample_passing(
+                self.space.as_ref(),
+                self.prescreen.as_deref(),
+                &mut self.state.rng,
+            )));
         }
         let members: Vec<&Member> = self.state.survivors.iter().collect();
         let r = ranks(members.iter().copied());
@@ -122,14 +138,18 @@ impl Strategy for Nsga2 {
         let second = self.tournament(&r, &crowd);
         let s = &mut self.state;
         let (a, b) = (&s.survivors[first].arch, &s.survivors[second].arch);
-        let mut child = if s.rng.chance(self.config.crossover_probability) {
-            self.space.crossover(a, b, &mut s.rng)
-        } else {
-            a.clone()
-        };
-        if s.rng.chance(self.config.mutation_probability) {
-            child = self.space.mutate(&child, &mut s.rng);
-        }
+        let (space, config) = (self.space.as_ref(), &self.config);
+        let child = draw_passing(self.prescreen.as_deref(), || {
+            let mut child = if s.rng.chance(config.crossover_probability) {
+                space.crossover(a, b, &mut s.rng)
+            } else {
+                a.clone()
+            };
+            if s.rng.chance(config.mutation_probability) {
+                child = space.mutate(&child, &mut s.rng);
+            }
+            child
+        });
         Ok(Proposal::full(child))
     }
 
