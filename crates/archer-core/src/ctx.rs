@@ -6,20 +6,20 @@ pub enum Report {
     Prune,
 }
 
-type Pruner = Box<dyn FnMut(u32, f64) -> Report + Send>;
+type Pruner<'a> = Box<dyn FnMut(u32, f64) -> Report + Send + 'a>;
 
 /// Handed to an evaluator for one trial: its identity, a seed for any randomness the
 /// evaluation needs, and the channel for intermediate values (one per epoch), through which
 /// a pruner can stop the trial early.
-pub struct TrialCtx {
+pub struct TrialCtx<'a> {
     trial_id: u64,
     seed: u64,
     intermediate: Vec<(u32, f64)>,
-    pruner: Option<Pruner>,
+    pruner: Option<Pruner<'a>>,
     charged_seconds: f64,
 }
 
-impl TrialCtx {
+impl<'a> TrialCtx<'a> {
     pub fn new(trial_id: u64, seed: u64) -> Self {
         TrialCtx {
             trial_id,
@@ -30,8 +30,8 @@ impl TrialCtx {
         }
     }
 
-    /// Attach a pruner that sees every report.
-    pub fn with_pruner(mut self, pruner: impl FnMut(u32, f64) -> Report + Send + 'static) -> Self {
+    /// Attach a pruner that sees every report (the study's scheduler, or a test's closure).
+    pub fn with_pruner(mut self, pruner: impl FnMut(u32, f64) -> Report + Send + 'a) -> Self {
         self.pruner = Some(Box::new(pruner));
         self
     }

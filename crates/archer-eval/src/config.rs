@@ -53,11 +53,14 @@ pub enum EvaluatorConfig {
     },
     /// Real training on real data (`archer-train`, in builds with the `train` feature).
     Train(Box<TrainSettings>),
+    /// Trials are evaluated outside Archer and told back (`Study::ask`/`Study::tell`); the
+    /// runner builds it from the experiment's objectives and constraints.
+    External {},
 }
 
 impl EvaluatorConfig {
     /// Names accepted in `[evaluator] kind = ...`.
-    pub const KINDS: [&'static str; 2] = ["nb201", "train"];
+    pub const KINDS: [&'static str; 3] = ["nb201", "train", "external"];
 
     /// Relative paths are taken relative to `base` (the experiment file's folder); all paths
     /// become absolute.
@@ -78,6 +81,7 @@ impl EvaluatorConfig {
                 }
             }
             EvaluatorConfig::Train(t) => t.data.resolve_paths(base),
+            EvaluatorConfig::External {} => {}
         }
     }
 
@@ -85,7 +89,7 @@ impl EvaluatorConfig {
     pub fn required_space(&self) -> Option<&'static str> {
         match self {
             EvaluatorConfig::Nb201 { .. } => Some("nb201"),
-            EvaluatorConfig::Train(_) => None,
+            EvaluatorConfig::Train(_) | EvaluatorConfig::External {} => None,
         }
     }
 
@@ -132,6 +136,9 @@ impl EvaluatorConfig {
                 }
                 Ok(Arc::new(e))
             }
+            EvaluatorConfig::External {} => Err(EvalError::InvalidSetting(
+                "evaluator.kind = \"external\" is built by the runner from the experiment's objectives".into(),
+            )),
             EvaluatorConfig::Train(t) => {
                 t.validate()?;
                 Err(EvalError::InvalidSetting(

@@ -5,6 +5,7 @@
 mod config;
 mod error;
 mod evaluator;
+mod external;
 mod nb201_eval;
 mod nb201_table;
 mod table_file;
@@ -14,6 +15,7 @@ mod zero_cost;
 pub use config::EvaluatorConfig;
 pub use error::{DataError, EvalError};
 pub use evaluator::Evaluator;
+pub use external::ExternalEvaluator;
 pub use nb201_eval::Nb201Evaluator;
 pub use nb201_table::{Nb201Dataset, Nb201Record, Nb201Table};
 pub use table_file::DataFile;

@@ -291,7 +291,10 @@ impl ExperimentConfig {
                 ));
             }
         }
-        let evaluator = build_evaluator(&self.evaluator, &space)?;
+        let evaluator = match &self.evaluator {
+            EvaluatorConfig::External {} => self.external_evaluator(),
+            other => build_evaluator(other, &space)?,
+        };
         evaluator.check_space(space.as_ref())?;
         if self.strategy.warm_start().is_some() && evaluator.zero_cost_proxy().is_none() {
             return Err(ConfigError::invalid(
@@ -311,6 +314,36 @@ impl ExperimentConfig {
             objectives,
             constraints,
         })
+    }
+
+    /// The evaluator of a study told its results from outside (`kind = "external"`): it
+    /// reports the metrics the objectives and constraints name (objectives maximised unless
+    /// a direction is given; default objective `valid_acc`).
+    fn external_evaluator(&self) -> Arc<dyn Evaluator> {
+        let mut specs: Vec<archer_core::MetricSpec> = Vec::new();
+        let mut add = |name: &str, direction: Direction, what: &str| {
+            if !specs.iter().any(|s| s.name == name) {
+                specs.push(archer_core::MetricSpec::new(name, direction, false, what));
+            }
+        };
+        if self.objective.is_empty() {
+            add(
+                archer_core::metric::VALID_ACC,
+                Direction::Maximize,
+                "objective, told",
+            );
+        }
+        for o in &self.objective.0 {
+            add(
+                &o.metric,
+                o.direction.unwrap_or(Direction::Maximize),
+                "objective, told",
+            );
+        }
+        for c in &self.constraint {
+            add(&c.metric, Direction::Minimize, "constrained metric, told");
+        }
+        Arc::new(archer_eval::ExternalEvaluator::new(specs))
     }
 
     /// The metric `wanted` as `evaluator` declares it, for the config key `key`; held-out

@@ -70,6 +70,9 @@ pub enum RunError {
     Store(#[from] archer_store::StoreError),
     #[error("benchmark failed: {0}")]
     Bench(String),
+    /// `Study::tell` for a trial that was not handed out, or is no longer running.
+    #[error("cannot tell: {0}")]
+    Tell(String),
 }
 
 impl From<StrategyError> for RunError {

@@ -7,6 +7,7 @@ mod error;
 mod experiment_dir;
 pub mod launch;
 mod recorder;
+mod scheduler;
 mod strategy_build;
 mod study;
 pub mod worker;
@@ -18,5 +19,6 @@ pub use config::{
 pub use error::{ConfigError, RunError};
 pub use experiment_dir::{ExperimentDir, RUN_FILE, STORE_FILE};
 pub use recorder::{DirRecorder, NullRecorder, Recorder};
+pub use scheduler::{Decision, FullFidelity, Scheduler};
 pub use strategy_build::{build_strategy, restored_strategy, warm_start};
 pub use study::{Event, StopReason, Study, StudySummary, TrajectoryPoint};

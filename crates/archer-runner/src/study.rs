@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use archer_core::{
-    metric, scores, total_violation, Constraint, History, Metrics, Objective, Trial, TrialCtx,
-    TrialState, SCREENED_ATTR,
+    metric, scores, total_violation, Constraint, History, Metrics, Objective, Report, Trial,
+    TrialCtx, TrialState, SCREENED_ATTR,
 };
 use archer_eval::Evaluator;
 use archer_rng::Rng;
@@ -15,6 +15,7 @@ use archer_strategy::{Proposal, Strategy, StrategyError};
 use chrono::Utc;
 use serde::Serialize;
 
+use crate::scheduler::{Decision, FullFidelity, Scheduler};
 use crate::{Experiment, Recorder, RunError};
 
 /// Why a study ended normally.
@@ -114,6 +115,12 @@ pub struct Study {
     durable: Option<Durable>,
     worker: String,
     ask_seconds: Vec<f64>,
+    /// When the study was created (Unix seconds; the store's record for a durable study):
+    /// the wall-clock budget counts from here, across resumes.
+    created_at: f64,
+    /// Each trial's fidelity, and whether a running trial goes on (in-line runs; a worker
+    /// pool's threads run every trial to the end).
+    scheduler: Box<dyn Scheduler>,
 }
 
 /// Seed stream for per-trial evaluator seeds, apart from the strategy's.
@@ -138,7 +145,15 @@ impl Study {
             durable: None,
             worker: format!("local-{}", std::process::id()),
             ask_seconds: Vec::new(),
+            created_at: crate::launch::unix_now(),
+            scheduler: Box::new(FullFidelity),
         }
+    }
+
+    /// Uses `scheduler` instead of the default [`FullFidelity`].
+    pub fn with_scheduler(mut self, scheduler: Box<dyn Scheduler>) -> Self {
+        self.scheduler = scheduler;
+        self
     }
 
     /// A new study recorded in `store`; fails if the store already has one of that name.
@@ -155,6 +170,7 @@ impl Study {
             constraints: e.constraints.clone(),
             strategy_state: study.strategy.state(),
         })?;
+        study.created_at = record.created_at;
         study.durable = Some(Durable {
             store,
             study: record.id,
@@ -215,6 +231,7 @@ impl Study {
             }
         }
         study.rebuild_trajectory();
+        study.created_at = record.created_at;
         study.durable = Some(Durable {
             store,
             study: record.id,
@@ -254,12 +271,12 @@ impl Study {
         &self.history
     }
 
-    fn budget_reached(&self, started: Instant) -> Option<StopReason> {
+    fn budget_reached(&self) -> Option<StopReason> {
         budget_reached(
             &self.experiment.config,
             &self.history,
             self.sim_seconds,
-            started.elapsed().as_secs_f64(),
+            crate::launch::unix_now() - self.created_at,
             self.consecutive_failures,
         )
     }
@@ -287,11 +304,11 @@ impl Study {
 
     /// The next trial to run, now RUNNING and persisted: a waiting one first, else a new
     /// proposal. `Err(reason)` when no new trial should start.
-    fn next_trial(&mut self, started: Instant) -> Result<Result<Trial, StopReason>, RunError> {
+    fn next_trial(&mut self) -> Result<Result<Trial, StopReason>, RunError> {
         if let Some(t) = self.next_waiting()? {
             return Ok(Ok(t));
         }
-        if let Some(reason) = self.budget_reached(started) {
+        if let Some(reason) = self.budget_reached() {
             return Ok(Err(reason));
         }
         let asked = Instant::now();
@@ -307,13 +324,14 @@ impl Study {
             },
         )?;
         self.ask_seconds.push(asked.elapsed().as_secs_f64());
-        let proposal = match proposal {
+        let mut proposal = match proposal {
             Ok(p) => p,
             Err(StrategyError::Exhausted(detail)) => {
                 return Ok(Err(StopReason::Exhausted { detail }))
             }
             Err(e) => return Err(e.into()),
         };
+        proposal.fidelity = self.scheduler.fidelity(&proposal, &self.history);
         let t = start_trial(
             self.history.next_id(),
             proposal,
@@ -333,11 +351,7 @@ impl Study {
         mut trial: Trial,
         observer: &mut dyn FnMut(Event),
     ) -> Result<(), RunError> {
-        let retries = self.experiment.config.study.retry_failed;
-        if trial.state == TrialState::Failed && trial.attempts <= retries {
-            // Back to WAITING, still naming the worker of the failed attempt (the store lets
-            // only the holder change a running trial; the next claim names the next one).
-            trial.state = TrialState::Waiting;
+        if retry_if_allowed(&self.experiment.config.study, &mut trial) {
             self.history.record(trial.clone());
             self.waiting.push_back(trial.id);
             if let Some(d) = &mut self.durable {
@@ -345,13 +359,7 @@ impl Study {
             }
             return Ok(());
         }
-        // A pruned trial is the scheduler's choice, not a failure: it neither breaks nor
-        // extends a run of failures (and `trailing_failures` agrees after a resume).
-        match trial.state {
-            TrialState::Complete => self.consecutive_failures = 0,
-            TrialState::Failed => self.consecutive_failures += 1,
-            _ => {}
-        }
+        self.consecutive_failures = next_failure_streak(self.consecutive_failures, trial.state);
         self.sim_seconds += trial.cost_seconds;
         self.strategy.tell(&trial);
         self.history.record(trial.clone());
@@ -377,6 +385,48 @@ impl Study {
             trials: self.history.len() as u64,
         });
         Ok(())
+    }
+
+    /// The next trial to evaluate outside Archer (RUNNING, and persisted when the study is
+    /// durable), or why the study should stop: the ask half of driving a study from the
+    /// caller's own loop (an experiment with `evaluator.kind = "external"`, or any other).
+    /// Trials re-queued after a crash or a retry come first.
+    pub fn ask(&mut self) -> Result<Result<Trial, StopReason>, RunError> {
+        self.next_trial()
+    }
+
+    /// Reports the outcome of trial `id`, which [`Study::ask`] handed out: its metrics, or
+    /// why its evaluation failed. It is scored on every objective and checked against the
+    /// constraints exactly as an evaluator's result would be, then retried or told to the
+    /// strategy and persisted. Fails if `id` is not a RUNNING trial of this study.
+    pub fn tell(&mut self, id: u64, outcome: Result<Metrics, String>) -> Result<(), RunError> {
+        let mut trial = match self.history.get(id) {
+            Some(t) if t.state == TrialState::Running => t.clone(),
+            Some(t) => {
+                return Err(RunError::Tell(format!(
+                    "trial {id} is {}, not RUNNING",
+                    t.state.as_str()
+                )))
+            }
+            None => return Err(RunError::Tell(format!("no trial {id} in this study"))),
+        };
+        trial.finished_at = Some(Utc::now());
+        apply_outcome(&self.experiment, &mut trial, outcome, 0.0);
+        self.finish_trial(trial, &mut |_| {})
+    }
+
+    /// Ends a study driven by [`Study::ask`]/[`Study::tell`]: records why it stopped and
+    /// writes the exports.
+    pub fn finish(
+        &mut self,
+        recorder: &mut dyn Recorder,
+        stop: StopReason,
+    ) -> Result<StudySummary, RunError> {
+        if let Some(d) = &mut self.durable {
+            d.store.finish_study(d.study, &stop.to_string())?;
+        }
+        let wall = crate::launch::unix_now() - self.created_at;
+        self.record_end(recorder, stop, wall)
     }
 
     /// Writes the exports of a study that ended elsewhere (distributed workers), running
@@ -432,9 +482,9 @@ impl Study {
         recorder.begin(&self.experiment)?;
         let workers = self.experiment.config.study.workers.max(1);
         let stop = if workers == 1 {
-            self.run_inline(started, observer)?
+            self.run_inline(observer)?
         } else {
-            self.run_pool(workers, started, observer)?
+            self.run_pool(workers, observer)?
         };
         if let Some(d) = &mut self.durable {
             d.store.finish_study(d.study, &stop.to_string())?;
@@ -443,18 +493,18 @@ impl Study {
     }
 
     /// One trial at a time, in this thread: deterministic.
-    fn run_inline(
-        &mut self,
-        started: Instant,
-        observer: &mut dyn FnMut(Event),
-    ) -> Result<StopReason, RunError> {
+    fn run_inline(&mut self, observer: &mut dyn FnMut(Event)) -> Result<StopReason, RunError> {
         loop {
-            let mut trial = match self.next_trial(started)? {
+            let mut trial = match self.next_trial()? {
                 Ok(t) => t,
                 Err(reason) => return Ok(reason),
             };
             let seed = self.trial_seed(trial.id);
-            evaluate(&self.experiment, &mut trial, seed);
+            let snapshot = trial.clone();
+            let (scheduler, history) = (&mut self.scheduler, &self.history);
+            let mut pruner =
+                |step, value| scheduler_report(scheduler.as_mut(), &snapshot, step, value, history);
+            evaluate(&self.experiment, &mut trial, seed, Some(&mut pruner));
             self.finish_trial(trial, observer)?;
         }
     }
@@ -464,7 +514,6 @@ impl Study {
     fn run_pool(
         &mut self,
         workers: usize,
-        started: Instant,
         observer: &mut dyn FnMut(Event),
     ) -> Result<StopReason, RunError> {
         let (job_tx, job_rx) = mpsc::channel::<(Trial, u64)>();
@@ -479,7 +528,7 @@ impl Study {
                     let Ok(Ok((mut trial, seed))) = job else {
                         break;
                     };
-                    evaluate(experiment, &mut trial, seed);
+                    evaluate(experiment, &mut trial, seed, None);
                     if done_tx.send(trial).is_err() {
                         break;
                     }
@@ -493,7 +542,7 @@ impl Study {
                     while in_flight < workers {
                         let next = match stop {
                             Some(_) => self.next_waiting()?,
-                            None => match self.next_trial(started)? {
+                            None => match self.next_trial()? {
                                 Ok(t) => Some(t),
                                 Err(reason) => {
                                     stop = Some(reason);
@@ -533,6 +582,30 @@ pub(crate) fn finished_in_order(history: &History) -> Vec<&Trial> {
         .collect();
     finished.sort_by(|a, b| a.finished_at.cmp(&b.finished_at).then(a.id.cmp(&b.id)));
     finished
+}
+
+/// The retry rule of both coordinations (this study and the distributed worker): a FAILED
+/// evaluation with retries left under `study.retry_failed` goes back to WAITING, still
+/// naming the worker of the failed attempt (the store lets only the holder change a running
+/// trial; the next claim names the next one). True when the trial is to be retried; else it
+/// is final and is told.
+pub(crate) fn retry_if_allowed(study: &crate::StudySection, trial: &mut Trial) -> bool {
+    if trial.state == TrialState::Failed && trial.attempts <= study.retry_failed {
+        trial.state = TrialState::Waiting;
+        return true;
+    }
+    false
+}
+
+/// The run of consecutive failures after a trial finishes in `state`: a COMPLETE trial ends
+/// it, a FAILED one extends it, and a PRUNED one (the scheduler's choice, not a failure)
+/// does neither, as [`trailing_failures`] counts after a resume.
+pub(crate) fn next_failure_streak(streak: u64, state: TrialState) -> u64 {
+    match state {
+        TrialState::Complete => 0,
+        TrialState::Failed => streak + 1,
+        _ => streak,
+    }
 }
 
 /// How many of the last finished trials failed in a row; PRUNED trials in between neither
@@ -672,17 +745,25 @@ pub(crate) fn trial_seed(seed: u64, id: u64) -> u64 {
 /// Evaluates one trial of `experiment` in place: COMPLETE with one score per objective and
 /// its constraint violation; PRUNED (charged what it used) when a pruner stopped it; FAILED
 /// on an evaluator error or panic, or when an objective or a constraint's metric is missing.
-pub(crate) fn evaluate(experiment: &Experiment, trial: &mut Trial, seed: u64) {
+pub(crate) fn evaluate(
+    experiment: &Experiment,
+    trial: &mut Trial,
+    seed: u64,
+    pruner: Option<&mut (dyn FnMut(u32, f64) -> Report + Send)>,
+) {
     let evaluator: &dyn Evaluator = experiment.evaluator.as_ref();
     let mut ctx = TrialCtx::new(trial.id, seed);
+    if let Some(p) = pruner {
+        ctx = ctx.with_pruner(p);
+    }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         evaluator.evaluate(&trial.arch, &trial.fidelity, &mut ctx)
     }));
     let charged = ctx.charged_seconds();
     trial.intermediate = ctx.into_intermediate();
     trial.finished_at = Some(Utc::now());
-    let result = match outcome {
-        Ok(Ok(metrics)) => judge(&experiment.objectives, &experiment.constraints, metrics),
+    let outcome = match outcome {
+        Ok(Ok(metrics)) => Ok(metrics),
         Ok(Err(archer_eval::EvalError::Pruned { step })) => {
             trial.state = TrialState::Pruned;
             trial.cost_seconds = charged;
@@ -692,6 +773,34 @@ pub(crate) fn evaluate(experiment: &Experiment, trial: &mut Trial, seed: u64) {
         Ok(Err(e)) => Err(e.to_string()),
         Err(panic) => Err(format!("evaluator panicked: {}", panic_message(&panic))),
     };
+    apply_outcome(experiment, trial, outcome, charged);
+}
+
+/// A scheduler's decision on one report, as the evaluator's context needs it.
+pub(crate) fn scheduler_report(
+    scheduler: &mut dyn Scheduler,
+    trial: &Trial,
+    step: u32,
+    value: f64,
+    history: &History,
+) -> Report {
+    match scheduler.decide(trial, step, value, history) {
+        Decision::Continue => Report::Continue,
+        Decision::Stop => Report::Prune,
+    }
+}
+
+/// Records an evaluation's outcome in `trial`: COMPLETE with its scores and violation, or
+/// FAILED with the reason (also when an objective or a constrained metric is missing).
+/// `charged`: simulated seconds when the metrics do not report `sim_seconds`.
+fn apply_outcome(
+    experiment: &Experiment,
+    trial: &mut Trial,
+    outcome: Result<Metrics, String>,
+    charged: f64,
+) {
+    let result =
+        outcome.and_then(|metrics| judge(&experiment.objectives, &experiment.constraints, metrics));
     match result {
         Ok((metrics, scores, violation)) => {
             trial.cost_seconds = metrics.get(metric::SIM_SECONDS).unwrap_or(charged);

@@ -18,9 +18,10 @@ use archer_core::{History, Trial, TrialState};
 use archer_store::{Store, StoreError, StudyRecord};
 use archer_strategy::{Strategy, StrategyError};
 
+use crate::scheduler::{FullFidelity, Scheduler};
 use crate::study::{
-    ask_feasible, budget_reached, evaluate, finished_in_order, start_trial, trailing_failures,
-    trial_seed,
+    ask_feasible, budget_reached, evaluate, finished_in_order, retry_if_allowed, scheduler_report,
+    start_trial, trailing_failures, trial_seed,
 };
 use crate::{Experiment, RunError, StopReason};
 
@@ -61,6 +62,8 @@ pub struct Worker {
     /// The strategy as this worker last saved or restored it, and the store's state version
     /// then; it is rebuilt only when another process saved a newer state.
     strategy: Option<(Box<dyn Strategy>, i64)>,
+    /// Each trial's fidelity and whether its evaluation goes on, as in the in-process study.
+    scheduler: Box<dyn Scheduler>,
 }
 
 impl Worker {
@@ -85,6 +88,7 @@ impl Worker {
             history: History::new(),
             seen_seq: 0,
             strategy: None,
+            scheduler: Box::new(FullFidelity),
         }
     }
 
@@ -162,7 +166,7 @@ impl Worker {
             &self.id,
             &mut |t, state| Ok(store.add_trial(study, t, state)?),
         )?;
-        let proposal = match asked {
+        let mut proposal = match asked {
             Ok(p) => p,
             Err(e) => {
                 // Screened trials were saved with the state after their tells.
@@ -176,6 +180,7 @@ impl Worker {
                 };
             }
         };
+        proposal.fidelity = self.scheduler.fidelity(&proposal, &self.history);
         let t = start_trial(
             self.history.next_id(),
             proposal,
@@ -214,6 +219,8 @@ impl Worker {
         let attempt = trial.attempts;
         let hb_store = &mut self.heartbeat_store;
         let experiment = &self.experiment;
+        let (scheduler, history) = (&mut self.scheduler, &self.history);
+        let snapshot = trial.clone();
         let seed = trial_seed(self.experiment.config.study.seed, trial.id);
         std::thread::scope(|scope| {
             let done_hb = done.clone();
@@ -229,14 +236,12 @@ impl Worker {
                     }
                 }
             });
-            evaluate(experiment, &mut trial, seed);
+            let mut pruner =
+                |step, value| scheduler_report(scheduler.as_mut(), &snapshot, step, value, history);
+            evaluate(experiment, &mut trial, seed, Some(&mut pruner));
             done.store(true, Ordering::Relaxed);
         });
-        let retries = self.experiment.config.study.retry_failed;
-        let outcome = if trial.state == TrialState::Failed && trial.attempts <= retries {
-            // Back to WAITING, still naming the worker of the failed attempt (the store lets
-            // only the holder change a running trial; the next claim names the next one).
-            trial.state = TrialState::Waiting;
+        let outcome = if retry_if_allowed(&self.experiment.config.study, &mut trial) {
             self.store
                 .update_trial(self.record.id, &trial, None)
                 .map_err(RunError::from)

@@ -502,7 +502,11 @@ fn proposals_breaking_a_known_constraint_cost_nothing_and_are_told_as_infeasible
         for t in h.trials().iter().filter(|t| !t.is_screened()) {
             assert!(t.feasible, "{strategy}: only feasible cells were evaluated");
             assert_eq!(t.scores.len(), 2);
-            assert_eq!(t.scores[1], -Sized::size(&t.arch), "oriented: size is minimised");
+            assert_eq!(
+                t.scores[1],
+                -Sized::size(&t.arch),
+                "oriented: size is minimised"
+            );
         }
         assert!(
             (summary.sim_seconds - 400.0).abs() < 1e-9,
@@ -519,4 +523,214 @@ fn proposals_breaking_a_known_constraint_cost_nothing_and_are_told_as_infeasible
             );
         }
     }
+}
+
+fn external_config(extra: &str) -> ExperimentConfig {
+    let text = format!(
+        r#"[study]
+name = "external"
+seed = 3
+
+[space]
+name = "nb201"
+
+[strategy]
+name = "nsga2"
+population = 6
+
+[evaluator]
+kind = "external"
+
+[[objective]]
+metric = "acc"
+
+[[objective]]
+metric = "cost"
+direction = "min"
+
+[budget]
+{extra}
+"#
+    );
+    ExperimentConfig::from_toml(
+        &text,
+        std::path::Path::new("."),
+        std::path::Path::new("inline.toml"),
+    )
+    .unwrap()
+}
+
+/// What the caller's own evaluation gives a cell.
+fn told_metrics(arch: &Arch) -> Metrics {
+    let convs = arch.choices.iter().filter(|&&c| c == 3).count() as f64;
+    let cost = arch.choices.iter().map(|&c| c as f64).sum::<f64>();
+    Metrics::new().with("acc", convs).with("cost", cost)
+}
+
+#[test]
+fn a_study_is_driven_by_ask_and_tell_with_no_evaluator() {
+    let experiment = external_config("trials = 30").validate().unwrap();
+    assert_eq!(experiment.evaluator.name(), "external");
+    let mut study = Study::new(experiment).unwrap();
+    let mut asked = 0;
+    let stop = loop {
+        let trial = match study.ask().unwrap() {
+            Ok(t) => t,
+            Err(stop) => break stop,
+        };
+        asked += 1;
+        let outcome = if asked == 5 {
+            Err("the user's training crashed".to_string())
+        } else {
+            Ok(told_metrics(&trial.arch))
+        };
+        study.tell(trial.id, outcome).unwrap();
+        assert!(
+            study.tell(trial.id, Ok(told_metrics(&trial.arch))).is_err(),
+            "a trial is told once"
+        );
+    };
+    assert_eq!(stop, StopReason::TrialBudget);
+    assert!(study.tell(999, Ok(Metrics::new())).is_err());
+    let h = study.history();
+    assert_eq!(h.len(), 30);
+    assert_eq!(h.count(TrialState::Failed), 1);
+    let t = h.completed().next().unwrap();
+    assert_eq!(
+        t.scores,
+        vec![
+            told_metrics(&t.arch).get("acc").unwrap(),
+            -told_metrics(&t.arch).get("cost").unwrap()
+        ]
+    );
+    assert!(!h.pareto_front().is_empty());
+    // A result without an objective's metric fails the trial with a reason.
+    let mut study = Study::new(external_config("trials = 2").validate().unwrap()).unwrap();
+    let t = study.ask().unwrap().unwrap();
+    study
+        .tell(t.id, Ok(Metrics::new().with("acc", 1.0)))
+        .unwrap();
+    let failed = study.history().get(t.id).unwrap();
+    assert_eq!(failed.state, TrialState::Failed);
+    assert!(failed.error.as_deref().unwrap().contains("\"cost\""));
+    let summary = study
+        .finish(&mut NullRecorder, StopReason::TrialBudget)
+        .unwrap();
+    assert_eq!(summary.trials, 1);
+}
+
+#[test]
+fn the_wall_clock_budget_counts_across_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = || archer_store::open(&dir.path().join("s.db").to_string_lossy()).unwrap();
+    let experiment = external_config("wall_seconds = 1.0").validate().unwrap();
+    let mut study = Study::create(experiment.clone(), store()).unwrap();
+    let t = study.ask().unwrap().unwrap();
+    study.tell(t.id, Ok(told_metrics(&t.arch))).unwrap();
+    drop(study);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let mut s = store();
+    let record = s.study("external").unwrap().unwrap();
+    let mut resumed = Study::resume(experiment, s, &record).unwrap();
+    assert_eq!(
+        resumed.ask().unwrap().unwrap_err(),
+        StopReason::WallBudget,
+        "the second of the first run counts in the resumed one"
+    );
+}
+
+/// Reports three steps of a fake training (score after each), charging 10 s per step.
+struct Stepper;
+
+impl Evaluator for Stepper {
+    fn name(&self) -> &str {
+        "stepper"
+    }
+    fn metrics(&self) -> Vec<MetricSpec> {
+        vec![MetricSpec::new("score", Direction::Maximize, false, "")]
+    }
+    fn evaluate(
+        &self,
+        arch: &Arch,
+        _: &Fidelity,
+        ctx: &mut TrialCtx,
+    ) -> Result<Metrics, EvalError> {
+        let convs = arch.choices.iter().filter(|&&c| c == 3).count() as f64;
+        for step in 1..=3 {
+            ctx.charge_seconds(10.0);
+            if ctx.report(step, convs * step as f64) == archer_core::Report::Prune {
+                return Err(EvalError::Pruned { step });
+            }
+        }
+        Ok(Metrics::new()
+            .with("score", convs)
+            .with("sim_seconds", 30.0))
+    }
+    fn provenance(&self) -> serde_json::Value {
+        serde_json::json!({"evaluator": "stepper"})
+    }
+}
+
+/// Stops every trial whose first report is below 2 and asks for 3 epochs.
+struct StopWeak;
+
+impl archer_runner::Scheduler for StopWeak {
+    fn name(&self) -> &str {
+        "stop-weak"
+    }
+    fn fidelity(&mut self, _: &archer_strategy::Proposal, _: &archer_core::History) -> Fidelity {
+        Fidelity {
+            epochs: Some(3),
+            ..Fidelity::full()
+        }
+    }
+    fn decide(
+        &mut self,
+        _: &archer_core::Trial,
+        step: u32,
+        value: f64,
+        _: &archer_core::History,
+    ) -> archer_runner::Decision {
+        if step == 1 && value < 2.0 {
+            archer_runner::Decision::Stop
+        } else {
+            archer_runner::Decision::Continue
+        }
+    }
+}
+
+#[test]
+fn a_scheduler_sets_fidelities_and_stops_trials_which_are_charged_and_not_failures() {
+    let mut e = experiment(
+        Flaky {
+            fail_when_first_edge_is: None,
+            panic_when_second_edge_is: None,
+        },
+        "random",
+        trials(60),
+    );
+    e.evaluator = Arc::new(Stepper);
+    let mut study = Study::new(e).unwrap().with_scheduler(Box::new(StopWeak));
+    let summary = study.run(&mut NullRecorder, &mut |_| {}).unwrap();
+    assert_eq!(
+        summary.stop,
+        StopReason::TrialBudget,
+        "pruned trials are no failures"
+    );
+    let h = study.history();
+    let pruned: Vec<_> = h
+        .trials()
+        .iter()
+        .filter(|t| t.state == TrialState::Pruned)
+        .collect();
+    assert!(
+        pruned.len() > 5,
+        "most random cells have fewer than 2 conv3x3 edges"
+    );
+    assert!(pruned
+        .iter()
+        .all(|t| t.cost_seconds == 10.0 && t.intermediate.len() == 1));
+    assert!(h.trials().iter().all(|t| t.fidelity.epochs == Some(3)));
+    let complete = h.count(TrialState::Complete) as f64;
+    assert!((summary.sim_seconds - (10.0 * pruned.len() as f64 + 30.0 * complete)).abs() < 1e-9);
 }
