@@ -843,11 +843,7 @@ impl MoReport {
     /// Writes `summary.json`, `runs.csv`, `anytime_hv_regret.{csv,svg}` and `front.svg`
     /// (the median run of each strategy against the true front, first two objectives).
     pub fn write(&self, dir: &Path) -> Result<(), BenchError> {
-        std::fs::create_dir_all(dir).map_err(|e| BenchError::io(dir, e))?;
-        let write = |name: &str, text: String| {
-            let p = dir.join(name);
-            std::fs::write(&p, text).map_err(|e| BenchError::io(&p, e))
-        };
+        let write = |name: &str, text: String| crate::stats::write_file(dir, name, text);
         write(
             "summary.json",
             serde_json::to_string_pretty(self).unwrap_or_default() + "\n",

@@ -569,11 +569,7 @@ impl BenchReport {
     /// Writes `summary.json`, `runs.csv`, and the anytime curves `anytime_seconds.{csv,svg}`
     /// and `anytime_queries.{csv,svg}`.
     pub fn write(&self, dir: &Path) -> Result<(), BenchError> {
-        std::fs::create_dir_all(dir).map_err(|e| BenchError::io(dir, e))?;
-        let write = |name: &str, text: String| {
-            let p = dir.join(name);
-            std::fs::write(&p, text).map_err(|e| BenchError::io(&p, e))
-        };
+        let write = |name: &str, text: String| crate::stats::write_file(dir, name, text);
         write(
             "summary.json",
             serde_json::to_string_pretty(self).expect("plain data") + "\n",

@@ -13,6 +13,17 @@ pub fn std_dev(xs: &[f64]) -> f64 {
     (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / xs.len() as f64).sqrt()
 }
 
+/// Writes `text` to `dir/name`, creating `dir`.
+pub(crate) fn write_file(
+    dir: &std::path::Path,
+    name: &str,
+    text: String,
+) -> Result<(), crate::BenchError> {
+    std::fs::create_dir_all(dir).map_err(|e| crate::BenchError::io(dir, e))?;
+    let p = dir.join(name);
+    std::fs::write(&p, text).map_err(|e| crate::BenchError::io(&p, e))
+}
+
 /// Runs `f` on every job on `threads` threads and returns the results in job order (so
 /// they do not depend on the number of threads); the first error wins.
 pub(crate) fn run_jobs<J: Sync, R: Send>(

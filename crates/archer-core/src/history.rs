@@ -9,6 +9,9 @@ use crate::{Fidelity, Trial, TrialState};
 pub struct History {
     trials: Vec<Trial>,
     by_hash: HashMap<String, Vec<u64>>,
+    /// How many trials were rejected before evaluation (kept for `evaluated`, which every
+    /// budget check asks).
+    screened: usize,
 }
 
 impl History {
@@ -61,6 +64,9 @@ impl History {
             id <= self.trials.len(),
             "trial id {id} leaves a gap in the history"
         );
+        let was_screened = self.trials.get(id).is_some_and(Trial::is_screened);
+        self.screened =
+            self.screened + usize::from(trial.is_screened()) - usize::from(was_screened);
         if id == self.trials.len() {
             self.by_hash
                 .entry(trial.arch_hash.clone())
@@ -117,7 +123,7 @@ impl History {
     /// Trials evaluated so far or under way: every trial but those rejected before
     /// evaluation (they cost nothing and do not count toward a trial budget).
     pub fn evaluated(&self) -> usize {
-        self.trials.iter().filter(|t| !t.is_screened()).count()
+        self.trials.len() - self.screened
     }
 
     /// The feasible COMPLETE trials that no other feasible COMPLETE trial dominates on the

@@ -17,6 +17,8 @@ pub struct ParegoKind<C> {
     name: &'static str,
     summary: &'static str,
     settings: fn(&C) -> ModelSearchSettings,
+    /// Settings that differ from the base strategy's defaults when not written.
+    defaults: &'static [(&'static str, u64)],
     config: PhantomData<fn() -> C>,
 }
 
@@ -25,11 +27,13 @@ impl<C> ParegoKind<C> {
         name: &'static str,
         summary: &'static str,
         settings: fn(&C) -> ModelSearchSettings,
+        defaults: &'static [(&'static str, u64)],
     ) -> Self {
         ParegoKind {
             name,
             summary,
             settings,
+            defaults,
             config: PhantomData,
         }
     }
@@ -42,6 +46,10 @@ impl<C: DeserializeOwned> ParegoKind<C> {
             reason,
         };
         let mut rest = settings.clone();
+        for (key, value) in self.defaults {
+            rest.entry(key.to_string())
+                .or_insert_with(|| serde_json::Value::from(*value));
+        }
         let rho = match rest.remove("rho") {
             None => Parego::default().rho,
             Some(v) => v

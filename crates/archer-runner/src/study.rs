@@ -324,16 +324,16 @@ impl Study {
             },
         )?;
         self.ask_seconds.push(asked.elapsed().as_secs_f64());
-        let mut proposal = match proposal {
+        let proposal = match proposal {
             Ok(p) => p,
             Err(StrategyError::Exhausted(detail)) => {
                 return Ok(Err(StopReason::Exhausted { detail }))
             }
             Err(e) => return Err(e.into()),
         };
-        proposal.fidelity = self.scheduler.fidelity(&proposal, &self.history);
-        let t = start_trial(
-            self.history.next_id(),
+        let t = schedule_trial(
+            self.scheduler.as_mut(),
+            &self.history,
             proposal,
             self.experiment.space.as_ref(),
             &self.worker,
@@ -685,6 +685,19 @@ fn screen(experiment: &Experiment, id: u64, proposal: &Proposal, worker: &str) -
     t.attrs
         .insert(SCREENED_ATTR.into(), serde_json::Value::Bool(true));
     Some(t)
+}
+
+/// The next trial of `history` for `proposal`, at the fidelity `scheduler` gives it: RUNNING,
+/// first attempt, held by `worker`. Both coordinations start their trials here.
+pub(crate) fn schedule_trial(
+    scheduler: &mut dyn Scheduler,
+    history: &History,
+    mut proposal: Proposal,
+    space: &dyn archer_space::SearchSpace,
+    worker: &str,
+) -> Trial {
+    proposal.fidelity = scheduler.fidelity(&proposal, history);
+    start_trial(history.next_id(), proposal, space, worker)
 }
 
 /// A new RUNNING trial (first attempt, held by `worker`) for a proposal.

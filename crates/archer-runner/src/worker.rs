@@ -20,8 +20,8 @@ use archer_strategy::{Strategy, StrategyError};
 
 use crate::scheduler::{FullFidelity, Scheduler};
 use crate::study::{
-    ask_feasible, budget_reached, evaluate, finished_in_order, retry_if_allowed, scheduler_report,
-    start_trial, trailing_failures, trial_seed,
+    ask_feasible, budget_reached, evaluate, finished_in_order, retry_if_allowed, schedule_trial,
+    scheduler_report, trailing_failures, trial_seed,
 };
 use crate::{Experiment, RunError, StopReason};
 
@@ -166,7 +166,7 @@ impl Worker {
             &self.id,
             &mut |t, state| Ok(store.add_trial(study, t, state)?),
         )?;
-        let mut proposal = match asked {
+        let proposal = match asked {
             Ok(p) => p,
             Err(e) => {
                 // Screened trials were saved with the state after their tells.
@@ -180,9 +180,9 @@ impl Worker {
                 };
             }
         };
-        proposal.fidelity = self.scheduler.fidelity(&proposal, &self.history);
-        let t = start_trial(
-            self.history.next_id(),
+        let t = schedule_trial(
+            self.scheduler.as_mut(),
+            &self.history,
             proposal,
             self.experiment.space.as_ref(),
             &self.id,

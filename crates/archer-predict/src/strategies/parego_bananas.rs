@@ -8,4 +8,5 @@ pub(crate) static KIND: ParegoKind<BananasConfig> = ParegoKind::new(
     "parego-bananas",
     "ParEGO with BANANAS: an MLP ensemble fitted on a fresh augmented Chebyshev scalarisation at each ask",
     BananasConfig::settings,
+    &[],
 );
