@@ -502,8 +502,20 @@ impl Study {
             let seed = self.trial_seed(trial.id);
             let snapshot = trial.clone();
             let (scheduler, history) = (&mut self.scheduler, &self.history);
-            let mut pruner =
-                |step, value| scheduler_report(scheduler.as_mut(), &snapshot, step, value, history);
+            let durable = &mut self.durable;
+            let mut pruner = |step, value| {
+                // Written as reported, so readers see a curve in progress; a store that
+                // refuses it (the trial is no longer this process's) ends the evaluation.
+                if let Some(d) = durable.as_mut() {
+                    if d.store
+                        .report_intermediate(d.study, &snapshot, step, value)
+                        .is_err()
+                    {
+                        return Report::Prune;
+                    }
+                }
+                scheduler_report(scheduler.as_mut(), &snapshot, step, value, history)
+            };
             evaluate(&self.experiment, &mut trial, seed, Some(&mut pruner));
             self.finish_trial(trial, observer)?;
         }

@@ -214,16 +214,22 @@ impl Worker {
         observer: &mut dyn FnMut(WorkerEvent),
     ) -> Result<(), RunError> {
         let done = Arc::new(AtomicBool::new(false));
+        // Set by the heartbeat thread when the store says this worker no longer holds the
+        // trial (re-queued after a stall, taken by another): the evaluation stops at its
+        // next report instead of running on for nothing.
+        let lost = Arc::new(AtomicBool::new(false));
         let beat = Duration::from_secs_f64(self.experiment.config.study.heartbeat_seconds);
         let (study, number, me) = (self.record.id, trial.id, self.id.clone());
         let attempt = trial.attempts;
         let hb_store = &mut self.heartbeat_store;
         let experiment = &self.experiment;
         let (scheduler, history) = (&mut self.scheduler, &self.history);
+        let store = &mut self.store;
         let snapshot = trial.clone();
         let seed = trial_seed(self.experiment.config.study.seed, trial.id);
         std::thread::scope(|scope| {
             let done_hb = done.clone();
+            let lost_hb = lost.clone();
             scope.spawn(move || {
                 let mut waited = Duration::ZERO;
                 while !done_hb.load(Ordering::Relaxed) {
@@ -231,13 +237,23 @@ impl Worker {
                     waited += Duration::from_millis(20);
                     if waited >= beat {
                         waited = Duration::ZERO;
-                        // A failed heartbeat only risks a re-run, which the store resolves.
-                        let _ = hb_store.heartbeat(study, number, &me, attempt);
+                        // A heartbeat that cannot reach the store only risks a re-run, which
+                        // the store resolves; one the store refuses means the trial is gone.
+                        if let Ok(false) = hb_store.heartbeat(study, number, &me, attempt) {
+                            lost_hb.store(true, Ordering::Relaxed);
+                        }
                     }
                 }
             });
-            let mut pruner =
-                |step, value| scheduler_report(scheduler.as_mut(), &snapshot, step, value, history);
+            let mut pruner = |step, value| {
+                let refused = store
+                    .report_intermediate(study, &snapshot, step, value)
+                    .is_err();
+                if refused || lost.load(Ordering::Relaxed) {
+                    return archer_core::Report::Prune;
+                }
+                scheduler_report(scheduler.as_mut(), &snapshot, step, value, history)
+            };
             evaluate(experiment, &mut trial, seed, Some(&mut pruner));
             done.store(true, Ordering::Relaxed);
         });

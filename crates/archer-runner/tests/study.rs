@@ -734,3 +734,62 @@ fn a_scheduler_sets_fidelities_and_stops_trials_which_are_charged_and_not_failur
     let complete = h.count(TrialState::Complete) as f64;
     assert!((summary.sim_seconds - (10.0 * pruned.len() as f64 + 30.0 * complete)).abs() < 1e-9);
 }
+
+/// Reports two steps; before the second, reads its own trial through another connection.
+struct Watched {
+    db: std::path::PathBuf,
+    seen: std::sync::Mutex<Vec<Vec<(u32, f64)>>>,
+}
+
+impl Evaluator for Watched {
+    fn name(&self) -> &str {
+        "watched"
+    }
+    fn metrics(&self) -> Vec<MetricSpec> {
+        vec![MetricSpec::new("score", Direction::Maximize, false, "")]
+    }
+    fn evaluate(&self, _: &Arch, _: &Fidelity, ctx: &mut TrialCtx) -> Result<Metrics, EvalError> {
+        ctx.report(1, 0.5);
+        let mut other = archer_store::open(&self.db.to_string_lossy()).unwrap();
+        let study = other.studies().unwrap()[0].id;
+        let mine = other
+            .trials(study)
+            .unwrap()
+            .into_iter()
+            .find(|t| t.id == ctx.trial_id())
+            .unwrap();
+        self.seen.lock().unwrap().push(mine.intermediate);
+        ctx.report(2, 0.75);
+        Ok(Metrics::new().with("score", 0.75))
+    }
+    fn provenance(&self) -> serde_json::Value {
+        serde_json::json!({"evaluator": "watched"})
+    }
+}
+
+#[test]
+fn intermediate_values_reach_the_store_as_they_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    let evaluator = Arc::new(Watched {
+        db: db.clone(),
+        seen: Default::default(),
+    });
+    let mut e = experiment(
+        Flaky {
+            fail_when_first_edge_is: None,
+            panic_when_second_edge_is: None,
+        },
+        "random",
+        trials(3),
+    );
+    e.evaluator = evaluator.clone();
+    let store = archer_store::open(&db.to_string_lossy()).unwrap();
+    let mut study = Study::create(e, store).unwrap();
+    study.run(&mut NullRecorder, &mut |_| {}).unwrap();
+    let seen = evaluator.seen.lock().unwrap();
+    assert_eq!(seen.len(), 3);
+    assert!(seen.iter().all(|v| v == &vec![(1, 0.5)]), "{seen:?}");
+    let t = &study.history().trials()[0];
+    assert_eq!(t.intermediate, vec![(1, 0.5), (2, 0.75)]);
+}
