@@ -70,6 +70,17 @@ struct Cell {
     test: Vec<f64>,
 }
 
+impl Cell {
+    /// The oriented objective vector on the search metrics, or on the held-out ones.
+    fn vector(&self, test: bool) -> &[f64] {
+        if test {
+            &self.test
+        } else {
+            &self.search
+        }
+    }
+}
+
 /// How a front is scaled: the true front's ideal and nadir (oriented, higher = better) and
 /// its hypervolume.
 #[derive(Clone, Debug, Serialize)]
@@ -401,16 +412,7 @@ impl MoBench {
             ));
         }
         let frame = |test: bool| {
-            let vecs: Vec<&[f64]> = feasible
-                .iter()
-                .map(|&i| {
-                    if test {
-                        &cells[i].test[..]
-                    } else {
-                        &cells[i].search[..]
-                    }
-                })
-                .collect();
+            let vecs: Vec<&[f64]> = feasible.iter().map(|&i| cells[i].vector(test)).collect();
             let front: Vec<&[f64]> = pareto_front(&vecs).into_iter().map(|i| vecs[i]).collect();
             let names = self
                 .objectives
@@ -495,7 +497,7 @@ impl MoBench {
             budget_seconds: self.budget_seconds,
             objectives: self.objectives.clone(),
             constraints: self.constraints.clone(),
-            oracle: oracle(&cells, &feasible, &self.objectives[0]),
+            oracle: oracle(&cells, &feasible),
             search_frame,
             test_frame,
             summaries,
@@ -520,16 +522,7 @@ impl MoBench {
             pareto_front(&vecs).into_iter().map(|k| ids[k]).collect()
         };
         let regret = |front: &[usize], frame: &Frame, test: bool| {
-            let vecs: Vec<&[f64]> = front
-                .iter()
-                .map(|&i| {
-                    if test {
-                        &cells[i].test[..]
-                    } else {
-                        &cells[i].search[..]
-                    }
-                })
-                .collect();
+            let vecs: Vec<&[f64]> = front.iter().map(|&i| cells[i].vector(test)).collect();
             frame.regret(&vecs)
         };
         let front = front_of(run.steps.len());
@@ -710,14 +703,14 @@ impl MoBench {
     }
 }
 
-fn oracle(cells: &[Cell], feasible: &[usize], first: &Objective) -> FeasibleOracle {
+/// The feasible cell with the best first objective, and the best feasible test accuracy.
+fn oracle(cells: &[Cell], feasible: &[usize]) -> FeasibleOracle {
     let space = Nb201Space::default();
     let best = feasible
         .iter()
         .map(|&i| &cells[i])
         .max_by(|a, b| a.search[0].total_cmp(&b.search[0]));
     let test = |c: &Cell| c.metrics.get(metric::TEST_ACC).unwrap_or(f64::NAN);
-    let _ = first;
     FeasibleOracle {
         feasible_cells: feasible.len(),
         best_by_search_arch: best.map(|c| space.format(&c.arch)).unwrap_or_default(),
@@ -844,10 +837,9 @@ impl MoReport {
     /// (the median run of each strategy against the true front, first two objectives).
     pub fn write(&self, dir: &Path) -> Result<(), BenchError> {
         let write = |name: &str, text: String| crate::stats::write_file(dir, name, text);
-        write(
-            "summary.json",
-            serde_json::to_string_pretty(self).unwrap_or_default() + "\n",
-        )?;
+        let summary = serde_json::to_string_pretty(self)
+            .map_err(|e| BenchError::Invalid(format!("summary.json: {e}")))?;
+        write("summary.json", summary + "\n")?;
         let mut runs = String::from(
             "strategy,seed,queries,screened,sim_seconds,hv_regret,test_hv_regret,front_size,feasible_seconds_share,best_feasible_test_acc\n",
         );

@@ -559,12 +559,9 @@ fn multi_objective(
             .write(&output)
             .with_context(|| format!("writing bench results to {}", output.display()))?;
         if args.json {
-            json.extend(
-                report
-                    .summaries
-                    .iter()
-                    .map(|s| serde_json::to_value(s).unwrap_or_default()),
-            );
+            for s in &report.summaries {
+                json.push(serde_json::to_value(s)?);
+            }
         } else {
             if i > 0 {
                 say("")?;

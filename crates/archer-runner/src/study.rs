@@ -500,23 +500,15 @@ impl Study {
                 Err(reason) => return Ok(reason),
             };
             let seed = self.trial_seed(trial.id);
-            let snapshot = trial.clone();
-            let (scheduler, history) = (&mut self.scheduler, &self.history);
-            let durable = &mut self.durable;
-            let mut pruner = |step, value| {
-                // Written as reported, so readers see a curve in progress; a store that
-                // refuses it (the trial is no longer this process's) ends the evaluation.
-                if let Some(d) = durable.as_mut() {
-                    if d.store
-                        .report_intermediate(d.study, &snapshot, step, value)
-                        .is_err()
-                    {
-                        return Report::Prune;
-                    }
-                }
-                scheduler_report(scheduler.as_mut(), &snapshot, step, value, history)
+            let sink = ReportSink {
+                store: self.durable.as_mut().map(|d| (d.store.as_mut(), d.study)),
+                lost: None,
+                scheduler: self.scheduler.as_mut(),
+                history: &self.history,
+                trial: trial.clone(),
+                stopped: None,
             };
-            evaluate(&self.experiment, &mut trial, seed, Some(&mut pruner));
+            sink.evaluate(&self.experiment, &mut trial, seed);
             self.finish_trial(trial, observer)?;
         }
     }
@@ -801,17 +793,59 @@ pub(crate) fn evaluate(
     apply_outcome(experiment, trial, outcome, charged);
 }
 
-/// A scheduler's decision on one report, as the evaluator's context needs it.
-pub(crate) fn scheduler_report(
-    scheduler: &mut dyn Scheduler,
-    trial: &Trial,
-    step: u32,
-    value: f64,
-    history: &History,
-) -> Report {
-    match scheduler.decide(trial, step, value, history) {
-        Decision::Continue => Report::Continue,
-        Decision::Stop => Report::Prune,
+/// What one intermediate report does, in either coordination: it is written to the store at
+/// once, so a reader sees the curve in progress; a write the store refuses, or a lease the
+/// heartbeat found lost, stops the evaluation and keeps the reason (it becomes the trial's
+/// error); otherwise the scheduler decides.
+pub(crate) struct ReportSink<'a> {
+    pub store: Option<(&'a mut (dyn Store + 'static), StudyId)>,
+    pub lost: Option<&'a std::sync::atomic::AtomicBool>,
+    pub scheduler: &'a mut (dyn Scheduler + 'static),
+    pub history: &'a History,
+    /// The trial as it started (who holds it, which attempt).
+    pub trial: Trial,
+    pub stopped: Option<String>,
+}
+
+impl ReportSink<'_> {
+    pub(crate) fn report(&mut self, step: u32, value: f64) -> Report {
+        if let Some((store, study)) = self.store.as_mut() {
+            if let Err(e) = store.report_intermediate(*study, &self.trial, step, value) {
+                self.stopped = Some(format!(
+                    "stopped at step {step}: the store refused its intermediate value: {e}"
+                ));
+                return Report::Prune;
+            }
+        }
+        if self
+            .lost
+            .is_some_and(|l| l.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            self.stopped = Some(format!(
+                "stopped at step {step}: this worker no longer holds the trial"
+            ));
+            return Report::Prune;
+        }
+        match self
+            .scheduler
+            .decide(&self.trial, step, value, self.history)
+        {
+            Decision::Continue => Report::Continue,
+            Decision::Stop => Report::Prune,
+        }
+    }
+
+    /// Evaluates `trial` with its reports going through this sink.
+    pub(crate) fn evaluate(mut self, experiment: &Experiment, trial: &mut Trial, seed: u64) {
+        evaluate(
+            experiment,
+            trial,
+            seed,
+            Some(&mut |step, value| self.report(step, value)),
+        );
+        if let (TrialState::Pruned, Some(reason)) = (trial.state, self.stopped) {
+            trial.error = Some(reason);
+        }
     }
 }
 

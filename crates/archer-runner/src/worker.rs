@@ -20,8 +20,8 @@ use archer_strategy::{Strategy, StrategyError};
 
 use crate::scheduler::{FullFidelity, Scheduler};
 use crate::study::{
-    ask_feasible, budget_reached, evaluate, finished_in_order, retry_if_allowed, schedule_trial,
-    scheduler_report, trailing_failures, trial_seed,
+    ask_feasible, budget_reached, finished_in_order, retry_if_allowed, schedule_trial,
+    trailing_failures, trial_seed, ReportSink,
 };
 use crate::{Experiment, RunError, StopReason};
 
@@ -223,9 +223,14 @@ impl Worker {
         let attempt = trial.attempts;
         let hb_store = &mut self.heartbeat_store;
         let experiment = &self.experiment;
-        let (scheduler, history) = (&mut self.scheduler, &self.history);
-        let store = &mut self.store;
-        let snapshot = trial.clone();
+        let sink = ReportSink {
+            store: Some((self.store.as_mut(), self.record.id)),
+            lost: Some(&lost),
+            scheduler: self.scheduler.as_mut(),
+            history: &self.history,
+            trial: trial.clone(),
+            stopped: None,
+        };
         let seed = trial_seed(self.experiment.config.study.seed, trial.id);
         std::thread::scope(|scope| {
             let done_hb = done.clone();
@@ -245,16 +250,7 @@ impl Worker {
                     }
                 }
             });
-            let mut pruner = |step, value| {
-                let refused = store
-                    .report_intermediate(study, &snapshot, step, value)
-                    .is_err();
-                if refused || lost.load(Ordering::Relaxed) {
-                    return archer_core::Report::Prune;
-                }
-                scheduler_report(scheduler.as_mut(), &snapshot, step, value, history)
-            };
-            evaluate(experiment, &mut trial, seed, Some(&mut pruner));
+            sink.evaluate(experiment, &mut trial, seed);
             done.store(true, Ordering::Relaxed);
         });
         let outcome = if retry_if_allowed(&self.experiment.config.study, &mut trial) {
