@@ -61,7 +61,9 @@ impl PredictorBench {
         let mut draws = 0;
         while out.len() < want && draws < want * 50 {
             draws += 1;
-            let a = space.sample(rng);
+            let a = space
+                .sample(rng)
+                .map_err(|e| BenchError::Invalid(e.to_string()))?;
             if self.table.record(&a, self.dataset).is_some()
                 && seen.insert(space.canonical_hash(&a))
             {

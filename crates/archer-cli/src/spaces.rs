@@ -66,7 +66,7 @@ pub fn run(args: SpacesArgs) -> Result<()> {
                     allowed.join(", ")
                 ))?;
             }
-            let example = space.sample(&mut archer_rng_seed());
+            let example = space.sample(&mut archer_rng_seed())?;
             say(format!("\nExample: {}", space.format(&example)))?;
             Ok(())
         }

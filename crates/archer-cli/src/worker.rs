@@ -44,6 +44,9 @@ pub fn log_event(id: &str, quiet: bool) -> impl FnMut(WorkerEvent) + '_ {
             WorkerEvent::Dropped(t, why) => {
                 eprintln!("[{id}] trial {}: result dropped ({why})", t.id)
             }
+            WorkerEvent::Disconnected(why) => {
+                eprintln!("[{id}] {why}; reconnecting")
+            }
         }
     }
 }

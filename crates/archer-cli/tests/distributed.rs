@@ -1,7 +1,9 @@
 //! Three processes (the search and two workers) run one multi-objective, constrained study
 //! in PostgreSQL; one worker is SIGKILLed while it holds a running trial. Every trial
 //! completes exactly once, and the killed worker's trial is re-run by another after its
-//! heartbeat goes stale. The URL carries a password, which nothing prints or writes down.
+//! heartbeat goes stale. The other worker's database sessions are ended mid-study, as a
+//! server restart would end them; it reconnects and carries on. The URL carries a password,
+//! which nothing prints or writes down.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -127,10 +129,13 @@ trials = {TRIALS}
         assert!(Instant::now() < deadline, "the study never appeared");
         std::thread::sleep(Duration::from_millis(20));
     };
+    // worker-a's sessions carry their own application name, so the test can end them.
+    let app_a = format!("{name}-a");
+    let url_a = format!("{url}?application_name={app_a}");
     let a = spawn(&[
         "worker",
         "--storage",
-        &url,
+        &url_a,
         "--study",
         &name,
         "--id",
@@ -164,13 +169,30 @@ trials = {TRIALS}
     };
     b.kill().unwrap(); // SIGKILL
 
+    // End worker-a's sessions twice, a little apart, as a database restart would.
+    for _ in 0..2 {
+        let ended = db
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+                &[&app_a],
+            )
+            .unwrap()
+            .len();
+        assert!(ended >= 1, "worker-a had no session to end");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
     let main_out = main.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&main_out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&main_out.stderr).into_owned();
     assert!(main_out.status.success(), "search failed: {stderr}");
     assert!(stdout.contains("trial budget reached"), "{stdout}");
     let a_out = a.wait_with_output().unwrap();
-    assert!(a_out.status.success(), "worker-a failed");
+    assert!(
+        a_out.status.success(),
+        "worker-a failed: {}",
+        String::from_utf8_lossy(&a_out.stderr)
+    );
     let b_out = b.wait_with_output().unwrap();
     for (what, text) in [
         ("search stdout", stdout.clone()),

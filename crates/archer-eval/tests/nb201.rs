@@ -125,7 +125,8 @@ fn evaluation_errors_are_clear() {
     let darts = SpaceConfig::Darts { ops: None }
         .build()
         .unwrap()
-        .sample(&mut archer_rng::Rng::seed_from(0));
+        .sample(&mut archer_rng::Rng::seed_from(0))
+        .unwrap();
     assert!(matches!(
         e.evaluate(&darts, &Fidelity::full(), &mut TrialCtx::new(0, 0)),
         Err(EvalError::WrongSpace { .. })

@@ -129,20 +129,20 @@ pub(crate) fn initial_arch(
     history: &History,
     warm: &mut VecDeque<Arch>,
     rng: &mut Rng,
-) -> Arch {
+) -> Result<Arch, StrategyError> {
     while let Some(a) = warm.pop_front() {
         if !known(space, history, &a) {
-            return a;
+            return Ok(a);
         }
     }
-    let mut arch = space.sample(rng);
+    let mut arch = space.sample(rng)?;
     for _ in 0..100 {
         if !known(space, history, &arch) {
             break;
         }
-        arch = space.sample(rng);
+        arch = space.sample(rng)?;
     }
-    arch
+    Ok(arch)
 }
 
 /// Distinct (by canonical hash), unknown candidates: the one-edit neighbours of the
@@ -154,7 +154,7 @@ pub(crate) fn candidates(
     parents: usize,
     random: usize,
     rng: &mut Rng,
-) -> Vec<Arch> {
+) -> Result<Vec<Arch>, StrategyError> {
     let mut ranked: Vec<&(Arch, f64)> = observed.iter().collect();
     // Stable sort: ties keep the order results arrived in.
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -179,9 +179,9 @@ pub(crate) fn candidates(
         }
     }
     for _ in 0..random {
-        offer(space.sample(rng), &mut out);
+        offer(space.sample(rng)?, &mut out);
     }
-    out
+    Ok(out)
 }
 
 /// How candidates are valued once a predictor is fitted.
@@ -250,7 +250,7 @@ impl Strategy for ModelBasedSearch {
             s.initial_asked += 1;
             return Ok(Proposal::full(draw_passing(prescreen, || {
                 initial_arch(space, history, &mut s.warm, &mut s.rng)
-            })));
+            })?));
         }
         while let Some(a) = s.queue.pop_front() {
             if !known(space, history, &a) {
@@ -264,7 +264,7 @@ impl Strategy for ModelBasedSearch {
             self.settings.parents,
             self.settings.random_candidates,
             &mut s.rng,
-        );
+        )?;
         if pool.iter().any(|a| passes(prescreen, a)) {
             pool.retain(|a| passes(prescreen, a));
         }
@@ -274,7 +274,7 @@ impl Strategy for ModelBasedSearch {
                 history,
                 &mut s.warm,
                 &mut s.rng,
-            )));
+            )?));
         }
         let scoring = Scoring {
             acquisition: self.settings.acquisition,

@@ -77,7 +77,7 @@ impl Strategy for Npenas {
                 history,
                 &mut s.warm,
                 &mut s.rng,
-            )));
+            )?));
         }
         let mut parent: Option<&(Arch, f64)> = None;
         for _ in 0..self.config.sample {

@@ -21,7 +21,7 @@ fn cells(n: usize, seed: u64) -> Vec<Arch> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     while out.len() < n {
-        let a = s.sample(&mut rng);
+        let a = s.sample(&mut rng).unwrap();
         if seen.insert(s.canonical_hash(&a)) {
             out.push(a);
         }

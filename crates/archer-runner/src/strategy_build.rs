@@ -96,7 +96,7 @@ pub fn warm_start(experiment: &Experiment, w: WarmStart) -> Result<Vec<Arch>, Co
     let mut draws = 0usize;
     while pool.len() < w.pool && draws < w.pool.saturating_mul(20) {
         draws += 1;
-        let arch = space.sample(&mut rng);
+        let arch = space.sample(&mut rng)?;
         if !seen.insert(space.canonical_hash(&arch)) {
             continue;
         }

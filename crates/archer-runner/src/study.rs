@@ -810,11 +810,16 @@ pub(crate) struct ReportSink<'a> {
 impl ReportSink<'_> {
     pub(crate) fn report(&mut self, step: u32, value: f64) -> Report {
         if let Some((store, study)) = self.store.as_mut() {
-            if let Err(e) = store.report_intermediate(*study, &self.trial, step, value) {
-                self.stopped = Some(format!(
-                    "stopped at step {step}: the store refused its intermediate value: {e}"
-                ));
-                return Report::Prune;
+            match store.report_intermediate(*study, &self.trial, step, value) {
+                // The server is away: the value is kept in the trial and written with its
+                // result; the evaluation goes on.
+                Ok(()) | Err(archer_store::StoreError::Disconnected { .. }) => {}
+                Err(e) => {
+                    self.stopped = Some(format!(
+                        "stopped at step {step}: the store refused its intermediate value: {e}"
+                    ));
+                    return Report::Prune;
+                }
             }
         }
         if self

@@ -9,6 +9,12 @@
 //! strategy and store the result with its state. The lock dies with its holder, a stored
 //! result is refused unless the worker still holds the trial, so no trial completes twice
 //! and none is lost.
+//!
+//! A lost database connection (a server restart) does not end a worker: the step that met
+//! it is started over once the store has reconnected, a trial being evaluated goes on (its
+//! heartbeats and per-step writes are skipped while the server is away), and its result is
+//! written once the server is back. The store gives up, and so does the worker, when the
+//! server stays away longer than its reconnect window.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -38,7 +44,13 @@ pub struct WorkerReport {
 pub enum WorkerEvent<'a> {
     Finished(&'a Trial),
     Dropped(&'a Trial, &'a StoreError),
+    /// The connection to the store was lost; the worker goes on once it is back.
+    Disconnected(&'a StoreError),
 }
+
+/// How many times a trial's result is written again after the connection was lost while
+/// writing it (each write first waits for the store to reconnect).
+const RESULT_WRITE_TRIES: usize = 5;
 
 enum Next {
     Run(Box<Trial>),
@@ -253,19 +265,29 @@ impl Worker {
             sink.evaluate(experiment, &mut trial, seed);
             done.store(true, Ordering::Relaxed);
         });
-        let outcome = if retry_if_allowed(&self.experiment.config.study, &mut trial) {
-            self.store
-                .update_trial(self.record.id, &trial, None)
-                .map_err(RunError::from)
-        } else {
-            self.locked(|w| {
-                let mut strategy = w.take_strategy()?;
-                strategy.tell(&trial);
-                w.store
-                    .update_trial(w.record.id, &trial, Some(&strategy.state()))?;
-                w.keep_strategy(strategy)
-            })
-        };
+        let retry = retry_if_allowed(&self.experiment.config.study, &mut trial);
+        let mut outcome = Ok(());
+        for _ in 0..RESULT_WRITE_TRIES {
+            outcome = if retry {
+                self.store
+                    .update_trial(self.record.id, &trial, None)
+                    .map_err(RunError::from)
+            } else {
+                self.locked(|w| {
+                    let mut strategy = w.take_strategy()?;
+                    strategy.tell(&trial);
+                    w.store
+                        .update_trial(w.record.id, &trial, Some(&strategy.state()))?;
+                    w.keep_strategy(strategy)
+                })
+            };
+            match &outcome {
+                Err(RunError::Store(e @ StoreError::Disconnected { .. })) => {
+                    observer(WorkerEvent::Disconnected(e))
+                }
+                _ => break,
+            }
+        }
         match outcome {
             Ok(()) => {
                 report.evaluated += 1;
@@ -291,29 +313,57 @@ impl Worker {
             self.experiment.config.study.max_attempts,
         );
         loop {
-            self.store
-                .requeue_stale(self.record.id, grace, max_attempts)?;
-            if let Some(mut t) = self.store.claim(self.record.id, &self.id)? {
-                t.worker = Some(self.id.clone());
-                self.run_trial(t, &mut report, observer)?;
-                continue;
-            }
-            match self.locked(|w| w.propose())? {
-                Next::Run(t) => self.run_trial(*t, &mut report, observer)?,
-                Next::Wait => std::thread::sleep(self.poll),
-                Next::Done(reason) => {
-                    if self
-                        .store
-                        .study(&self.record.name)?
-                        .is_some_and(|r| r.stop_reason.is_none())
-                    {
-                        self.store
-                            .finish_study(self.record.id, &reason.to_string())?;
-                    }
+            match self.step(grace, max_attempts, &mut report, observer) {
+                Ok(Some(reason)) => {
                     report.stop = Some(reason);
                     return Ok(report);
                 }
+                Ok(None) => {}
+                Err(RunError::Store(e @ StoreError::Disconnected { .. })) => {
+                    // The store reconnects at its next use. What this worker cached may hold
+                    // a write that never committed: read everything afresh.
+                    observer(WorkerEvent::Disconnected(&e));
+                    self.history = History::new();
+                    self.seen_seq = 0;
+                    self.strategy = None;
+                    std::thread::sleep(self.poll);
+                }
+                Err(e) => return Err(e),
             }
         }
+    }
+
+    /// One turn of the loop: re-queue stale trials, then run a claimed or a new trial, or
+    /// wait; the stop reason once the study is over.
+    fn step(
+        &mut self,
+        grace: f64,
+        max_attempts: u32,
+        report: &mut WorkerReport,
+        observer: &mut dyn FnMut(WorkerEvent),
+    ) -> Result<Option<StopReason>, RunError> {
+        self.store
+            .requeue_stale(self.record.id, grace, max_attempts)?;
+        if let Some(mut t) = self.store.claim(self.record.id, &self.id)? {
+            t.worker = Some(self.id.clone());
+            self.run_trial(t, report, observer)?;
+            return Ok(None);
+        }
+        match self.locked(|w| w.propose())? {
+            Next::Run(t) => self.run_trial(*t, report, observer)?,
+            Next::Wait => std::thread::sleep(self.poll),
+            Next::Done(reason) => {
+                if self
+                    .store
+                    .study(&self.record.name)?
+                    .is_some_and(|r| r.stop_reason.is_none())
+                {
+                    self.store
+                        .finish_study(self.record.id, &reason.to_string())?;
+                }
+                return Ok(Some(reason));
+            }
+        }
+        Ok(None)
     }
 }

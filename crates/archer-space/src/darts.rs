@@ -133,7 +133,7 @@ impl SearchSpace for DartsSpace {
         per_cell * per_cell
     }
 
-    fn sample(&self, rng: &mut Rng) -> Arch {
+    fn sample(&self, rng: &mut Rng) -> Result<Arch, SpaceError> {
         let ops = &self.dims[1].allowed;
         let mut choices = Vec::with_capacity(self.dims.len());
         for _cell in 0..2 {
@@ -149,7 +149,7 @@ impl SearchSpace for DartsSpace {
                 }
             }
         }
-        Arch::new(Self::NAME, Self::VERSION, choices)
+        Ok(Arch::new(Self::NAME, Self::VERSION, choices))
     }
 
     fn canonical(&self, arch: &Arch) -> Arch {

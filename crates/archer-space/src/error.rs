@@ -26,6 +26,10 @@ pub enum SpaceError {
     },
     #[error("invalid setting for space {space}: {reason}")]
     InvalidSetting { space: String, reason: String },
+    /// Rejection sampling found no valid vector: the space's constraints reject almost every
+    /// vector, and the space must provide its own `sample`.
+    #[error("space {space} rejected {attempts} random samples in a row; its constraints need a sampler of their own")]
+    SamplingFailed { space: String, attempts: usize },
     #[error("unknown search space {name:?}; built-in spaces: {accepted}")]
     UnknownSpace { name: String, accepted: String },
 }

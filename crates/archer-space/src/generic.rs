@@ -4,8 +4,9 @@ use archer_rng::Rng;
 
 use crate::{Arch, Dimension, SearchSpace, SpaceError};
 
-/// How many times rejection sampling may fail before falling back to repair. Spaces whose
-/// constraints reject most vectors must override `sample`.
+/// How many times rejection sampling may fail before it gives up with
+/// [`SpaceError::SamplingFailed`]. Spaces whose constraints reject most vectors must override
+/// `sample`.
 const MAX_REJECTIONS: usize = 10_000;
 
 pub(crate) fn product_size(dims: &[Dimension]) -> u128 {
@@ -13,7 +14,10 @@ pub(crate) fn product_size(dims: &[Dimension]) -> u128 {
         .fold(1u128, |acc, d| acc.saturating_mul(d.allowed.len() as u128))
 }
 
-pub(crate) fn sample<S: SearchSpace + ?Sized>(space: &S, rng: &mut Rng) -> Arch {
+pub(crate) fn sample<S: SearchSpace + ?Sized>(
+    space: &S,
+    rng: &mut Rng,
+) -> Result<Arch, SpaceError> {
     let dims = space.dimensions();
     for _ in 0..MAX_REJECTIONS {
         let choices: Vec<u16> = dims
@@ -21,13 +25,13 @@ pub(crate) fn sample<S: SearchSpace + ?Sized>(space: &S, rng: &mut Rng) -> Arch 
             .map(|d| d.allowed[rng.below(d.allowed.len())])
             .collect();
         if space.is_valid(&choices) {
-            return Arch::new(space.name(), space.version(), choices);
+            return Ok(Arch::new(space.name(), space.version(), choices));
         }
     }
-    panic!(
-        "space {} rejected {MAX_REJECTIONS} samples in a row; it must override sample()",
-        space.name()
-    )
+    Err(SpaceError::SamplingFailed {
+        space: space.name().to_string(),
+        attempts: MAX_REJECTIONS,
+    })
 }
 
 pub(crate) fn check<S: SearchSpace + ?Sized>(space: &S, arch: &Arch) -> Result<(), SpaceError> {

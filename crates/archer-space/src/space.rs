@@ -49,8 +49,9 @@ pub trait SearchSpace: Send + Sync + Debug {
         generic::product_size(self.dimensions())
     }
 
-    /// A uniformly random valid architecture.
-    fn sample(&self, rng: &mut Rng) -> Arch {
+    /// A uniformly random valid architecture; [`SpaceError::SamplingFailed`] when the default
+    /// rejection sampler finds none (a space with such constraints must override this).
+    fn sample(&self, rng: &mut Rng) -> Result<Arch, SpaceError> {
         generic::sample(self, rng)
     }
 

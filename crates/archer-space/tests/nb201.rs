@@ -98,7 +98,7 @@ fn restricted_ops_are_respected_and_named_in_errors() {
     assert_eq!(space.size(), 64);
     let mut rng = Rng::seed_from(3);
     for _ in 0..200 {
-        let a = space.sample(&mut rng);
+        let a = space.sample(&mut rng).unwrap();
         assert!(a.choices.iter().all(|&c| c == 0 || c == 3));
     }
     let err = space.parse(RESNET).unwrap_err();

@@ -53,8 +53,8 @@ proptest! {
     fn samples_mutations_and_crossovers_are_contained(seed in any::<u64>()) {
         for space in spaces() {
             let mut rng = Rng::seed_from(seed);
-            let a = space.sample(&mut rng);
-            let b = space.sample(&mut rng);
+            let a = space.sample(&mut rng).unwrap();
+            let b = space.sample(&mut rng).unwrap();
             prop_assert!(space.contains(&a), "{}: sample {:?}", space.name(), a);
             let m = space.mutate(&a, &mut rng);
             prop_assert!(space.contains(&m), "{}: mutant {:?}", space.name(), m);
@@ -71,7 +71,7 @@ proptest! {
     fn neighbours_are_contained_distinct_single_edits(seed in any::<u64>()) {
         for space in spaces() {
             let mut rng = Rng::seed_from(seed);
-            let a = space.sample(&mut rng);
+            let a = space.sample(&mut rng).unwrap();
             let ns = space.neighbours(&a);
             prop_assert!(!ns.is_empty());
             let unique: HashSet<_> = ns.iter().collect();
@@ -87,7 +87,7 @@ proptest! {
     fn format_then_parse_is_identity(seed in any::<u64>()) {
         for space in spaces() {
             let mut rng = Rng::seed_from(seed);
-            let a = space.sample(&mut rng);
+            let a = space.sample(&mut rng).unwrap();
             let text = space.format(&a);
             prop_assert_eq!(space.parse(&text).unwrap(), a, "{}: {}", space.name(), text);
         }
@@ -97,7 +97,7 @@ proptest! {
     fn canonical_is_idempotent_and_hash_follows_it(seed in any::<u64>()) {
         for space in spaces() {
             let mut rng = Rng::seed_from(seed);
-            let a = space.sample(&mut rng);
+            let a = space.sample(&mut rng).unwrap();
             let c = space.canonical(&a);
             prop_assert_eq!(space.canonical(&c), c.clone());
             prop_assert_eq!(space.canonical_hash(&a), space.canonical_hash(&c));
@@ -108,8 +108,8 @@ proptest! {
     fn encodings_have_fixed_length(seed in any::<u64>()) {
         for space in spaces() {
             let mut rng = Rng::seed_from(seed);
-            let a = space.sample(&mut rng);
-            let b = space.sample(&mut rng);
+            let a = space.sample(&mut rng).unwrap();
+            let b = space.sample(&mut rng).unwrap();
             for enc in [Encoding::OneHot, Encoding::AdjacencyOps, Encoding::Path] {
                 let ea = space.encode(&a, enc);
                 let eb = space.encode(&b, enc);
@@ -127,7 +127,7 @@ proptest! {
 #[test]
 fn json_round_trip_of_arch() {
     for space in spaces() {
-        let a = space.sample(&mut Rng::seed_from(9));
+        let a = space.sample(&mut Rng::seed_from(9)).unwrap();
         let json = serde_json::to_string(&a).unwrap();
         let back: archer_space::Arch = serde_json::from_str(&json).unwrap();
         assert_eq!(a, back);
@@ -139,7 +139,9 @@ fn sampling_is_reproducible_from_the_seed() {
     for space in spaces() {
         let draw = |seed| {
             let mut rng = Rng::seed_from(seed);
-            (0..20).map(|_| space.sample(&mut rng)).collect::<Vec<_>>()
+            (0..20)
+                .map(|_| space.sample(&mut rng).unwrap())
+                .collect::<Vec<_>>()
         };
         assert_eq!(draw(1), draw(1));
         assert_ne!(draw(1), draw(2));
@@ -150,10 +152,10 @@ fn sampling_is_reproducible_from_the_seed() {
 fn wrong_space_and_bad_choices_are_rejected_with_reasons() {
     let nb = SpaceConfig::Nb201 { ops: None }.build().unwrap();
     let darts = SpaceConfig::Darts { ops: None }.build().unwrap();
-    let d = darts.sample(&mut Rng::seed_from(0));
+    let d = darts.sample(&mut Rng::seed_from(0)).unwrap();
     let err = nb.check(&d).unwrap_err().to_string();
     assert!(err.contains("darts") && err.contains("nb201"), "{err}");
-    let mut a = nb.sample(&mut Rng::seed_from(0));
+    let mut a = nb.sample(&mut Rng::seed_from(0)).unwrap();
     a.choices[0] = 9;
     assert!(nb.check(&a).unwrap_err().to_string().contains("edge_0_1"));
     a.choices.pop();
@@ -162,4 +164,63 @@ fn wrong_space_and_bad_choices_are_rejected_with_reasons() {
         .unwrap_err()
         .to_string()
         .contains("6 dimensions"));
+}
+
+/// A space whose constraint rejects every choice vector but one in 2^20.
+#[derive(Debug)]
+struct NearlyEmpty {
+    dims: Vec<archer_space::Dimension>,
+}
+
+impl SearchSpace for NearlyEmpty {
+    fn name(&self) -> &str {
+        "nearly-empty"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn describe(&self) -> String {
+        String::new()
+    }
+    fn dimensions(&self) -> &[archer_space::Dimension] {
+        &self.dims
+    }
+    fn is_valid(&self, choices: &[u16]) -> bool {
+        choices.iter().all(|&c| c == 1)
+    }
+    fn format(&self, arch: &archer_space::Arch) -> String {
+        format!("{:?}", arch.choices)
+    }
+    fn parse(&self, text: &str) -> Result<archer_space::Arch, archer_space::SpaceError> {
+        Err(archer_space::SpaceError::Parse {
+            space: self.name().into(),
+            input: text.into(),
+            reason: "not parseable".into(),
+        })
+    }
+    fn graphs(&self, _arch: &archer_space::Arch) -> Vec<archer_space::OpGraph> {
+        Vec::new()
+    }
+}
+
+#[test]
+fn sampling_a_heavily_constrained_space_is_an_error_not_a_panic() {
+    let flag = |i: usize| {
+        archer_space::Dimension::new(
+            format!("flag_{i}"),
+            archer_space::DimensionKind::Flag,
+            vec!["off".into(), "on".into()],
+        )
+    };
+    let space = NearlyEmpty {
+        dims: (0..20).map(flag).collect(),
+    };
+    let err = space
+        .sample(&mut Rng::seed_from(3))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("nearly-empty") && err.contains("rejected"),
+        "{err}"
+    );
 }

@@ -10,6 +10,13 @@ pub enum StoreError {
         backend: &'static str,
         reason: String,
     },
+    /// The connection to the database server was lost during the operation (a restart, a
+    /// network cut): the operation may be retried, and the store reconnects first.
+    #[error("lost the connection to the {backend} server: {reason}")]
+    Disconnected {
+        backend: &'static str,
+        reason: String,
+    },
     #[error("study {0:?} already exists in this store")]
     StudyExists(String),
     #[error("no study with id {0} in this store")]
@@ -70,6 +77,19 @@ impl From<postgres::Error> for StoreError {
             Some(db) => format!("{} ({})", db.message(), db.code().code()),
             None => e.to_string(),
         };
+        // SQL states 08xxx (connection exception) and 57P0x (the server shutting down or
+        // terminating the session), or a closed socket, mean the connection is gone.
+        let code = e.code().map(|c| c.code());
+        let lost = e.is_closed()
+            || code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
+            || (code.is_none()
+                && std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()));
+        if lost {
+            return StoreError::Disconnected {
+                backend: "postgres",
+                reason,
+            };
+        }
         StoreError::Database {
             backend: "postgres",
             reason,

@@ -5,6 +5,7 @@
 mod codec;
 mod error;
 mod open;
+mod postgres_session;
 mod postgres_store;
 mod record;
 mod sqlite_store;
@@ -13,8 +14,8 @@ mod store;
 pub use error::StoreError;
 pub use open::{connect_postgres, is_postgres_url, open, redact_url};
 #[doc(hidden)]
-pub use postgres_store::postgres_v1_schema_sql;
-pub use postgres_store::{PostgresStore, PG_SCHEMA};
+pub use postgres_session::{postgres_v1_schema_sql, PG_SCHEMA};
+pub use postgres_store::PostgresStore;
 pub use record::{NewStudy, StudyId, StudyRecord, TrialChanges};
 pub use sqlite_store::SqliteStore;
 pub use store::Store;

@@ -669,3 +669,41 @@ fn postgres_reports_an_unreachable_server() {
         .unwrap();
     assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
 }
+
+/// Ends every server session whose `application_name` is `app`, as a restart would.
+fn terminate_sessions(app: &str) -> usize {
+    let mut admin = ::postgres::Client::connect(&postgres_url(), ::postgres::NoTls).unwrap();
+    admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&app],
+        )
+        .unwrap()
+        .len()
+}
+
+#[test]
+fn postgres_reconnects_after_losing_its_connection() {
+    ensure_postgres_database();
+    let app = unique("reconnect");
+    let url = format!("{}?application_name={app}", postgres_url());
+    let mut s = PostgresStore::connect(&url).unwrap();
+    let id = s.create_study(&new_study("reconnect")).unwrap().id;
+    s.add_trial(id, &trial(0), &json!(0)).unwrap();
+    assert_eq!(terminate_sessions(&app), 1);
+    // The operation that meets the loss says so (it may already find the socket closed and
+    // reconnect); the next one runs on a new connection and sees what was stored before.
+    match s.trials(id) {
+        Err(StoreError::Disconnected { .. }) => {}
+        Ok(t) => assert_eq!(t.len(), 1),
+        Err(e) => panic!("expected a lost connection, got {e}"),
+    }
+    assert_eq!(s.trials(id).unwrap().len(), 1);
+    s.add_trial(id, &trial(1), &json!(1)).unwrap();
+    assert_eq!(s.trials(id).unwrap().len(), 2);
+    // A lost connection in the middle of a write leaves nothing half-done.
+    assert_eq!(terminate_sessions(&app), 1);
+    let _ = s.add_trial(id, &trial(2), &json!(2));
+    let stored = s.trials(id).unwrap();
+    assert!(stored.len() == 2 || stored.len() == 3, "{}", stored.len());
+}

@@ -57,7 +57,7 @@ impl Strategy for Dedup {
         for attempt in 0..self.max_attempts {
             let replacing = attempt >= self.replace_after;
             let proposal = if replacing {
-                Proposal::full(self.space.sample(&mut self.rng))
+                Proposal::full(self.space.sample(&mut self.rng)?)
             } else {
                 self.inner.ask(history)?
             };

@@ -10,6 +10,8 @@ pub enum StrategyError {
     InvalidSetting { strategy: String, reason: String },
     #[error("cannot restore {strategy} state: {reason}")]
     Restore { strategy: String, reason: String },
+    #[error(transparent)]
+    Space(#[from] archer_space::SpaceError),
 }
 
 impl StrategyError {

@@ -74,8 +74,8 @@ impl LocalSearch {
         }
     }
 
-    fn random(&mut self) -> Proposal {
-        Proposal::full(self.space.sample(&mut self.state.rng))
+    fn random(&mut self) -> Result<Proposal, StrategyError> {
+        Ok(Proposal::full(self.space.sample(&mut self.state.rng)?))
     }
 
     fn move_to(&mut self, current: Current) {
@@ -135,7 +135,7 @@ impl Strategy for LocalSearch {
                     self.restart_samples
                 };
                 if self.state.start_hashes.len() < wanted {
-                    let p = self.random();
+                    let p = self.random()?;
                     self.state
                         .start_hashes
                         .push(self.space.canonical_hash(&p.arch));
@@ -156,7 +156,7 @@ impl Strategy for LocalSearch {
                         .iter()
                         .any(|h| Self::pending(history, h)) =>
                     {
-                        return Ok(self.random())
+                        return self.random()
                     }
                     None => {
                         // Every start failed: draw new ones.
@@ -176,7 +176,7 @@ impl Strategy for LocalSearch {
                 .iter()
                 .any(|h| Self::pending(history, h))
             {
-                return Ok(self.random());
+                return self.random();
             }
             match Self::best_of(history, &self.state.neighbourhood) {
                 Some(t) if t.score.is_some_and(|s| s > current.score) => {

@@ -5,6 +5,8 @@ use archer_core::Arch;
 use archer_rng::Rng;
 use archer_space::SearchSpace;
 
+use crate::StrategyError;
+
 /// Metrics known from the architecture alone (parameters, FLOPs, a latency table), seen
 /// through the study's constraints. Deterministic and cheap; never evaluates anything.
 pub trait Prescreen: Send + Sync {
@@ -23,19 +25,22 @@ pub fn passes(prescreen: Option<&dyn Prescreen>, arch: &Arch) -> bool {
 }
 
 /// `draw()` until an architecture passes `prescreen`, at most [`PRESCREEN_TRIES`] times;
-/// the last draw when none does. Without a prescreen, one draw.
-pub fn draw_passing(prescreen: Option<&dyn Prescreen>, mut draw: impl FnMut() -> Arch) -> Arch {
-    let mut arch = draw();
+/// the last draw when none does. Without a prescreen, one draw. A failed draw is returned.
+pub fn draw_passing(
+    prescreen: Option<&dyn Prescreen>,
+    mut draw: impl FnMut() -> Result<Arch, StrategyError>,
+) -> Result<Arch, StrategyError> {
+    let mut arch = draw()?;
     if prescreen.is_none() {
-        return arch;
+        return Ok(arch);
     }
     for _ in 1..PRESCREEN_TRIES {
         if passes(prescreen, &arch) {
             break;
         }
-        arch = draw();
+        arch = draw()?;
     }
-    arch
+    Ok(arch)
 }
 
 /// A uniformly random architecture of `space` that passes `prescreen` (rejection sampling).
@@ -43,6 +48,6 @@ pub fn sample_passing(
     space: &dyn SearchSpace,
     prescreen: Option<&dyn Prescreen>,
     rng: &mut Rng,
-) -> Arch {
-    draw_passing(prescreen, || space.sample(rng))
+) -> Result<Arch, StrategyError> {
+    draw_passing(prescreen, || Ok(space.sample(rng)?))
 }

@@ -33,7 +33,7 @@ impl Strategy for RandomSearch {
     }
 
     fn ask(&mut self, _history: &History) -> Result<Proposal, StrategyError> {
-        Ok(Proposal::full(self.space.sample(&mut self.state.rng)))
+        Ok(Proposal::full(self.space.sample(&mut self.state.rng)?))
     }
 
     fn tell(&mut self, _trial: &Trial) {}

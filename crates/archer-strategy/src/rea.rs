@@ -91,7 +91,7 @@ impl Strategy for RegularizedEvolution {
                 self.space.as_ref(),
                 self.prescreen.as_deref(),
                 &mut s.rng,
-            )));
+            )?));
         }
         let mut parent: Option<&Member> = None;
         for _ in 0..self.sample_size {
@@ -106,8 +106,8 @@ impl Strategy for RegularizedEvolution {
             .clone();
         let space = self.space.as_ref();
         let child = draw_passing(self.prescreen.as_deref(), || {
-            space.mutate(&parent, &mut s.rng)
-        });
+            Ok(space.mutate(&parent, &mut s.rng))
+        })?;
         Ok(Proposal::full(child))
     }
 

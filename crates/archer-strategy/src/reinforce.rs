@@ -128,7 +128,7 @@ impl Strategy for Reinforce {
                 return Ok(Proposal::full(arch));
             }
         }
-        Ok(Proposal::full(self.space.sample(&mut self.state.rng)))
+        Ok(Proposal::full(self.space.sample(&mut self.state.rng)?))
     }
 
     fn tell(&mut self, trial: &Trial) {

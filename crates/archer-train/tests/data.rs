@@ -88,6 +88,23 @@ fn corrupt_idx_files_name_the_file_and_the_offset() {
     assert!(err.contains("nope"), "{err}");
 }
 
+#[test]
+fn crafted_idx_dimensions_cannot_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("img");
+    let lab = dir.path().join("lab");
+    std::fs::write(&lab, idx_labels(&[1])).unwrap();
+    // Three dimensions of 2^32 - 1: their product overflows 64 bits.
+    let mut bytes = vec![0, 0, 8, 3];
+    for _ in 0..3 {
+        bytes.extend(u32::MAX.to_be_bytes());
+    }
+    bytes.extend([0u8; 16]);
+    std::fs::write(&img, &bytes).unwrap();
+    let err = load_idx(&img, &lab).unwrap_err().to_string();
+    assert!(err.contains("img") && err.contains("overflow"), "{err}");
+}
+
 fn cifar_record(label: u8, fill: u8) -> Vec<u8> {
     let mut r = vec![label];
     r.extend(std::iter::repeat_n(fill, 3072));

@@ -104,7 +104,7 @@ fn macro_networks_build_for_every_op_and_resolution() {
 #[test]
 fn a_space_without_a_network_is_a_named_error() {
     let space = Nb201Space::default();
-    let arch = space.sample(&mut archer_rng::Rng::seed_from(1));
+    let arch = space.sample(&mut archer_rng::Rng::seed_from(1)).unwrap();
     let darts = DartsSpace::default();
     let err = build(&darts, &arch, cifar(), 10, 1.0).unwrap_err();
     assert!(err.to_string().contains("darts"), "{err}");

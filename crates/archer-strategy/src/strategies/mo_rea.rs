@@ -113,7 +113,7 @@ impl Strategy for MoRea {
                 self.space.as_ref(),
                 self.prescreen.as_deref(),
                 &mut s.rng,
-            )));
+            )?));
         }
         let members: Vec<&Member> = s.population.iter().collect();
         let r = ranks(members.iter().copied());
@@ -125,7 +125,9 @@ impl Strategy for MoRea {
         }
         let parent = members[winner].arch.clone();
         let space = self.space.as_ref();
-        let child = draw_passing(self.prescreen.as_deref(), || space.mutate(&parent, &mut s.rng));
+        let child = draw_passing(self.prescreen.as_deref(), || {
+            Ok(space.mutate(&parent, &mut s.rng))
+        })?;
         Ok(Proposal::full(child))
     }
 

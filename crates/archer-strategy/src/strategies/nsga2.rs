@@ -129,7 +129,7 @@ impl Strategy for Nsga2 {
                 self.space.as_ref(),
                 self.prescreen.as_deref(),
                 &mut self.state.rng,
-            )));
+            )?));
         }
         let members: Vec<&Member> = self.state.survivors.iter().collect();
         let r = ranks(members.iter().copied());
@@ -148,8 +148,8 @@ impl Strategy for Nsga2 {
             if s.rng.chance(config.mutation_probability) {
                 child = space.mutate(&child, &mut s.rng);
             }
-            child
-        });
+            Ok(child)
+        })?;
         Ok(Proposal::full(child))
     }
 

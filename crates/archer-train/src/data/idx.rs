@@ -41,7 +41,13 @@ fn parse(
             u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize
         })
         .collect();
-    let payload: usize = dims.iter().product();
+    let payload = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    let Some(payload) = payload.filter(|p| p.checked_add(header).is_some()) else {
+        return Err(TrainError::data(
+            path,
+            format!("IDX dimensions {dims:?} at byte 4 overflow the addressable size"),
+        ));
+    };
     if bytes.len() != header + payload {
         let at = header + payload.min(bytes.len().saturating_sub(header));
         return Err(TrainError::data(
