@@ -8,6 +8,7 @@
 
 mod acquisition;
 mod build;
+mod ehvi;
 mod error;
 mod forest;
 mod gp;

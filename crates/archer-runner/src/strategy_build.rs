@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use archer_core::{Arch, Constraint};
+use archer_core::{Arch, Constraint, Objective};
 use archer_eval::Evaluator;
 use archer_rng::Rng;
 use archer_strategy::{Prescreen, Strategy, WarmStart};
@@ -32,11 +32,12 @@ pub fn build_strategy(experiment: &Experiment) -> Result<Box<dyn Strategy>, Conf
     )?)
 }
 
-/// The study's constraints on what its evaluator knows before evaluating, for the
-/// strategies.
+/// What the study's evaluator knows before evaluating, seen through the study's
+/// constraints and objectives, for the strategies.
 struct KnownBefore {
     evaluator: Arc<dyn Evaluator>,
     constraints: Vec<Constraint>,
+    objectives: Vec<Objective>,
 }
 
 impl Prescreen for KnownBefore {
@@ -47,16 +48,20 @@ impl Prescreen for KnownBefore {
             .filter_map(|c| c.violation(&known))
             .sum()
     }
+
+    fn known_scores(&self, arch: &Arch) -> Vec<Option<f64>> {
+        let known = self.evaluator.known_before(arch);
+        self.objectives.iter().map(|o| o.score(&known)).collect()
+    }
 }
 
-/// `None` when the study has no constraint.
+/// Every study gets one; without constraints it rejects nothing.
 fn prescreen(experiment: &Experiment) -> Option<Arc<dyn Prescreen>> {
-    (!experiment.constraints.is_empty()).then(|| {
-        Arc::new(KnownBefore {
-            evaluator: experiment.evaluator.clone(),
-            constraints: experiment.constraints.clone(),
-        }) as Arc<dyn Prescreen>
-    })
+    Some(Arc::new(KnownBefore {
+        evaluator: experiment.evaluator.clone(),
+        constraints: experiment.constraints.clone(),
+        objectives: experiment.objectives.clone(),
+    }))
 }
 
 /// The strategy of `experiment` continued from a saved `state()`. The state holds whatever

@@ -456,7 +456,7 @@ fn proposals_breaking_a_known_constraint_cost_nothing_and_are_told_as_infeasible
     let evaluator = Arc::new(Sized {
         evaluations: Default::default(),
     });
-    for strategy in ["random", "nsga2", "mo-rea", "parego-bo"] {
+    for strategy in ["random", "nsga2", "mo-rea", "parego-bo", "ehvi-bo"] {
         evaluator
             .evaluations
             .store(0, std::sync::atomic::Ordering::Relaxed);

@@ -8,11 +8,19 @@ use archer_space::SearchSpace;
 use crate::StrategyError;
 
 /// Metrics known from the architecture alone (parameters, FLOPs, a latency table), seen
-/// through the study's constraints. Deterministic and cheap; never evaluates anything.
+/// through the study's constraints and objectives. Deterministic and cheap; never evaluates
+/// anything.
 pub trait Prescreen: Send + Sync {
     /// Total violation of the constraints on metrics known before evaluation: above 0 means
     /// the study would reject `arch` unevaluated; 0 when none is broken or nothing is known.
     fn violation(&self, arch: &Arch) -> f64;
+
+    /// The study's objective scores (higher = better, as in `Trial::scores`) that are known
+    /// before evaluation, one entry per objective: `None` for one only an evaluation tells.
+    /// Empty when nothing is known.
+    fn known_scores(&self, _arch: &Arch) -> Vec<Option<f64>> {
+        Vec::new()
+    }
 }
 
 /// How many draws a strategy makes for a proposal that passes the prescreen before it takes
