@@ -118,8 +118,8 @@ pub struct Study {
     /// When the study was created (Unix seconds; the store's record for a durable study):
     /// the wall-clock budget counts from here, across resumes.
     created_at: f64,
-    /// Each trial's fidelity, and whether a running trial goes on (in-line runs; a worker
-    /// pool's threads run every trial to the end).
+    /// Each trial's fidelity, and whether a running trial goes on (asked by the in-line loop
+    /// and, for every report of a pool thread, by the coordinating thread).
     scheduler: Box<dyn Scheduler>,
 }
 
@@ -500,21 +500,24 @@ impl Study {
                 Err(reason) => return Ok(reason),
             };
             let seed = self.trial_seed(trial.id);
-            let sink = ReportSink {
+            let started = trial.clone();
+            let mut sink = ReportSink {
                 store: self.durable.as_mut().map(|d| (d.store.as_mut(), d.study)),
                 lost: None,
                 scheduler: self.scheduler.as_mut(),
                 history: &self.history,
-                trial: trial.clone(),
-                stopped: None,
             };
-            sink.evaluate(&self.experiment, &mut trial, seed);
+            evaluate_answered(&self.experiment, &mut trial, seed, &mut |step, value| {
+                sink.report(&started, step, value)
+            });
             self.finish_trial(trial, observer)?;
         }
     }
 
     /// `workers` evaluations at once; each result is told as it arrives and the freed worker
-    /// gets the next proposal at once (asynchronous, no batches).
+    /// gets the next proposal at once (asynchronous, no batches). Each intermediate report
+    /// comes to this thread, which answers it as the in-line loop does (store, scheduler)
+    /// while the reporting evaluation waits.
     fn run_pool(
         &mut self,
         workers: usize,
@@ -522,7 +525,7 @@ impl Study {
     ) -> Result<StopReason, RunError> {
         let (job_tx, job_rx) = mpsc::channel::<(Trial, u64)>();
         let job_rx = Arc::new(Mutex::new(job_rx));
-        let (done_tx, done_rx) = mpsc::channel::<Trial>();
+        let (done_tx, done_rx) = mpsc::channel::<FromPool>();
         let experiment = self.experiment.clone();
         std::thread::scope(|scope| {
             for _ in 0..workers {
@@ -532,8 +535,24 @@ impl Study {
                     let Ok(Ok((mut trial, seed))) = job else {
                         break;
                     };
-                    evaluate(experiment, &mut trial, seed, None);
-                    if done_tx.send(trial).is_err() {
+                    let id = trial.id;
+                    let (reply_tx, reply_rx) = mpsc::channel();
+                    let reports = done_tx.clone();
+                    evaluate_answered(experiment, &mut trial, seed, &mut move |step, value| {
+                        let asked = reports.send(FromPool::Report {
+                            id,
+                            step,
+                            value,
+                            reply: reply_tx.clone(),
+                        });
+                        // A study that stopped (an error) answers nothing: stop too.
+                        let gone = || Verdict::Stop(Some("the study stopped".into()));
+                        match asked {
+                            Ok(()) => reply_rx.recv().unwrap_or_else(|_| gone()),
+                            Err(_) => gone(),
+                        }
+                    });
+                    if done_tx.send(FromPool::Done(Box::new(trial))).is_err() {
                         break;
                     }
                 });
@@ -562,9 +581,34 @@ impl Study {
                     if in_flight == 0 {
                         return Ok(stop.expect("the pool only idles once stopped"));
                     }
-                    let trial = done_rx.recv().expect("a worker holds each in-flight trial");
-                    in_flight -= 1;
-                    self.finish_trial(trial, observer)?;
+                    match done_rx.recv().expect("a worker holds each in-flight trial") {
+                        FromPool::Report {
+                            id,
+                            step,
+                            value,
+                            reply,
+                        } => {
+                            let verdict = match self.history.get(id) {
+                                Some(started) => ReportSink {
+                                    store: self
+                                        .durable
+                                        .as_mut()
+                                        .map(|d| (d.store.as_mut(), d.study)),
+                                    lost: None,
+                                    scheduler: self.scheduler.as_mut(),
+                                    history: &self.history,
+                                }
+                                .report(started, step, value),
+                                None => Verdict::Continue,
+                            };
+                            // The evaluation waits for this answer; if it is gone, so be it.
+                            let _ = reply.send(verdict);
+                        }
+                        FromPool::Done(trial) => {
+                            in_flight -= 1;
+                            self.finish_trial(*trial, observer)?;
+                        }
+                    }
                 }
             })();
             drop(job_tx);
@@ -575,6 +619,18 @@ impl Study {
     fn trial_seed(&self, id: u64) -> u64 {
         trial_seed(self.experiment.config.study.seed, id)
     }
+}
+
+/// What a pool thread sends the coordinating thread.
+enum FromPool {
+    /// An intermediate report of trial `id`, to be answered on `reply`.
+    Report {
+        id: u64,
+        step: u32,
+        value: f64,
+        reply: mpsc::Sender<Verdict>,
+    },
+    Done(Box<Trial>),
 }
 
 /// Finished trials in the order they finished (ties by id).
@@ -793,32 +849,38 @@ pub(crate) fn evaluate(
     apply_outcome(experiment, trial, outcome, charged);
 }
 
-/// What one intermediate report does, in either coordination: it is written to the store at
-/// once, so a reader sees the curve in progress; a write the store refuses, or a lease the
-/// heartbeat found lost, stops the evaluation and keeps the reason (it becomes the trial's
-/// error); otherwise the scheduler decides.
+/// The study's answer to one intermediate report.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Verdict {
+    Continue,
+    /// Stop the evaluation (PRUNED); a reason other than the scheduler's decision becomes
+    /// the trial's error.
+    Stop(Option<String>),
+}
+
+/// What one intermediate report does, in every coordination (in-line, thread pool,
+/// distributed worker): it is written to the store at once, so a reader sees the curve in
+/// progress; a write the store refuses, or a lease the heartbeat found lost, stops the
+/// evaluation with the reason; otherwise the scheduler decides.
 pub(crate) struct ReportSink<'a> {
     pub store: Option<(&'a mut (dyn Store + 'static), StudyId)>,
     pub lost: Option<&'a std::sync::atomic::AtomicBool>,
     pub scheduler: &'a mut (dyn Scheduler + 'static),
     pub history: &'a History,
-    /// The trial as it started (who holds it, which attempt).
-    pub trial: Trial,
-    pub stopped: Option<String>,
 }
 
 impl ReportSink<'_> {
-    pub(crate) fn report(&mut self, step: u32, value: f64) -> Report {
+    /// `trial`: as it started (who holds it, which attempt).
+    pub(crate) fn report(&mut self, trial: &Trial, step: u32, value: f64) -> Verdict {
         if let Some((store, study)) = self.store.as_mut() {
-            match store.report_intermediate(*study, &self.trial, step, value) {
+            match store.report_intermediate(*study, trial, step, value) {
                 // The server is away: the value is kept in the trial and written with its
                 // result; the evaluation goes on.
                 Ok(()) | Err(archer_store::StoreError::Disconnected { .. }) => {}
                 Err(e) => {
-                    self.stopped = Some(format!(
+                    return Verdict::Stop(Some(format!(
                         "stopped at step {step}: the store refused its intermediate value: {e}"
-                    ));
-                    return Report::Prune;
+                    )))
                 }
             }
         }
@@ -826,31 +888,40 @@ impl ReportSink<'_> {
             .lost
             .is_some_and(|l| l.load(std::sync::atomic::Ordering::Relaxed))
         {
-            self.stopped = Some(format!(
+            return Verdict::Stop(Some(format!(
                 "stopped at step {step}: this worker no longer holds the trial"
-            ));
-            return Report::Prune;
+            )));
         }
-        match self
-            .scheduler
-            .decide(&self.trial, step, value, self.history)
-        {
-            Decision::Continue => Report::Continue,
-            Decision::Stop => Report::Prune,
+        match self.scheduler.decide(trial, step, value, self.history) {
+            Decision::Continue => Verdict::Continue,
+            Decision::Stop => Verdict::Stop(None),
         }
     }
+}
 
-    /// Evaluates `trial` with its reports going through this sink.
-    pub(crate) fn evaluate(mut self, experiment: &Experiment, trial: &mut Trial, seed: u64) {
-        evaluate(
-            experiment,
-            trial,
-            seed,
-            Some(&mut |step, value| self.report(step, value)),
-        );
-        if let (TrialState::Pruned, Some(reason)) = (trial.state, self.stopped) {
-            trial.error = Some(reason);
-        }
+/// Evaluates `trial` (see [`evaluate`]) with every intermediate report answered by
+/// `answer`; a stop's reason becomes the PRUNED trial's error.
+pub(crate) fn evaluate_answered(
+    experiment: &Experiment,
+    trial: &mut Trial,
+    seed: u64,
+    answer: &mut (dyn FnMut(u32, f64) -> Verdict + Send),
+) {
+    let mut reason = None;
+    evaluate(
+        experiment,
+        trial,
+        seed,
+        Some(&mut |step, value| match answer(step, value) {
+            Verdict::Continue => Report::Continue,
+            Verdict::Stop(why) => {
+                reason = why;
+                Report::Prune
+            }
+        }),
+    );
+    if let (TrialState::Pruned, Some(reason)) = (trial.state, reason) {
+        trial.error = Some(reason);
     }
 }
 

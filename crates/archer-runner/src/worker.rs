@@ -26,8 +26,8 @@ use archer_strategy::{Strategy, StrategyError};
 
 use crate::scheduler::{FullFidelity, Scheduler};
 use crate::study::{
-    ask_feasible, budget_reached, finished_in_order, retry_if_allowed, schedule_trial,
-    trailing_failures, trial_seed, ReportSink,
+    ask_feasible, budget_reached, evaluate_answered, finished_in_order, retry_if_allowed,
+    schedule_trial, trailing_failures, trial_seed, ReportSink,
 };
 use crate::{Experiment, RunError, StopReason};
 
@@ -235,13 +235,12 @@ impl Worker {
         let attempt = trial.attempts;
         let hb_store = &mut self.heartbeat_store;
         let experiment = &self.experiment;
-        let sink = ReportSink {
+        let started = trial.clone();
+        let mut sink = ReportSink {
             store: Some((self.store.as_mut(), self.record.id)),
             lost: Some(&lost),
             scheduler: self.scheduler.as_mut(),
             history: &self.history,
-            trial: trial.clone(),
-            stopped: None,
         };
         let seed = trial_seed(self.experiment.config.study.seed, trial.id);
         std::thread::scope(|scope| {
@@ -262,7 +261,9 @@ impl Worker {
                     }
                 }
             });
-            sink.evaluate(experiment, &mut trial, seed);
+            evaluate_answered(experiment, &mut trial, seed, &mut |step, value| {
+                sink.report(&started, step, value)
+            });
             done.store(true, Ordering::Relaxed);
         });
         let retry = retry_if_allowed(&self.experiment.config.study, &mut trial);

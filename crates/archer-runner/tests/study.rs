@@ -701,6 +701,13 @@ impl archer_runner::Scheduler for StopWeak {
 
 #[test]
 fn a_scheduler_sets_fidelities_and_stops_trials_which_are_charged_and_not_failures() {
+    // In-line, and on a pool of threads whose reports the coordinating thread answers.
+    for workers in [1, 3] {
+        scheduler_run(workers);
+    }
+}
+
+fn scheduler_run(workers: usize) {
     let mut e = experiment(
         Flaky {
             fail_when_first_edge_is: None,
@@ -710,6 +717,7 @@ fn a_scheduler_sets_fidelities_and_stops_trials_which_are_charged_and_not_failur
         trials(60),
     );
     e.evaluator = Arc::new(Stepper);
+    e.config.study.workers = workers;
     let mut study = Study::new(e).unwrap().with_scheduler(Box::new(StopWeak));
     let summary = study.run(&mut NullRecorder, &mut |_| {}).unwrap();
     assert_eq!(
@@ -725,7 +733,7 @@ fn a_scheduler_sets_fidelities_and_stops_trials_which_are_charged_and_not_failur
         .collect();
     assert!(
         pruned.len() > 5,
-        "most random cells have fewer than 2 conv3x3 edges"
+        "workers={workers}: most random cells have fewer than 2 conv3x3 edges"
     );
     assert!(pruned
         .iter()
