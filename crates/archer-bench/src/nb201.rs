@@ -297,7 +297,11 @@ impl Nb201Bench {
         }
         let mut ask_timing = Vec::new();
         if self.ask_timing_at > 0 {
-            for (label, s) in self.strategies.iter().filter(|s| s.1.is_model_based()) {
+            for (label, s) in self
+                .strategies
+                .iter()
+                .filter(|s| archer_predict::is_model_based(&s.1))
+            {
                 ask_timing.push(self.time_asks(label, s, &space)?);
             }
         }
@@ -630,7 +634,7 @@ pub fn loop_throughput(
     let bench = Nb201Bench {
         table,
         dataset: Nb201Dataset::Cifar10,
-        strategies: vec![("random".into(), StrategyConfig::Random {})],
+        strategies: vec![("random".into(), StrategyConfig::named("random"))],
         seeds: 1,
         first_seed: 0,
         budget_seconds: f64::MAX,
@@ -641,7 +645,7 @@ pub fn loop_throughput(
         ask_timing_at: 0,
     };
     let space: Arc<dyn SearchSpace> = Arc::new(Nb201Space::default());
-    let mut experiment = bench.experiment(&StrategyConfig::Random {}, 0, &space)?;
+    let mut experiment = bench.experiment(&StrategyConfig::named("random"), 0, &space)?;
     experiment.config.study.name = format!(
         "bench-store-{}-{}",
         std::process::id(),

@@ -619,10 +619,10 @@ fn nb201(args: Nb201Args) -> Result<()> {
         .iter()
         .filter(|s| !s.trim().is_empty())
         .map(|s| {
-            let config = StrategyConfig::by_name(s.trim())
+            let config = archer_predict::strategy_by_label(s.trim())
                 .and_then(|c| archer_predict::check_strategy(&c).map(|_| c))
                 .map_err(|e| UsageError(format!("--strategies: {e}")))?;
-            Ok((config.label(), config))
+            Ok((archer_predict::strategy_label(&config), config))
         })
         .collect::<Result<Vec<_>, UsageError>>()?;
     if let Some(path) = &args.strategy_file {
@@ -654,7 +654,9 @@ fn nb201(args: Nb201Args) -> Result<()> {
     if !args.objectives.is_empty() || !args.constraint.is_empty() {
         return multi_objective(&args, table, &datasets, strategies, threads);
     }
-    let wants_zero_cost = strategies.iter().any(|(_, s)| s.warm_start().is_some());
+    let wants_zero_cost = strategies
+        .iter()
+        .any(|(_, s)| archer_predict::strategy_warm_start(s).is_some());
     let mut json = Vec::new();
     for (i, &dataset) in datasets.iter().enumerate() {
         let zero_cost = if wants_zero_cost {

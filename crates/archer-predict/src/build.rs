@@ -5,12 +5,10 @@ use std::sync::Arc;
 use archer_space::{Arch, Encoding, SearchSpace};
 use archer_strategy::{
     BuildContext, FeatureEncoding, PredictorConfig, Prescreen, Strategy, StrategyConfig,
-    StrategyError, StrategyKind,
+    StrategyError, StrategyKind, WarmStart,
 };
 
-use crate::{
-    GaussianProcess, MlpEnsemble, MlpSettings, ModelBasedSearch, Npenas, Predictor, RandomForest,
-};
+use crate::{GaussianProcess, MlpEnsemble, MlpSettings, Predictor, RandomForest};
 
 fn encoding(e: FeatureEncoding) -> Encoding {
     match e {
@@ -67,40 +65,94 @@ pub fn registered() -> impl Iterator<Item = &'static dyn StrategyKind> {
         .copied()
 }
 
-/// The registered kind `name`, or the error listing every accepted name.
+/// Every label `--strategies` accepts: each kind's name, then its variants.
+pub fn strategy_labels() -> Vec<String> {
+    registered()
+        .flat_map(|k| {
+            std::iter::once(k.name().to_string())
+                .chain(k.variants().iter().map(|(label, _)| label.to_string()))
+        })
+        .collect()
+}
+
+/// The registered kind `name`, or the error listing every accepted label.
 pub fn strategy_kind(name: &str) -> Result<&'static dyn StrategyKind, StrategyError> {
-    registered().find(|k| k.name() == name).ok_or_else(|| {
-        let names: Vec<&str> = registered().map(|k| k.name()).collect();
-        StrategyConfig::unknown(name, &names)
-    })
+    registered()
+        .find(|k| k.name() == name)
+        .ok_or_else(|| StrategyConfig::unknown(name, &strategy_labels()))
 }
 
-/// Checks a configuration completely: a built-in one by its own rules, a registered one
-/// by its kind.
-pub fn check_strategy(config: &StrategyConfig) -> Result<(), StrategyError> {
-    match config {
-        StrategyConfig::Registered { name, settings } => strategy_kind(name)?.check(settings),
-        other => other.validate(),
+/// The configuration a label stands for: a strategy's name (default settings), one of its
+/// variants (`bo_path`), either followed by `+zc` (zero-cost warm start of every initial
+/// sample, for the strategies that have one).
+pub fn strategy_by_label(label: &str) -> Result<StrategyConfig, StrategyError> {
+    if let Some(base) = label.strip_suffix("+zc") {
+        let config = strategy_by_label(base)?;
+        let kind = strategy_kind(&config.name)?;
+        let Some((key, value)) = kind.zero_cost_setting(&config.settings) else {
+            return Err(StrategyError::InvalidSetting {
+                strategy: base.to_string(),
+                reason: "+zc (zero-cost warm start) applies only to strategies with a warm start (bo, bananas, npenas)".into(),
+            });
+        };
+        return Ok(config.with(key, serde_json::Value::from(value)));
     }
-}
-
-/// Whether `config` searches several objectives at once (random search does, trivially);
-/// any other strategy optimises the first objective.
-pub fn multi_objective(config: &StrategyConfig) -> bool {
-    match config {
-        StrategyConfig::Random {} => true,
-        StrategyConfig::Registered { name, .. } => {
-            strategy_kind(name).is_ok_and(|k| k.multi_objective())
+    for kind in registered() {
+        if kind.name() == label {
+            return Ok(StrategyConfig::named(label));
         }
-        _ => false,
+        if let Some((_, settings)) = kind.variants().iter().find(|(l, _)| *l == label) {
+            let settings =
+                serde_json::from_str(settings).map_err(|e| StrategyError::InvalidSetting {
+                    strategy: label.to_string(),
+                    reason: format!("variant settings: {e}"),
+                })?;
+            return Ok(StrategyConfig {
+                name: kind.name().to_string(),
+                settings,
+            });
+        }
     }
+    let config = StrategyConfig::named(label);
+    strategy_kind(&config.name)?;
+    Ok(config)
 }
 
-/// Builds any strategy, model-based ones included, seeded from `seed` and wrapped in the
-/// de-duplicating wrapper when `deduplicate`. `warm_start` (best first) seeds the initial
-/// samples of the model-based strategies; it must be empty unless the configuration asks
-/// for a warm start. `prescreen`, when the study has constraints known before evaluation,
-/// steers the strategies that use it away from proposals that break them.
+/// The label of `config` for reports (see [`StrategyKind::label`]).
+pub fn strategy_label(config: &StrategyConfig) -> String {
+    strategy_kind(&config.name).map_or_else(|_| config.name.clone(), |k| k.label(&config.settings))
+}
+
+/// The zero-cost warm start `config` asks for, if any.
+pub fn strategy_warm_start(config: &StrategyConfig) -> Option<WarmStart> {
+    strategy_kind(&config.name)
+        .ok()?
+        .warm_start(&config.settings)
+}
+
+/// Whether `config` names a model-based strategy (one of this crate's kinds).
+pub fn is_model_based(config: &StrategyConfig) -> bool {
+    crate::strategies::MODEL_KINDS
+        .iter()
+        .any(|k| k.name() == config.name)
+}
+
+/// Checks a configuration completely, by its kind.
+pub fn check_strategy(config: &StrategyConfig) -> Result<(), StrategyError> {
+    strategy_kind(&config.name)?.check(&config.settings)
+}
+
+/// Whether `config` searches several objectives at once; any other strategy optimises the
+/// first objective.
+pub fn multi_objective(config: &StrategyConfig) -> bool {
+    strategy_kind(&config.name).is_ok_and(|k| k.multi_objective())
+}
+
+/// Builds any strategy, seeded from `seed` and wrapped in the de-duplicating wrapper when
+/// `deduplicate`. `warm_start` (best first) seeds the initial samples of the model-based
+/// strategies; it must be empty unless the configuration asks for a warm start.
+/// `prescreen`, when the study knows metrics before evaluation, steers the strategies that
+/// use it away from proposals that break a constraint (and gives known objectives).
 pub fn build_strategy(
     config: &StrategyConfig,
     space: Arc<dyn SearchSpace>,
@@ -109,30 +161,16 @@ pub fn build_strategy(
     warm_start: Vec<Arch>,
     prescreen: Option<Arc<dyn Prescreen>>,
 ) -> Result<Box<dyn Strategy>, StrategyError> {
-    check_strategy(config)?;
-    let rng = StrategyConfig::strategy_rng(seed);
-    let inner: Box<dyn Strategy> = match config {
-        StrategyConfig::Registered { name, settings } => strategy_kind(name)?.build(
-            settings,
-            BuildContext {
-                space: space.clone(),
-                rng,
-                warm_start,
-                prescreen,
-            },
-        )?,
-        StrategyConfig::Bo(c) => Box::new(
-            ModelBasedSearch::new(space.clone(), rng, c.settings(), warm_start)
-                .with_prescreen(prescreen),
-        ),
-        StrategyConfig::Bananas(c) => Box::new(
-            ModelBasedSearch::new(space.clone(), rng, c.settings(), warm_start)
-                .with_prescreen(prescreen),
-        ),
-        StrategyConfig::Npenas(c) => {
-            Box::new(Npenas::new(space.clone(), rng, c.clone(), warm_start))
-        }
-        other => return other.build(space, seed, deduplicate, prescreen),
-    };
+    let kind = strategy_kind(&config.name)?;
+    kind.check(&config.settings)?;
+    let inner = kind.build(
+        &config.settings,
+        BuildContext {
+            space: space.clone(),
+            rng: StrategyConfig::strategy_rng(seed),
+            warm_start,
+            prescreen,
+        },
+    )?;
     Ok(StrategyConfig::wrap(inner, space, seed, deduplicate))
 }

@@ -24,7 +24,8 @@ mod wl;
 
 pub use acquisition::{acquire, expected_improvement};
 pub use build::{
-    build_predictor, build_strategy, check_strategy, multi_objective, registered, strategy_kind,
+    build_predictor, build_strategy, check_strategy, is_model_based, multi_objective, registered,
+    strategy_by_label, strategy_kind, strategy_label, strategy_labels, strategy_warm_start,
 };
 pub use error::PredictError;
 pub use forest::RandomForest;

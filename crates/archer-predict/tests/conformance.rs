@@ -7,9 +7,7 @@ use std::sync::Arc;
 use archer_core::{Arch, History, Metrics, Trial, TrialState};
 use archer_predict::build_strategy;
 use archer_space::{Nb201Space, SearchSpace, SpaceConfig};
-use archer_strategy::{
-    BananasConfig, BoConfig, NpenasConfig, PredictorConfig, Strategy, StrategyConfig, StrategyError,
-};
+use archer_strategy::{Strategy, StrategyConfig, StrategyError};
 
 fn nb201() -> Arc<dyn SearchSpace> {
     Arc::new(Nb201Space::default())
@@ -86,43 +84,35 @@ fn build(
     build_strategy(config, space, seed, dedup, Vec::new(), None)
 }
 
-/// Every strategy by name, the model-based ones with small models (the suite checks the
-/// contract, not the model; their defaults are measured by `archer bench nb201`).
+/// Small models for the model-based strategies (the suite checks the contract, not the
+/// model; their defaults are measured by `archer bench nb201`).
+fn small(name: &str) -> StrategyConfig {
+    let small_mlp = serde_json::json!({"name": "mlp", "members": 2, "hidden_layers": 1,
+        "width": 8, "epochs": 5, "max_steps": 20, "prior_scale": 1.0});
+    let settings = match name {
+        "bo" => serde_json::json!({"random_candidates": 50, "batch": 3}),
+        "bananas" => {
+            serde_json::json!({"predictor": small_mlp, "random_candidates": 20, "batch": 3})
+        }
+        "npenas" => serde_json::json!({
+            "predictor": {"name": "forest", "trees": 5, "encoding": "one_hot"},
+            "children": 10
+        }),
+        "parego-bananas" => serde_json::json!({"random_candidates": 30, "predictor": small_mlp}),
+        "parego-bo" | "ehvi-bo" => serde_json::json!({"random_candidates": 60}),
+        _ => serde_json::json!({}),
+    };
+    StrategyConfig {
+        name: name.to_string(),
+        settings: settings.as_object().unwrap().clone(),
+    }
+}
+
+/// Every single-objective strategy of the registry (and random search), with small models.
 fn configs() -> Vec<StrategyConfig> {
-    StrategyConfig::NAMES
-        .iter()
-        .map(|name| match StrategyConfig::by_name(name).unwrap() {
-            StrategyConfig::Bo(_) => StrategyConfig::Bo(BoConfig {
-                random_candidates: 50,
-                batch: 3,
-                ..BoConfig::default()
-            }),
-            StrategyConfig::Bananas(_) => StrategyConfig::Bananas(BananasConfig {
-                predictor: PredictorConfig::Mlp {
-                    members: 2,
-                    hidden_layers: 1,
-                    width: 8,
-                    epochs: 5,
-                    max_steps: 20,
-                    learning_rate: 0.01,
-                    encoding: archer_strategy::FeatureEncoding::Path,
-                    bootstrap: true,
-                    prior_scale: 1.0,
-                },
-                random_candidates: 20,
-                batch: 3,
-                ..BananasConfig::default()
-            }),
-            StrategyConfig::Npenas(_) => StrategyConfig::Npenas(NpenasConfig {
-                predictor: PredictorConfig::Forest {
-                    trees: 5,
-                    encoding: archer_strategy::FeatureEncoding::OneHot,
-                },
-                children: 10,
-                ..NpenasConfig::default()
-            }),
-            other => other,
-        })
+    archer_predict::registered()
+        .filter(|k| !k.multi_objective() || k.name() == "random")
+        .map(|k| small(k.name()))
         .collect()
 }
 
@@ -242,7 +232,7 @@ fn dedup_ends_with_exhausted_when_the_space_is_used_up() {
         })
         .collect();
     for config in configs() {
-        let name = config.label();
+        let name = archer_predict::strategy_label(&config);
         let mut s = build(&config, space.clone(), 0, true).unwrap();
         let mut h = History::new();
         let mut n = 0;
@@ -270,7 +260,7 @@ fn local_search_climbs_to_the_optimum_of_a_smooth_objective() {
     // reaches TARGET from its first start: at most 10 + 6 moves × 24 neighbours evaluations.
     for seed in 0..10 {
         let archs = run(
-            &StrategyConfig::by_name("ls").unwrap(),
+            &StrategyConfig::named("ls"),
             true,
             seed,
             10 + 6 * 24,
@@ -285,16 +275,10 @@ fn evolution_beats_random_search_on_a_smooth_objective() {
     let best = |name: &str| -> f64 {
         (0..20)
             .map(|seed| {
-                run(
-                    &StrategyConfig::by_name(name).unwrap(),
-                    true,
-                    seed,
-                    60,
-                    closeness,
-                )
-                .iter()
-                .map(closeness)
-                .fold(0.0, f64::max)
+                run(&StrategyConfig::named(name), true, seed, 60, closeness)
+                    .iter()
+                    .map(closeness)
+                    .fold(0.0, f64::max)
             })
             .sum::<f64>()
             / 20.0
@@ -316,33 +300,38 @@ fn model_based_strategies_beat_random_search_on_a_smooth_objective() {
             .sum::<f64>()
             / 10.0
     };
-    let random = best(&StrategyConfig::Random {});
-    for config in configs().iter().filter(|c| c.is_model_based()) {
+    let random = best(&StrategyConfig::named("random"));
+    for config in configs()
+        .iter()
+        .filter(|c| archer_predict::is_model_based(c))
+    {
         let b = best(config);
-        assert!(b > random, "{} {b} vs random {random}", config.label());
+        assert!(b > random, "{} {b} vs random {random}", config.name);
     }
 }
 
 #[test]
 fn invalid_settings_are_named() {
-    let bad = StrategyConfig::Rea {
-        population: 5,
-        sample: 6,
-    };
-    let err = bad.validate().unwrap_err().to_string();
+    let bad = StrategyConfig::named("rea")
+        .with("population", 5.into())
+        .with("sample", 6.into());
+    let err = archer_predict::check_strategy(&bad)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("strategy.sample = 6") && err.contains("1 to population (5)"),
         "{err}"
     );
-    let bogus = StrategyConfig::by_name("bogus").unwrap();
+    assert!(archer_predict::strategy_by_label("bogus").is_err());
+    let bogus = StrategyConfig::named("bogus");
     let err = archer_predict::check_strategy(&bogus)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("random, rea, ls, reinforce, bo"), "{err}");
     assert!(
-        err.contains("nsga2, mo-rea, parego-bo, parego-bananas, ehvi-bo"),
+        err.contains("random, rea, ls, reinforce, nsga2, mo-rea, bo, bo_path"),
         "{err}"
     );
+    assert!(err.contains("parego-bo, parego-bananas, ehvi-bo"), "{err}");
 }
 
 /// The second objective (minimised): a size every strategy may read before evaluation.
@@ -362,24 +351,11 @@ impl archer_strategy::Prescreen for KnowsSize {
     }
 }
 
-/// Every registered strategy (the multi-objective ones), with small models.
+/// Every multi-objective strategy of the registry, with small models.
 fn registered_configs() -> Vec<StrategyConfig> {
     archer_predict::registered()
-        .map(|kind| {
-            let settings = match kind.name() {
-                "parego-bananas" => serde_json::json!({
-                    "random_candidates": 30,
-                    "predictor": {"name": "mlp", "members": 2, "hidden_layers": 1, "width": 8,
-                                  "epochs": 5, "max_steps": 20}
-                }),
-                "parego-bo" | "ehvi-bo" => serde_json::json!({"random_candidates": 60}),
-                _ => serde_json::json!({}),
-            };
-            StrategyConfig::Registered {
-                name: kind.name().to_string(),
-                settings: settings.as_object().unwrap().clone(),
-            }
-        })
+        .filter(|k| k.multi_objective())
+        .map(|k| small(k.name()))
         .collect()
 }
 
@@ -445,7 +421,7 @@ fn ehvi_bo_finds_more_of_the_front_than_random_search() {
     // The hypervolume of the found front (textured up, size down) after 40 evaluations,
     // summed over 5 seeds.
     let hv = |name: &str| -> f64 {
-        let config = StrategyConfig::by_name(name).unwrap();
+        let config = StrategyConfig::named(name);
         (0..5)
             .map(|seed| {
                 let found: Vec<Vec<f64>> = run_mo(&config, seed, 40)
@@ -459,4 +435,21 @@ fn ehvi_bo_finds_more_of_the_front_than_random_search() {
     };
     let (ehvi, random) = (hv("ehvi-bo"), hv("random"));
     assert!(ehvi > random, "ehvi-bo {ehvi} vs random {random}");
+}
+
+#[test]
+fn every_label_is_its_own_label_and_round_trips() {
+    for label in archer_predict::strategy_labels() {
+        let config = archer_predict::strategy_by_label(&label).unwrap();
+        archer_predict::check_strategy(&config).unwrap();
+        assert_eq!(archer_predict::strategy_label(&config), label);
+        let zc = archer_predict::strategy_by_label(&format!("{label}+zc"));
+        if ["bo", "bananas", "npenas"].contains(&config.name.as_str()) {
+            let zc = zc.unwrap();
+            assert_eq!(archer_predict::strategy_label(&zc), format!("{label}+zc"));
+            assert!(archer_predict::strategy_warm_start(&zc).is_some());
+        } else {
+            assert!(zc.is_err(), "{label}+zc");
+        }
+    }
 }

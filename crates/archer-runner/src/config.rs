@@ -296,7 +296,9 @@ impl ExperimentConfig {
             other => build_evaluator(other, &space)?,
         };
         evaluator.check_space(space.as_ref())?;
-        if self.strategy.warm_start().is_some() && evaluator.zero_cost_proxy().is_none() {
+        if archer_predict::strategy_warm_start(&self.strategy).is_some()
+            && evaluator.zero_cost_proxy().is_none()
+        {
             return Err(ConfigError::invalid(
                 "strategy.warm_start",
                 format!(

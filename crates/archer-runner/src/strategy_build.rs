@@ -18,7 +18,7 @@ const WARM_START_STREAM: u64 = 0x5a45_524f_434f_5354; // "ZEROCOST"
 /// rebuilds it and then restores its saved state.
 pub fn build_strategy(experiment: &Experiment) -> Result<Box<dyn Strategy>, ConfigError> {
     let c = &experiment.config;
-    let warm = match c.strategy.warm_start() {
+    let warm = match archer_predict::strategy_warm_start(&c.strategy) {
         Some(w) => warm_start(experiment, w)?,
         None => Vec::new(),
     };

@@ -459,7 +459,7 @@ impl Study {
         StudySummary {
             name: self.experiment.config.study.name.clone(),
             seed: self.experiment.config.study.seed,
-            strategy: self.experiment.config.strategy.label(),
+            strategy: archer_predict::strategy_label(&self.experiment.config.strategy),
             stop,
             trials: self.history.len() as u64,
             complete: self.history.count(TrialState::Complete) as u64,

@@ -9,7 +9,6 @@ use archer_runner::{
     StopReason, Study, StudySection,
 };
 use archer_space::SpaceConfig;
-use archer_strategy::StrategyConfig;
 
 /// Scores cells by their number of conv3x3 edges; fails or panics on chosen cells.
 struct Flaky {
@@ -58,7 +57,7 @@ fn experiment(evaluator: Flaky, strategy: &str, budget: Budget) -> Experiment {
                 grace_seconds: 60.0,
             },
             space: space.clone(),
-            strategy: StrategyConfig::by_name(strategy).unwrap(),
+            strategy: archer_predict::strategy_by_label(strategy).unwrap(),
             evaluator: EvaluatorConfig::Nb201 {
                 table: "unused".into(),
                 latency_table: None,
@@ -468,7 +467,7 @@ fn proposals_breaking_a_known_constraint_cost_nothing_and_are_told_as_infeasible
             "random",
             trials(40),
         );
-        e.config.strategy = StrategyConfig::by_name(strategy).unwrap();
+        e.config.strategy = archer_predict::strategy_by_label(strategy).unwrap();
         e.evaluator = evaluator.clone();
         e.objectives = vec![
             Objective::maximize("score"),

@@ -303,6 +303,13 @@ pub struct WarmStart {
     pub pool: usize,
 }
 
+impl WarmStart {
+    /// The warm start of `count` architectures from `pool`, if `count > 0`.
+    pub fn asked(count: usize, pool: usize) -> Option<WarmStart> {
+        (count > 0).then_some(WarmStart { count, pool })
+    }
+}
+
 /// `[strategy] name = "bo"`: Bayesian optimisation with a GP (NASBOT-style).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -476,19 +483,42 @@ impl ModelSearchSettings {
 impl NpenasConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.predictor.validate()?;
-        if self.population == 0 {
-            return Err("strategy.population must be at least 1".into());
-        }
-        if self.sample == 0 || self.sample > self.population {
-            return Err(format!(
-                "strategy.sample = {}; accepted: 1 to population ({})",
-                self.sample, self.population
-            ));
-        }
+        crate::population::check_tournament(self.population, self.sample)?;
         if self.children == 0 {
             return Err("strategy.children must be at least 1".into());
         }
         check_beta(self.ucb_beta)
+    }
+}
+
+/// A zero-cost warm start of `count` from a pool of `pool` must draw from enough.
+fn check_warm_start(count: usize, pool: usize) -> Result<(), String> {
+    if count > 0 && pool < count {
+        return Err(format!(
+            "strategy.warm_start_pool = {pool} is smaller than strategy.warm_start = {count}"
+        ));
+    }
+    Ok(())
+}
+
+impl crate::StrategySettings for BoConfig {
+    fn validate(&self) -> Result<(), String> {
+        self.settings().validate()?;
+        check_warm_start(self.warm_start, self.warm_start_pool)
+    }
+}
+
+impl crate::StrategySettings for BananasConfig {
+    fn validate(&self) -> Result<(), String> {
+        self.settings().validate()?;
+        check_warm_start(self.warm_start, self.warm_start_pool)
+    }
+}
+
+impl crate::StrategySettings for NpenasConfig {
+    fn validate(&self) -> Result<(), String> {
+        NpenasConfig::validate(self)?;
+        check_warm_start(self.warm_start, self.warm_start_pool)
     }
 }
 

@@ -155,6 +155,20 @@ pub(crate) fn better(a: usize, b: usize, ranks: &[usize], key: &[f64]) -> usize 
     }
 }
 
+/// The settings of a tournament over a population: `population >= 1` and
+/// `1 <= sample <= population`; the message names the key.
+pub(crate) fn check_tournament(population: usize, sample: usize) -> Result<(), String> {
+    if population == 0 {
+        return Err("strategy.population must be at least 1".into());
+    }
+    if sample == 0 || sample > population {
+        return Err(format!(
+            "strategy.sample = {sample}; accepted: 1 to population ({population})"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

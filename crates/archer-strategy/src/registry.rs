@@ -10,7 +10,7 @@ use archer_rng::Rng;
 use archer_space::SearchSpace;
 use serde::de::DeserializeOwned;
 
-use crate::{Strategy, StrategyError};
+use crate::{Strategy, StrategyError, WarmStart};
 
 /// The settings of a registered strategy as written in `[strategy]` (without `name`).
 pub type Settings = serde_json::Map<String, serde_json::Value>;
@@ -49,6 +49,28 @@ pub trait StrategyKind: Sync {
         settings: &Settings,
         ctx: BuildContext,
     ) -> Result<Box<dyn Strategy>, StrategyError>;
+
+    /// The name plus what sets `settings` apart from the defaults (`bo_path`, `+zc`), for
+    /// reports; the inverse of [`StrategyKind::variants`] and `+zc`.
+    fn label(&self, _settings: &Settings) -> String {
+        self.name().to_string()
+    }
+
+    /// Named variants: a label and the settings (JSON) it stands for.
+    fn variants(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+
+    /// The zero-cost warm start `settings` ask for, if any.
+    fn warm_start(&self, _settings: &Settings) -> Option<WarmStart> {
+        None
+    }
+
+    /// The setting that `+zc` adds (warm-start all the initial samples), for strategies
+    /// that have a warm start.
+    fn zero_cost_setting(&self, _settings: &Settings) -> Option<(&'static str, usize)> {
+        None
+    }
 }
 
 /// The settings type of a registered strategy: parsed with serde (unknown keys refused),
@@ -60,6 +82,9 @@ pub trait StrategySettings: DeserializeOwned {
     }
 }
 
+/// The setting (key, value) that `+zc` adds to a configuration `C`.
+type ZeroCostSetting<C> = fn(&C) -> (&'static str, usize);
+
 /// A [`StrategyKind`] from a settings type and a builder function: what a strategy file
 /// declares as its `KIND`.
 pub struct Kind<C> {
@@ -67,6 +92,10 @@ pub struct Kind<C> {
     summary: &'static str,
     build: fn(C, BuildContext) -> Box<dyn Strategy>,
     multi_objective: bool,
+    variants: &'static [(&'static str, &'static str)],
+    label: Option<fn(&C) -> String>,
+    warm_start: Option<fn(&C) -> Option<WarmStart>>,
+    zero_cost: Option<ZeroCostSetting<C>>,
     settings: PhantomData<fn() -> C>,
 }
 
@@ -81,6 +110,10 @@ impl<C> Kind<C> {
             summary,
             build,
             multi_objective: false,
+            variants: &[],
+            label: None,
+            warm_start: None,
+            zero_cost: None,
             settings: PhantomData,
         }
     }
@@ -88,6 +121,28 @@ impl<C> Kind<C> {
     /// Marks the kind as searching several objectives at once.
     pub const fn multi_objective(mut self) -> Self {
         self.multi_objective = true;
+        self
+    }
+
+    /// Named variants (label, settings as JSON) and the labelling of any settings.
+    pub const fn with_variants(
+        mut self,
+        variants: &'static [(&'static str, &'static str)],
+        label: fn(&C) -> String,
+    ) -> Self {
+        self.variants = variants;
+        self.label = Some(label);
+        self
+    }
+
+    /// A zero-cost warm start read from the settings, and the setting `+zc` adds.
+    pub const fn with_warm_start(
+        mut self,
+        warm_start: fn(&C) -> Option<WarmStart>,
+        zero_cost: ZeroCostSetting<C>,
+    ) -> Self {
+        self.warm_start = Some(warm_start);
+        self.zero_cost = Some(zero_cost);
         self
     }
 }
@@ -129,6 +184,27 @@ impl<C: StrategySettings> StrategyKind for Kind<C> {
     ) -> Result<Box<dyn Strategy>, StrategyError> {
         Ok((self.build)(self.parse(settings)?, ctx))
     }
+
+    fn label(&self, settings: &Settings) -> String {
+        match (self.label, self.parse(settings)) {
+            (Some(label), Ok(c)) => label(&c),
+            _ => self.name.to_string(),
+        }
+    }
+
+    fn variants(&self) -> &'static [(&'static str, &'static str)] {
+        self.variants
+    }
+
+    fn warm_start(&self, settings: &Settings) -> Option<WarmStart> {
+        let c = self.parse(settings).ok()?;
+        self.warm_start.and_then(|w| w(&c))
+    }
+
+    fn zero_cost_setting(&self, settings: &Settings) -> Option<(&'static str, usize)> {
+        let c = self.parse(settings).ok()?;
+        self.zero_cost.map(|z| z(&c))
+    }
 }
 
 /// Declares the strategy modules of a registry and the list of their `KIND`s: one entry per
@@ -136,7 +212,7 @@ impl<C: StrategySettings> StrategyKind for Kind<C> {
 #[macro_export]
 macro_rules! registry {
     ($list:ident: $($module:ident),* $(,)?) => {
-        $(mod $module;)*
+        $(pub mod $module;)*
         /// Every strategy kind registered here.
         pub static $list: &[&dyn $crate::StrategyKind] = &[$(&$module::KIND),*];
     };

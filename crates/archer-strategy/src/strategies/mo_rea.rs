@@ -42,16 +42,7 @@ fn sample() -> usize {
 
 impl StrategySettings for MoReaConfig {
     fn validate(&self) -> Result<(), String> {
-        if self.population == 0 {
-            return Err("strategy.population must be at least 1".into());
-        }
-        if self.sample == 0 || self.sample > self.population {
-            return Err(format!(
-                "strategy.sample = {}; accepted: 1 to population ({})",
-                self.sample, self.population
-            ));
-        }
-        Ok(())
+        crate::population::check_tournament(self.population, self.sample)
     }
 }
 

@@ -5,7 +5,21 @@ use archer_rng::Rng;
 use archer_space::SearchSpace;
 use serde::{Deserialize, Serialize};
 
-use crate::{Proposal, Strategy, StrategyError};
+use crate::{Kind, Proposal, Strategy, StrategyError, StrategySettings};
+
+pub(crate) const KIND: Kind<RandomConfig> = Kind::new(
+    "random",
+    "uniform random sampling; multi-objective by nature",
+    |_, ctx| Box::new(RandomSearch::new(ctx.space, ctx.rng)),
+)
+.multi_objective();
+
+/// `[strategy] name = "random"`: no settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomConfig {}
+
+impl StrategySettings for RandomConfig {}
 
 /// Uniform random sampling from the space (Bergstra & Bengio 2012; Li & Talwalkar 2019).
 pub struct RandomSearch {

@@ -6,7 +6,46 @@ use archer_rng::Rng;
 use archer_space::SearchSpace;
 use serde::{Deserialize, Serialize};
 
-use crate::{Proposal, Strategy, StrategyError};
+use crate::{Kind, Proposal, Strategy, StrategyError, StrategySettings};
+
+pub(crate) const KIND: Kind<LsConfig> = Kind::new(
+    "ls",
+    "local search: the best neighbour of the current best, restarting at local optima",
+    |c, ctx| {
+        Box::new(LocalSearch::new(
+            ctx.space,
+            ctx.rng,
+            c.initial_samples,
+            c.restart_samples,
+        ))
+    },
+);
+
+/// `[strategy] name = "ls"`. Defaults follow NASLib's local search (10 initial samples).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LsConfig {
+    #[serde(default = "ten")]
+    pub initial_samples: usize,
+    #[serde(default = "ten")]
+    pub restart_samples: usize,
+}
+
+fn ten() -> usize {
+    10
+}
+
+impl StrategySettings for LsConfig {
+    fn validate(&self) -> Result<(), String> {
+        if self.initial_samples == 0 {
+            return Err("strategy.initial_samples must be at least 1".into());
+        }
+        if self.restart_samples == 0 {
+            return Err("strategy.restart_samples must be at least 1".into());
+        }
+        Ok(())
+    }
+}
 
 /// Local search proposes every architecture at full fidelity.
 const FULL: Fidelity = Fidelity {
@@ -52,7 +91,7 @@ struct LsState {
 }
 
 impl LocalSearch {
-    /// `initial_samples >= 1`, `restart_samples >= 1` (checked by [`crate::StrategyConfig`]).
+    /// `initial_samples >= 1`, `restart_samples >= 1` (checked by [`LsConfig`]).
     pub fn new(
         space: Arc<dyn SearchSpace>,
         rng: Rng,

@@ -5,7 +5,53 @@ use archer_rng::Rng;
 use archer_space::SearchSpace;
 use serde::{Deserialize, Serialize};
 
-use crate::{Proposal, Strategy, StrategyError};
+use crate::{Kind, Proposal, Strategy, StrategyError, StrategySettings};
+
+pub(crate) const KIND: Kind<ReinforceConfig> = Kind::new(
+    "reinforce",
+    "REINFORCE on a factorised softmax policy, NAS-Bench-201's settings",
+    |c, ctx| {
+        Box::new(Reinforce::new(
+            ctx.space,
+            ctx.rng,
+            c.learning_rate,
+            c.baseline_decay,
+        ))
+    },
+);
+
+/// `[strategy] name = "reinforce"`. Defaults follow NAS-Bench-201 (learning rate 0.5,
+/// baseline decay 0.9).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReinforceConfig {
+    #[serde(default = "learning_rate")]
+    pub learning_rate: f64,
+    #[serde(default = "baseline_decay")]
+    pub baseline_decay: f64,
+}
+
+fn learning_rate() -> f64 {
+    0.5
+}
+fn baseline_decay() -> f64 {
+    0.9
+}
+
+impl StrategySettings for ReinforceConfig {
+    fn validate(&self) -> Result<(), String> {
+        let (lr, decay) = (self.learning_rate, self.baseline_decay);
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(format!("strategy.learning_rate = {lr}; must be positive"));
+        }
+        if !(0.0..1.0).contains(&decay) {
+            return Err(format!(
+                "strategy.baseline_decay = {decay}; accepted: 0 to below 1"
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// REINFORCE as the NAS-Bench-201 baseline runs it (Williams 1992; Zoph & Le 2017): a
 /// factorised categorical policy, one softmax per dimension over its allowed values, trained
@@ -48,7 +94,7 @@ fn softmax(logits: &[f64]) -> Vec<f64> {
 }
 
 impl Reinforce {
-    /// `learning_rate > 0`, `0 <= baseline_decay < 1` (checked by [`crate::StrategyConfig`]).
+    /// `learning_rate > 0`, `0 <= baseline_decay < 1` (checked by [`ReinforceConfig`]).
     pub fn new(
         space: Arc<dyn SearchSpace>,
         mut rng: Rng,

@@ -6,7 +6,44 @@ use archer_rng::Rng;
 use archer_space::SearchSpace;
 use serde::{Deserialize, Serialize};
 
-use crate::{draw_passing, sample_passing, Prescreen, Proposal, Strategy, StrategyError};
+use crate::{
+    draw_passing, sample_passing, Kind, Prescreen, Proposal, Strategy, StrategyError,
+    StrategySettings,
+};
+
+pub(crate) const KIND: Kind<ReaConfig> = Kind::new(
+    "rea",
+    "regularized (aging) evolution, NAS-Bench-201's settings",
+    |c, ctx| {
+        Box::new(
+            RegularizedEvolution::new(ctx.space, ctx.rng, c.population, c.sample)
+                .with_prescreen(ctx.prescreen),
+        )
+    },
+);
+
+/// `[strategy] name = "rea"`. Defaults follow NAS-Bench-201 (population 10, sample 3).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReaConfig {
+    #[serde(default = "population")]
+    pub population: usize,
+    #[serde(default = "sample")]
+    pub sample: usize,
+}
+
+fn population() -> usize {
+    10
+}
+fn sample() -> usize {
+    3
+}
+
+impl StrategySettings for ReaConfig {
+    fn validate(&self) -> Result<(), String> {
+        crate::population::check_tournament(self.population, self.sample)
+    }
+}
 
 /// Regularized (aging) evolution, Real et al. 2019, as run in NAS-Bench-201: a population of
 /// the `population` most recent results; each child mutates the best of `sample` members
@@ -53,7 +90,7 @@ struct ReaState {
 }
 
 impl RegularizedEvolution {
-    /// `population >= 1`, `1 <= sample <= population` (checked by [`crate::StrategyConfig`]).
+    /// `population >= 1`, `1 <= sample <= population` (checked by [`ReaConfig`]).
     pub fn new(space: Arc<dyn SearchSpace>, rng: Rng, population: usize, sample: usize) -> Self {
         RegularizedEvolution {
             space,
