@@ -353,6 +353,7 @@ impl MoBench {
             config,
             space: Arc::new(Nb201Space::default()),
             evaluator: Arc::new(evaluator),
+            zero_cost: None,
             objectives: self.objectives.clone(),
             constraints: self.constraints.clone(),
         })

@@ -191,11 +191,8 @@ impl Nb201Bench {
         seed: u64,
         space: &Arc<dyn SearchSpace>,
     ) -> Result<Experiment, BenchError> {
-        let mut evaluator = Nb201Evaluator::new(self.table.clone(), self.dataset, 12, Vec::new())
+        let evaluator = Nb201Evaluator::new(self.table.clone(), self.dataset, 12, Vec::new())
             .map_err(archer_runner::ConfigError::from)?;
-        if let Some(z) = &self.zero_cost {
-            evaluator = evaluator.with_zero_cost(z.clone());
-        }
         let config = ExperimentConfig {
             study: StudySection {
                 name: format!("bench-{}-{seed}", strategy.name()),
@@ -228,6 +225,10 @@ impl Nb201Bench {
             config,
             space: space.clone(),
             evaluator: Arc::new(evaluator),
+            zero_cost: self
+                .zero_cost
+                .clone()
+                .map(|z| z as Arc<dyn archer_eval::ZeroCostProxy>),
             objectives: vec![Objective::maximize(metric::VALID_ACC)],
             constraints: Vec::new(),
         })

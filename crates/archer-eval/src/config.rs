@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     EvalError, Evaluator, Nb201Dataset, Nb201Evaluator, Nb201Table, Nb201ZeroCost, TrainSettings,
-    NB201_ZERO_COST_PROXIES,
+    ZeroCostProxy, NB201_ZERO_COST_PROXIES,
 };
 
 fn default_dataset() -> Nb201Dataset {
@@ -93,6 +93,22 @@ impl EvaluatorConfig {
         }
     }
 
+    /// The zero-cost proxy scores this section names (`zero_cost_table`), if any.
+    pub fn zero_cost(&self) -> Result<Option<Arc<dyn ZeroCostProxy>>, EvalError> {
+        match self {
+            EvaluatorConfig::Nb201 {
+                dataset,
+                zero_cost_table: Some(z),
+                zero_cost_proxy,
+                ..
+            } => {
+                let proxy = zero_cost_proxy.as_deref().unwrap_or("naswot");
+                Ok(Some(Arc::new(Nb201ZeroCost::load(z, *dataset, proxy)?)))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Loads data and builds the evaluator. The `train` evaluator is built by
     /// `archer-train` (the runner does it); here it is only validated, then refused.
     pub fn build(&self) -> Result<Arc<dyn Evaluator>, EvalError> {
@@ -129,11 +145,8 @@ impl EvaluatorConfig {
                     (None, Some(_)) => vec!["1080ti_1".to_string()],
                     (None, None) => Vec::new(),
                 };
-                let mut e = Nb201Evaluator::new(Arc::new(t), *dataset, *epochs, devices)?
+                let e = Nb201Evaluator::new(Arc::new(t), *dataset, *epochs, devices)?
                     .with_wall_delay(*wall_seconds_per_query)?;
-                if let Some(z) = zero_cost_table {
-                    e = e.with_zero_cost(Arc::new(Nb201ZeroCost::load(z, *dataset, proxy)?));
-                }
                 Ok(Arc::new(e))
             }
             EvaluatorConfig::External {} => Err(EvalError::InvalidSetting(

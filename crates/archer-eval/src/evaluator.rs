@@ -42,18 +42,6 @@ pub trait Evaluator: Send + Sync {
         Ok(())
     }
 
-    /// A zero-cost proxy score of `arch` (higher = predicted better) when this evaluator has
-    /// a source of such scores, else `None`. Strategies use it to warm-start; it is not
-    /// charged to the simulated clock.
-    fn zero_cost(&self, _arch: &Arch) -> Option<f64> {
-        None
-    }
-
-    /// The name of the proxy behind [`Evaluator::zero_cost`], if there is one.
-    fn zero_cost_proxy(&self) -> Option<String> {
-        None
-    }
-
     /// What data made the results (paths, content hashes, settings), saved with every run.
     fn provenance(&self) -> serde_json::Value;
 }

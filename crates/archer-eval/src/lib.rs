@@ -22,4 +22,4 @@ pub use table_file::DataFile;
 pub use train_settings::{
     Augment, DataConfig, DeviceChoice, NetworkConfig, TrainConfig, TrainSettings,
 };
-pub use zero_cost::{Nb201ZeroCost, NB201_ZERO_COST_PROXIES};
+pub use zero_cost::{Nb201ZeroCost, ZeroCostProxy, NB201_ZERO_COST_PROXIES};

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use archer_core::{metric, Arch, Direction, Fidelity, MetricSpec, Metrics, TrialCtx};
 use archer_space::{Nb201Space, SearchSpace};
 
-use crate::{EvalError, Evaluator, Nb201Dataset, Nb201Table, Nb201ZeroCost};
+use crate::{EvalError, Evaluator, Nb201Dataset, Nb201Table};
 
 /// Looks architectures up in the NAS-Bench-201 table and charges a simulated clock.
 ///
@@ -22,7 +22,6 @@ pub struct Nb201Evaluator {
     charge_epochs: u32,
     latency_devices: Vec<String>,
     wall_delay: std::time::Duration,
-    zero_cost: Option<Arc<Nb201ZeroCost>>,
 }
 
 /// Epochs of the NB201 training schedule the table's accuracies come from.
@@ -59,7 +58,6 @@ impl Nb201Evaluator {
             charge_epochs,
             latency_devices,
             wall_delay: std::time::Duration::ZERO,
-            zero_cost: None,
         })
     }
 
@@ -72,12 +70,6 @@ impl Nb201Evaluator {
         }
         self.wall_delay = std::time::Duration::from_secs_f64(seconds);
         Ok(self)
-    }
-
-    /// Answers [`Evaluator::zero_cost`] from `scores`.
-    pub fn with_zero_cost(mut self, scores: Arc<Nb201ZeroCost>) -> Self {
-        self.zero_cost = Some(scores);
-        self
     }
 
     pub fn table(&self) -> &Nb201Table {
@@ -233,14 +225,6 @@ impl Evaluator for Nb201Evaluator {
         Ok(())
     }
 
-    fn zero_cost(&self, arch: &Arch) -> Option<f64> {
-        self.zero_cost.as_ref()?.score(arch)
-    }
-
-    fn zero_cost_proxy(&self) -> Option<String> {
-        self.zero_cost.as_ref().map(|z| z.column().to_string())
-    }
-
     fn provenance(&self) -> serde_json::Value {
         let mut v = serde_json::json!({
             "evaluator": "nb201",
@@ -255,11 +239,6 @@ impl Evaluator for Nb201Evaluator {
             v["latency_table"] = serde_json::json!(path);
             v["latency_table_sha256"] = serde_json::json!(sha);
             v["latency_devices"] = serde_json::json!(self.latency_devices);
-        }
-        if let Some(z) = &self.zero_cost {
-            v["zero_cost_table"] = serde_json::json!(z.path());
-            v["zero_cost_table_sha256"] = serde_json::json!(z.sha256());
-            v["zero_cost_column"] = serde_json::json!(z.column());
         }
         v
     }

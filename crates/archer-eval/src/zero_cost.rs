@@ -10,6 +10,38 @@ use crate::{DataError, Nb201Dataset};
 pub const NB201_ZERO_COST_PROXIES: [&str; 5] =
     ["naswot", "synflow", "logsynflow", "nregions", "zen"];
 
+/// A source of zero-cost proxy scores: a cheap guess of an architecture's quality (higher =
+/// predicted better), known without training. Strategies use it to warm-start; it is never
+/// charged to the simulated clock, and it is not an evaluator's business.
+pub trait ZeroCostProxy: Send + Sync {
+    /// What is scored, e.g. `cifar10_naswot`.
+    fn name(&self) -> String;
+
+    /// The score of `arch`, if the source has one.
+    fn score(&self, arch: &Arch) -> Option<f64>;
+
+    /// Where the scores come from (paths, content hashes), saved with every run.
+    fn provenance(&self) -> serde_json::Value;
+}
+
+impl ZeroCostProxy for Nb201ZeroCost {
+    fn name(&self) -> String {
+        self.column.clone()
+    }
+
+    fn score(&self, arch: &Arch) -> Option<f64> {
+        Nb201ZeroCost::score(self, arch)
+    }
+
+    fn provenance(&self) -> serde_json::Value {
+        serde_json::json!({
+            "zero_cost_table": self.path,
+            "zero_cost_table_sha256": self.sha256,
+            "zero_cost_column": self.column,
+        })
+    }
+}
+
 /// Zero-cost proxy scores (computed at initialisation, higher = predicted better) for
 /// NAS-Bench-201 cells: one column `<dataset>_<proxy>` of `nb201_zero_cost_proxies.csv.gz`,
 /// keyed by `arch_str`.

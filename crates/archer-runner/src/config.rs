@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use archer_core::{Constraint, Direction, Objective};
-use archer_eval::{Evaluator, EvaluatorConfig};
+use archer_eval::{Evaluator, EvaluatorConfig, ZeroCostProxy};
 use archer_space::{SearchSpace, SpaceConfig};
 use archer_strategy::StrategyConfig;
 use serde::{Deserialize, Serialize};
@@ -184,6 +184,8 @@ pub struct Experiment {
     pub config: ExperimentConfig,
     pub space: Arc<dyn SearchSpace>,
     pub evaluator: Arc<dyn Evaluator>,
+    /// Zero-cost proxy scores for warm starts, when the configuration names a source.
+    pub zero_cost: Option<Arc<dyn ZeroCostProxy>>,
     /// The objectives in order, directions resolved (at least one).
     pub objectives: Vec<Objective>,
     /// Hard limits every result is checked against.
@@ -296,9 +298,8 @@ impl ExperimentConfig {
             other => build_evaluator(other, &space)?,
         };
         evaluator.check_space(space.as_ref())?;
-        if archer_predict::strategy_warm_start(&self.strategy).is_some()
-            && evaluator.zero_cost_proxy().is_none()
-        {
+        let zero_cost = self.evaluator.zero_cost()?;
+        if archer_predict::strategy_warm_start(&self.strategy).is_some() && zero_cost.is_none() {
             return Err(ConfigError::invalid(
                 "strategy.warm_start",
                 format!(
@@ -313,6 +314,7 @@ impl ExperimentConfig {
             config: self,
             space,
             evaluator,
+            zero_cost,
             objectives,
             constraints,
         })

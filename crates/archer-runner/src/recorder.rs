@@ -102,6 +102,7 @@ impl Recorder for DirRecorder {
             "objectives": experiment.objectives,
             "constraints": experiment.constraints,
             "evaluator": experiment.evaluator.provenance(),
+            "zero_cost": experiment.zero_cost.as_ref().map(|z| z.provenance()),
         });
         self.write(RUN_FILE, &pretty(&run))
     }

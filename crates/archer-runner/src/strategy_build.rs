@@ -87,13 +87,12 @@ pub fn restored_strategy(
 /// ones (best first; ties keep draw order). Architectures without a score are skipped.
 pub fn warm_start(experiment: &Experiment, w: WarmStart) -> Result<Vec<Arch>, ConfigError> {
     let space = experiment.space.as_ref();
-    let evaluator = experiment.evaluator.as_ref();
-    if evaluator.zero_cost_proxy().is_none() {
+    let Some(zero_cost) = experiment.zero_cost.as_deref() else {
         return Err(ConfigError::invalid(
             "strategy.warm_start",
-            "needs an evaluator with zero-cost proxy scores (evaluator.zero_cost_table)",
+            "needs zero-cost proxy scores (evaluator.zero_cost_table)",
         ));
-    }
+    };
     let mut rng = Rng::derive(experiment.config.study.seed, WARM_START_STREAM);
     let mut seen = HashSet::new();
     let mut pool: Vec<(Arch, f64)> = Vec::new();
@@ -105,7 +104,7 @@ pub fn warm_start(experiment: &Experiment, w: WarmStart) -> Result<Vec<Arch>, Co
         if !seen.insert(space.canonical_hash(&arch)) {
             continue;
         }
-        if let Some(score) = evaluator.zero_cost(&arch).filter(|s| s.is_finite()) {
+        if let Some(score) = zero_cost.score(&arch).filter(|s| s.is_finite()) {
             pool.push((arch, score));
         }
     }

@@ -75,6 +75,7 @@ fn experiment(evaluator: Flaky, strategy: &str, budget: Budget) -> Experiment {
         },
         space: space.build().unwrap(),
         evaluator: Arc::new(evaluator),
+        zero_cost: None,
         objectives: vec![Objective::maximize("score")],
         constraints: Vec::new(),
     }

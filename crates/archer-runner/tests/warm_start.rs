@@ -58,11 +58,11 @@ fn the_first_proposals_are_the_best_of_the_pool_by_the_proxy() {
         assert_eq!(warm.len(), 5);
         let scores: Vec<f64> = warm
             .iter()
-            .map(|a| experiment.evaluator.zero_cost(a).unwrap())
+            .map(|a| experiment.zero_cost.as_ref().unwrap().score(a).unwrap())
             .collect();
         assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
         assert_eq!(
-            experiment.evaluator.zero_cost_proxy().as_deref(),
+            experiment.zero_cost.as_ref().map(|z| z.name()).as_deref(),
             Some("cifar10_naswot")
         );
         let mut study = Study::new(experiment).unwrap();
