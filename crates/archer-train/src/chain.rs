@@ -10,12 +10,13 @@
 //! - `max_pool`, `avg_pool` (k×k, stride 1) and `identity`, each followed by a ReLU → 1×1
 //!   conv → BN projection when the layer's filter count differs from its input channels.
 
-use archer_space::{Arch, ChainSpace};
+use archer_space::{Arch, ChainSpace, CHAIN_FILTERS, CHAIN_KERNELS, CHAIN_OPS};
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
-use crate::net::scaled;
+use crate::net::{scaled, NetModule, NetworkBuilder, NetworkSpec};
 use crate::ops::{batch_norm, classifier, Conv, DilConv, FlopTally, Pool, ReluConvBn, Shape};
+use crate::TrainError;
 
 #[derive(Debug)]
 enum LayerOp {
@@ -161,5 +162,55 @@ impl ModuleT for ChainModule {
             .adaptive_avg_pool2d([1, 1])
             .flatten(1, -1)
             .apply(&self.head)
+    }
+}
+
+/// Builds chain (macro) networks: the stem has `channels` (default 16) channels.
+pub(crate) struct ChainBuilder;
+
+pub(crate) const BUILDER: ChainBuilder = ChainBuilder;
+
+impl NetworkBuilder for ChainBuilder {
+    fn space(&self) -> &'static str {
+        "macro"
+    }
+
+    fn build(
+        &self,
+        spec: &NetworkSpec,
+        root: &nn::Path,
+        tally: &FlopTally,
+    ) -> Result<Box<dyn NetModule>, TrainError> {
+        let layers = spec
+            .space
+            .dimensions()
+            .iter()
+            .filter(|d| d.label.ends_with("_op"))
+            .count();
+        let ops: Vec<String> = CHAIN_OPS.iter().map(|s| s.to_string()).collect();
+        let full = ChainSpace::new(
+            Some(layers),
+            Some(&ops),
+            Some(&CHAIN_KERNELS),
+            Some(&CHAIN_FILTERS),
+        )
+        .map_err(|e| TrainError::Setting(e.to_string()))?;
+        let stem = scaled(spec.config.channels.unwrap_or(16), spec.width) as i64;
+        Ok(Box::new(ChainModule::new(
+            root,
+            tally,
+            &full,
+            spec.arch,
+            spec.input,
+            stem,
+            spec.width,
+            spec.classes,
+        )))
+    }
+}
+
+impl NetModule for ChainModule {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        ModuleT::forward_t(self, xs, train)
     }
 }

@@ -3,7 +3,10 @@
 //! depth, global average pooling and a linear classifier; optionally the auxiliary head at
 //! 2/3 depth and drop-path on every non-identity edge.
 
-use archer_nets::{DartsCell, DartsNet, DartsOp};
+use archer_nets::{DartsCell, DartsNet, DartsNetConfig, DartsOp};
+
+use crate::net::{scaled, NetModule, NetworkBuilder, NetworkSpec};
+use crate::TrainError;
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
@@ -288,5 +291,51 @@ impl DartsModule {
 impl ModuleT for DartsModule {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         self.forward_aux(xs, train).0
+    }
+}
+
+/// Builds DARTS networks (`channels` default 16, `depth` = cells, default 8; auxiliary head
+/// and drop-path from the recipe).
+pub(crate) struct DartsBuilder;
+
+pub(crate) const BUILDER: DartsBuilder = DartsBuilder;
+
+impl NetworkBuilder for DartsBuilder {
+    fn space(&self) -> &'static str {
+        "darts"
+    }
+
+    fn build(
+        &self,
+        spec: &NetworkSpec,
+        root: &nn::Path,
+        tally: &FlopTally,
+    ) -> Result<Box<dyn NetModule>, TrainError> {
+        let as_u = |x: i64| x as u64;
+        let cfg = DartsNetConfig {
+            channels: scaled(spec.config.channels.unwrap_or(16), spec.width),
+            layers: spec.config.depth.unwrap_or(8),
+            stem_multiplier: 3,
+            classes: as_u(spec.classes),
+            input: (as_u(spec.input.c), as_u(spec.input.h), as_u(spec.input.w)),
+        };
+        let net = DartsNet::new(spec.space, spec.arch, cfg)?;
+        Ok(Box::new(DartsModule::new(
+            root,
+            tally,
+            &net,
+            spec.config.auxiliary_weight > 0.0,
+            spec.config.drop_path,
+        )))
+    }
+}
+
+impl NetModule for DartsModule {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        ModuleT::forward_t(self, xs, train)
+    }
+
+    fn forward_aux(&self, xs: &Tensor, train: bool) -> (Tensor, Option<Tensor>) {
+        DartsModule::forward_aux(self, xs, train)
     }
 }

@@ -10,7 +10,7 @@ use archer_space::SearchSpace;
 use tch::{Kind, Tensor};
 
 use crate::data::{load_data, ImageSet, LoadedData, Normalize};
-use crate::net::TRAINABLE_SPACES;
+use crate::net::trainable_spaces;
 use crate::train::{device, train, Limits};
 use crate::{Network, TrainError};
 
@@ -296,7 +296,7 @@ impl Evaluator for TrainEvaluator {
 
     fn check_space(&self, space: &dyn SearchSpace) -> Result<(), EvalError> {
         match space.name() {
-            name if TRAINABLE_SPACES.contains(&name) => Ok(()),
+            name if trainable_spaces().contains(&name) => Ok(()),
             other => Err(EvalError::WrongSpace {
                 evaluator: "train".into(),
                 space: other.into(),

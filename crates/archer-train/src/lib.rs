@@ -19,7 +19,7 @@ pub mod train;
 
 pub use error::TrainError;
 pub use evaluator::{latency_ms, metrics, TrainEvaluator, SPLIT_SEED};
-pub use net::{Network, TRAINABLE_SPACES};
+pub use net::{trainable_spaces, Network};
 
 use std::sync::{Mutex, MutexGuard};
 

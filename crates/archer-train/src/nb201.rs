@@ -2,11 +2,13 @@
 //! BN, three stages of identical cells with residual reduction blocks between them, then
 //! BN, ReLU, global average pooling and a linear classifier (Dong & Yang 2020).
 
-use archer_nets::{Nb201Net, Nb201Op};
+use archer_nets::{Nb201Net, Nb201NetConfig, Nb201Op};
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
+use crate::net::{scaled, NetModule, NetworkBuilder, NetworkSpec};
 use crate::ops::{batch_norm, classifier, Conv, Edge, FlopTally, Pool, ReluConvBn, Shape};
+use crate::TrainError;
 
 /// One cell: node j sums its edges from every earlier node; the last node is the output.
 #[derive(Debug)]
@@ -174,5 +176,39 @@ impl ModuleT for Nb201Module {
             .adaptive_avg_pool2d([1, 1])
             .flatten(1, -1)
             .apply(&self.head)
+    }
+}
+
+/// Builds NAS-Bench-201 networks (`channels` default 16, `depth` = cells per stage, default 5).
+pub(crate) struct Nb201Builder;
+
+pub(crate) const BUILDER: Nb201Builder = Nb201Builder;
+
+impl NetworkBuilder for Nb201Builder {
+    fn space(&self) -> &'static str {
+        "nb201"
+    }
+
+    fn build(
+        &self,
+        spec: &NetworkSpec,
+        root: &nn::Path,
+        tally: &FlopTally,
+    ) -> Result<Box<dyn NetModule>, TrainError> {
+        let as_u = |x: i64| x as u64;
+        let cfg = Nb201NetConfig {
+            channels: scaled(spec.config.channels.unwrap_or(16), spec.width),
+            cells_per_stage: spec.config.depth.unwrap_or(5),
+            classes: as_u(spec.classes),
+            input: (as_u(spec.input.c), as_u(spec.input.h), as_u(spec.input.w)),
+        };
+        let net = Nb201Net::new(spec.space, spec.arch, cfg)?;
+        Ok(Box::new(Nb201Module::new(root, tally, &net)))
+    }
+}
+
+impl NetModule for Nb201Module {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        ModuleT::forward_t(self, xs, train)
     }
 }

@@ -2,35 +2,70 @@
 //! and exact size.
 
 use archer_eval::NetworkConfig;
-use archer_nets::{DartsNet, DartsNetConfig, Nb201Net, Nb201NetConfig};
-use archer_space::{Arch, ChainSpace, SearchSpace, CHAIN_FILTERS, CHAIN_KERNELS, CHAIN_OPS};
-use tch::nn::{self, ModuleT};
+use archer_space::{Arch, SearchSpace};
+use tch::nn;
 use tch::{Device, Tensor};
 
-use crate::chain::ChainModule;
-use crate::darts::DartsModule;
-use crate::nb201::Nb201Module;
 use crate::ops::{FlopTally, Shape};
 use crate::TrainError;
 
-#[derive(Debug)]
-enum Module {
-    Nb201(Box<Nb201Module>),
-    Darts(Box<DartsModule>),
-    Chain(Box<ChainModule>),
+/// What a [`NetworkBuilder`] builds from: an architecture of its space and the recipe.
+pub(crate) struct NetworkSpec<'a> {
+    pub space: &'a dyn SearchSpace,
+    pub arch: &'a Arch,
+    pub config: &'a NetworkConfig,
+    pub input: Shape,
+    pub classes: i64,
+    /// Channel multiplier, positive.
+    pub width: f64,
+}
+
+/// A built network's forward pass.
+pub(crate) trait NetModule: std::fmt::Debug {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor;
+
+    /// Logits, plus an auxiliary head's logits when training a network that has one.
+    fn forward_aux(&self, xs: &Tensor, train: bool) -> (Tensor, Option<Tensor>) {
+        (self.forward_t(xs, train), None)
+    }
+}
+
+/// Builds the networks of one space's architectures: one per trainable space, each in its
+/// own file, listed once in [`BUILDERS`].
+pub(crate) trait NetworkBuilder: Sync {
+    /// The space (`SearchSpace::name`) whose architectures it builds.
+    fn space(&self) -> &'static str;
+
+    /// The network of `spec.arch` (already checked against `spec.space`), its variables
+    /// under `root`, its FLOPs counted in `tally`.
+    fn build(
+        &self,
+        spec: &NetworkSpec,
+        root: &nn::Path,
+        tally: &FlopTally,
+    ) -> Result<Box<dyn NetModule>, TrainError>;
+}
+
+/// Every space's network builder.
+const BUILDERS: &[&dyn NetworkBuilder] = &[
+    &crate::nb201::BUILDER,
+    &crate::darts::BUILDER,
+    &crate::chain::BUILDER,
+];
+
+/// The spaces whose architectures [`Network::build`] can build.
+pub fn trainable_spaces() -> Vec<&'static str> {
+    BUILDERS.iter().map(|b| b.space()).collect()
 }
 
 /// A network, its parameters (in `vs`) and its FLOPs per image.
 #[derive(Debug)]
 pub struct Network {
     pub vs: nn::VarStore,
-    module: Module,
+    module: Box<dyn NetModule>,
     flops: u64,
     auxiliary_weight: f64,
 }
-
-/// The spaces whose architectures [`Network::build`] can build.
-pub const TRAINABLE_SPACES: [&str; 3] = ["nb201", "darts", "macro"];
 
 /// Channel counts scaled by the width multiplier, at least 1.
 pub(crate) fn scaled(c: u64, width: f64) -> u64 {
@@ -63,64 +98,27 @@ impl Network {
         space
             .check(arch)
             .map_err(|e| TrainError::Setting(e.to_string()))?;
+        let builder = BUILDERS
+            .iter()
+            .find(|b| b.space() == space.name())
+            .ok_or_else(|| {
+                TrainError::Setting(format!(
+                    "no network is defined for the space {:?}; trainable spaces: {}",
+                    space.name(),
+                    trainable_spaces().join(", ")
+                ))
+            })?;
         let vs = nn::VarStore::new(device);
         let tally = FlopTally::default();
-        let root = vs.root();
-        let as_u = |x: i64| x as u64;
-        let module = match space.name() {
-            "nb201" => {
-                let cfg = Nb201NetConfig {
-                    channels: scaled(config.channels.unwrap_or(16), width),
-                    cells_per_stage: config.depth.unwrap_or(5),
-                    classes: as_u(classes),
-                    input: (as_u(input.c), as_u(input.h), as_u(input.w)),
-                };
-                let net = Nb201Net::new(space, arch, cfg)?;
-                Module::Nb201(Box::new(Nb201Module::new(&root, &tally, &net)))
-            }
-            "darts" => {
-                let cfg = DartsNetConfig {
-                    channels: scaled(config.channels.unwrap_or(16), width),
-                    layers: config.depth.unwrap_or(8),
-                    stem_multiplier: 3,
-                    classes: as_u(classes),
-                    input: (as_u(input.c), as_u(input.h), as_u(input.w)),
-                };
-                let net = DartsNet::new(space, arch, cfg)?;
-                Module::Darts(Box::new(DartsModule::new(
-                    &root,
-                    &tally,
-                    &net,
-                    config.auxiliary_weight > 0.0,
-                    config.drop_path,
-                )))
-            }
-            "macro" => {
-                let layers = space
-                    .dimensions()
-                    .iter()
-                    .filter(|d| d.label.ends_with("_op"))
-                    .count();
-                let ops: Vec<String> = CHAIN_OPS.iter().map(|s| s.to_string()).collect();
-                let full = ChainSpace::new(
-                    Some(layers),
-                    Some(&ops),
-                    Some(&CHAIN_KERNELS),
-                    Some(&CHAIN_FILTERS),
-                )
-                .map_err(|e| TrainError::Setting(e.to_string()))?;
-                let stem = scaled(config.channels.unwrap_or(16), width) as i64;
-                Module::Chain(Box::new(ChainModule::new(
-                    &root, &tally, &full, arch, input, stem, width, classes,
-                )))
-            }
-            other => {
-                return Err(TrainError::Setting(format!(
-                    "no network is defined for the space {other:?}; trainable spaces: {}",
-                    TRAINABLE_SPACES.join(", ")
-                )))
-            }
+        let spec = NetworkSpec {
+            space,
+            arch,
+            config,
+            input,
+            classes,
+            width,
         };
+        let module = builder.build(&spec, &vs.root(), &tally)?;
         Ok(Network {
             vs,
             module,
@@ -150,17 +148,10 @@ impl Network {
 
     /// Logits, plus the auxiliary head's logits when training a network that has one.
     pub fn forward_aux(&self, xs: &Tensor, train: bool) -> (Tensor, Option<Tensor>) {
-        match &self.module {
-            Module::Darts(m) => m.forward_aux(xs, train),
-            _ => (self.forward_t(xs, train), None),
-        }
+        self.module.forward_aux(xs, train)
     }
 
     pub fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        match &self.module {
-            Module::Nb201(m) => m.forward_t(xs, train),
-            Module::Darts(m) => m.forward_t(xs, train),
-            Module::Chain(m) => m.forward_t(xs, train),
-        }
+        self.module.forward_t(xs, train)
     }
 }
