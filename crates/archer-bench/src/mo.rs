@@ -320,16 +320,20 @@ impl MoBench {
             },
             space: SpaceConfig::Nb201 { ops: None },
             strategy: strategy.clone(),
-            evaluator: EvaluatorConfig::Nb201 {
-                table: self.table.path().to_path_buf(),
-                latency_table: self.table.latency_source().map(|(p, _)| p.to_path_buf()),
-                latency_devices: Some(latency_devices(self.metric_names())),
-                dataset: self.dataset,
-                epochs: 12,
-                wall_seconds_per_query: 0.0,
-                zero_cost_table: None,
-                zero_cost_proxy: None,
-            },
+            evaluator: EvaluatorConfig::of(
+                "nb201",
+                &archer_eval::Nb201Settings {
+                    table: self.table.path().to_path_buf(),
+                    latency_table: self.table.latency_source().map(|(p, _)| p.to_path_buf()),
+                    latency_devices: Some(latency_devices(self.metric_names())),
+                    dataset: self.dataset,
+                    epochs: 12,
+                    wall_seconds_per_query: 0.0,
+                    zero_cost_table: None,
+                    zero_cost_proxy: None,
+                },
+            )
+            .map_err(archer_runner::ConfigError::from)?,
             objective: archer_runner::Objectives(
                 self.objectives
                     .iter()

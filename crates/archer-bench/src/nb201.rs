@@ -202,16 +202,20 @@ impl Nb201Bench {
             },
             space: SpaceConfig::Nb201 { ops: None },
             strategy: strategy.clone(),
-            evaluator: EvaluatorConfig::Nb201 {
-                table: self.table.path().to_path_buf(),
-                latency_table: None,
-                latency_devices: None,
-                dataset: self.dataset,
-                epochs: 12,
-                wall_seconds_per_query: 0.0,
-                zero_cost_table: self.zero_cost.as_ref().map(|z| z.path().to_path_buf()),
-                zero_cost_proxy: self.zero_cost.as_ref().map(|z| z.proxy().to_string()),
-            },
+            evaluator: EvaluatorConfig::of(
+                "nb201",
+                &archer_eval::Nb201Settings {
+                    table: self.table.path().to_path_buf(),
+                    latency_table: None,
+                    latency_devices: None,
+                    dataset: self.dataset,
+                    epochs: 12,
+                    wall_seconds_per_query: 0.0,
+                    zero_cost_table: self.zero_cost.as_ref().map(|z| z.path().to_path_buf()),
+                    zero_cost_proxy: self.zero_cost.as_ref().map(|z| z.proxy().to_string()),
+                },
+            )
+            .map_err(archer_runner::ConfigError::from)?,
             objective: Default::default(),
             constraint: Vec::new(),
             budget: Budget {

@@ -67,10 +67,11 @@ struct Job {
 }
 
 fn train_settings(evaluator: EvaluatorConfig, origin: &str) -> Result<TrainSettings> {
-    match evaluator {
-        EvaluatorConfig::Train(s) => Ok(*s),
-        _ => Err(UsageError(format!(
-            "{origin}: retraining needs a `train` evaluator (data and recipe); this one looks results up in a table"
+    match evaluator.typed::<TrainSettings>("train") {
+        Some(settings) => Ok(settings.map_err(|e| UsageError(format!("{origin}: {e}")))?),
+        None => Err(UsageError(format!(
+            "{origin}: retraining needs a `train` evaluator (data and recipe); this one is {:?}",
+            evaluator.kind
         ))
         .into()),
     }
@@ -112,7 +113,9 @@ fn from_arch_file(path: &Path) -> Result<Job> {
     let mut file: ArchFile =
         serde_json::from_str(&text).map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
     let base = path.parent().unwrap_or(Path::new("."));
-    file.evaluator.resolve_paths(base);
+    archer_runner::evaluator_kind(&file.evaluator.kind)?
+        .resolve_paths(&mut file.evaluator.settings, base)
+        .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
     let space = file.space.build()?;
     let arch = space
         .parse(&file.arch)

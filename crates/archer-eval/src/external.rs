@@ -1,6 +1,22 @@
 use archer_core::{Arch, Fidelity, MetricSpec, Metrics, TrialCtx};
 
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::registry::{EvalKind, EvaluatorSettings};
 use crate::{EvalError, Evaluator};
+
+pub(crate) static KIND: EvalKind<ExternalSettings> = EvalKind::new("external", |_, ctx| {
+    Ok(Arc::new(ExternalEvaluator::new(ctx.told.to_vec())))
+});
+
+/// `[evaluator] kind = "external"` has no settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalSettings {}
+
+impl EvaluatorSettings for ExternalSettings {}
 
 /// `[evaluator] kind = "external"`: trials are evaluated outside Archer (the user's own
 /// loop, a Python binding) and their metrics come back through `Study::tell`. It declares

@@ -7,7 +7,9 @@ mod error;
 mod evaluator;
 mod external;
 mod nb201_eval;
+mod nb201_kind;
 mod nb201_table;
+mod registry;
 mod table_file;
 mod train_settings;
 mod zero_cost;
@@ -15,11 +17,20 @@ mod zero_cost;
 pub use config::EvaluatorConfig;
 pub use error::{DataError, EvalError};
 pub use evaluator::Evaluator;
-pub use external::ExternalEvaluator;
+pub use external::{ExternalEvaluator, ExternalSettings};
 pub use nb201_eval::Nb201Evaluator;
+pub use nb201_kind::Nb201Settings;
 pub use nb201_table::{Nb201Dataset, Nb201Record, Nb201Table};
+pub use registry::{
+    find_kind, BuildEvaluator, EvalBuildContext, EvalKind, EvaluatorKind, EvaluatorSettings,
+    Settings,
+};
 pub use table_file::DataFile;
 pub use train_settings::{
-    Augment, DataConfig, DeviceChoice, NetworkConfig, TrainConfig, TrainSettings,
+    Augment, DataConfig, DeviceChoice, NetworkConfig, TrainConfig, TrainSettings, TRAIN_UNAVAILABLE,
 };
+
+/// The evaluator kinds of this crate; `archer-train` adds `train` (builds without it use
+/// [`TRAIN_UNAVAILABLE`]).
+pub static KINDS: &[&dyn EvaluatorKind] = &[&nb201_kind::KIND, &external::KIND];
 pub use zero_cost::{Nb201ZeroCost, ZeroCostProxy, NB201_ZERO_COST_PROXIES};

@@ -306,3 +306,22 @@ impl TrainSettings {
         self.training.validate()
     }
 }
+
+/// `[evaluator] kind = "train"` in a build without the `train` feature: its settings are
+/// checked as in every build, and building it explains how to get real training.
+pub static TRAIN_UNAVAILABLE: crate::registry::EvalKind<TrainSettings> =
+    crate::registry::EvalKind::new("train", |_, _| {
+        Err(EvalError::InvalidSetting(
+            "evaluator.kind = \"train\" needs real training, and this archer was built without it: rebuild with the default `train` feature (scripts/setup-torch.sh installs PyTorch)".into(),
+        ))
+    });
+
+impl crate::registry::EvaluatorSettings for TrainSettings {
+    fn validate(&self) -> Result<(), EvalError> {
+        TrainSettings::validate(self)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        self.data.resolve_paths(base);
+    }
+}

@@ -254,17 +254,33 @@ fn config_resolves_relative_paths_and_builds() {
            dataset = "imagenet16-120""#,
     )
     .unwrap();
-    c.resolve_paths(&repo().join("fixtures"));
-    let e = c.build().unwrap();
+    let kind = archer_eval::find_kind(archer_eval::KINDS, &c.kind).unwrap();
+    kind.resolve_paths(&mut c.settings, &repo().join("fixtures"))
+        .unwrap();
+    let space: std::sync::Arc<dyn archer_space::SearchSpace> =
+        std::sync::Arc::new(archer_space::Nb201Space::default());
+    let e = kind
+        .build(
+            &c.settings,
+            &archer_eval::EvalBuildContext {
+                space: &space,
+                told: &[],
+            },
+        )
+        .unwrap();
     assert!(e.metrics().iter().any(|m| m.name == "latency_ms_1080ti_1"));
     assert_eq!(e.provenance()["dataset"], "imagenet16-120");
-    let err =
-        toml::from_str::<EvaluatorConfig>("kind = \"nb201\"\ntable = \"x\"\ndataset = \"cifar11\"")
-            .unwrap_err();
+    let bad: EvaluatorConfig =
+        toml::from_str("kind = \"nb201\"\ntable = \"x\"\ndataset = \"cifar11\"").unwrap();
+    let err = kind.check(&bad.settings).unwrap_err();
     assert!(
         err.to_string().contains("cifar10") && err.to_string().contains("imagenet16-120"),
         "{err}"
     );
+    let err = archer_eval::find_kind(archer_eval::KINDS, "nb202")
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("nb201, external"), "{err}");
 }
 
 /// The bundled full table reproduces the sanity figures of the shared data's README.

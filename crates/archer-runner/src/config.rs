@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use archer_core::{Constraint, Direction, Objective};
-use archer_eval::{Evaluator, EvaluatorConfig, ZeroCostProxy};
+use archer_eval::{EvalBuildContext, Evaluator, EvaluatorConfig, EvaluatorKind, ZeroCostProxy};
 use archer_space::{SearchSpace, SpaceConfig};
 use archer_strategy::StrategyConfig;
 use serde::{Deserialize, Serialize};
@@ -226,7 +226,8 @@ impl ExperimentConfig {
                 path: origin.to_path_buf(),
                 message: e.to_string().trim_end().to_string(),
             })?;
-        config.evaluator.resolve_paths(base);
+        let kind = evaluator_kind(&config.evaluator.kind)?;
+        kind.resolve_paths(&mut config.evaluator.settings, base)?;
         Ok(config)
     }
 
@@ -273,7 +274,7 @@ impl ExperimentConfig {
             if r.epochs == 0 {
                 return Err(ConfigError::invalid("retrain.epochs", "must be at least 1"));
             }
-            if !matches!(self.evaluator, EvaluatorConfig::Train(_)) {
+            if self.evaluator.kind != "train" {
                 return Err(ConfigError::invalid(
                     "retrain",
                     "retraining needs evaluator.kind = \"train\" (the data and recipe to train with)",
@@ -282,7 +283,9 @@ impl ExperimentConfig {
         }
         let space = self.space.build()?;
         archer_predict::check_strategy(&self.strategy)?;
-        if let Some(required) = self.evaluator.required_space() {
+        let kind = evaluator_kind(&self.evaluator.kind)?;
+        kind.check(&self.evaluator.settings)?;
+        if let Some(required) = kind.required_space() {
             if required != space.name() {
                 return Err(ConfigError::invalid(
                     "space.name",
@@ -293,12 +296,16 @@ impl ExperimentConfig {
                 ));
             }
         }
-        let evaluator = match &self.evaluator {
-            EvaluatorConfig::External {} => self.external_evaluator(),
-            other => build_evaluator(other, &space)?,
-        };
+        let told = self.told_metrics();
+        let evaluator = kind.build(
+            &self.evaluator.settings,
+            &EvalBuildContext {
+                space: &space,
+                told: &told,
+            },
+        )?;
         evaluator.check_space(space.as_ref())?;
-        let zero_cost = self.evaluator.zero_cost()?;
+        let zero_cost = kind.zero_cost(&self.evaluator.settings)?;
         if archer_predict::strategy_warm_start(&self.strategy).is_some() && zero_cost.is_none() {
             return Err(ConfigError::invalid(
                 "strategy.warm_start",
@@ -320,10 +327,10 @@ impl ExperimentConfig {
         })
     }
 
-    /// The evaluator of a study told its results from outside (`kind = "external"`): it
-    /// reports the metrics the objectives and constraints name (objectives maximised unless
-    /// a direction is given; default objective `valid_acc`).
-    fn external_evaluator(&self) -> Arc<dyn Evaluator> {
+    /// The metrics the objectives and constraints name, for an evaluator told its results
+    /// from outside (`kind = "external"`): objectives maximised unless a direction is given;
+    /// default objective `valid_acc`.
+    fn told_metrics(&self) -> Vec<archer_core::MetricSpec> {
         let mut specs: Vec<archer_core::MetricSpec> = Vec::new();
         let mut add = |name: &str, direction: Direction, what: &str| {
             if !specs.iter().any(|s| s.name == name) {
@@ -347,7 +354,7 @@ impl ExperimentConfig {
         for c in &self.constraint {
             add(&c.metric, Direction::Minimize, "constrained metric, told");
         }
-        Arc::new(archer_eval::ExternalEvaluator::new(specs))
+        specs
     }
 
     /// The metric `wanted` as `evaluator` declares it, for the config key `key`; held-out
@@ -546,20 +553,18 @@ impl Budget {
     }
 }
 
-/// Builds the evaluator `config` names; the `train` evaluator (real training) is built by
-/// `archer-train` for `space`, the space searched, in builds with the `train` feature.
-#[cfg_attr(not(feature = "train"), allow(unused_variables))]
-fn build_evaluator(
-    config: &EvaluatorConfig,
-    space: &Arc<dyn SearchSpace>,
-) -> Result<Arc<dyn Evaluator>, ConfigError> {
-    match config {
-        #[cfg(feature = "train")]
-        EvaluatorConfig::Train(settings) => {
-            let evaluator = archer_train::TrainEvaluator::new((**settings).clone(), space.clone())
-                .map_err(archer_eval::EvalError::from)?;
-            Ok(Arc::new(evaluator))
-        }
-        other => Ok(other.build()?),
-    }
+/// Every evaluator kind this build has: `archer-eval`'s, and `train` (real training, or in
+/// builds without the `train` feature a kind that checks its settings and says how to get it).
+pub fn evaluator_kinds() -> Vec<&'static dyn EvaluatorKind> {
+    let mut kinds = archer_eval::KINDS.to_vec();
+    #[cfg(feature = "train")]
+    kinds.push(&archer_train::TRAIN);
+    #[cfg(not(feature = "train"))]
+    kinds.push(&archer_eval::TRAIN_UNAVAILABLE);
+    kinds
+}
+
+/// The evaluator kind `name`, or the error listing every accepted name.
+pub fn evaluator_kind(name: &str) -> Result<&'static dyn EvaluatorKind, ConfigError> {
+    Ok(archer_eval::find_kind(&evaluator_kinds(), name)?)
 }

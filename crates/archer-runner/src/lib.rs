@@ -13,8 +13,8 @@ mod study;
 pub mod worker;
 
 pub use config::{
-    Budget, Experiment, ExperimentConfig, ObjectiveSection, Objectives, Overrides, RetrainSection,
-    StudySection,
+    evaluator_kind, evaluator_kinds, Budget, Experiment, ExperimentConfig, ObjectiveSection,
+    Objectives, Overrides, RetrainSection, StudySection,
 };
 pub use error::{ConfigError, RunError};
 pub use experiment_dir::{ExperimentDir, RUN_FILE, STORE_FILE};

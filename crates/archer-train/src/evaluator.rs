@@ -320,3 +320,11 @@ impl Evaluator for TrainEvaluator {
         })
     }
 }
+
+/// `[evaluator] kind = "train"`: real training of each candidate ([`TrainEvaluator`]).
+pub static TRAIN: archer_eval::EvalKind<TrainSettings> =
+    archer_eval::EvalKind::new("train", |settings: &TrainSettings, ctx| {
+        let evaluator = TrainEvaluator::new(settings.clone(), ctx.space.clone())
+            .map_err(archer_eval::EvalError::from)?;
+        Ok(Arc::new(evaluator))
+    });

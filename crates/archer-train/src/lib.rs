@@ -18,7 +18,7 @@ pub mod ops;
 pub mod train;
 
 pub use error::TrainError;
-pub use evaluator::{latency_ms, metrics, TrainEvaluator, SPLIT_SEED};
+pub use evaluator::{latency_ms, metrics, TrainEvaluator, SPLIT_SEED, TRAIN};
 pub use net::{trainable_spaces, Network};
 
 use std::sync::{Mutex, MutexGuard};
