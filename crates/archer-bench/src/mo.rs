@@ -318,7 +318,7 @@ impl MoBench {
                 deduplicate: self.deduplicate,
                 ..StudySection::default()
             },
-            space: SpaceConfig::Nb201 { ops: None },
+            space: SpaceConfig::named("nb201"),
             strategy: strategy.clone(),
             evaluator: EvaluatorConfig::of(
                 "nb201",

@@ -200,7 +200,7 @@ impl Nb201Bench {
                 deduplicate: self.deduplicate,
                 ..StudySection::default()
             },
-            space: SpaceConfig::Nb201 { ops: None },
+            space: SpaceConfig::named("nb201"),
             strategy: strategy.clone(),
             evaluator: EvaluatorConfig::of(
                 "nb201",

@@ -24,7 +24,7 @@ pub fn run(args: SpacesArgs) -> Result<()> {
                 "{:<8} {:>10} {:>11}  description",
                 "name", "size", "dimensions"
             ))?;
-            for space in builtin_spaces() {
+            for space in builtin_spaces()? {
                 let first_sentence = space
                     .describe()
                     .split(". ")

@@ -42,7 +42,10 @@ fn fixture_loads_and_covers_the_three_op_space() {
     let ops = ["none", "skip_connect", "nor_conv_3x3"]
         .map(String::from)
         .to_vec();
-    let restricted = SpaceConfig::Nb201 { ops: Some(ops) }.build().unwrap();
+    let restricted = SpaceConfig::named("nb201")
+        .with("ops", serde_json::json!(ops))
+        .build()
+        .unwrap();
     assert_eq!(table.missing_from(restricted.as_ref(), 3).0, 0);
     let (missing, examples) = table.missing_from(&Nb201Space::default(), 3);
     assert_eq!(missing, 15625 - 729);
@@ -122,7 +125,7 @@ fn evaluation_errors_are_clear() {
         )
         .unwrap_err();
     assert!(err.to_string().contains("epochs = 50"), "{err}");
-    let darts = SpaceConfig::Darts { ops: None }
+    let darts = SpaceConfig::named("darts")
         .build()
         .unwrap()
         .sample(&mut archer_rng::Rng::seed_from(0))

@@ -222,7 +222,10 @@ fn dedup_never_repeats_an_architecture_up_to_isomorphism() {
 #[test]
 fn dedup_ends_with_exhausted_when_the_space_is_used_up() {
     let ops = vec!["none".to_string(), "nor_conv_3x3".to_string()];
-    let space = SpaceConfig::Nb201 { ops: Some(ops) }.build().unwrap();
+    let space = SpaceConfig::named("nb201")
+        .with("ops", serde_json::json!(ops))
+        .build()
+        .unwrap();
     let classes: HashSet<String> = (0..64u16)
         .map(|i| {
             let choices = (0..6)

@@ -41,7 +41,7 @@ impl Evaluator for Flaky {
 }
 
 fn experiment(evaluator: Flaky, strategy: &str, budget: Budget) -> Experiment {
-    let space = SpaceConfig::Nb201 { ops: None };
+    let space = SpaceConfig::named("nb201");
     Experiment {
         config: ExperimentConfig {
             study: StudySection {
@@ -131,9 +131,7 @@ fn a_broken_evaluator_stops_the_study_with_its_error() {
         panic_when_second_edge_is: None,
     };
     let mut e = experiment(always_fails, "random", trials(100));
-    e.config.space = SpaceConfig::Nb201 {
-        ops: Some(vec!["none".into()]),
-    };
+    e.config.space = SpaceConfig::named("nb201").with("ops", serde_json::json!(["none"]));
     e.space = e.config.space.build().unwrap();
     e.config.study.deduplicate = false;
     let summary = Study::new(e)
@@ -157,9 +155,8 @@ fn exhausting_a_small_space_ends_normally() {
         panic_when_second_edge_is: None,
     };
     let mut e = experiment(ok, "random", trials(1000));
-    e.config.space = SpaceConfig::Nb201 {
-        ops: Some(vec!["none".into(), "nor_conv_3x3".into()]),
-    };
+    e.config.space =
+        SpaceConfig::named("nb201").with("ops", serde_json::json!(["none", "nor_conv_3x3"]));
     e.space = e.config.space.build().unwrap();
     let summary = Study::new(e)
         .unwrap()
@@ -344,9 +341,7 @@ fn resume_keeps_the_run_of_consecutive_failures() {
     };
     let make = || {
         let mut e = experiment(always_fails(), "random", trials(100));
-        e.config.space = SpaceConfig::Nb201 {
-            ops: Some(vec!["none".into()]),
-        };
+        e.config.space = SpaceConfig::named("nb201").with("ops", serde_json::json!(["none"]));
         e.space = e.config.space.build().unwrap();
         e.config.study.deduplicate = false;
         e

@@ -2,7 +2,33 @@
 //! each choosing an operation, kernel size and filter count, with optional skip connections
 //! from earlier layers.
 
+use serde::Deserialize;
+
 use crate::{Arch, Dimension, DimensionKind, OpGraph, SearchSpace, SpaceError};
+
+pub(crate) static KIND: crate::config::Kind<ChainSettings> =
+    crate::config::Kind::new("macro", |c| {
+        Ok(std::sync::Arc::new(ChainSpace::new(
+            c.layers,
+            c.ops.as_deref(),
+            c.kernels.as_deref(),
+            c.filters.as_deref(),
+        )?))
+    });
+
+/// `[space] name = "macro"`: a chain-structured network with skip connections.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChainSettings {
+    #[serde(default)]
+    layers: Option<usize>,
+    #[serde(default)]
+    ops: Option<Vec<String>>,
+    #[serde(default)]
+    kernels: Option<Vec<u32>>,
+    #[serde(default)]
+    filters: Option<Vec<u32>>,
+}
 
 /// Layer operations (full vocabulary; the space allows a subset).
 pub const CHAIN_OPS: [&str; 6] = [

@@ -1,87 +1,144 @@
+use std::marker::PhantomData;
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::{ChainSpace, DartsSpace, Nb201Space, SearchSpace, SpaceError};
+use crate::{SearchSpace, SpaceError};
 
-/// The `[space]` section of an experiment: which built-in space, with its options.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "name", rename_all = "snake_case", deny_unknown_fields)]
-pub enum SpaceConfig {
-    /// NAS-Bench-201 cells; `ops` restricts the operations (default: all 5).
-    Nb201 {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        ops: Option<Vec<String>>,
-    },
-    /// DARTS normal + reduction cells; `ops` defaults to the 7 ops other than `none`.
-    Darts {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        ops: Option<Vec<String>>,
-    },
-    /// Chain-structured network with skip connections.
-    Macro {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        layers: Option<usize>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        ops: Option<Vec<String>>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        kernels: Option<Vec<u32>>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        filters: Option<Vec<u32>>,
-    },
+/// The settings of a space as written in `[space]` (without `name`).
+pub type SpaceSettings = serde_json::Map<String, serde_json::Value>;
+
+/// One kind of search space in the registry ([`KINDS`]): its settings and builder live in
+/// the space's own file.
+pub trait SpaceKind: Sync {
+    /// The name accepted in `[space] name = ...`.
+    fn name(&self) -> &'static str;
+
+    /// Builds the space, validating every setting; errors name the key.
+    fn build(&self, settings: &SpaceSettings) -> Result<Arc<dyn SearchSpace>, SpaceError>;
+}
+
+/// A [`SpaceKind`] from a settings type (serde, unknown keys refused) and a builder.
+pub struct Kind<C> {
+    name: &'static str,
+    build: fn(C) -> Result<Arc<dyn SearchSpace>, SpaceError>,
+    settings: PhantomData<fn() -> C>,
+}
+
+impl<C> Kind<C> {
+    pub const fn new(
+        name: &'static str,
+        build: fn(C) -> Result<Arc<dyn SearchSpace>, SpaceError>,
+    ) -> Self {
+        Kind {
+            name,
+            build,
+            settings: PhantomData,
+        }
+    }
+}
+
+impl<C: DeserializeOwned> SpaceKind for Kind<C> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn build(&self, settings: &SpaceSettings) -> Result<Arc<dyn SearchSpace>, SpaceError> {
+        let c: C =
+            serde_json::from_value(serde_json::Value::Object(settings.clone())).map_err(|e| {
+                SpaceError::InvalidSetting {
+                    space: self.name.to_string(),
+                    reason: format!("[space]: {e}"),
+                }
+            })?;
+        (self.build)(c)
+    }
+}
+
+/// Every built-in space kind, one line each.
+pub static KINDS: &[&dyn SpaceKind] = &[
+    &crate::nb201::KIND,
+    &crate::darts::KIND,
+    &crate::chain::KIND,
+];
+
+/// The `[space]` section of an experiment: a registered space's name and its settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpaceConfig {
+    pub name: String,
+    pub settings: SpaceSettings,
+}
+
+impl<'de> Deserialize<'de> for SpaceConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut settings = SpaceSettings::deserialize(d)?;
+        let name = match settings.remove("name") {
+            Some(serde_json::Value::String(n)) => n,
+            Some(_) => return Err(D::Error::custom("space.name must be a string")),
+            None => return Err(D::Error::missing_field("name")),
+        };
+        Ok(SpaceConfig { name, settings })
+    }
+}
+
+impl Serialize for SpaceConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = self.settings.clone();
+        map.insert("name".into(), serde_json::Value::String(self.name.clone()));
+        map.serialize(s)
+    }
 }
 
 impl SpaceConfig {
-    /// Names accepted in `[space] name = ...`.
-    pub const NAMES: [&'static str; 3] = ["nb201", "darts", "macro"];
-
-    /// The default configuration of a built-in space by name.
-    pub fn by_name(name: &str) -> Result<SpaceConfig, SpaceError> {
-        match name {
-            "nb201" => Ok(SpaceConfig::Nb201 { ops: None }),
-            "darts" => Ok(SpaceConfig::Darts { ops: None }),
-            "macro" => Ok(SpaceConfig::Macro {
-                layers: None,
-                ops: None,
-                kernels: None,
-                filters: None,
-            }),
-            other => Err(SpaceError::UnknownSpace {
-                name: other.to_string(),
-                accepted: Self::NAMES.join(", "),
-            }),
+    /// The space `name` with its default settings (the registry checks the name on build).
+    pub fn named(name: &str) -> Self {
+        SpaceConfig {
+            name: name.to_string(),
+            settings: SpaceSettings::new(),
         }
+    }
+
+    /// `self` with `key` set to `value`.
+    pub fn with(mut self, key: &str, value: serde_json::Value) -> Self {
+        self.settings.insert(key.to_string(), value);
+        self
+    }
+
+    /// The names of every registered space.
+    pub fn names() -> Vec<&'static str> {
+        KINDS.iter().map(|k| k.name()).collect()
+    }
+
+    /// The default configuration of a registered space by name.
+    pub fn by_name(name: &str) -> Result<SpaceConfig, SpaceError> {
+        Self::kind(name)?;
+        Ok(Self::named(name))
+    }
+
+    fn kind(name: &str) -> Result<&'static dyn SpaceKind, SpaceError> {
+        KINDS
+            .iter()
+            .copied()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| SpaceError::UnknownSpace {
+                name: name.to_string(),
+                accepted: Self::names().join(", "),
+            })
     }
 
     /// Builds the space, validating every option.
     pub fn build(&self) -> Result<Arc<dyn SearchSpace>, SpaceError> {
-        Ok(match self {
-            SpaceConfig::Nb201 { ops } => Arc::new(Nb201Space::new(ops.as_deref())?),
-            SpaceConfig::Darts { ops } => Arc::new(DartsSpace::new(ops.as_deref())?),
-            SpaceConfig::Macro {
-                layers,
-                ops,
-                kernels,
-                filters,
-            } => Arc::new(ChainSpace::new(
-                *layers,
-                ops.as_deref(),
-                kernels.as_deref(),
-                filters.as_deref(),
-            )?),
-        })
+        Self::kind(&self.name)?.build(&self.settings)
     }
 }
 
-/// Every built-in space in its default configuration.
-pub fn builtin_spaces() -> Vec<Arc<dyn SearchSpace>> {
-    SpaceConfig::NAMES
+/// Every registered space in its default configuration.
+pub fn builtin_spaces() -> Result<Vec<Arc<dyn SearchSpace>>, SpaceError> {
+    KINDS
         .iter()
-        .map(|n| {
-            SpaceConfig::by_name(n)
-                .and_then(|c| c.build())
-                .expect("defaults build")
-        })
+        .map(|k| k.build(&SpaceSettings::new()))
         .collect()
 }
 

@@ -3,7 +3,22 @@
 
 use archer_rng::Rng;
 
+use serde::Deserialize;
+
 use crate::{Arch, Dimension, DimensionKind, OpGraph, SearchSpace, SpaceError};
+
+pub(crate) static KIND: crate::config::Kind<DartsSettings> =
+    crate::config::Kind::new("darts", |c| {
+        Ok(std::sync::Arc::new(DartsSpace::new(c.ops.as_deref())?))
+    });
+
+/// `[space] name = "darts"`: `ops` defaults to the 7 operations other than `none`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DartsSettings {
+    #[serde(default)]
+    ops: Option<Vec<String>>,
+}
 
 /// The 8 DARTS operations, in the DARTS paper's order.
 pub const DARTS_OPS: [&str; 8] = [

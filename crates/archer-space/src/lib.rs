@@ -17,7 +17,7 @@ mod space;
 
 pub use arch::Arch;
 pub use chain::{ChainSpace, CHAIN_FILTERS, CHAIN_KERNELS, CHAIN_OPS};
-pub use config::{builtin_spaces, SpaceConfig};
+pub use config::{builtin_spaces, Kind, SpaceConfig, SpaceKind, SpaceSettings, KINDS};
 pub use darts::{DartsSpace, DARTS_OPS};
 pub use dimension::{Dimension, DimensionKind};
 pub use encoding::Encoding;

@@ -3,7 +3,22 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use serde::Deserialize;
+
 use crate::{Arch, Dimension, DimensionKind, OpGraph, SearchSpace, SpaceError};
+
+pub(crate) static KIND: crate::config::Kind<Nb201Settings> =
+    crate::config::Kind::new("nb201", |c| {
+        Ok(std::sync::Arc::new(Nb201Space::new(c.ops.as_deref())?))
+    });
+
+/// `[space] name = "nb201"`: `ops` restricts the operations (default: all 5).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Nb201Settings {
+    #[serde(default)]
+    ops: Option<Vec<String>>,
+}
 
 /// Operation vocabulary, in the NAS-Bench-201 paper's order. `Arch` choices index into it.
 pub const NB201_OPS: [&str; 5] = [

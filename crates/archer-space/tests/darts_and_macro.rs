@@ -92,13 +92,9 @@ fn macro_space_formats_layers_and_skips() {
         .parse("conv:3:37|sep_conv:5:48|max_pool:3:24|avg_pool:1:64|conv:7:24|sep_conv:3:64")
         .unwrap_err();
     assert!(err.to_string().contains("filters"), "{err}");
-    let bad = SpaceConfig::Macro {
-        layers: Some(0),
-        ops: None,
-        kernels: None,
-        filters: None,
-    }
-    .build()
-    .unwrap_err();
+    let bad = SpaceConfig::named("macro")
+        .with("layers", serde_json::json!(0))
+        .build()
+        .unwrap_err();
     assert!(bad.to_string().contains("layers = 0"), "{bad}");
 }

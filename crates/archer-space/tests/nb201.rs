@@ -94,7 +94,10 @@ fn isomorphic_cells_hash_alike_and_others_do_not() {
 #[test]
 fn restricted_ops_are_respected_and_named_in_errors() {
     let ops = vec!["none".to_string(), "nor_conv_3x3".to_string()];
-    let space = SpaceConfig::Nb201 { ops: Some(ops) }.build().unwrap();
+    let space = SpaceConfig::named("nb201")
+        .with("ops", serde_json::json!(ops))
+        .build()
+        .unwrap();
     assert_eq!(space.size(), 64);
     let mut rng = Rng::seed_from(3);
     for _ in 0..200 {
@@ -103,11 +106,10 @@ fn restricted_ops_are_respected_and_named_in_errors() {
     }
     let err = space.parse(RESNET).unwrap_err();
     assert!(err.to_string().contains("skip_connect"), "{err}");
-    let bad = SpaceConfig::Nb201 {
-        ops: Some(vec!["conv_7x7".into()]),
-    }
-    .build()
-    .unwrap_err();
+    let bad = SpaceConfig::named("nb201")
+        .with("ops", serde_json::json!(["conv_7x7"]))
+        .build()
+        .unwrap_err();
     assert!(matches!(bad, SpaceError::UnknownOp { .. }));
     assert!(bad.to_string().contains("nor_conv_3x3"), "{bad}");
 }

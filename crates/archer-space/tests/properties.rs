@@ -9,34 +9,22 @@ use proptest::prelude::*;
 
 fn spaces() -> Vec<Arc<dyn SearchSpace>> {
     let configs = [
-        SpaceConfig::Nb201 { ops: None },
-        SpaceConfig::Nb201 {
-            ops: Some(vec![
-                "none".into(),
-                "skip_connect".into(),
-                "nor_conv_3x3".into(),
-            ]),
-        },
-        SpaceConfig::Darts { ops: None },
-        SpaceConfig::Darts {
-            ops: Some(vec![
-                "none".into(),
-                "sep_conv_3x3".into(),
-                "skip_connect".into(),
-            ]),
-        },
-        SpaceConfig::Macro {
-            layers: None,
-            ops: None,
-            kernels: None,
-            filters: None,
-        },
-        SpaceConfig::Macro {
-            layers: Some(3),
-            ops: Some(vec!["conv".into()]),
-            kernels: Some(vec![3, 5]),
-            filters: Some(vec![16]),
-        },
+        SpaceConfig::named("nb201"),
+        SpaceConfig::named("nb201").with(
+            "ops",
+            serde_json::json!(["none", "skip_connect", "nor_conv_3x3",]),
+        ),
+        SpaceConfig::named("darts"),
+        SpaceConfig::named("darts").with(
+            "ops",
+            serde_json::json!(["none", "sep_conv_3x3", "skip_connect",]),
+        ),
+        SpaceConfig::named("macro"),
+        SpaceConfig::named("macro")
+            .with("layers", serde_json::json!(3))
+            .with("ops", serde_json::json!(["conv"]))
+            .with("kernels", serde_json::json!([3, 5]))
+            .with("filters", serde_json::json!([16])),
     ];
     configs.iter().map(|c| c.build().unwrap()).collect()
 }
@@ -150,8 +138,8 @@ fn sampling_is_reproducible_from_the_seed() {
 
 #[test]
 fn wrong_space_and_bad_choices_are_rejected_with_reasons() {
-    let nb = SpaceConfig::Nb201 { ops: None }.build().unwrap();
-    let darts = SpaceConfig::Darts { ops: None }.build().unwrap();
+    let nb = SpaceConfig::named("nb201").build().unwrap();
+    let darts = SpaceConfig::named("darts").build().unwrap();
     let d = darts.sample(&mut Rng::seed_from(0)).unwrap();
     let err = nb.check(&d).unwrap_err().to_string();
     assert!(err.contains("darts") && err.contains("nb201"), "{err}");

@@ -225,12 +225,10 @@ fn the_train_evaluator_reports_metrics_and_honours_limits_and_pruners() {
 fn a_saved_model_reloads_to_identical_outputs_here_and_in_pytorch() {
     let dir = tempfile::tempdir().unwrap();
     let data = tiny_mnist(dir.path(), 300, 100);
-    let space = SpaceConfig::Macro {
-        layers: Some(3),
-        ops: None,
-        kernels: Some(vec![3]),
-        filters: Some(vec![16, 24]),
-    };
+    let space = SpaceConfig::named("macro")
+        .with("layers", serde_json::json!(3))
+        .with("kernels", serde_json::json!([3]))
+        .with("filters", serde_json::json!([16, 24]));
     let arch = space.build().unwrap().parse(CHAIN_ARCH).unwrap();
     let s = settings(data);
     let out = dir.path().join("model");
