@@ -19,6 +19,6 @@ pub use config::{
 pub use error::{ConfigError, RunError};
 pub use experiment_dir::{ExperimentDir, RUN_FILE, STORE_FILE};
 pub use recorder::{DirRecorder, NullRecorder, Recorder};
-pub use scheduler::{Decision, FullFidelity, Scheduler};
+pub use scheduler::{Decision, FullFidelity, Promotion, Scheduler};
 pub use strategy_build::{build_strategy, restored_strategy, warm_start};
 pub use study::{Event, StopReason, Study, StudySummary, TrajectoryPoint};

@@ -1,5 +1,6 @@
 //! The seam beside the strategy that decides how much of an evaluation each trial gets:
-//! its fidelity when it starts, and after every intermediate report whether it goes on.
+//! its fidelity when it starts, after every intermediate report whether it goes on, pauses
+//! or stops, and which paused trial to continue (promote) before a new one is asked for.
 //! Multi-fidelity schedulers (successive halving, Hyperband, ASHA, median stopping) fill it
 //! in; the default runs every trial at its proposed fidelity to the end.
 
@@ -10,8 +11,19 @@ use archer_strategy::Proposal;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
     Continue,
+    /// Stop the evaluation now and keep the trial for later: it is recorded as PAUSED,
+    /// charged what it used, not told to the strategy and not a failure, until
+    /// [`Scheduler::promote`] continues it.
+    Pause,
     /// Stop the evaluation now; the trial is recorded as PRUNED and charged what it used.
     Stop,
+}
+
+/// A paused trial to continue, at a new fidelity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Promotion {
+    pub trial: u64,
+    pub fidelity: Fidelity,
 }
 
 /// Decides each trial's fidelity and whether a running trial continues.
@@ -30,6 +42,14 @@ pub trait Scheduler: Send {
 
     /// After `trial` reported `value` at `step`.
     fn decide(&mut self, trial: &Trial, step: u32, value: f64, history: &History) -> Decision;
+
+    /// Asked before every new proposal: a PAUSED trial of `history` to continue instead. The
+    /// trial keeps its id, architecture and intermediate values; its evaluation starts again
+    /// at the new fidelity (an evaluator that saved a checkpoint continues from it), and its
+    /// cost adds up. A paused trial nobody promotes stays PAUSED when the study ends.
+    fn promote(&mut self, _history: &History) -> Option<Promotion> {
+        None
+    }
 
     fn state(&self) -> serde_json::Value {
         serde_json::Value::Null

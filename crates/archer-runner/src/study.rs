@@ -224,12 +224,11 @@ impl Study {
             archer_store::StoreError::Corrupt(format!("trial {missing} is missing"))
         })?;
         for t in study.history.trials() {
-            match t.state {
-                TrialState::Waiting => study.waiting.push_back(t.id),
-                s if s.is_finished() => study.sim_seconds += t.cost_seconds,
-                _ => {}
+            if t.state == TrialState::Waiting {
+                study.waiting.push_back(t.id);
             }
         }
+        study.sim_seconds = charged_seconds(&study.history);
         study.rebuild_trajectory();
         study.created_at = record.created_at;
         study.durable = Some(Durable {
@@ -311,6 +310,13 @@ impl Study {
         if let Some(reason) = self.budget_reached() {
             return Ok(Err(reason));
         }
+        if let Some(t) = promote(self.scheduler.as_mut(), &self.history, &self.worker) {
+            self.history.record(t.clone());
+            if let Some(d) = &mut self.durable {
+                d.store.update_trial(d.study, &t, None)?;
+            }
+            return Ok(Ok(t));
+        }
         let asked = Instant::now();
         let durable = &mut self.durable;
         let proposal = ask_feasible(
@@ -359,8 +365,16 @@ impl Study {
             }
             return Ok(());
         }
+        self.sim_seconds += newly_charged(&mut trial);
+        if trial.state == TrialState::Paused {
+            // Kept for the scheduler: neither told nor a failure.
+            self.history.record(trial.clone());
+            if let Some(d) = &mut self.durable {
+                d.store.update_trial(d.study, &trial, None)?;
+            }
+            return Ok(());
+        }
         self.consecutive_failures = next_failure_streak(self.consecutive_failures, trial.state);
-        self.sim_seconds += trial.cost_seconds;
         self.strategy.tell(&trial);
         self.history.record(trial.clone());
         if let Some(d) = &mut self.durable {
@@ -853,6 +867,8 @@ pub(crate) fn evaluate(
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Verdict {
     Continue,
+    /// Stop the evaluation and keep the trial PAUSED (the scheduler's decision).
+    Pause,
     /// Stop the evaluation (PRUNED); a reason other than the scheduler's decision becomes
     /// the trial's error.
     Stop(Option<String>),
@@ -894,13 +910,16 @@ impl ReportSink<'_> {
         }
         match self.scheduler.decide(trial, step, value, self.history) {
             Decision::Continue => Verdict::Continue,
+            Decision::Pause => Verdict::Pause,
             Decision::Stop => Verdict::Stop(None),
         }
     }
 }
 
 /// Evaluates `trial` (see [`evaluate`]) with every intermediate report answered by
-/// `answer`; a stop's reason becomes the PRUNED trial's error.
+/// `answer`; a stop's reason becomes the PRUNED trial's error, and a pause leaves the trial
+/// PAUSED. A promoted trial (see [`promote`]) keeps its earlier intermediate values (the new
+/// evaluation's win at the same step) and its cost adds up.
 pub(crate) fn evaluate_answered(
     experiment: &Experiment,
     trial: &mut Trial,
@@ -908,21 +927,92 @@ pub(crate) fn evaluate_answered(
     answer: &mut (dyn FnMut(u32, f64) -> Verdict + Send),
 ) {
     let mut reason = None;
+    let mut paused = false;
+    let charged_before = resumed_cost(trial);
+    let earlier = std::mem::take(&mut trial.intermediate);
     evaluate(
         experiment,
         trial,
         seed,
         Some(&mut |step, value| match answer(step, value) {
             Verdict::Continue => Report::Continue,
+            Verdict::Pause => {
+                paused = true;
+                Report::Prune
+            }
             Verdict::Stop(why) => {
                 reason = why;
                 Report::Prune
             }
         }),
     );
-    if let (TrialState::Pruned, Some(reason)) = (trial.state, reason) {
-        trial.error = Some(reason);
+    if trial.state == TrialState::Pruned {
+        if paused {
+            trial.state = TrialState::Paused;
+            trial.error = None;
+        } else if let Some(reason) = reason {
+            trial.error = Some(reason);
+        }
     }
+    if let Some(before) = charged_before {
+        trial.cost_seconds += before;
+        let mut steps: Vec<(u32, f64)> = earlier
+            .into_iter()
+            .filter(|(s, _)| !trial.intermediate.iter().any(|(n, _)| n == s))
+            .collect();
+        steps.append(&mut trial.intermediate);
+        steps.sort_by_key(|(s, _)| *s);
+        trial.intermediate = steps;
+    }
+}
+
+/// The trial attribute a promotion sets: the simulated seconds charged before it resumed.
+pub(crate) const RESUMED_AFTER_ATTR: &str = "resumed_after_seconds";
+
+/// What a promoted trial had cost before it resumed, if it was promoted.
+fn resumed_cost(trial: &Trial) -> Option<f64> {
+    trial.attrs.get(RESUMED_AFTER_ATTR).and_then(|v| v.as_f64())
+}
+
+/// The simulated seconds this evaluation of `trial` added: all of its cost, or for a
+/// promoted trial what came after it resumed. Clears the promotion mark.
+pub(crate) fn newly_charged(trial: &mut Trial) -> f64 {
+    let before = resumed_cost(trial).unwrap_or(0.0);
+    trial.attrs.remove(RESUMED_AFTER_ATTR);
+    trial.cost_seconds - before
+}
+
+/// The paused trial `scheduler` promotes, if any, RUNNING again under `worker` at its new
+/// fidelity and marked with what it had cost (not yet persisted).
+pub(crate) fn promote(
+    scheduler: &mut dyn Scheduler,
+    history: &History,
+    worker: &str,
+) -> Option<Trial> {
+    let p = scheduler.promote(history)?;
+    let mut t = history
+        .get(p.trial)
+        .filter(|t| t.state == TrialState::Paused)?
+        .clone();
+    t.state = TrialState::Running;
+    t.fidelity = p.fidelity;
+    t.attempts += 1;
+    t.worker = Some(worker.to_string());
+    t.started_at = Some(Utc::now());
+    t.finished_at = None;
+    t.attrs
+        .insert(RESUMED_AFTER_ATTR.into(), serde_json::json!(t.cost_seconds));
+    Some(t)
+}
+
+/// Simulated seconds charged so far: every finished or paused trial's cost.
+pub(crate) fn charged_seconds(history: &History) -> f64 {
+    history
+        .trials()
+        .iter()
+        .filter(|t| t.state.is_finished() || t.state == TrialState::Paused)
+        .map(|t| t.cost_seconds)
+        .sum()
 }
 
 /// Records an evaluation's outcome in `trial`: COMPLETE with its scores and violation, or

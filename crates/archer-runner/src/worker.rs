@@ -26,8 +26,9 @@ use archer_strategy::{Strategy, StrategyError};
 
 use crate::scheduler::{FullFidelity, Scheduler};
 use crate::study::{
-    ask_feasible, budget_reached, evaluate_answered, finished_in_order, retry_if_allowed,
-    schedule_trial, trailing_failures, trial_seed, ReportSink,
+    ask_feasible, budget_reached, charged_seconds, evaluate_answered, finished_in_order,
+    newly_charged, promote, retry_if_allowed, schedule_trial, trailing_failures, trial_seed,
+    ReportSink,
 };
 use crate::{Experiment, RunError, StopReason};
 
@@ -104,6 +105,13 @@ impl Worker {
         }
     }
 
+    /// Uses `scheduler` instead of the default [`FullFidelity`]; every worker of a study must
+    /// use the same one (it decides from the shared history).
+    pub fn with_scheduler(mut self, scheduler: Box<dyn Scheduler>) -> Self {
+        self.scheduler = scheduler;
+        self
+    }
+
     pub fn experiment(&self) -> &Experiment {
         &self.experiment
     }
@@ -157,7 +165,7 @@ impl Worker {
         self.refresh_history()?;
         let history = &self.history;
         let finished = finished_in_order(history);
-        let sim: f64 = finished.iter().map(|t| t.cost_seconds).sum();
+        let sim = charged_seconds(history);
         let failures = trailing_failures(&finished);
         let elapsed = crate::launch::unix_now() - self.record.created_at;
         let open = history
@@ -168,6 +176,10 @@ impl Worker {
             budget_reached(&self.experiment.config, history, sim, elapsed, failures)
         {
             return Ok(if open { Next::Wait } else { Next::Done(reason) });
+        }
+        if let Some(t) = promote(self.scheduler.as_mut(), &self.history, &self.id) {
+            self.store.update_trial(self.record.id, &t, None)?;
+            return Ok(Next::Run(Box::new(t)));
         }
         let mut strategy = self.take_strategy()?;
         let (store, study) = (&mut self.store, self.record.id);
@@ -266,10 +278,12 @@ impl Worker {
             });
             done.store(true, Ordering::Relaxed);
         });
+        newly_charged(&mut trial);
         let retry = retry_if_allowed(&self.experiment.config.study, &mut trial);
+        let paused = trial.state == TrialState::Paused;
         let mut outcome = Ok(());
         for _ in 0..RESULT_WRITE_TRIES {
-            outcome = if retry {
+            outcome = if retry || paused {
                 self.store
                     .update_trial(self.record.id, &trial, None)
                     .map_err(RunError::from)

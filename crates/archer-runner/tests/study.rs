@@ -800,3 +800,186 @@ fn intermediate_values_reach_the_store_as_they_are_reported() {
     let t = &study.history().trials()[0];
     assert_eq!(t.intermediate, vec![(1, 0.5), (2, 0.75)]);
 }
+
+/// Pauses every new trial (fidelity 1 epoch) at its first report, and before each new
+/// proposal promotes the oldest paused trial to 3 epochs, which then runs to the end.
+struct PauseThenPromote;
+
+impl archer_runner::Scheduler for PauseThenPromote {
+    fn name(&self) -> &str {
+        "pause-then-promote"
+    }
+    fn fidelity(&mut self, _: &archer_strategy::Proposal, _: &archer_core::History) -> Fidelity {
+        Fidelity {
+            epochs: Some(1),
+            ..Fidelity::full()
+        }
+    }
+    fn decide(
+        &mut self,
+        trial: &archer_core::Trial,
+        step: u32,
+        _: f64,
+        _: &archer_core::History,
+    ) -> archer_runner::Decision {
+        if step == 1 && trial.fidelity.epochs == Some(1) {
+            archer_runner::Decision::Pause
+        } else {
+            archer_runner::Decision::Continue
+        }
+    }
+    fn promote(&mut self, history: &archer_core::History) -> Option<archer_runner::Promotion> {
+        let paused = history
+            .trials()
+            .iter()
+            .find(|t| t.state == TrialState::Paused)?;
+        Some(archer_runner::Promotion {
+            trial: paused.id,
+            fidelity: Fidelity {
+                epochs: Some(3),
+                ..Fidelity::full()
+            },
+        })
+    }
+}
+
+#[test]
+fn a_paused_trial_is_promoted_keeps_its_id_and_adds_up_its_cost() {
+    for workers in [1, 3] {
+        let mut e = experiment(
+            Flaky {
+                fail_when_first_edge_is: None,
+                panic_when_second_edge_is: None,
+            },
+            "rea",
+            trials(20),
+        );
+        e.evaluator = Arc::new(Stepper);
+        e.config.study.workers = workers;
+        let mut study = Study::new(e)
+            .unwrap()
+            .with_scheduler(Box::new(PauseThenPromote));
+        let summary = study.run(&mut NullRecorder, &mut |_| {}).unwrap();
+        assert_eq!(summary.stop, StopReason::TrialBudget);
+        let h = study.history();
+        let complete: Vec<_> = h
+            .trials()
+            .iter()
+            .filter(|t| t.state == TrialState::Complete)
+            .collect();
+        let paused: Vec<_> = h
+            .trials()
+            .iter()
+            .filter(|t| t.state == TrialState::Paused)
+            .collect();
+        assert_eq!(complete.len() + paused.len(), 20, "workers={workers}");
+        assert!(complete.len() >= 20 - workers - 1, "workers={workers}");
+        for t in &complete {
+            // 10 s before the pause, 30 s after the promotion; the steps of both runs kept.
+            assert_eq!(t.cost_seconds, 40.0, "trial {}", t.id);
+            assert_eq!(t.attempts, 2);
+            assert_eq!(t.fidelity.epochs, Some(3));
+            let steps: Vec<u32> = t.intermediate.iter().map(|(s, _)| *s).collect();
+            assert_eq!(steps, vec![1, 2, 3]);
+            assert!(!t.attrs.contains_key("resumed_after_seconds"));
+        }
+        for t in &paused {
+            assert_eq!(t.cost_seconds, 10.0);
+            assert!(t.error.is_none());
+        }
+        let charged = 40.0 * complete.len() as f64 + 10.0 * paused.len() as f64;
+        assert!(
+            (summary.sim_seconds - charged).abs() < 1e-9,
+            "workers={workers}"
+        );
+    }
+}
+
+#[test]
+fn a_paused_trial_survives_in_the_store_and_is_promoted_after_a_resume() {
+    use archer_store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("study.db");
+    let make = |n| {
+        let mut e = experiment(
+            Flaky {
+                fail_when_first_edge_is: None,
+                panic_when_second_edge_is: None,
+            },
+            "rea",
+            trials(n),
+        );
+        e.evaluator = Arc::new(Stepper);
+        e
+    };
+    let store = archer_store::SqliteStore::open(&db).unwrap();
+    Study::create(make(6), Box::new(store))
+        .unwrap()
+        .with_scheduler(Box::new(PauseThenPromote))
+        .run(&mut NullRecorder, &mut |_| {})
+        .unwrap();
+    let mut store = archer_store::SqliteStore::open(&db).unwrap();
+    let record = store.study("t").unwrap().unwrap();
+    let stored = store.trials(record.id).unwrap();
+    let paused: Vec<u64> = stored
+        .iter()
+        .filter(|t| t.state == TrialState::Paused)
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(
+        paused.len(),
+        1,
+        "the last trial waits, paused, in the store"
+    );
+    let mut resumed = Study::resume(make(8), Box::new(store), &record)
+        .unwrap()
+        .with_scheduler(Box::new(PauseThenPromote));
+    let summary = resumed.run(&mut NullRecorder, &mut |_| {}).unwrap();
+    let t = resumed.history().get(paused[0]).unwrap();
+    assert_eq!(t.state, TrialState::Complete);
+    assert_eq!(t.cost_seconds, 40.0);
+    let h = resumed.history();
+    let charged: f64 = h
+        .trials()
+        .iter()
+        .filter(|t| t.state == TrialState::Complete || t.state == TrialState::Paused)
+        .map(|t| t.cost_seconds)
+        .sum();
+    assert!((summary.sim_seconds - charged).abs() < 1e-9);
+}
+
+#[test]
+fn a_worker_pauses_and_promotes_through_the_store() {
+    use archer_store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("study.db");
+    let mut e = experiment(
+        Flaky {
+            fail_when_first_edge_is: None,
+            panic_when_second_edge_is: None,
+        },
+        "rea",
+        trials(8),
+    );
+    e.evaluator = Arc::new(Stepper);
+    let open = || Box::new(archer_store::SqliteStore::open(&db).unwrap()) as Box<dyn Store>;
+    // The study is created in the store; a worker then runs all of it.
+    drop(Study::create(e.clone(), open()).unwrap());
+    let record = open().study("t").unwrap().unwrap();
+    let report = archer_runner::worker::Worker::new(e, open(), open(), record.clone(), "w".into())
+        .with_scheduler(Box::new(PauseThenPromote))
+        .run(&mut |_| {})
+        .unwrap();
+    assert_eq!(report.stop, Some(StopReason::TrialBudget));
+    let stored = open().trials(record.id).unwrap();
+    let complete: Vec<_> = stored
+        .iter()
+        .filter(|t| t.state == TrialState::Complete)
+        .collect();
+    assert_eq!(complete.len(), 7, "every trial but the last was promoted");
+    assert!(complete
+        .iter()
+        .all(|t| t.cost_seconds == 40.0 && t.attempts == 2 && t.intermediate.len() == 3));
+    assert_eq!(stored.len(), 8);
+    assert_eq!(stored.last().unwrap().state, TrialState::Paused);
+}
