@@ -357,17 +357,15 @@ impl Study {
         mut trial: Trial,
         observer: &mut dyn FnMut(Event),
     ) -> Result<(), RunError> {
-        if retry_if_allowed(&self.experiment.config.study, &mut trial) {
-            self.history.record(trial.clone());
-            self.waiting.push_back(trial.id);
-            if let Some(d) = &mut self.durable {
-                d.store.update_trial(d.study, &trial, None)?;
-            }
-            return Ok(());
+        let kept = how_kept(&self.experiment.config.study, &mut trial);
+        if kept != Kept::Retried {
+            // A failed attempt that will be retried is not charged.
+            self.sim_seconds += newly_charged(&mut trial);
         }
-        self.sim_seconds += newly_charged(&mut trial);
-        if trial.state == TrialState::Paused {
-            // Kept for the scheduler: neither told nor a failure.
+        if kept != Kept::Told {
+            if kept == Kept::Retried {
+                self.waiting.push_back(trial.id);
+            }
             self.history.record(trial.clone());
             if let Some(d) = &mut self.durable {
                 d.store.update_trial(d.study, &trial, None)?;
@@ -669,6 +667,30 @@ pub(crate) fn retry_if_allowed(study: &crate::StudySection, trial: &mut Trial) -
         return true;
     }
     false
+}
+
+/// How an evaluated trial is kept, in every coordination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kept {
+    /// FAILED with retries left: back to WAITING, not told.
+    Retried,
+    /// PAUSED by the scheduler: kept for a promotion, not told.
+    Paused,
+    /// Final for now (COMPLETE, PRUNED or FAILED): told to the strategy and stored with the
+    /// strategy's state after that tell.
+    Told,
+}
+
+/// The one rule for what happens to an evaluated trial (the retry rule first, see
+/// [`retry_if_allowed`]); the caller stores it accordingly.
+pub(crate) fn how_kept(study: &crate::StudySection, trial: &mut Trial) -> Kept {
+    if retry_if_allowed(study, trial) {
+        Kept::Retried
+    } else if trial.state == TrialState::Paused {
+        Kept::Paused
+    } else {
+        Kept::Told
+    }
 }
 
 /// The run of consecutive failures after a trial finishes in `state`: a COMPLETE trial ends

@@ -26,9 +26,8 @@ use archer_strategy::{Strategy, StrategyError};
 
 use crate::scheduler::{FullFidelity, Scheduler};
 use crate::study::{
-    ask_feasible, budget_reached, charged_seconds, evaluate_answered, finished_in_order,
-    newly_charged, promote, retry_if_allowed, schedule_trial, trailing_failures, trial_seed,
-    ReportSink,
+    ask_feasible, budget_reached, charged_seconds, evaluate_answered, finished_in_order, how_kept,
+    newly_charged, promote, schedule_trial, trailing_failures, trial_seed, Kept, ReportSink,
 };
 use crate::{Experiment, RunError, StopReason};
 
@@ -279,11 +278,10 @@ impl Worker {
             done.store(true, Ordering::Relaxed);
         });
         newly_charged(&mut trial);
-        let retry = retry_if_allowed(&self.experiment.config.study, &mut trial);
-        let paused = trial.state == TrialState::Paused;
+        let kept = how_kept(&self.experiment.config.study, &mut trial);
         let mut outcome = Ok(());
         for _ in 0..RESULT_WRITE_TRIES {
-            outcome = if retry || paused {
+            outcome = if kept != Kept::Told {
                 self.store
                     .update_trial(self.record.id, &trial, None)
                     .map_err(RunError::from)
