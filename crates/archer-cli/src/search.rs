@@ -268,12 +268,33 @@ fn print_result(
     match &summary.best {
         None => say("No trial completed.")?,
         Some(best) => {
-            say(format!("Best architecture (trial {}):", best.id))?;
+            if summary.pareto_front.is_empty() {
+                say(format!("Best architecture (trial {}):", best.id))?;
+            } else {
+                say(format!("Best by the first objective (trial {}):", best.id))?;
+            }
             say(format!("  {}", format(&best.arch)))?;
             say(format!("  {}", describe_metrics(&best.metrics)))?;
             if let Some(i) = best.metrics.get("nb201_index") {
                 say(format!("  NAS-Bench-201 index {i}"))?;
             }
+        }
+    }
+    if !summary.pareto_front.is_empty() {
+        say(format!(
+            "Pareto front of the objectives: {} trials (`archer export {} --pareto` writes them all)",
+            summary.pareto_front.len(),
+            output.display()
+        ))?;
+        for t in summary.pareto_front.iter().take(5) {
+            say(format!(
+                "  trial {}: {}",
+                t.id,
+                describe_metrics(&t.metrics)
+            ))?;
+        }
+        if summary.pareto_front.len() > 5 {
+            say(format!("  ... and {} more", summary.pareto_front.len() - 5))?;
         }
     }
     say(format!("Results: {}", output.display()))

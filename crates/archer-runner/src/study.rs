@@ -75,6 +75,9 @@ pub struct StudySummary {
     pub sim_seconds: f64,
     pub wall_seconds: f64,
     pub best: Option<Trial>,
+    /// With several objectives: the feasible Pareto front, in id order (else empty).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pareto_front: Vec<Trial>,
     #[serde(skip)]
     pub trajectory: Vec<TrajectoryPoint>,
     /// Wall seconds of each `ask` in this process, in order (a resumed study starts anew).
@@ -479,6 +482,11 @@ impl Study {
             sim_seconds: self.sim_seconds,
             wall_seconds,
             best: self.history.best().cloned(),
+            pareto_front: if self.experiment.objectives.len() > 1 {
+                self.history.pareto_front().into_iter().cloned().collect()
+            } else {
+                Vec::new()
+            },
             trajectory: std::mem::take(&mut self.trajectory),
             ask_seconds: std::mem::take(&mut self.ask_seconds),
         }
