@@ -3,6 +3,7 @@
 //! Benchmarks live in `archer-bench`.
 
 mod config;
+mod coordination;
 mod error;
 mod experiment_dir;
 pub mod launch;

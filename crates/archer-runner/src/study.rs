@@ -15,6 +15,7 @@ use archer_strategy::{Proposal, Strategy, StrategyError};
 use chrono::Utc;
 use serde::Serialize;
 
+use crate::coordination::{drive, Coordination, Next};
 use crate::scheduler::{Decision, FullFidelity, Scheduler};
 use crate::{Experiment, Recorder, RunError};
 
@@ -514,24 +515,10 @@ impl Study {
 
     /// One trial at a time, in this thread: deterministic.
     fn run_inline(&mut self, observer: &mut dyn FnMut(Event)) -> Result<StopReason, RunError> {
-        loop {
-            let mut trial = match self.next_trial()? {
-                Ok(t) => t,
-                Err(reason) => return Ok(reason),
-            };
-            let seed = self.trial_seed(trial.id);
-            let started = trial.clone();
-            let mut sink = ReportSink {
-                store: self.durable.as_mut().map(|d| (d.store.as_mut(), d.study)),
-                lost: None,
-                scheduler: self.scheduler.as_mut(),
-                history: &self.history,
-            };
-            evaluate_answered(&self.experiment, &mut trial, seed, &mut |step, value| {
-                sink.report(&started, step, value)
-            });
-            self.finish_trial(trial, observer)?;
-        }
+        drive(&mut InlineTurn {
+            study: self,
+            observer,
+        })
     }
 
     /// `workers` evaluations at once; each result is told as it arrives and the freed worker
@@ -638,6 +625,37 @@ impl Study {
 
     fn trial_seed(&self, id: u64) -> u64 {
         trial_seed(self.experiment.config.study.seed, id)
+    }
+}
+
+/// The in-process study as a coordination of the study loop, one trial at a time.
+struct InlineTurn<'a> {
+    study: &'a mut Study,
+    observer: &'a mut dyn FnMut(Event),
+}
+
+impl Coordination for InlineTurn<'_> {
+    fn next(&mut self) -> Result<Next, RunError> {
+        Ok(match self.study.next_trial()? {
+            Ok(t) => Next::Run(Box::new(t)),
+            Err(reason) => Next::Done(reason),
+        })
+    }
+
+    fn run(&mut self, mut trial: Trial) -> Result<(), RunError> {
+        let study = &mut *self.study;
+        let seed = study.trial_seed(trial.id);
+        let started = trial.clone();
+        let mut sink = ReportSink {
+            store: study.durable.as_mut().map(|d| (d.store.as_mut(), d.study)),
+            lost: None,
+            scheduler: study.scheduler.as_mut(),
+            history: &study.history,
+        };
+        evaluate_answered(&study.experiment, &mut trial, seed, &mut |step, value| {
+            sink.report(&started, step, value)
+        });
+        study.finish_trial(trial, self.observer)
     }
 }
 

@@ -24,6 +24,7 @@ use archer_core::{History, Trial, TrialState};
 use archer_store::{Store, StoreError, StudyRecord};
 use archer_strategy::{Strategy, StrategyError};
 
+use crate::coordination::{drive, Coordination, Next};
 use crate::scheduler::{FullFidelity, Scheduler};
 use crate::study::{
     ask_feasible, budget_reached, charged_seconds, evaluate_answered, finished_in_order, how_kept,
@@ -51,13 +52,6 @@ pub enum WorkerEvent<'a> {
 /// How many times a trial's result is written again after the connection was lost while
 /// writing it (each write first waits for the store to reconnect).
 const RESULT_WRITE_TRIES: usize = 5;
-
-enum Next {
-    Run(Box<Trial>),
-    /// Nothing to start; others still run trials that may come back.
-    Wait,
-    Done(StopReason),
-}
 
 pub struct Worker {
     experiment: Experiment,
@@ -321,62 +315,67 @@ impl Worker {
     /// Works until the study is over: its budget reached and no trial left open.
     pub fn run(&mut self, observer: &mut dyn FnMut(WorkerEvent)) -> Result<WorkerReport, RunError> {
         let mut report = WorkerReport::default();
-        let (grace, max_attempts) = (
-            self.experiment.config.study.grace_seconds,
-            self.experiment.config.study.max_attempts,
-        );
-        loop {
-            match self.step(grace, max_attempts, &mut report, observer) {
-                Ok(Some(reason)) => {
-                    report.stop = Some(reason);
-                    return Ok(report);
-                }
-                Ok(None) => {}
-                Err(RunError::Store(e @ StoreError::Disconnected { .. })) => {
-                    // The store reconnects at its next use. What this worker cached may hold
-                    // a write that never committed: read everything afresh.
-                    observer(WorkerEvent::Disconnected(&e));
-                    self.history = History::new();
-                    self.seen_seq = 0;
-                    self.strategy = None;
-                    std::thread::sleep(self.poll);
-                }
-                Err(e) => return Err(e),
+        let stop = drive(&mut WorkerTurn {
+            worker: self,
+            report: &mut report,
+            observer,
+        })?;
+        report.stop = Some(stop);
+        Ok(report)
+    }
+}
+
+/// The worker as a coordination of the study loop, with what it reports.
+struct WorkerTurn<'a> {
+    worker: &'a mut Worker,
+    report: &'a mut WorkerReport,
+    observer: &'a mut dyn FnMut(WorkerEvent),
+}
+
+impl Coordination for WorkerTurn<'_> {
+    /// Re-queues stale trials, then claims a WAITING trial, or else, under the study lock,
+    /// promotes a paused one or asks for a new one; when the study is over, records why.
+    fn next(&mut self) -> Result<Next, RunError> {
+        let w = &mut *self.worker;
+        let study = &w.experiment.config.study;
+        w.store
+            .requeue_stale(w.record.id, study.grace_seconds, study.max_attempts)?;
+        if let Some(mut t) = w.store.claim(w.record.id, &w.id)? {
+            t.worker = Some(w.id.clone());
+            return Ok(Next::Run(Box::new(t)));
+        }
+        let next = w.locked(|w| w.propose())?;
+        if let Next::Done(reason) = &next {
+            if w.store
+                .study(&w.record.name)?
+                .is_some_and(|r| r.stop_reason.is_none())
+            {
+                w.store.finish_study(w.record.id, &reason.to_string())?;
             }
         }
+        Ok(next)
     }
 
-    /// One turn of the loop: re-queue stale trials, then run a claimed or a new trial, or
-    /// wait; the stop reason once the study is over.
-    fn step(
-        &mut self,
-        grace: f64,
-        max_attempts: u32,
-        report: &mut WorkerReport,
-        observer: &mut dyn FnMut(WorkerEvent),
-    ) -> Result<Option<StopReason>, RunError> {
-        self.store
-            .requeue_stale(self.record.id, grace, max_attempts)?;
-        if let Some(mut t) = self.store.claim(self.record.id, &self.id)? {
-            t.worker = Some(self.id.clone());
-            self.run_trial(t, report, observer)?;
-            return Ok(None);
-        }
-        match self.locked(|w| w.propose())? {
-            Next::Run(t) => self.run_trial(*t, report, observer)?,
-            Next::Wait => std::thread::sleep(self.poll),
-            Next::Done(reason) => {
-                if self
-                    .store
-                    .study(&self.record.name)?
-                    .is_some_and(|r| r.stop_reason.is_none())
-                {
-                    self.store
-                        .finish_study(self.record.id, &reason.to_string())?;
-                }
-                return Ok(Some(reason));
-            }
-        }
-        Ok(None)
+    fn run(&mut self, trial: Trial) -> Result<(), RunError> {
+        self.worker.run_trial(trial, self.report, self.observer)
+    }
+
+    fn wait(&mut self) {
+        std::thread::sleep(self.worker.poll);
+    }
+
+    fn recover(&mut self, error: RunError) -> Result<(), RunError> {
+        let RunError::Store(e @ StoreError::Disconnected { .. }) = error else {
+            return Err(error);
+        };
+        // The store reconnects at its next use. What this worker cached may hold a write
+        // that never committed: read everything afresh.
+        (self.observer)(WorkerEvent::Disconnected(&e));
+        let w = &mut *self.worker;
+        w.history = History::new();
+        w.seen_seq = 0;
+        w.strategy = None;
+        std::thread::sleep(w.poll);
+        Ok(())
     }
 }
