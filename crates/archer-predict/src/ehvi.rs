@@ -26,6 +26,8 @@ pub enum Axis {
 pub struct Ehvi {
     front: Vec<Vec<f64>>,
     reference: Vec<f64>,
+    /// The front's own hypervolume.
+    base: f64,
     /// With exactly one uncertain axis: that axis and the cells of the others.
     cells: Option<(usize, Vec<Cell>)>,
 }
@@ -51,9 +53,12 @@ impl Ehvi {
             let u = unknown[0];
             (u, grid_cells(&front, &reference, u))
         });
+        let points: Vec<&[f64]> = front.iter().map(|p| p.as_slice()).collect();
+        let base = hypervolume(&points, &reference);
         Ehvi {
             front,
             reference,
+            base,
             cells,
         }
     }
@@ -82,22 +87,19 @@ impl Ehvi {
     /// The weighted mean of the exact improvement over the product of every uncertain
     /// axis's values.
     fn by_quadrature(&self, candidate: &[Axis]) -> f64 {
-        let base = self.volume(&[]);
         let mut total = 0.0;
         let mut point = vec![0.0; candidate.len()];
         let mut visit = |point: &[f64], weight: f64| {
-            total += weight * (self.volume(point) - base).max(0.0);
+            total += weight * (self.volume_with(point) - self.base).max(0.0);
         };
         product(candidate, 0, &mut point, 1.0, &mut visit);
         total
     }
 
-    /// The hypervolume of the front, with `extra` added when it is not empty.
-    fn volume(&self, extra: &[f64]) -> f64 {
+    /// The hypervolume of the front with `extra` added.
+    fn volume_with(&self, extra: &[f64]) -> f64 {
         let mut points: Vec<&[f64]> = self.front.iter().map(|p| p.as_slice()).collect();
-        if !extra.is_empty() {
-            points.push(extra);
-        }
+        points.push(extra);
         hypervolume(&points, &self.reference)
     }
 }

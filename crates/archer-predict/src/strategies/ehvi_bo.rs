@@ -91,8 +91,9 @@ impl StrategySettings for EhviBoConfig {
 ///
 /// Each ask reads every result from the history. Objectives are scaled to [0, 1] over the
 /// feasible COMPLETE results (1 = best seen), and the reference point is −1 on every axis
-/// (a whole observed range below the worst result). An objective that the study's evaluator knows before evaluation (the prescreen's
-/// `known_scores`) is taken as it is for every candidate; each other objective gets a GP,
+/// (a whole observed range below the worst result). An objective that the study's
+/// evaluator knows before evaluation (the prescreen's `known_scores`) is taken as it is for
+/// every candidate; each other objective gets a GP,
 /// fitted on the Gaussian copula transform of its results (as BO's), whose prediction is
 /// mapped back to the objective's scale through the inverse of that transform (linear
 /// between the results, extended by the slope of the top and bottom tenth). Candidates (the
@@ -120,6 +121,8 @@ struct EhviState {
 struct Scaled {
     archs: Vec<Arch>,
     points: Vec<Vec<f64>>,
+    /// Each result's non-dominated rank (0 = the front).
+    ranks: Vec<usize>,
     lo: Vec<f64>,
     hi: Vec<f64>,
 }
@@ -150,17 +153,14 @@ impl Scaled {
         let mut scaled = Scaled {
             archs: done.iter().map(|t| t.arch.clone()).collect(),
             points: Vec::new(),
+            ranks: Vec::new(),
             lo,
             hi,
         };
         scaled.points = done.iter().map(|t| scaled.scale(&t.scores)).collect();
+        let points: Vec<Point> = scaled.points.iter().map(|p| Point::feasible(p)).collect();
+        scaled.ranks = non_dominated_ranks(&points);
         Some(scaled)
-    }
-
-    /// The non-dominated rank of every result (0 = the front).
-    fn ranks(&self) -> Vec<usize> {
-        let points: Vec<Point> = self.points.iter().map(|p| Point::feasible(p)).collect();
-        non_dominated_ranks(&points)
     }
 
     fn scale_axis(&self, k: usize, v: f64) -> f64 {
@@ -285,11 +285,10 @@ impl EhviBo {
                 .collect();
             predicted[k] = Some(nodes);
         }
-        let ranks = data.ranks();
         let front: Vec<Vec<f64>> = data
             .points
             .iter()
-            .zip(&ranks)
+            .zip(&data.ranks)
             .filter(|(_, &r)| r == 0)
             .map(|(p, _)| p.clone())
             .collect();
@@ -327,12 +326,11 @@ impl Strategy for EhviBo {
             )?));
         };
         // Parents: the results by non-dominated rank (ties in the order they arrived).
-        let ranks = data.ranks();
         let ranked: Vec<(Arch, f64)> = data
             .archs
             .iter()
             .cloned()
-            .zip(ranks.iter().map(|&r| -(r as f64)))
+            .zip(data.ranks.iter().map(|&r| -(r as f64)))
             .collect();
         let mut pool = candidates(
             self.space.as_ref(),
