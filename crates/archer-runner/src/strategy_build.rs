@@ -17,10 +17,20 @@ const WARM_START_STREAM: u64 = 0x5a45_524f_434f_5354; // "ZEROCOST"
 /// included). The same experiment always gives the same strategy, so a resumed study
 /// rebuilds it and then restores its saved state.
 pub fn build_strategy(experiment: &Experiment) -> Result<Box<dyn Strategy>, ConfigError> {
-    let c = &experiment.config;
-    let warm = match archer_predict::strategy_warm_start(&c.strategy) {
+    let warm = match archer_predict::strategy_warm_start(&experiment.config.strategy) {
         Some(w) => warm_start(experiment, w)?,
         None => Vec::new(),
+    };
+    build_with(experiment, warm)
+}
+
+/// The strategy of `experiment` from its seed, proposing `warm` first.
+fn build_with(experiment: &Experiment, warm: Vec<Arch>) -> Result<Box<dyn Strategy>, ConfigError> {
+    let c = &experiment.config;
+    let known_before = KnownBefore {
+        evaluator: experiment.evaluator.clone(),
+        constraints: experiment.constraints.clone(),
+        objectives: experiment.objectives.clone(),
     };
     Ok(archer_predict::build_strategy(
         &c.strategy,
@@ -28,12 +38,13 @@ pub fn build_strategy(experiment: &Experiment) -> Result<Box<dyn Strategy>, Conf
         c.study.seed,
         c.study.deduplicate,
         warm,
-        prescreen(experiment),
+        Some(Arc::new(known_before)),
     )?)
 }
 
 /// What the study's evaluator knows before evaluating, seen through the study's
-/// constraints and objectives, for the strategies.
+/// constraints and objectives, for the strategies. Every study has one; without
+/// constraints it rejects nothing.
 struct KnownBefore {
     evaluator: Arc<dyn Evaluator>,
     constraints: Vec<Constraint>,
@@ -42,6 +53,9 @@ struct KnownBefore {
 
 impl Prescreen for KnownBefore {
     fn violation(&self, arch: &Arch) -> f64 {
+        if self.constraints.is_empty() {
+            return 0.0;
+        }
         let known = self.evaluator.known_before(arch);
         self.constraints
             .iter()
@@ -55,30 +69,13 @@ impl Prescreen for KnownBefore {
     }
 }
 
-/// Every study gets one; without constraints it rejects nothing.
-fn prescreen(experiment: &Experiment) -> Option<Arc<dyn Prescreen>> {
-    Some(Arc::new(KnownBefore {
-        evaluator: experiment.evaluator.clone(),
-        constraints: experiment.constraints.clone(),
-        objectives: experiment.objectives.clone(),
-    }))
-}
-
 /// The strategy of `experiment` continued from a saved `state()`. The state holds whatever
 /// is left of the warm start, so none is computed.
 pub fn restored_strategy(
     experiment: &Experiment,
     state: serde_json::Value,
 ) -> Result<Box<dyn Strategy>, ConfigError> {
-    let c = &experiment.config;
-    let mut strategy = archer_predict::build_strategy(
-        &c.strategy,
-        experiment.space.clone(),
-        c.study.seed,
-        c.study.deduplicate,
-        Vec::new(),
-        prescreen(experiment),
-    )?;
+    let mut strategy = build_with(experiment, Vec::new())?;
     strategy.restore(state)?;
     Ok(strategy)
 }
