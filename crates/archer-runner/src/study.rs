@@ -596,15 +596,11 @@ impl Study {
                             reply,
                         } => {
                             let verdict = match self.history.get(id) {
-                                Some(started) => ReportSink {
-                                    store: self
-                                        .durable
-                                        .as_mut()
-                                        .map(|d| (d.store.as_mut(), d.study)),
-                                    lost: None,
-                                    scheduler: self.scheduler.as_mut(),
-                                    history: &self.history,
-                                }
+                                Some(started) => local_sink(
+                                    &mut self.durable,
+                                    &mut self.scheduler,
+                                    &self.history,
+                                )
                                 .report(started, step, value),
                                 None => Verdict::Continue,
                             };
@@ -646,16 +642,25 @@ impl Coordination for InlineTurn<'_> {
         let study = &mut *self.study;
         let seed = study.trial_seed(trial.id);
         let started = trial.clone();
-        let mut sink = ReportSink {
-            store: study.durable.as_mut().map(|d| (d.store.as_mut(), d.study)),
-            lost: None,
-            scheduler: study.scheduler.as_mut(),
-            history: &study.history,
-        };
+        let mut sink = local_sink(&mut study.durable, &mut study.scheduler, &study.history);
         evaluate_answered(&study.experiment, &mut trial, seed, &mut |step, value| {
             sink.report(&started, step, value)
         });
         study.finish_trial(trial, self.observer)
+    }
+}
+
+/// The report sink of this process's study: its store when durable, no lease to lose.
+fn local_sink<'a>(
+    durable: &'a mut Option<Durable>,
+    scheduler: &'a mut Box<dyn Scheduler>,
+    history: &'a History,
+) -> ReportSink<'a> {
+    ReportSink {
+        store: durable.as_mut().map(|d| (d.store.as_mut(), d.study)),
+        lost: None,
+        scheduler: scheduler.as_mut(),
+        history,
     }
 }
 
@@ -884,13 +889,10 @@ pub(crate) fn evaluate(
     experiment: &Experiment,
     trial: &mut Trial,
     seed: u64,
-    pruner: Option<&mut (dyn FnMut(u32, f64) -> Report + Send)>,
+    pruner: &mut (dyn FnMut(u32, f64) -> Report + Send),
 ) {
     let evaluator: &dyn Evaluator = experiment.evaluator.as_ref();
-    let mut ctx = TrialCtx::new(trial.id, seed);
-    if let Some(p) = pruner {
-        ctx = ctx.with_pruner(p);
-    }
+    let mut ctx = TrialCtx::new(trial.id, seed).with_pruner(pruner);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         evaluator.evaluate(&trial.arch, &trial.fidelity, &mut ctx)
     }));
@@ -982,7 +984,7 @@ pub(crate) fn evaluate_answered(
         experiment,
         trial,
         seed,
-        Some(&mut |step, value| match answer(step, value) {
+        &mut |step, value| match answer(step, value) {
             Verdict::Continue => Report::Continue,
             Verdict::Pause => {
                 paused = true;
@@ -992,7 +994,7 @@ pub(crate) fn evaluate_answered(
                 reason = why;
                 Report::Prune
             }
-        }),
+        },
     );
     if trial.state == TrialState::Pruned {
         if paused {
