@@ -209,8 +209,4 @@ impl NetworkBuilder for ChainBuilder {
     }
 }
 
-impl NetModule for ChainModule {
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        ModuleT::forward_t(self, xs, train)
-    }
-}
+impl NetModule for ChainModule {}

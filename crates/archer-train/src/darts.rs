@@ -311,13 +311,12 @@ impl NetworkBuilder for DartsBuilder {
         root: &nn::Path,
         tally: &FlopTally,
     ) -> Result<Box<dyn NetModule>, TrainError> {
-        let as_u = |x: i64| x as u64;
         let cfg = DartsNetConfig {
             channels: scaled(spec.config.channels.unwrap_or(16), spec.width),
             layers: spec.config.depth.unwrap_or(8),
             stem_multiplier: 3,
-            classes: as_u(spec.classes),
-            input: (as_u(spec.input.c), as_u(spec.input.h), as_u(spec.input.w)),
+            classes: spec.classes as u64,
+            input: spec.input_dims(),
         };
         let net = DartsNet::new(spec.space, spec.arch, cfg)?;
         Ok(Box::new(DartsModule::new(
@@ -331,10 +330,6 @@ impl NetworkBuilder for DartsBuilder {
 }
 
 impl NetModule for DartsModule {
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        ModuleT::forward_t(self, xs, train)
-    }
-
     fn forward_aux(&self, xs: &Tensor, train: bool) -> (Tensor, Option<Tensor>) {
         DartsModule::forward_aux(self, xs, train)
     }

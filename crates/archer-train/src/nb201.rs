@@ -195,20 +195,15 @@ impl NetworkBuilder for Nb201Builder {
         root: &nn::Path,
         tally: &FlopTally,
     ) -> Result<Box<dyn NetModule>, TrainError> {
-        let as_u = |x: i64| x as u64;
         let cfg = Nb201NetConfig {
             channels: scaled(spec.config.channels.unwrap_or(16), spec.width),
             cells_per_stage: spec.config.depth.unwrap_or(5),
-            classes: as_u(spec.classes),
-            input: (as_u(spec.input.c), as_u(spec.input.h), as_u(spec.input.w)),
+            classes: spec.classes as u64,
+            input: spec.input_dims(),
         };
         let net = Nb201Net::new(spec.space, spec.arch, cfg)?;
         Ok(Box::new(Nb201Module::new(root, tally, &net)))
     }
 }
 
-impl NetModule for Nb201Module {
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        ModuleT::forward_t(self, xs, train)
-    }
-}
+impl NetModule for Nb201Module {}

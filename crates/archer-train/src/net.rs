@@ -3,7 +3,7 @@
 
 use archer_eval::NetworkConfig;
 use archer_space::{Arch, SearchSpace};
-use tch::nn;
+use tch::nn::{self, ModuleT};
 use tch::{Device, Tensor};
 
 use crate::ops::{FlopTally, Shape};
@@ -20,10 +20,16 @@ pub(crate) struct NetworkSpec<'a> {
     pub width: f64,
 }
 
-/// A built network's forward pass.
-pub(crate) trait NetModule: std::fmt::Debug {
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor;
+impl NetworkSpec<'_> {
+    /// The input's `(channels, height, width)`.
+    pub fn input_dims(&self) -> (u64, u64, u64) {
+        let u = |x: i64| x as u64;
+        (u(self.input.c), u(self.input.h), u(self.input.w))
+    }
+}
 
+/// A built network: libtorch's forward pass, plus the auxiliary head where there is one.
+pub(crate) trait NetModule: ModuleT {
     /// Logits, plus an auxiliary head's logits when training a network that has one.
     fn forward_aux(&self, xs: &Tensor, train: bool) -> (Tensor, Option<Tensor>) {
         (self.forward_t(xs, train), None)
