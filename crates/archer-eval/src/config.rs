@@ -55,7 +55,7 @@ impl EvaluatorConfig {
     ) -> Option<Result<C, EvalError>> {
         (self.kind == kind).then(|| {
             serde_json::from_value(serde_json::Value::Object(self.settings.clone()))
-                .map_err(|e| EvalError::InvalidSetting(format!("[evaluator] kind = {kind:?}: {e}")))
+                .map_err(|e| EvalError::InvalidSetting(format!("kind {kind:?}: {e}")))
         })
     }
 }

@@ -101,10 +101,8 @@ impl<C> EvalKind<C> {
 
 impl<C: EvaluatorSettings> EvalKind<C> {
     fn parse(&self, settings: &Settings) -> Result<C, EvalError> {
-        let c: C =
-            serde_json::from_value(serde_json::Value::Object(settings.clone())).map_err(|e| {
-                EvalError::InvalidSetting(format!("[evaluator] kind = {:?}: {e}", self.name))
-            })?;
+        let c: C = serde_json::from_value(serde_json::Value::Object(settings.clone()))
+            .map_err(|e| EvalError::InvalidSetting(format!("kind {:?}: {e}", self.name)))?;
         c.validate()?;
         Ok(c)
     }

@@ -90,9 +90,16 @@ pub fn strategy_by_label(label: &str) -> Result<StrategyConfig, StrategyError> {
         let config = strategy_by_label(base)?;
         let kind = strategy_kind(&config.name)?;
         let Some((key, value)) = kind.zero_cost_setting(&config.settings) else {
+            let with_warm_start: Vec<&str> = registered()
+                .filter(|k| k.zero_cost_setting(&Default::default()).is_some())
+                .map(|k| k.name())
+                .collect();
             return Err(StrategyError::InvalidSetting {
                 strategy: base.to_string(),
-                reason: "+zc (zero-cost warm start) applies only to strategies with a warm start (bo, bananas, npenas)".into(),
+                reason: format!(
+                    "+zc (zero-cost warm start) applies only to strategies with a warm start ({})",
+                    with_warm_start.join(", ")
+                ),
             });
         };
         return Ok(config.with(key, serde_json::Value::from(value)));
@@ -113,6 +120,7 @@ pub fn strategy_by_label(label: &str) -> Result<StrategyConfig, StrategyError> {
             });
         }
     }
+    // An older alias (`random_search`) names its strategy's defaults.
     let config = StrategyConfig::named(label);
     strategy_kind(&config.name)?;
     Ok(config)
