@@ -1,5 +1,6 @@
 //! Benchmarks and their plots, apart from the study loop: `bench nb201` (strategies × seeds
-//! on the NAS-Bench-201 table, single- and multi-objective), `bench predictors`,
+//! on the NAS-Bench-201 table, single- and multi-objective), `bench table` (on a user's
+//! results table), `bench predictors`,
 //! `bench nb201-size`, and the whole-loop store throughput.
 
 mod error;
@@ -9,6 +10,7 @@ mod plot;
 pub mod predictor_bench;
 pub mod size_bench;
 mod stats;
+pub mod table;
 
 pub use error::BenchError;
 pub use plot::{anytime_svg, front_svg, FrontSeries};

@@ -426,41 +426,26 @@ fn curve_over_queries(strategy: &str, runs: &[&RunOutcome]) -> Vec<CurvePoint> {
     })
 }
 
-/// The mean incumbent at each `x`: each run contributes its last trajectory point whose
-/// coordinate (`at`: trials or seconds) is at most `x`.
+/// The mean incumbent at each `x` (see [`crate::stats::anytime`]).
 fn curve(
     strategy: &str,
     runs: &[&RunOutcome],
     xs: impl Iterator<Item = f64>,
     at: fn(&(u64, f64, f64, f64)) -> f64,
 ) -> Vec<CurvePoint> {
-    xs.map(|x| {
-        let incumbents: Vec<(f64, f64)> = runs
-            .iter()
-            .filter_map(|r| {
-                r.trajectory
-                    .iter()
-                    .rev()
-                    .find(|p| at(p) <= x)
-                    .map(|p| (p.2, p.3))
-            })
-            .collect();
-        point(strategy, x, &incumbents)
-    })
-    .collect()
-}
-
-fn point(strategy: &str, x: f64, at: &[(f64, f64)]) -> CurvePoint {
-    let valid: Vec<f64> = at.iter().map(|p| p.0).collect();
-    let test: Vec<f64> = at.iter().map(|p| p.1).collect();
-    CurvePoint {
-        strategy: strategy.to_string(),
-        x,
-        mean_test_acc: mean(&test),
-        std_test_acc: std_dev(&test),
-        mean_valid_acc: mean(&valid),
-        runs: at.len(),
-    }
+    let trajectories: Vec<&[(u64, f64, f64, f64)]> =
+        runs.iter().map(|r| r.trajectory.as_slice()).collect();
+    crate::stats::anytime(&trajectories, xs, at)
+        .into_iter()
+        .map(|p| CurvePoint {
+            strategy: strategy.to_string(),
+            x: p.x,
+            mean_test_acc: p.mean_second,
+            std_test_acc: p.std_second,
+            mean_valid_acc: p.mean_first,
+            runs: p.runs,
+        })
+        .collect()
 }
 
 fn oracle(table: &Nb201Table, dataset: Nb201Dataset) -> Oracle {

@@ -13,6 +13,45 @@ pub fn std_dev(xs: &[f64]) -> f64 {
     (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / xs.len() as f64).sqrt()
 }
 
+/// A run's incumbent after each trial: `(finished trials, simulated seconds, first value,
+/// second value)` (objective and reported metric).
+pub(crate) type Trajectory = [(u64, f64, f64, f64)];
+
+/// One point of a mean anytime curve over runs.
+pub(crate) struct AnytimePoint {
+    pub x: f64,
+    pub mean_first: f64,
+    pub mean_second: f64,
+    pub std_second: f64,
+    pub runs: usize,
+}
+
+/// The mean incumbent at each `x`: each run contributes its last trajectory point whose
+/// coordinate (`at`: trials or seconds) is at most `x`; runs with none yet are left out
+/// (`runs` counts those in).
+pub(crate) fn anytime(
+    trajectories: &[&Trajectory],
+    xs: impl Iterator<Item = f64>,
+    at: fn(&(u64, f64, f64, f64)) -> f64,
+) -> Vec<AnytimePoint> {
+    xs.map(|x| {
+        let incumbents: Vec<(f64, f64)> = trajectories
+            .iter()
+            .filter_map(|t| t.iter().rev().find(|p| at(p) <= x).map(|p| (p.2, p.3)))
+            .collect();
+        let first: Vec<f64> = incumbents.iter().map(|p| p.0).collect();
+        let second: Vec<f64> = incumbents.iter().map(|p| p.1).collect();
+        AnytimePoint {
+            x,
+            mean_first: mean(&first),
+            mean_second: mean(&second),
+            std_second: std_dev(&second),
+            runs: incumbents.len(),
+        }
+    })
+    .collect()
+}
+
 /// Writes `text` to `dir/name`, creating `dir`.
 pub(crate) fn write_file(
     dir: &std::path::Path,

@@ -18,6 +18,9 @@ use crate::UsageError;
 pub enum BenchCommand {
     /// Strategies × seeds on NAS-Bench-201 with a simulated clock, beside the published figures.
     Nb201(Nb201Args),
+    /// Strategies × seeds on an experiment whose evaluator is a results table
+    /// (`kind = "table"`), on its simulated clock.
+    Table(crate::bench_table::TableArgs),
     /// Ranking quality (Kendall τ, Spearman ρ) of each predictor on held-out architectures.
     Predictors {
         #[command(subcommand)]
@@ -189,6 +192,7 @@ pub struct Nb201Args {
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Nb201(args) => nb201(args),
+        BenchCommand::Table(args) => crate::bench_table::run(args),
         BenchCommand::Store(args) => store(args),
         BenchCommand::Predictors {
             benchmark: PredictorsBenchmark::Nb201(args),
@@ -601,6 +605,23 @@ fn strategy_file(path: &std::path::Path) -> Result<Vec<(String, StrategyConfig)>
     Ok(file.strategy.into_iter().collect())
 }
 
+/// `--strategies` labels as checked strategy configurations, with the labels they are
+/// reported under.
+pub(crate) fn parse_strategies(
+    labels: &[String],
+) -> Result<Vec<(String, StrategyConfig)>, UsageError> {
+    labels
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            let config = archer_predict::strategy_by_label(s.trim())
+                .and_then(|c| archer_predict::check_strategy(&c).map(|_| c))
+                .map_err(|e| UsageError(format!("--strategies: {e}")))?;
+            Ok((archer_predict::strategy_label(&config), config))
+        })
+        .collect()
+}
+
 fn nb201(args: Nb201Args) -> Result<()> {
     let mut datasets = Vec::new();
     for name in &args.dataset {
@@ -614,17 +635,7 @@ fn nb201(args: Nb201Args) -> Result<()> {
             ))
         })?);
     }
-    let mut strategies = args
-        .strategies
-        .iter()
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| {
-            let config = archer_predict::strategy_by_label(s.trim())
-                .and_then(|c| archer_predict::check_strategy(&c).map(|_| c))
-                .map_err(|e| UsageError(format!("--strategies: {e}")))?;
-            Ok((archer_predict::strategy_label(&config), config))
-        })
-        .collect::<Result<Vec<_>, UsageError>>()?;
+    let mut strategies = parse_strategies(&args.strategies)?;
     if let Some(path) = &args.strategy_file {
         strategies.extend(strategy_file(path)?);
     }

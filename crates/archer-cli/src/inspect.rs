@@ -133,6 +133,7 @@ fn trial_json(t: &Trial, space: &dyn SearchSpace) -> Value {
     json!({
         "trial": t.id,
         "arch_str": space.format(&t.arch),
+        "arch_labelled": space.labelled(&t.arch),
         "arch": t.arch,
         "arch_hash": t.arch_hash,
         "score": t.score,

@@ -3,6 +3,7 @@
 mod bench;
 #[cfg(feature = "train")]
 mod bench_engine;
+mod bench_table;
 mod inspect;
 #[cfg(feature = "train")]
 mod model;

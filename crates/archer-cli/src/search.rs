@@ -131,7 +131,15 @@ pub fn run(args: SearchArgs) -> Result<()> {
         seed: args.seed,
         workers: args.workers,
     };
-    let experiment = load(&args.config, &overrides)?;
+    let mut config = ExperimentConfig::from_file(&args.config)?;
+    config.apply(&overrides);
+    if config.study.output.is_none() {
+        // Fixed before the study starts, so that it is saved with the study and evaluators
+        // that keep files per trial put them inside it.
+        let out = default_output(&config.study.name);
+        config.study.output = Some(std::path::absolute(&out).unwrap_or(out));
+    }
+    let experiment = config.validate()?;
     let output = experiment
         .config
         .study
@@ -141,7 +149,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
     eprintln!(
         "archer: searching {} ({} architectures) with {} (seed {}), evaluator {}, budget {}, {} worker(s)",
         experiment.space.name(),
-        experiment.space.size(),
+        crate::spaces::readable(experiment.space.size()),
         experiment.config.strategy.name(),
         experiment.config.study.seed,
         experiment.evaluator.name(),
@@ -238,8 +246,49 @@ fn drive(
     let summary = summary?;
     print_result(&summary, &|a| space.format(a), output)?;
     if let Some(r) = &study.experiment().config.retrain {
-        retrain_best(output, r)?;
+        let experiment = study.experiment();
+        match &summary.best {
+            Some(best) if experiment.config.evaluator.kind == "command" => {
+                retrain_by_command(experiment, &best.arch, output, r)?
+            }
+            _ => retrain_best(output, r)?,
+        }
     }
+    Ok(())
+}
+
+/// `[retrain]` with a command evaluator: the program runs once more on the winner, from
+/// scratch, at the retrain epochs, in `<output>/model`; it reports the test result.
+fn retrain_by_command(
+    experiment: &archer_runner::Experiment,
+    arch: &archer_core::Arch,
+    output: &Path,
+    section: &archer_runner::RetrainSection,
+) -> Result<()> {
+    let seed = section.seed.unwrap_or(experiment.config.study.seed);
+    let dir = output.join("model");
+    say(format!(
+        "Retraining the winner from scratch by the command: {} epochs, seed {seed}, in {}",
+        section.epochs,
+        dir.display()
+    ))?;
+    let metrics = experiment
+        .evaluator
+        .retrain(arch, section.epochs, seed, &dir)
+        .ok_or_else(|| anyhow::anyhow!("this evaluator cannot retrain"))??;
+    let path = dir.join("retrained.json");
+    std::fs::write(
+        &path,
+        serde_json::to_string_pretty(&serde_json::json!({
+            "arch": experiment.space.labelled(arch),
+            "arch_string": experiment.space.format(arch),
+            "epochs": section.epochs,
+            "seed": seed,
+            "metrics": metrics,
+        }))? + "\n",
+    )
+    .with_context(|| format!("writing {}", path.display()))?;
+    say(format!("Retrained: {}", describe_metrics(&metrics)))?;
     Ok(())
 }
 
@@ -317,5 +366,13 @@ pub fn describe_metrics(m: &archer_core::Metrics) -> String {
             .filter(|(k, _)| k.starts_with("latency_ms_"))
             .map(|(k, v)| format!("{k} {v:.3}")),
     );
+    if parts.is_empty() {
+        // An evaluator with its own metric names (a results table, a training command).
+        parts.extend(
+            m.iter()
+                .filter(|(k, _)| *k != metric::SIM_SECONDS && *k != metric::TRAIN_SECONDS)
+                .map(|(k, v)| format!("{k} {v:.4}")),
+        );
+    }
     parts.join(" | ")
 }

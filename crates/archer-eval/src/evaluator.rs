@@ -42,6 +42,26 @@ pub trait Evaluator: Send + Sync {
         Ok(())
     }
 
+    /// The architectures this evaluator defines the space as, when it does (a results
+    /// table with `space = "rows"`): the study then searches the space restricted to them
+    /// ([`archer_space::FiniteSpace`]). `None`: the whole space.
+    fn space_members(&self) -> Option<Vec<Arch>> {
+        None
+    }
+
+    /// Trains `arch` from scratch for `epochs` with `seed`, writing what it makes to
+    /// `output`, for `[retrain]`; `None` when this evaluator cannot (a table; the `train`
+    /// evaluator retrains through `archer retrain`, which also exports the model).
+    fn retrain(
+        &self,
+        _arch: &Arch,
+        _epochs: u32,
+        _seed: u64,
+        _output: &std::path::Path,
+    ) -> Option<Result<Metrics, EvalError>> {
+        None
+    }
+
     /// What data made the results (paths, content hashes, settings), saved with every run.
     fn provenance(&self) -> serde_json::Value;
 }

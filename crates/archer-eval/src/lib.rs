@@ -1,7 +1,9 @@
-//! Evaluators turn an architecture into metrics. Today: the NAS-Bench-201 table, which looks
+//! Evaluators turn an architecture into metrics: the NAS-Bench-201 table, which looks
 //! results up and charges their recorded training time to a simulated clock, and can answer
-//! zero-cost proxy scores from the NAS-Bench-201 proxy table for warm starts.
+//! zero-cost proxy scores from the NAS-Bench-201 proxy table for warm starts; a user's own
+//! results table (`table`); results told from outside (`external`).
 
+mod command;
 mod config;
 mod error;
 mod evaluator;
@@ -10,10 +12,15 @@ mod nb201_eval;
 mod nb201_kind;
 mod nb201_table;
 mod registry;
+mod results_table;
+mod table_eval;
 mod table_file;
 mod train_settings;
 mod zero_cost;
 
+pub use command::{
+    resolve_program, CommandEvaluator, CommandSettings, STDERR_TAIL_LINES, TRIAL_ENV,
+};
 pub use config::EvaluatorConfig;
 pub use error::{DataError, EvalError};
 pub use evaluator::Evaluator;
@@ -25,6 +32,8 @@ pub use registry::{
     find_kind, BuildEvaluator, EvalBuildContext, EvalKind, EvaluatorKind, EvaluatorSettings,
     Settings,
 };
+pub use results_table::{ResultsTable, TableRow, TableSpec};
+pub use table_eval::{TableEvaluator, TableSettings, TableSpace};
 pub use table_file::DataFile;
 pub use train_settings::{
     Augment, DataConfig, DeviceChoice, NetworkConfig, TrainConfig, TrainSettings, TRAIN_UNAVAILABLE,
@@ -32,5 +41,10 @@ pub use train_settings::{
 
 /// The evaluator kinds of this crate; `archer-train` adds `train` (builds without it use
 /// [`TRAIN_UNAVAILABLE`]).
-pub static KINDS: &[&dyn EvaluatorKind] = &[&nb201_kind::KIND, &external::KIND];
+pub static KINDS: &[&dyn EvaluatorKind] = &[
+    &nb201_kind::KIND,
+    &table_eval::KIND,
+    &command::KIND,
+    &external::KIND,
+];
 pub use zero_cost::{Nb201ZeroCost, ZeroCostProxy, NB201_ZERO_COST_PROXIES};

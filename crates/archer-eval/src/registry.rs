@@ -23,6 +23,11 @@ pub struct EvalBuildContext<'a> {
     /// The metrics the experiment's objectives and constraints name, for an evaluator whose
     /// results come from outside (`external`).
     pub told: &'a [MetricSpec],
+    /// The study's name.
+    pub study: &'a str,
+    /// The experiment folder, when known (an evaluator that keeps files per trial puts them
+    /// inside it).
+    pub output: Option<&'a std::path::Path>,
 }
 
 /// One kind of evaluator in the registry.

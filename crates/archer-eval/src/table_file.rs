@@ -152,6 +152,6 @@ pub(crate) const NB201_CELLS: usize = 15_625;
 /// The slot of an NB201 cell in a dense per-cell vector ([`Nb201Space::dense_index`]), or
 /// `None` for an architecture that is not an unrestricted-index NB201 cell.
 pub(crate) fn nb201_slot(arch: &Arch) -> Option<usize> {
-    (arch.choices.len() == 6 && arch.choices.iter().all(|&c| c < 5))
+    (arch.genes.len() == 6 && arch.genes.iter().all(|g| g.index().is_some_and(|c| c < 5)))
         .then(|| Nb201Space::dense_index(arch))
 }

@@ -268,6 +268,8 @@ fn config_resolves_relative_paths_and_builds() {
             &archer_eval::EvalBuildContext {
                 space: &space,
                 told: &[],
+                study: "test",
+                output: None,
             },
         )
         .unwrap();
@@ -283,7 +285,10 @@ fn config_resolves_relative_paths_and_builds() {
     let err = archer_eval::find_kind(archer_eval::KINDS, "nb202")
         .err()
         .unwrap();
-    assert!(err.to_string().contains("nb201, external"), "{err}");
+    assert!(
+        err.to_string().contains("nb201, table, command, external"),
+        "{err}"
+    );
 }
 
 /// The bundled full table reproduces the sanity figures of the shared data's README.

@@ -147,8 +147,11 @@ impl DartsNet {
             let mut out = [(0, DartsOp::Zero); 8];
             for (slot, item) in out.iter_mut().enumerate() {
                 let at = index * 16 + slot * 2;
-                let input = usize::from(arch.choices[at]);
-                let name = DARTS_OPS[usize::from(arch.choices[at + 1])];
+                let input = usize::from(arch.index(at));
+                let name = DARTS_OPS
+                    .get(usize::from(arch.index(at + 1)))
+                    .copied()
+                    .unwrap_or("?");
                 let op = DartsOp::from_name(name)
                     .ok_or_else(|| NetError::Arch(format!("unknown DARTS op {name:?}")))?;
                 *item = (input, op);

@@ -125,9 +125,9 @@ impl Nb201Net {
             )));
         }
         let mut cell = [Nb201Op::Zero; 6];
-        for (i, (dim, &choice)) in space.dimensions().iter().zip(&arch.choices).enumerate() {
-            let name = &dim.choices[choice as usize];
-            cell[i] = Nb201Op::from_name(name).ok_or_else(|| {
+        for (i, (dim, &gene)) in space.dimensions().iter().zip(&arch.genes).enumerate() {
+            let name = dim.label_of(gene);
+            cell[i] = Nb201Op::from_name(&name).ok_or_else(|| {
                 NetError::Arch(format!(
                     "unknown NB201 op {name:?}; known: {}",
                     NB201_OPS.join(", ")

@@ -35,7 +35,7 @@ pub struct GpHyperparameters {
 /// How an architecture enters the kernel.
 #[derive(Clone)]
 enum Repr {
-    Choices(Vec<u16>),
+    Arch(Arch),
     Vector(Vec<f32>),
     Wl(WlFeatures, [f64; WL_MAX_LEVEL + 1]),
 }
@@ -80,7 +80,7 @@ impl GaussianProcess {
 
     fn repr(&self, arch: &Arch) -> Repr {
         match self.kernel {
-            GpKernel::ExpHamming => Repr::Choices(arch.choices.clone()),
+            GpKernel::ExpHamming => Repr::Arch(arch.clone()),
             GpKernel::ExpPath => Repr::Vector(self.space.encode(arch, Encoding::Path)),
             GpKernel::Wl => {
                 let f = wl_features(self.space.as_ref(), arch, WL_MAX_LEVEL);
@@ -95,11 +95,9 @@ impl GaussianProcess {
 }
 
 /// Distance (exponential kernels) between two representations.
-fn distance(a: &Repr, b: &Repr) -> f64 {
+fn distance(space: &dyn SearchSpace, a: &Repr, b: &Repr) -> f64 {
     match (a, b) {
-        (Repr::Choices(x), Repr::Choices(y)) => {
-            x.iter().zip(y).filter(|(p, q)| p != q).count() as f64
-        }
+        (Repr::Arch(x), Repr::Arch(y)) => space.distance(x, y),
         (Repr::Vector(x), Repr::Vector(y)) => {
             x.iter().zip(y).map(|(p, q)| f64::from((p - q).abs())).sum()
         }
@@ -116,10 +114,16 @@ fn wl_similarity(a: &Repr, b: &Repr, h: usize) -> f64 {
 }
 
 /// The kernel value for hyperparameters `hp` given the precomputed base quantity.
-fn kernel_value(kernel: GpKernel, a: &Repr, b: &Repr, hp: &GpHyperparameters) -> f64 {
+fn kernel_value(
+    space: &dyn SearchSpace,
+    kernel: GpKernel,
+    a: &Repr,
+    b: &Repr,
+    hp: &GpHyperparameters,
+) -> f64 {
     match kernel {
         GpKernel::Wl => wl_similarity(a, b, hp.wl_levels),
-        _ => (-distance(a, b) / hp.length_scale).exp(),
+        _ => (-distance(space, a, b) / hp.length_scale).exp(),
     }
 }
 
@@ -173,7 +177,9 @@ impl Predictor for GaussianProcess {
                 }
             }
             _ => {
-                let d = DMatrix::from_fn(n, n, |i, j| distance(&train[i], &train[j]));
+                let d = DMatrix::from_fn(n, n, |i, j| {
+                    distance(self.space.as_ref(), &train[i], &train[j])
+                });
                 let pairs = (n * (n - 1) / 2).max(1) as f64;
                 let mean_d = (d.sum() / 2.0 / pairs).max(1e-6);
                 for m in LENGTH_SCALES {
@@ -226,7 +232,13 @@ impl Predictor for GaussianProcess {
         let n = fit.train.len();
         let reprs: Vec<Repr> = archs.iter().map(|a| self.repr(a)).collect();
         let k_star = DMatrix::from_fn(n, reprs.len(), |i, j| {
-            kernel_value(self.kernel, &fit.train[i], &reprs[j], &fit.hyper)
+            kernel_value(
+                self.space.as_ref(),
+                self.kernel,
+                &fit.train[i],
+                &reprs[j],
+                &fit.hyper,
+            )
         });
         let mean = k_star.transpose() * &fit.alpha;
         let v =

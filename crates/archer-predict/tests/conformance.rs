@@ -16,7 +16,7 @@ fn nb201() -> Arc<dyn SearchSpace> {
 /// Higher is better; unique optimum at `TARGET`, every non-optimal cell has a better neighbour.
 const TARGET: [u16; 6] = [3, 3, 3, 1, 3, 2];
 fn closeness(arch: &Arch) -> f64 {
-    arch.choices
+    arch.indices()
         .iter()
         .zip(TARGET)
         .filter(|(a, b)| **a == *b)
@@ -26,7 +26,7 @@ fn closeness(arch: &Arch) -> f64 {
 /// A deterministic objective with some texture, so strategies make different choices.
 fn textured(arch: &Arch) -> f64 {
     let h = arch
-        .choices
+        .indices()
         .iter()
         .fold(17u64, |acc, &c| acc.wrapping_mul(31).wrapping_add(c as u64));
     closeness(arch) * 10.0 + (h % 97) as f64 / 97.0
@@ -269,7 +269,7 @@ fn local_search_climbs_to_the_optimum_of_a_smooth_objective() {
             10 + 6 * 24,
             closeness,
         );
-        assert!(archs.iter().any(|a| a.choices == TARGET), "seed {seed}");
+        assert!(archs.iter().any(|a| a.indices() == TARGET), "seed {seed}");
     }
 }
 
@@ -339,7 +339,7 @@ fn invalid_settings_are_named() {
 
 /// The second objective (minimised): a size every strategy may read before evaluation.
 fn size(arch: &Arch) -> f64 {
-    arch.choices.iter().map(|&c| f64::from(c)).sum()
+    arch.indices().iter().map(|&c| f64::from(c)).sum()
 }
 
 /// Knows `size` before evaluation, as a latency table or a parameter count would be known.
@@ -453,6 +453,66 @@ fn every_label_is_its_own_label_and_round_trips() {
             assert!(archer_predict::strategy_warm_start(&zc).is_some());
         } else {
             assert!(zc.is_err(), "{label}+zc");
+        }
+    }
+}
+
+/// The space of examples/spaces/every-primitive.toml: choices, ints, floats, an input
+/// choice, a repeat with a conditional body, a conditional DARTS cell and an NB201 cell.
+fn every_primitive() -> Arc<dyn SearchSpace> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/spaces/every-primitive.toml");
+    Arc::new(archer_space::DeclaredSpace::from_file(&path).unwrap())
+}
+
+/// A smooth objective on any space: the mean of the one-hot / scaled encoding, weighted.
+fn encoded_score(space: &dyn SearchSpace, arch: &Arch) -> f64 {
+    space
+        .encode(arch, archer_space::Encoding::OneHot)
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| f64::from(x) * ((i % 7) as f64 - 3.0))
+        .sum()
+}
+
+#[test]
+fn every_strategy_searches_a_declared_space_with_every_primitive() {
+    let space = every_primitive();
+    let variants = ["bo_wl", "bo_path", "bananas_forest", "npenas_mlp"].map(|l| {
+        let mut c = archer_predict::strategy_by_label(l).unwrap();
+        c.settings
+            .insert("random_candidates".into(), serde_json::json!(40));
+        c
+    });
+    let single = configs().into_iter().chain(
+        variants
+            .into_iter()
+            .filter(|c| archer_predict::check_strategy(c).is_ok()),
+    );
+    for config in single {
+        let mut s = build(&config, space.clone(), 5, true).unwrap();
+        let mut h = History::new();
+        for _ in 0..25 {
+            step_with(s.as_mut(), space.as_ref(), &mut h, |t| {
+                let v = encoded_score(space.as_ref(), &t.arch);
+                t.metrics = Metrics::new().with("v", v);
+                t.score = Some(v);
+            })
+            .unwrap_or_else(|e| panic!("{}: {e}", config.name()));
+        }
+    }
+    for config in registered_configs() {
+        let mut s = build_strategy(&config, space.clone(), 5, true, Vec::new(), None).unwrap();
+        let mut h = History::new();
+        for _ in 0..25 {
+            step_with(s.as_mut(), space.as_ref(), &mut h, |t| {
+                let v = encoded_score(space.as_ref(), &t.arch);
+                let d = space.encode(&t.arch, archer_space::Encoding::OneHot).len() as f64;
+                t.scores = vec![v, -d];
+                t.score = Some(v);
+                t.metrics = Metrics::new().with("v", v);
+            })
+            .unwrap_or_else(|e| panic!("{}: {e}", config.name()));
         }
     }
 }

@@ -31,9 +31,9 @@ fn cells(n: usize, seed: u64) -> Vec<Arch> {
 
 /// Like NB201 accuracy: 3×3 convolutions help, `none` hurts, the last edge matters most.
 fn truth(a: &Arch) -> f64 {
-    let conv = a.choices.iter().filter(|&&c| c == 3).count() as f64;
-    let none = a.choices.iter().filter(|&&c| c == 0).count() as f64;
-    80.0 + 2.0 * conv - 3.0 * none + if a.choices[5] == 3 { 4.0 } else { 0.0 }
+    let conv = a.indices().iter().filter(|&&c| c == 3).count() as f64;
+    let none = a.indices().iter().filter(|&&c| c == 0).count() as f64;
+    80.0 + 2.0 * conv - 3.0 * none + if a.index(5) == 3 { 4.0 } else { 0.0 }
 }
 
 fn has_prior(config: &PredictorConfig) -> bool {
@@ -102,9 +102,9 @@ fn gp_is_sure_where_it_has_data_and_unsure_far_away() {
         .into_iter()
         .filter(|c| {
             archs.iter().all(|a| {
-                a.choices
+                a.indices()
                     .iter()
-                    .zip(&c.choices)
+                    .zip(&c.indices())
                     .filter(|(x, y)| x != y)
                     .count()
                     >= 4
@@ -133,7 +133,7 @@ fn a_random_prior_widens_the_ensemble_away_from_its_data() {
     // space is far from the data.
     let archs: Vec<Arch> = cells(2000, 10)
         .into_iter()
-        .filter(|a| a.choices[4] == 3 && a.choices[5] == 3)
+        .filter(|a| a.index(4) == 3 && a.index(5) == 3)
         .take(30)
         .collect();
     assert_eq!(archs.len(), 30);
@@ -141,7 +141,7 @@ fn a_random_prior_widens_the_ensemble_away_from_its_data() {
     // Differing on both last edges puts a cell at distance 2 or more from every one of them.
     let far: Vec<Arch> = cells(400, 11)
         .into_iter()
-        .filter(|a| a.choices[4] != 3 && a.choices[5] != 3)
+        .filter(|a| a.index(4) != 3 && a.index(5) != 3)
         .take(50)
         .collect();
     let spread_ratio = |prior_scale: f64| {

@@ -226,6 +226,7 @@ impl ExperimentConfig {
                 path: origin.to_path_buf(),
                 message: e.to_string().trim_end().to_string(),
             })?;
+        config.space.read_file(base)?;
         let kind = evaluator_kind(&config.evaluator.kind)?;
         kind.resolve_paths(&mut config.evaluator.settings, base)?;
         Ok(config)
@@ -274,10 +275,10 @@ impl ExperimentConfig {
             if r.epochs == 0 {
                 return Err(ConfigError::invalid("retrain.epochs", "must be at least 1"));
             }
-            if self.evaluator.kind != "train" {
+            if self.evaluator.kind != "train" && self.evaluator.kind != "command" {
                 return Err(ConfigError::invalid(
                     "retrain",
-                    "retraining needs evaluator.kind = \"train\" (the data and recipe to train with)",
+                    "retraining needs evaluator.kind = \"train\" (the data and recipe to train with) or \"command\" (the program, run once more)",
                 ));
             }
         }
@@ -302,9 +303,19 @@ impl ExperimentConfig {
             &EvalBuildContext {
                 space: &space,
                 told: &told,
+                study: &self.study.name,
+                output: self.study.output.as_deref(),
             },
         )?;
         evaluator.check_space(space.as_ref())?;
+        let space: Arc<dyn SearchSpace> = match evaluator.space_members() {
+            Some(members) => Arc::new(archer_space::FiniteSpace::new(
+                space,
+                members,
+                &format!("the rows of evaluator {:?}", evaluator.name()),
+            )?),
+            None => space,
+        };
         let zero_cost = kind.zero_cost(&self.evaluator.settings)?;
         if archer_predict::strategy_warm_start(&self.strategy).is_some() && zero_cost.is_none() {
             return Err(ConfigError::invalid(

@@ -129,6 +129,7 @@ impl Recorder for DirRecorder {
             let best_json = json!({
                 "trial": best.id,
                 "arch_str": space.format(&best.arch),
+                "arch_labelled": space.labelled(&best.arch),
                 "arch": best.arch,
                 "arch_hash": best.arch_hash,
                 "objective": experiment.primary(),
@@ -149,6 +150,7 @@ impl Recorder for DirRecorder {
                     json!({
                         "trial": t.id,
                         "arch_str": space.format(&t.arch),
+                        "arch_labelled": space.labelled(&t.arch),
                         "arch": t.arch,
                         "metrics": t.metrics,
                     })

@@ -24,13 +24,13 @@ impl Evaluator for Flaky {
         vec![MetricSpec::new("score", Direction::Maximize, false, "")]
     }
     fn evaluate(&self, arch: &Arch, _: &Fidelity, _: &mut TrialCtx) -> Result<Metrics, EvalError> {
-        if Some(arch.choices[0]) == self.fail_when_first_edge_is {
+        if Some(arch.index(0)) == self.fail_when_first_edge_is {
             return Err(EvalError::InvalidSetting("flaky says no".into()));
         }
-        if Some(arch.choices[1]) == self.panic_when_second_edge_is {
+        if Some(arch.index(1)) == self.panic_when_second_edge_is {
             panic!("flaky blew up");
         }
-        let convs = arch.choices.iter().filter(|&&c| c == 3).count() as f64;
+        let convs = arch.indices().iter().filter(|&&c| c == 3).count() as f64;
         Ok(Metrics::new()
             .with("score", convs)
             .with("sim_seconds", 10.0))
@@ -120,7 +120,7 @@ fn failed_and_panicking_trials_are_recorded_and_the_study_goes_on() {
         .all(|t| t.score.is_none() && t.cost_seconds == 0.0));
     let best = summary.best.unwrap();
     assert_eq!(best.state, TrialState::Complete);
-    assert_ne!(best.arch.choices[0], 0);
+    assert_ne!(best.arch.index(0), 0);
 }
 
 #[test]
@@ -419,7 +419,7 @@ struct Sized {
 
 impl Sized {
     fn size(arch: &Arch) -> f64 {
-        arch.choices.iter().filter(|&&c| c != 0).count() as f64
+        arch.indices().iter().filter(|&&c| c != 0).count() as f64
     }
 }
 
@@ -439,7 +439,7 @@ impl Evaluator for Sized {
     fn evaluate(&self, arch: &Arch, _: &Fidelity, _: &mut TrialCtx) -> Result<Metrics, EvalError> {
         self.evaluations
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let convs = arch.choices.iter().filter(|&&c| c == 3).count() as f64;
+        let convs = arch.indices().iter().filter(|&&c| c == 3).count() as f64;
         Ok(Metrics::new()
             .with("score", convs)
             .with("size", Self::size(arch))
@@ -561,8 +561,8 @@ direction = "min"
 
 /// What the caller's own evaluation gives a cell.
 fn told_metrics(arch: &Arch) -> Metrics {
-    let convs = arch.choices.iter().filter(|&&c| c == 3).count() as f64;
-    let cost = arch.choices.iter().map(|&c| c as f64).sum::<f64>();
+    let convs = arch.indices().iter().filter(|&&c| c == 3).count() as f64;
+    let cost = arch.indices().iter().map(|&c| c as f64).sum::<f64>();
     Metrics::new().with("acc", convs).with("cost", cost)
 }
 
@@ -654,7 +654,7 @@ impl Evaluator for Stepper {
         _: &Fidelity,
         ctx: &mut TrialCtx,
     ) -> Result<Metrics, EvalError> {
-        let convs = arch.choices.iter().filter(|&&c| c == 3).count() as f64;
+        let convs = arch.indices().iter().filter(|&&c| c == 3).count() as f64;
         for step in 1..=3 {
             ctx.charge_seconds(10.0);
             if ctx.report(step, convs * step as f64) == archer_core::Report::Prune {

@@ -187,7 +187,7 @@ impl ChainSpace {
     /// (op, kernel, filters, skip sources) of layer `i`.
     pub fn layer(&self, arch: &Arch, i: usize) -> (&'static str, u32, u32, Vec<usize>) {
         let (o, n) = self.layout[i];
-        let c = &arch.choices;
+        let c = &arch.indices();
         let skips = (0..n - 3).filter(|&j| c[o + 3 + j] == 1).collect();
         (
             CHAIN_OPS[c[o] as usize],
@@ -199,7 +199,7 @@ impl ChainSpace {
 
     fn token(&self, arch: &Arch, i: usize) -> usize {
         let (o, _) = self.layout[i];
-        let c = &arch.choices;
+        let c = &arch.indices();
         (c[o] as usize * CHAIN_KERNELS.len() + c[o + 1] as usize) * CHAIN_FILTERS.len()
             + c[o + 2] as usize
     }

@@ -61,7 +61,30 @@ pub static KINDS: &[&dyn SpaceKind] = &[
     &crate::nb201::KIND,
     &crate::darts::KIND,
     &crate::chain::KIND,
+    &DECLARED,
 ];
+
+/// The kind name of spaces declared in a file.
+pub const DECLARED_KIND: &str = "declared";
+
+/// `[space] file = "my-space.toml"`: a declared space. When an experiment is read, the
+/// file's declaration is copied in (`declaration`), so that a saved study rebuilds the very
+/// space it searched, on any machine, whatever happens to the file later.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeclaredSettings {
+    file: std::path::PathBuf,
+    #[serde(default)]
+    declaration: Option<crate::SpaceDeclaration>,
+}
+
+static DECLARED: Kind<DeclaredSettings> = Kind::new(DECLARED_KIND, |c| {
+    let space = match c.declaration {
+        Some(d) => crate::DeclaredSpace::new(d, &c.file.display().to_string())?,
+        None => crate::DeclaredSpace::from_file(&c.file)?,
+    };
+    Ok(Arc::new(space))
+});
 
 /// The `[space]` section of an experiment: a registered space's name and its settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -77,7 +100,12 @@ impl<'de> Deserialize<'de> for SpaceConfig {
         let name = match settings.remove("name") {
             Some(serde_json::Value::String(n)) => n,
             Some(_) => return Err(D::Error::custom("space.name must be a string")),
-            None => return Err(D::Error::missing_field("name")),
+            None if settings.contains_key("file") => DECLARED_KIND.to_string(),
+            None => {
+                return Err(D::Error::custom(
+                    "[space] needs `name` (a built-in space) or `file` (a space file)",
+                ))
+            }
         };
         Ok(SpaceConfig { name, settings })
     }
@@ -128,6 +156,50 @@ impl SpaceConfig {
             })
     }
 
+    /// The declared space in file `path`, its declaration copied in.
+    pub fn declared(path: &std::path::Path) -> Result<SpaceConfig, SpaceError> {
+        let mut c = SpaceConfig::named(DECLARED_KIND).with(
+            "file",
+            serde_json::Value::String(path.display().to_string()),
+        );
+        c.read_file(std::path::Path::new("."))?;
+        Ok(c)
+    }
+
+    /// For a declared space: takes `file` relative to `base`, makes it absolute, and copies
+    /// the file's declaration in (replacing any earlier copy). Other spaces are unchanged.
+    pub fn read_file(&mut self, base: &std::path::Path) -> Result<(), SpaceError> {
+        if self.name != DECLARED_KIND {
+            return Ok(());
+        }
+        let Some(serde_json::Value::String(file)) = self.settings.get("file") else {
+            return Err(SpaceError::InvalidSetting {
+                space: DECLARED_KIND.into(),
+                reason: "[space] file must be the path of a space file".into(),
+            });
+        };
+        let given = std::path::Path::new(file);
+        let joined = if given.is_absolute() {
+            given.to_path_buf()
+        } else {
+            base.join(given)
+        };
+        let path = std::fs::canonicalize(&joined).unwrap_or(joined);
+        let declaration = crate::read_declaration(&path)?;
+        // Checked here, so that a mistake is reported when the experiment is read.
+        crate::DeclaredSpace::new(declaration.clone(), &path.display().to_string())?;
+        let value = serde_json::to_value(&declaration).map_err(|e| SpaceError::InvalidSetting {
+            space: DECLARED_KIND.into(),
+            reason: format!("the declaration does not serialise: {e}"),
+        })?;
+        self.settings.insert(
+            "file".into(),
+            serde_json::Value::String(path.display().to_string()),
+        );
+        self.settings.insert("declaration".into(), value);
+        Ok(())
+    }
+
     /// Builds the space, validating every option.
     pub fn build(&self) -> Result<Arc<dyn SearchSpace>, SpaceError> {
         Self::kind(&self.name)?.build(&self.settings)
@@ -138,6 +210,7 @@ impl SpaceConfig {
 pub fn builtin_spaces() -> Result<Vec<Arc<dyn SearchSpace>>, SpaceError> {
     KINDS
         .iter()
+        .filter(|k| k.name() != DECLARED_KIND)
         .map(|k| k.build(&SpaceSettings::new()))
         .collect()
 }

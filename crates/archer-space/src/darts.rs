@@ -91,7 +91,7 @@ impl DartsSpace {
 
     fn slot(arch: &Arch, cell: usize, node: usize, slot: usize) -> (u16, u16) {
         let o = slot_offset(cell, node, slot);
-        (arch.choices[o], arch.choices[o + 1])
+        (arch.index(o), arch.index(o + 1))
     }
 }
 
@@ -126,7 +126,7 @@ impl SearchSpace for DartsSpace {
         &self.dims
     }
 
-    fn is_valid(&self, choices: &[u16]) -> bool {
+    fn is_valid(&self, choices: &[crate::Gene]) -> bool {
         (0..2).all(|cell| {
             (0..NODES).all(|node| {
                 choices[slot_offset(cell, node, 0)] != choices[slot_offset(cell, node, 1)]
@@ -168,7 +168,7 @@ impl SearchSpace for DartsSpace {
     }
 
     fn canonical(&self, arch: &Arch) -> Arch {
-        let mut c = arch.choices.clone();
+        let mut c = arch.indices();
         for cell in 0..2 {
             for node in 0..NODES {
                 let mut slots = [

@@ -2,13 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Arch, OpGraph, SearchSpace};
+use crate::{Arch, Domain, Gene, OpGraph, SearchSpace};
 
 /// Which encoding to compute. Every encoding has the same length for all archs of a space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Encoding {
-    /// One-hot of every dimension's choice, concatenated.
+    /// One-hot of every categorical dimension's choice; integers and floats as their
+    /// position in the unit interval; a conditional dimension adds a 1-if-absent entry.
     OneHot,
     /// Per cell graph: upper-triangular adjacency matrix, then a one-hot label per node.
     AdjacencyOps,
@@ -29,19 +30,38 @@ pub(crate) fn encode<S: SearchSpace + ?Sized>(
     arch: &Arch,
     encoding: Encoding,
 ) -> Vec<f32> {
+    let graph_encoding = |f: fn(&OpGraph) -> Vec<f32>| {
+        let graphs = space.graphs(arch);
+        if graphs.is_empty() {
+            one_hot(space.dimensions(), &arch.genes)
+        } else {
+            graphs.iter().flat_map(f).collect()
+        }
+    };
     match encoding {
-        Encoding::OneHot => one_hot(space, arch),
-        Encoding::AdjacencyOps => space.graphs(arch).iter().flat_map(adjacency_ops).collect(),
-        Encoding::Path => space.graphs(arch).iter().flat_map(path_encoding).collect(),
+        Encoding::OneHot => one_hot(space.dimensions(), &arch.genes),
+        Encoding::AdjacencyOps => graph_encoding(adjacency_ops),
+        Encoding::Path => graph_encoding(path_encoding),
     }
 }
 
-fn one_hot<S: SearchSpace + ?Sized>(space: &S, arch: &Arch) -> Vec<f32> {
+/// The [`Encoding::OneHot`] of `genes` over `dims`.
+pub fn one_hot(dims: &[crate::Dimension], genes: &[Gene]) -> Vec<f32> {
     let mut out = Vec::new();
-    for (d, &c) in space.dimensions().iter().zip(&arch.choices) {
-        let start = out.len();
-        out.resize(start + d.choices.len(), 0.0);
-        out[start + c as usize] = 1.0;
+    for (d, &g) in dims.iter().zip(genes) {
+        match d.domain {
+            Domain::Categorical => {
+                let start = out.len();
+                out.resize(start + d.choices.len(), 0.0);
+                if let Some(slot) = g.index().and_then(|c| out.get_mut(start + usize::from(c))) {
+                    *slot = 1.0;
+                }
+            }
+            Domain::Int { .. } | Domain::Float { .. } => out.push(d.unit(g) as f32),
+        }
+        if d.is_conditional() {
+            out.push(if g.is_absent() { 1.0 } else { 0.0 });
+        }
     }
     out
 }

@@ -30,6 +30,13 @@ pub enum SpaceError {
     /// vector, and the space must provide its own `sample`.
     #[error("space {space} rejected {attempts} random samples in a row; its constraints need a sampler of their own")]
     SamplingFailed { space: String, attempts: usize },
+    /// A mistake in a declared space: the file (or builder), the item and what is wrong.
+    #[error("{file}: {item}: {reason}")]
+    Declaration {
+        file: String,
+        item: String,
+        reason: String,
+    },
     #[error("unknown search space {name:?}; built-in spaces: {accepted}")]
     UnknownSpace { name: String, accepted: String },
 }

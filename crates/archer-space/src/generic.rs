@@ -1,17 +1,52 @@
-//! Default implementations of [`SearchSpace`] methods for product spaces with constraints.
+//! Default implementations of [`SearchSpace`] methods for product spaces with constraints
+//! and conditional dimensions (each dimension's `when` names only earlier dimensions).
 
 use archer_rng::Rng;
 
-use crate::{Arch, Dimension, SearchSpace, SpaceError};
+use crate::{Arch, Dimension, Domain, Gene, SearchSpace, SpaceError};
 
 /// How many times rejection sampling may fail before it gives up with
 /// [`SpaceError::SamplingFailed`]. Spaces whose constraints reject most vectors must override
 /// `sample`.
 const MAX_REJECTIONS: usize = 10_000;
 
+/// Standard deviation of a float's Gaussian mutation step, in the unit interval.
+pub const FLOAT_MUTATION_SIGMA: f64 = 0.1;
+
 pub(crate) fn product_size(dims: &[Dimension]) -> u128 {
+    if dims.iter().any(Dimension::is_float) {
+        return u128::MAX;
+    }
     dims.iter()
         .fold(1u128, |acc, d| acc.saturating_mul(d.allowed.len() as u128))
+}
+
+/// A uniformly random value of `d`.
+pub(crate) fn draw(d: &Dimension, rng: &mut Rng) -> Gene {
+    match d.domain {
+        Domain::Float { .. } => Gene::float(d.float_at(rng.unit())),
+        _ => Gene::Index(d.allowed[rng.below(d.allowed.len())]),
+    }
+}
+
+/// Makes `genes` agree with the dimensions' conditions, in order: a dimension whose
+/// condition fails becomes `Absent`; one that exists but is `Absent` gets a random value
+/// (`rng`) or its [`Dimension::default_gene`] (`None`). A no-op for unconditional spaces.
+pub fn settle(dims: &[Dimension], genes: &mut [Gene], mut rng: Option<&mut Rng>) {
+    for i in 0..dims.len().min(genes.len()) {
+        let d = &dims[i];
+        if !d.is_conditional() {
+            continue;
+        }
+        if !d.is_active(&genes[..i]) {
+            genes[i] = Gene::Absent;
+        } else if genes[i].is_absent() {
+            genes[i] = match rng.as_deref_mut() {
+                Some(r) => draw(d, r),
+                None => d.default_gene(),
+            };
+        }
+    }
 }
 
 pub(crate) fn sample<S: SearchSpace + ?Sized>(
@@ -20,12 +55,17 @@ pub(crate) fn sample<S: SearchSpace + ?Sized>(
 ) -> Result<Arch, SpaceError> {
     let dims = space.dimensions();
     for _ in 0..MAX_REJECTIONS {
-        let choices: Vec<u16> = dims
-            .iter()
-            .map(|d| d.allowed[rng.below(d.allowed.len())])
-            .collect();
-        if space.is_valid(&choices) {
-            return Ok(Arch::new(space.name(), space.version(), choices));
+        let mut genes: Vec<Gene> = Vec::with_capacity(dims.len());
+        for d in dims {
+            let g = if d.is_active(&genes) {
+                draw(d, rng)
+            } else {
+                Gene::Absent
+            };
+            genes.push(g);
+        }
+        if space.is_valid(&genes) {
+            return Ok(Arch::from_genes(space.name(), space.version(), genes));
         }
     }
     Err(SpaceError::SamplingFailed {
@@ -48,26 +88,44 @@ pub(crate) fn check<S: SearchSpace + ?Sized>(space: &S, arch: &Arch) -> Result<(
         space: space.name().to_string(),
         reason,
     };
-    if arch.choices.len() != dims.len() {
+    if arch.genes.len() != dims.len() {
         return Err(not_contained(format!(
             "{} choices given, the space has {} dimensions",
-            arch.choices.len(),
+            arch.genes.len(),
             dims.len()
         )));
     }
-    for (d, &c) in dims.iter().zip(&arch.choices) {
-        if !d.allows(c) {
-            let value = d
-                .choices
-                .get(c as usize)
-                .map_or("out of range", |s| s.as_str());
-            return Err(not_contained(format!(
-                "dimension {} has choice {c} ({value}), which this space does not allow",
-                d.label
-            )));
+    for (i, (d, &g)) in dims.iter().zip(&arch.genes).enumerate() {
+        let active = d.is_active(&arch.genes[..i]);
+        match (active, g) {
+            (false, Gene::Absent) => {}
+            (false, _) => {
+                return Err(not_contained(format!(
+                    "dimension {} is set to {}, but its condition does not hold",
+                    d.label,
+                    d.label_of(g)
+                )))
+            }
+            (true, Gene::Absent) => {
+                return Err(not_contained(format!("dimension {} is missing", d.label)))
+            }
+            (true, g) if !d.admits(g) => {
+                let value = match g {
+                    Gene::Index(c) => format!(
+                        "choice {c} ({})",
+                        d.choices.get(usize::from(c)).map_or("out of range", |s| s)
+                    ),
+                    other => format!("value {}", d.label_of(other)),
+                };
+                return Err(not_contained(format!(
+                    "dimension {} has {value}, which this space does not allow",
+                    d.label
+                )));
+            }
+            (true, _) => {}
         }
     }
-    if !space.is_valid(&arch.choices) {
+    if !space.is_valid(&arch.genes) {
         return Err(not_contained(
             "violates the space's constraints".to_string(),
         ));
@@ -76,20 +134,43 @@ pub(crate) fn check<S: SearchSpace + ?Sized>(space: &S, arch: &Arch) -> Result<(
 }
 
 pub(crate) fn neighbours<S: SearchSpace + ?Sized>(space: &S, arch: &Arch) -> Vec<Arch> {
+    let dims = space.dimensions();
     let mut out = Vec::new();
-    for (i, d) in space.dimensions().iter().enumerate() {
-        for &v in &d.allowed {
-            if v == arch.choices[i] {
-                continue;
-            }
-            let mut choices = arch.choices.clone();
-            choices[i] = v;
-            if space.is_valid(&choices) {
-                out.push(arch.with_choices(choices));
+    for (i, d) in dims.iter().enumerate() {
+        let Some(&current) = arch.genes.get(i) else {
+            break;
+        };
+        if current.is_absent() {
+            continue;
+        }
+        for v in d.neighbour_values(current) {
+            let mut genes = arch.genes.clone();
+            genes[i] = v;
+            settle(dims, &mut genes, None);
+            if space.is_valid(&genes) {
+                out.push(arch.with_genes(genes));
             }
         }
     }
     out
+}
+
+/// The first dimension where `a` and `b` differ.
+fn first_difference(a: &[Gene], b: &[Gene]) -> Option<usize> {
+    a.iter().zip(b).position(|(x, y)| x != y)
+}
+
+/// `x + σ·N(0,1)` reflected into the unit interval.
+fn gaussian_step(u: f64, rng: &mut Rng) -> f64 {
+    let mut v = u + FLOAT_MUTATION_SIGMA * rng.normal();
+    for _ in 0..4 {
+        if v < 0.0 {
+            v = -v;
+        } else if v > 1.0 {
+            v = 2.0 - v;
+        }
+    }
+    v.clamp(0.0, 1.0)
 }
 
 pub(crate) fn mutate<S: SearchSpace + ?Sized>(space: &S, arch: &Arch, rng: &mut Rng) -> Arch {
@@ -100,7 +181,28 @@ pub(crate) fn mutate<S: SearchSpace + ?Sized>(space: &S, arch: &Arch, rng: &mut 
         return arch.clone();
     }
     let i = rng.below(all.len());
-    all.swap_remove(i)
+    let mut picked = all.swap_remove(i);
+    let dims = space.dimensions();
+    let Some(at) = first_difference(&arch.genes, &picked.genes) else {
+        return picked;
+    };
+    if dims[at].is_float() {
+        // A float moves by a Gaussian step rather than to one of its listed neighbours.
+        let u = gaussian_step(dims[at].unit(arch.genes[at]), rng);
+        picked.genes[at] = Gene::float(dims[at].float_at(u));
+    }
+    // Dimensions the edit brought into existence get random values, not defaults.
+    for (j, d) in dims.iter().enumerate().skip(at + 1) {
+        if d.is_conditional() && arch.genes[j].is_absent() && !picked.genes[j].is_absent() {
+            picked.genes[j] = Gene::Absent;
+        }
+    }
+    settle(dims, &mut picked.genes, Some(rng));
+    if space.is_valid(&picked.genes) {
+        picked
+    } else {
+        arch.clone()
+    }
 }
 
 pub(crate) fn crossover<S: SearchSpace + ?Sized>(
@@ -109,16 +211,37 @@ pub(crate) fn crossover<S: SearchSpace + ?Sized>(
     b: &Arch,
     rng: &mut Rng,
 ) -> Arch {
-    let mut choices = a.choices.clone();
+    let mut genes = a.genes.clone();
+    if b.genes.len() != genes.len() {
+        return a.clone();
+    }
     for gene in space.genes() {
         if rng.chance(0.5) {
-            choices[gene.clone()].copy_from_slice(&b.choices[gene]);
+            genes[gene.clone()].copy_from_slice(&b.genes[gene]);
         }
     }
-    if space.is_valid(&choices) {
-        a.with_choices(choices)
+    settle(space.dimensions(), &mut genes, Some(rng));
+    if space.is_valid(&genes) {
+        a.with_genes(genes)
     } else {
         // Genes are meant to make every mix valid; fall back to a parent rather than panic.
         a.clone()
     }
+}
+
+/// How far apart two architectures are: per dimension, 1 for different indices (or one
+/// absent), the distance of the unit positions for floats; summed. For all-categorical
+/// spaces it is the Hamming distance.
+pub(crate) fn distance(dims: &[Dimension], a: &Arch, b: &Arch) -> f64 {
+    let mut d = 0.0;
+    for (i, (x, y)) in a.genes.iter().zip(&b.genes).enumerate() {
+        d += match (x, y) {
+            (Gene::Float(_), Gene::Float(_)) => match dims.get(i) {
+                Some(dim) => (dim.unit(*x) - dim.unit(*y)).abs(),
+                None => f64::from(u8::from(x != y)),
+            },
+            _ => f64::from(u8::from(x != y)),
+        };
+    }
+    d + a.genes.len().abs_diff(b.genes.len()) as f64
 }

@@ -1,27 +1,39 @@
 //! Search spaces for Archer, free of any deep-learning framework.
 //!
-//! A space is a list of labelled categorical [`Dimension`]s plus constraints; an [`Arch`] is
-//! one index per dimension. Networks are built *from* an `Arch` by an engine crate, never here.
+//! A space is a list of labelled [`Dimension`]s (categorical, integer or continuous, some
+//! existing only under conditions) plus constraints; an [`Arch`] is one [`Gene`] per
+//! dimension. Networks are built *from* an `Arch` by an engine crate, never here.
 
 mod arch;
 mod chain;
 mod config;
 mod darts;
+mod declared;
 mod dimension;
 mod encoding;
 mod error;
+mod finite;
 mod generic;
 mod graph;
 mod nb201;
 mod space;
 
-pub use arch::Arch;
+pub use arch::{Arch, Gene};
 pub use chain::{ChainSpace, CHAIN_FILTERS, CHAIN_KERNELS, CHAIN_OPS};
-pub use config::{builtin_spaces, Kind, SpaceConfig, SpaceKind, SpaceSettings, KINDS};
+pub use config::{
+    builtin_spaces, Kind, SpaceConfig, SpaceKind, SpaceSettings, DECLARED_KIND, KINDS,
+};
 pub use darts::{DartsSpace, DARTS_OPS};
-pub use dimension::{Dimension, DimensionKind};
-pub use encoding::Encoding;
+pub use declared::{
+    read_declaration, BodyBuilder, CellItem, CellOutput, ChoiceItem, DeclaredSpace, FloatItem,
+    InputItem, IntItem, RepeatItem, SpaceBuilder, SpaceDeclaration, When, MAX_CELL_NODES,
+    MAX_REPEAT, MAX_VALUES,
+};
+pub use dimension::{Condition, Dimension, DimensionKind, Domain, FLOAT_NEIGHBOUR_STEPS};
+pub use encoding::{one_hot, Encoding};
 pub use error::SpaceError;
+pub use finite::FiniteSpace;
+pub use generic::{settle, FLOAT_MUTATION_SIGMA};
 pub use graph::OpGraph;
 pub use nb201::{Nb201Space, NB201_OPS};
-pub use space::SearchSpace;
+pub use space::{hash_genes, SearchSpace, FLOAT_HASH_DIGITS};

@@ -67,14 +67,19 @@ impl Nb201Space {
 
     /// The op name on each edge, in string order.
     pub fn ops_of<'a>(&self, arch: &'a Arch) -> impl Iterator<Item = &'static str> + 'a {
-        arch.choices.iter().map(|&c| NB201_OPS[c as usize])
+        arch.genes.iter().map(|g| {
+            NB201_OPS
+                .get(usize::from(g.index_or_max()))
+                .copied()
+                .unwrap_or("?")
+        })
     }
 
     /// Position of `arch` in base-5 over edge order; a dense key in `0..15625` for lookups.
     pub fn dense_index(arch: &Arch) -> usize {
-        arch.choices
+        arch.genes
             .iter()
-            .fold(0usize, |acc, &c| acc * 5 + c as usize)
+            .fold(0usize, |acc, g| acc * 5 + usize::from(g.index_or_max()))
     }
 }
 
@@ -168,7 +173,7 @@ impl SearchSpace for Nb201Space {
     /// The smallest cell (in choice order) computing the same function, per
     /// [`nb201_function_string`]. It may use an op a restricted space excludes.
     fn canonical(&self, arch: &Arch) -> Arch {
-        match representatives().get(&nb201_function_string(&arch.choices)) {
+        match representatives().get(&nb201_function_string(&arch.indices())) {
             Some(rep) => arch.with_choices(rep.clone()),
             None => arch.clone(),
         }
@@ -177,7 +182,7 @@ impl SearchSpace for Nb201Space {
     fn format(&self, arch: &Arch) -> String {
         let op = |e: usize| {
             NB201_OPS
-                .get(arch.choices[e] as usize)
+                .get(usize::from(arch.index(e)))
                 .copied()
                 .unwrap_or("?")
         };
@@ -249,7 +254,7 @@ impl SearchSpace for Nb201Space {
     fn graphs(&self, arch: &Arch) -> Vec<OpGraph> {
         // Line graph: node 0 input, nodes 1..=6 the edges in order, node 7 output.
         let mut edges = Vec::new();
-        let on = |e: usize| arch.choices[e] != NONE;
+        let on = |e: usize| arch.index(e) != NONE;
         for (e, &(from, to)) in NB201_EDGES.iter().enumerate() {
             if !on(e) {
                 continue;
@@ -269,7 +274,11 @@ impl SearchSpace for Nb201Space {
         }
         edges.sort();
         let mut labels = vec![None];
-        labels.extend(arch.choices.iter().map(|&c| Some(c as usize)));
+        labels.extend(
+            arch.genes
+                .iter()
+                .map(|g| Some(usize::from(g.index_or_max()))),
+        );
         labels.push(None);
         vec![OpGraph {
             labels,

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 use crate::encoding::{self, Encoding};
 use crate::generic;
-use crate::{Arch, Dimension, OpGraph, SpaceError};
+use crate::{Arch, Dimension, Gene, OpGraph, SpaceError};
 
 /// A framework-free description of all candidate architectures.
 ///
@@ -34,8 +34,8 @@ pub trait SearchSpace: Send + Sync + Debug {
     fn dimensions(&self) -> &[Dimension];
 
     /// Constraints beyond each dimension's allowed values (e.g. distinct inputs). Receives a
-    /// choice vector already checked for length and allowed values.
-    fn is_valid(&self, _choices: &[u16]) -> bool {
+    /// gene vector already checked for length, conditions and allowed values.
+    fn is_valid(&self, _genes: &[Gene]) -> bool {
         true
     }
 
@@ -44,7 +44,8 @@ pub trait SearchSpace: Send + Sync + Debug {
         (0..self.dimensions().len()).map(|i| i..i + 1).collect()
     }
 
-    /// Number of valid choice vectors (not of distinct functions: see `canonical`).
+    /// Number of valid gene vectors (not of distinct functions: see `canonical`);
+    /// `u128::MAX` for a space with a continuous dimension.
     fn size(&self) -> u128 {
         generic::product_size(self.dimensions())
     }
@@ -88,15 +89,38 @@ pub trait SearchSpace: Send + Sync + Debug {
     }
 
     /// A stable hex digest of the canonical form: isomorphic architectures hash alike.
+    /// An index hashes as its two little-endian bytes (as in every release), an absent gene
+    /// as `ff ff`, a float as `F` and its value at [`FLOAT_HASH_DIGITS`] significant digits.
     fn canonical_hash(&self, arch: &Arch) -> String {
         let canon = self.canonical(arch);
         let mut hasher = Sha256::new();
         hasher.update(format!("{}/v{}/", canon.space, canon.version).as_bytes());
-        for c in &canon.choices {
-            hasher.update(c.to_le_bytes());
-        }
+        hash_genes(&mut hasher, &canon.genes);
         let digest = hasher.finalize();
         digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// How far apart two architectures are, for distance-based kernels: 1 per differing
+    /// categorical or integer choice (or a dimension present in one only), the distance of
+    /// the unit-interval positions for a float.
+    fn distance(&self, a: &Arch, b: &Arch) -> f64 {
+        generic::distance(self.dimensions(), a, b)
+    }
+
+    /// The architecture as labelled JSON, `{"edge_0_1": "nor_conv_3x3", ...}`: every
+    /// present dimension's label with its value (an option's label, a float as a number).
+    /// What an external training command receives.
+    fn labelled(&self, arch: &Arch) -> serde_json::Value {
+        let mut map = serde_json::Map::new();
+        for (d, &g) in self.dimensions().iter().zip(&arch.genes) {
+            let v = match g {
+                Gene::Absent => continue,
+                Gene::Float(x) => serde_json::json!(x),
+                Gene::Index(_) => serde_json::Value::String(d.label_of(g)),
+            };
+            map.insert(d.label.clone(), v);
+        }
+        serde_json::Value::Object(map)
     }
 
     /// The space's native string (NB201 arch string, DARTS genotype, ...).
@@ -109,7 +133,26 @@ pub trait SearchSpace: Send + Sync + Debug {
     fn graphs(&self, arch: &Arch) -> Vec<OpGraph>;
 
     /// Fixed-length numeric encoding for predictors; same length for every arch of the space.
+    /// A space without cell graphs encodes `AdjacencyOps` and `Path` as `OneHot`.
     fn encode(&self, arch: &Arch, encoding: Encoding) -> Vec<f32> {
         encoding::encode(self, arch, encoding)
+    }
+}
+
+/// Significant digits a float gene is hashed at: values that agree to this many digits are
+/// the same architecture for deduplication and lookups.
+pub const FLOAT_HASH_DIGITS: usize = 7;
+
+/// Feeds genes into a hash as [`SearchSpace::canonical_hash`] documents.
+pub fn hash_genes(hasher: &mut Sha256, genes: &[Gene]) {
+    for g in genes {
+        match g {
+            Gene::Index(c) => hasher.update(c.to_le_bytes()),
+            Gene::Absent => hasher.update([0xff, 0xff]),
+            Gene::Float(x) => {
+                hasher.update(b"F");
+                hasher.update(format!("{:.*e};", FLOAT_HASH_DIGITS - 1, x).as_bytes());
+            }
+        }
     }
 }

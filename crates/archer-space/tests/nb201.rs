@@ -102,7 +102,7 @@ fn restricted_ops_are_respected_and_named_in_errors() {
     let mut rng = Rng::seed_from(3);
     for _ in 0..200 {
         let a = space.sample(&mut rng).unwrap();
-        assert!(a.choices.iter().all(|&c| c == 0 || c == 3));
+        assert!(a.indices().iter().all(|&c| c == 0 || c == 3));
     }
     let err = space.parse(RESNET).unwrap_err();
     assert!(err.to_string().contains("skip_connect"), "{err}");

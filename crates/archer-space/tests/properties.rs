@@ -46,11 +46,11 @@ proptest! {
             prop_assert!(space.contains(&a), "{}: sample {:?}", space.name(), a);
             let m = space.mutate(&a, &mut rng);
             prop_assert!(space.contains(&m), "{}: mutant {:?}", space.name(), m);
-            prop_assert_eq!(distance(&a.choices, &m.choices), 1, "{}: mutation is one edit", space.name());
+            prop_assert_eq!(distance(&a.indices(), &m.indices()), 1, "{}: mutation is one edit", space.name());
             let c = space.crossover(&a, &b, &mut rng);
             prop_assert!(space.contains(&c), "{}: child {:?}", space.name(), c);
-            for (i, x) in c.choices.iter().enumerate() {
-                prop_assert!(*x == a.choices[i] || *x == b.choices[i]);
+            for (i, x) in c.indices().iter().enumerate() {
+                prop_assert!(*x == a.index(i) || *x == b.index(i));
             }
         }
     }
@@ -66,7 +66,7 @@ proptest! {
             prop_assert_eq!(unique.len(), ns.len(), "{}: neighbours repeat", space.name());
             for n in &ns {
                 prop_assert!(space.contains(n));
-                prop_assert_eq!(distance(&a.choices, &n.choices), 1);
+                prop_assert_eq!(distance(&a.indices(), &n.indices()), 1);
             }
         }
     }
@@ -144,9 +144,9 @@ fn wrong_space_and_bad_choices_are_rejected_with_reasons() {
     let err = nb.check(&d).unwrap_err().to_string();
     assert!(err.contains("darts") && err.contains("nb201"), "{err}");
     let mut a = nb.sample(&mut Rng::seed_from(0)).unwrap();
-    a.choices[0] = 9;
+    a.genes[0] = archer_space::Gene::Index(9);
     assert!(nb.check(&a).unwrap_err().to_string().contains("edge_0_1"));
-    a.choices.pop();
+    a.genes.pop();
     assert!(nb
         .check(&a)
         .unwrap_err()
@@ -173,11 +173,11 @@ impl SearchSpace for NearlyEmpty {
     fn dimensions(&self) -> &[archer_space::Dimension] {
         &self.dims
     }
-    fn is_valid(&self, choices: &[u16]) -> bool {
-        choices.iter().all(|&c| c == 1)
+    fn is_valid(&self, choices: &[archer_space::Gene]) -> bool {
+        choices.iter().all(|&c| c == archer_space::Gene::Index(1))
     }
     fn format(&self, arch: &archer_space::Arch) -> String {
-        format!("{:?}", arch.choices)
+        format!("{:?}", arch.indices())
     }
     fn parse(&self, text: &str) -> Result<archer_space::Arch, archer_space::SpaceError> {
         Err(archer_space::SpaceError::Parse {

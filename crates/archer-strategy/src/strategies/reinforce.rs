@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use archer_core::{Arch, History, Trial, TrialState};
 use archer_rng::Rng;
-use archer_space::SearchSpace;
+use archer_space::{Dimension, Gene, SearchSpace};
 use serde::{Deserialize, Serialize};
 
 use crate::{Kind, Proposal, Strategy, StrategyError, StrategySettings};
@@ -85,6 +85,18 @@ const BETA1: f64 = 0.9;
 const BETA2: f64 = 0.999;
 const EPS: f64 = 1e-8;
 const MAX_REDRAWS: usize = 1_000;
+/// A float dimension's policy is a categorical over this many equal bins of its unit
+/// interval; the value is uniform within the chosen bin.
+pub const FLOAT_BINS: usize = 10;
+
+/// Number of actions (logits) the policy has for `d`.
+fn policy_width(d: &Dimension) -> usize {
+    if d.is_float() {
+        FLOAT_BINS
+    } else {
+        d.allowed.len()
+    }
+}
 
 fn softmax(logits: &[f64]) -> Vec<f64> {
     let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -105,7 +117,7 @@ impl Reinforce {
         let logits: Vec<Vec<f64>> = space
             .dimensions()
             .iter()
-            .map(|d| d.allowed.iter().map(|_| 1e-3 * rng.normal()).collect())
+            .map(|d| (0..policy_width(d)).map(|_| 1e-3 * rng.normal()).collect())
             .collect();
         let zeros: Vec<Vec<f64>> = logits.iter().map(|l| vec![0.0; l.len()]).collect();
         Reinforce {
@@ -128,35 +140,52 @@ impl Reinforce {
         self.state.logits.iter().map(|l| softmax(l)).collect()
     }
 
-    fn draw(&mut self) -> Vec<u16> {
+    /// One gene per dimension from the policy; dimensions whose condition fails are absent.
+    fn draw(&mut self) -> Vec<Gene> {
         let probs = self.probabilities();
         let dims = self.space.dimensions();
-        probs
-            .iter()
-            .zip(dims)
-            .map(|(p, d)| {
-                let u = self.state.rng.unit();
-                let mut acc = 0.0;
-                let mut pick = p.len() - 1;
-                for (i, pi) in p.iter().enumerate() {
-                    acc += pi;
-                    if u < acc {
-                        pick = i;
-                        break;
-                    }
+        let mut genes = Vec::with_capacity(dims.len());
+        for (p, d) in probs.iter().zip(dims) {
+            if !d.is_active(&genes) {
+                genes.push(Gene::Absent);
+                continue;
+            }
+            let u = self.state.rng.unit();
+            let mut acc = 0.0;
+            let mut pick = p.len() - 1;
+            for (i, pi) in p.iter().enumerate() {
+                acc += pi;
+                if u < acc {
+                    pick = i;
+                    break;
                 }
-                d.allowed[pick]
-            })
-            .collect()
+            }
+            genes.push(if d.is_float() {
+                let within = self.state.rng.unit();
+                Gene::float(d.float_at((pick as f64 + within) / FLOAT_BINS as f64))
+            } else {
+                Gene::Index(d.allowed[pick])
+            });
+        }
+        genes
     }
 
-    /// Index of each choice within its dimension's allowed values; None if not allowed.
-    fn positions(&self, arch: &Arch) -> Option<Vec<usize>> {
+    /// Per dimension, the policy's action that chose the gene (`None` where the dimension
+    /// is absent); `None` overall if a gene is no value the policy could have chosen.
+    fn positions(&self, arch: &Arch) -> Option<Vec<Option<usize>>> {
         self.space
             .dimensions()
             .iter()
-            .zip(&arch.choices)
-            .map(|(d, c)| d.allowed.iter().position(|a| a == c))
+            .zip(&arch.genes)
+            .map(|(d, &g)| match g {
+                Gene::Absent => Some(None),
+                Gene::Float(_) if d.is_float() => {
+                    let bin = (d.unit(g) * FLOAT_BINS as f64).floor() as usize;
+                    Some(Some(bin.min(FLOAT_BINS - 1)))
+                }
+                Gene::Index(c) => d.allowed.iter().position(|&a| a == c).map(Some),
+                Gene::Float(_) => None,
+            })
             .collect()
     }
 }
@@ -168,8 +197,8 @@ impl Strategy for Reinforce {
 
     fn ask(&mut self, _history: &History) -> Result<Proposal, StrategyError> {
         for _ in 0..MAX_REDRAWS {
-            let choices = self.draw();
-            let arch = Arch::new(self.space.name(), self.space.version(), choices);
+            let genes = self.draw();
+            let arch = Arch::from_genes(self.space.name(), self.space.version(), genes);
             if self.space.contains(&arch) {
                 return Ok(Proposal::full(arch));
             }
@@ -192,7 +221,10 @@ impl Strategy for Reinforce {
         let t = self.state.steps as i32;
         let (c1, c2) = (1.0 - BETA1.powi(t), 1.0 - BETA2.powi(t));
         let s = &mut self.state;
-        for (d, &chosen) in positions.iter().enumerate() {
+        for (d, chosen) in positions.iter().enumerate() {
+            let Some(chosen) = *chosen else {
+                continue; // an absent dimension took no action
+            };
             let probs = softmax(&s.logits[d]);
             for (k, pk) in probs.iter().enumerate() {
                 // Ascend advantage · ∂ log π / ∂θ_k.
@@ -243,7 +275,7 @@ mod tests {
             let p = r.ask(&History::new()).unwrap();
             let mut t = Trial::new(i, p.arch.clone(), String::new(), Fidelity::full());
             t.state = TrialState::Complete;
-            t.score = Some(if p.arch.choices[0] == 3 { 1.0 } else { 0.0 });
+            t.score = Some(if p.arch.index(0) == 3 { 1.0 } else { 0.0 });
             r.tell(&t);
         }
         let p0 = &r.probabilities()[0];
