@@ -66,7 +66,7 @@ pub fn validate(args: ValidateArgs) -> Result<()> {
         "{}: OK ({} space of {} architectures, strategy {}, evaluator {}, {} {}{})",
         args.config.display(),
         e.space.name(),
-        e.space.size(),
+        crate::spaces::readable(e.space.size()),
         e.config.strategy.name(),
         e.evaluator.name(),
         if e.objectives.len() > 1 {

@@ -280,3 +280,97 @@ trials = {TRIALS}
         .iter()
         .all(|t| t["metrics"]["params_m"].as_f64().unwrap() <= 1.0));
 }
+
+/// A declared space and the command evaluator over PostgreSQL: the search and a worker each
+/// run the training script for their trials, and every trial completes once.
+#[test]
+fn a_worker_runs_training_commands_of_a_declared_space() {
+    use std::os::unix::fs::PermissionsExt;
+    ensure_database();
+    let name = format!(
+        "cmd-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("space.toml"),
+        "name = \"cmd\"\nversion = 1\n[[int]]\nname = \"width\"\nlow = 1\nhigh = 64\n[[float]]\nname = \"lr\"\nlow = 0.001\nhigh = 0.1\nlog = true\n",
+    )
+    .unwrap();
+    let script = tmp.path().join("train.sh");
+    std::fs::write(
+        &script,
+        "#!/usr/bin/env bash\nw=$(sed -n 's/.*\"width\": \\([0-9]*\\).*/\\1/p' \"$ARCHER_TRIAL\")\nsleep 0.3\necho \"{\\\"final\\\": {\\\"valid_acc\\\": $w}}\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg = tmp.path().join("cmd.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[study]\nname = \"{name}\"\nseed = 2\nheartbeat_seconds = 0.2\ngrace_seconds = 2.0\n\n[space]\nfile = \"space.toml\"\n\n[strategy]\nname = \"rea\"\npopulation = 4\nsample = 2\n\n[evaluator]\nkind = \"command\"\ncommand = [\"./train.sh\"]\n\n[objective]\nmetric = \"valid_acc\"\n\n[budget]\ntrials = 16\n"
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let url = url();
+    let main = spawn(&[
+        "search",
+        cfg.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--storage",
+        &url,
+        "-q",
+    ]);
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let study_id: i64 = loop {
+        if let Some(r) = db
+            .query_opt("SELECT id FROM archer.studies WHERE name = $1", &[&name])
+            .ok()
+            .flatten()
+        {
+            break r.get(0);
+        }
+        assert!(Instant::now() < deadline, "the study never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let worker = spawn(&[
+        "worker",
+        "--storage",
+        &url,
+        "--study",
+        &name,
+        "--id",
+        "cmd-worker",
+        "-q",
+    ]);
+    let main_out = main.wait_with_output().unwrap();
+    assert!(
+        main_out.status.success(),
+        "search failed: {}",
+        String::from_utf8_lossy(&main_out.stderr)
+    );
+    let w_out = worker.wait_with_output().unwrap();
+    assert!(
+        w_out.status.success(),
+        "worker failed: {}",
+        String::from_utf8_lossy(&w_out.stderr)
+    );
+    let rows = db
+        .query(
+            "SELECT state, worker FROM archer.trials WHERE study_id = $1",
+            &[&study_id],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), 16);
+    assert!(rows.iter().all(|r| r.get::<_, String>(0) == "COMPLETE"));
+    let by_worker = rows
+        .iter()
+        .filter(|r| r.get::<_, Option<String>>(1).as_deref() == Some("cmd-worker"))
+        .count();
+    assert!(by_worker >= 1, "the worker ran no trial");
+    assert!(by_worker < 16, "the search ran no trial");
+}

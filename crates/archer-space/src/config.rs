@@ -185,6 +185,10 @@ impl SpaceConfig {
             base.join(given)
         };
         let path = std::fs::canonicalize(&joined).unwrap_or(joined);
+        if !path.exists() && self.settings.contains_key("declaration") {
+            // A saved configuration carries its declaration: it runs without the file.
+            return Ok(());
+        }
         let declaration = crate::read_declaration(&path)?;
         // Checked here, so that a mistake is reported when the experiment is read.
         crate::DeclaredSpace::new(declaration.clone(), &path.display().to_string())?;
