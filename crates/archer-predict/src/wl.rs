@@ -1,6 +1,9 @@
 //! Weisfeiler–Lehman subtree features of cell graphs (Shervashidze et al. 2011), as used by
 //! NAS-BOWL (Ru et al. 2021): node labels are refined from their in-neighbours' labels, and
-//! an architecture is the bag of labels seen at each refinement level.
+//! an architecture is the bag of labels seen at each refinement level. A space without cell
+//! graphs (a declared space of choices and numbers) has no graph to refine: each present
+//! dimension's value is then one label at every level (floats by tenths of their unit
+//! interval), which makes the kernel a normalised count of shared choices.
 
 use archer_space::{Arch, OpGraph, SearchSpace};
 
@@ -40,7 +43,21 @@ fn initial_label(graph_index: usize, graph: &OpGraph, node: usize) -> u64 {
 /// WL features with levels `0..=max_level` over all of the architecture's cell graphs.
 pub fn wl_features(space: &dyn SearchSpace, arch: &Arch, max_level: usize) -> WlFeatures {
     let mut levels: Vec<Vec<u64>> = vec![Vec::new(); max_level + 1];
-    for (gi, graph) in space.graphs(arch).iter().enumerate() {
+    let graphs = space.graphs(arch);
+    if graphs.is_empty() {
+        let dims = space.dimensions();
+        for (i, (d, g)) in dims.iter().zip(&arch.genes).enumerate() {
+            let value = match g {
+                archer_space::Gene::Index(v) => u64::from(*v),
+                archer_space::Gene::Float(_) => 1_000_000 + (d.unit(*g) * 10.0).floor() as u64,
+                archer_space::Gene::Absent => continue,
+            };
+            for level in levels.iter_mut() {
+                level.push(fnv(&[u64::MAX, i as u64, value]));
+            }
+        }
+    }
+    for (gi, graph) in graphs.iter().enumerate() {
         let n = graph.num_nodes();
         let mut preds = vec![Vec::new(); n];
         for &(a, b) in &graph.edges {
