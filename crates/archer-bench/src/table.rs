@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use archer_core::Direction;
-use archer_eval::{ResultsTable, TableSettings, TableSpec};
+use archer_eval::{ResultsTable, TableSettings};
 use archer_runner::{Budget, Experiment, NullRecorder, Study};
 use archer_strategy::StrategyConfig;
 use serde::Serialize;
@@ -167,10 +167,7 @@ impl TableBench {
         let table = ResultsTable::load(
             &settings.table,
             self.experiment.space.as_ref(),
-            &TableSpec {
-                metrics: settings.metrics.clone(),
-                select: settings.select.clone(),
-            },
+            &settings.spec(),
         )
         .map_err(|e| archer_runner::ConfigError::from(archer_eval::EvalError::from(e)))?;
         if table.metric_index(&self.report).is_none() {

@@ -28,6 +28,8 @@ pub struct TableSpec {
     pub metrics: Option<Vec<String>>,
     /// Only rows whose column holds the given text.
     pub select: BTreeMap<String, String>,
+    /// The column of a dimension whose column is not named as the dimension.
+    pub columns: BTreeMap<String, String>,
 }
 
 /// A results table loaded against a space. Rows are keyed by the space's canonical hash,
@@ -85,8 +87,22 @@ impl ResultsTable {
         let columns = Columns::new(&file, &mut reader)?;
         let dims = space.dimensions();
         let mut dim_cols = Vec::with_capacity(dims.len());
+        for label in spec.columns.keys() {
+            if !dims.iter().any(|d| &d.label == label) {
+                return Err(DataError::BadValue {
+                    path: file.path.clone(),
+                    line: 0,
+                    column: label.clone(),
+                    reason: format!(
+                        "evaluator.columns names {label:?}, which is not a dimension of space {}",
+                        space.name()
+                    ),
+                });
+            }
+        }
         for d in dims {
-            let index = columns.find(&d.label)?;
+            let name = spec.columns.get(&d.label).unwrap_or(&d.label);
+            let index = columns.find(name)?;
             let allowed: Vec<u16> = d.allowed.clone();
             let labels = allowed
                 .iter()

@@ -75,6 +75,10 @@ pub struct TableSettings {
     /// Only rows whose column holds this text (`select = { dataset = "cora" }`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub select: BTreeMap<String, String>,
+    /// The column of each dimension not named as the dimension
+    /// (`columns = { "cell.e0_1" = "op_e01" }`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub columns: BTreeMap<String, String>,
     /// Metrics to maximise / minimise; others are maximised when their name contains
     /// `acc`, `perf`, `auc`, `f1`, `score`, ... and minimised otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -98,9 +102,21 @@ impl TableSettings {
             cost_scale: 1.0,
             space: None,
             select: BTreeMap::new(),
+            columns: BTreeMap::new(),
             maximize: Vec::new(),
             minimize: Vec::new(),
             known_before: Vec::new(),
+        }
+    }
+}
+
+impl TableSettings {
+    /// What to read from the table.
+    pub fn spec(&self) -> TableSpec {
+        TableSpec {
+            metrics: self.metrics.clone(),
+            select: self.select.clone(),
+            columns: self.columns.clone(),
         }
     }
 }
@@ -144,10 +160,7 @@ pub struct TableEvaluator {
 impl TableEvaluator {
     /// Loads the table against `space`; every named column must exist.
     pub fn load(settings: &TableSettings, space: Arc<dyn SearchSpace>) -> Result<Self, EvalError> {
-        let spec = TableSpec {
-            metrics: settings.metrics.clone(),
-            select: settings.select.clone(),
-        };
+        let spec = settings.spec();
         let table = ResultsTable::load(&settings.table, space.as_ref(), &spec)?;
         let names = table.metric_names();
         let missing = |key: &str, m: &str| {

@@ -105,50 +105,48 @@ pub(crate) fn graph(cell: &CellLayout, genes: &[Gene]) -> OpGraph {
     }
 }
 
-const ZERO: &str = "0";
-
 fn short(text: &str) -> String {
     let d = Sha256::digest(text.as_bytes());
     d[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A digest of the function the cell computes: each node is the unordered sum of its
-/// inputs' ops (the `identity_op` passes its input through, the `none_op` and zero inputs
-/// contribute nothing), so cells that differ only by an order of inputs, by renumbered
-/// intermediate nodes, or by edges that cannot reach the output digest alike.
+/// A digest of the function the cell computes. Each node is a sum, kept as its sorted list of
+/// terms: an op applied to a node is one term (the op and the node's terms), the
+/// `identity_op` splices its input's terms in (sums are associative), and the `none_op` and
+/// zero inputs (nodes with no terms) contribute nothing. So cells that differ only by an order
+/// of inputs, by renumbered intermediate nodes, by where an identity sits, or by edges that
+/// cannot reach the output digest alike.
 pub(crate) fn function_digest(cell: &CellLayout, genes: &[Gene]) -> String {
     let slots = slots(cell, genes);
     let identity = cell.item.identity_op();
     let total = cell.item.sources + cell.nodes.len();
-    let mut expr: Vec<String> = (0..cell.item.sources).map(|i| format!("in{i}")).collect();
-    expr.resize(total, ZERO.to_string());
+    let mut terms: Vec<Vec<String>> = (0..cell.item.sources)
+        .map(|i| vec![format!("in{i}")])
+        .collect();
+    terms.resize(total, Vec::new());
     for node in &cell.nodes {
-        let mut terms: Vec<String> = Vec::new();
+        let mut sum: Vec<String> = Vec::new();
         for s in slots.iter().filter(|s| s.to == node.id) {
             let (Some(from), Some(op)) = (s.from, s.op) else {
                 continue;
             };
-            let input = &expr[from];
-            if input == ZERO {
+            let input = &terms[from];
+            if input.is_empty() {
                 continue;
             }
             let name = &cell.item.ops[op];
-            terms.push(if Some(name.as_str()) == identity {
-                input.clone()
+            if Some(name.as_str()) == identity {
+                sum.extend(input.iter().cloned());
             } else {
-                format!("{name}({input})")
-            });
+                sum.push(format!("{name}({})", short(&input.join("+"))));
+            }
         }
-        terms.sort();
-        expr[node.id] = if terms.is_empty() {
-            ZERO.to_string()
-        } else {
-            short(&terms.join("+"))
-        };
+        sum.sort();
+        terms[node.id] = sum;
     }
-    let mut out: Vec<&str> = outputs(cell, &slots)
+    let mut out: Vec<String> = outputs(cell, &slots)
         .into_iter()
-        .map(|id| expr[id].as_str())
+        .map(|id| terms[id].join("+"))
         .collect();
     out.sort_unstable();
     short(&out.join("|"))
