@@ -128,3 +128,24 @@ fn named_columns_must_exist_and_a_table_of_another_space_is_refused() {
         .to_string();
     assert!(err.contains("no column `kernel`"), "{err}");
 }
+
+#[test]
+fn a_dimension_reads_the_column_it_is_mapped_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("renamed.csv");
+    std::fs::write(&p, CSV.replace("split,op,", "split,operation,")).unwrap();
+    let mut s = TableSettings::for_table(p);
+    s.columns = [("op".to_string(), "operation".to_string())].into();
+    let e = TableEvaluator::load(&s, space()).unwrap();
+    let arch = space().parse(r#"{"op":"a","width":16,"lr":0.01}"#).unwrap();
+    let m = e
+        .evaluate(&arch, &Fidelity::full(), &mut TrialCtx::new(0, 0))
+        .unwrap();
+    assert_eq!(m.get("acc"), Some(50.0));
+    s.columns = [("kernel".to_string(), "operation".to_string())].into();
+    let err = TableEvaluator::load(&s, space()).err().unwrap().to_string();
+    assert!(
+        err.contains("evaluator.columns names \"kernel\", which is not a dimension"),
+        "{err}"
+    );
+}
