@@ -65,6 +65,7 @@ pub struct TableOracle {
     pub best_objective_arch: String,
     pub best_objective: f64,
     pub best_objective_report: f64,
+    /// The best value of the reported column, in its own direction.
     pub best_report: f64,
     pub rows: usize,
 }
@@ -252,11 +253,24 @@ impl TableBench {
             .filter(|row| row.values[o].is_finite())
             .max_by(|a, b| (sign * a.values[o]).total_cmp(&(sign * b.values[o])))
             .ok_or_else(|| BenchError::Invalid("no row of the table has the objective".into()))?;
-        let best_report = members
+        // The report's own direction, as the evaluator declares it (a test error is minimised).
+        let report_sign = match self
+            .experiment
+            .evaluator
+            .metrics()
             .iter()
-            .map(|row| row.values[r])
-            .filter(|v| v.is_finite())
-            .fold(f64::NEG_INFINITY, f64::max);
+            .find(|m| m.name == self.report)
+            .map(|m| m.direction)
+        {
+            Some(Direction::Minimize) => -1.0,
+            _ => 1.0,
+        };
+        let best_report = report_sign
+            * members
+                .iter()
+                .map(|row| report_sign * row.values[r])
+                .filter(|v| v.is_finite())
+                .fold(f64::NEG_INFINITY, f64::max);
         Ok(TableOracle {
             best_objective_arch: space.format(&best.arch),
             best_objective: best.values[o],

@@ -211,7 +211,9 @@ impl ResultsTable {
             let mut values = Vec::with_capacity(metric_cols.len());
             for &i in &metric_cols {
                 let cell = record.get(i).unwrap_or("").trim();
-                values.push(if cell.is_empty() {
+                // Empty, `nan` and infinite cells are missing values, not errors.
+                let missing = cell.is_empty() || cell.parse::<f64>().is_ok_and(|v| !v.is_finite());
+                values.push(if missing {
                     f64::NAN
                 } else {
                     columns.number(record, i)?

@@ -245,3 +245,76 @@ fn a_pruned_trial_is_stopped_within_the_grace_period() {
     assert!(forced >= Duration::from_millis(1900), "{forced:?}");
     assert!(forced < Duration::from_millis(3000), "{forced:?}");
 }
+
+#[test]
+fn a_program_that_ignores_a_large_stdin_does_not_block_the_trial() {
+    let dir = tempfile::tempdir().unwrap();
+    // An option of 100,000 characters makes the trial JSON larger than a pipe's buffer.
+    let long = "x".repeat(100_000);
+    let space: Arc<dyn SearchSpace> = Arc::new(
+        SpaceBuilder::new("big", 1)
+            .choice("op", [long.as_str()])
+            .build()
+            .unwrap(),
+    );
+    script(
+        dir.path(),
+        "nostdin.sh",
+        "exec < /dev/null\necho '{\"final\": {\"valid_acc\": 1.0}}'",
+    );
+    let s = settings(dir.path(), &["./nostdin.sh"]);
+    let e = CommandEvaluator::new(s, space.clone(), told(), &dir.path().join("trials")).unwrap();
+    let arch = space.sample(&mut archer_rng::Rng::seed_from(0)).unwrap();
+    let t = Instant::now();
+    let m = e
+        .evaluate(&arch, &Fidelity::full(), &mut TrialCtx::new(0, 0))
+        .unwrap();
+    assert_eq!(m.get("valid_acc"), Some(1.0));
+    assert!(t.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn invalid_utf8_output_and_background_children_do_not_spoil_a_trial() {
+    let dir = tempfile::tempdir().unwrap();
+    script(
+        dir.path(),
+        "messy.sh",
+        "printf 'caf\\xe9 \\xff\\n'\nsleep 30 &\necho $! > bg\necho '{\"final\": {\"valid_acc\": 2.0}}'",
+    );
+    let e = evaluator(settings(dir.path(), &["./messy.sh"])).unwrap();
+    let t = Instant::now();
+    let m = run(&e, &mut TrialCtx::new(1, 0)).unwrap();
+    assert_eq!(m.get("valid_acc"), Some(2.0));
+    // The background sleep kept stdout open; the trial still ended at once, and took it along.
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    let bg = std::fs::read_to_string(dir.path().join("bg")).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", bg.trim())).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z "),
+        "the background child survived: {stat}"
+    );
+}
+
+#[test]
+fn a_trial_folder_of_another_architecture_loses_its_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    script(
+        dir.path(),
+        "ck.sh",
+        "d=$(sed -n 's/.*\"checkpoint_dir\": \"\\(.*\\)\".*/\\1/p' \"$ARCHER_TRIAL\")\nn=$(ls \"$d\" | wc -l)\ntouch \"$d/model.pt\"\necho \"{\\\"final\\\": {\\\"valid_acc\\\": $n}}\"",
+    );
+    let e = evaluator(settings(dir.path(), &["./ck.sh"])).unwrap();
+    let space = space();
+    let a = space.parse(r#"{"op":"conv","lr":0.01}"#).unwrap();
+    let b = space.parse(r#"{"op":"pool","lr":0.01}"#).unwrap();
+    let eval = |arch| {
+        e.evaluate(arch, &Fidelity::full(), &mut TrialCtx::new(7, 0))
+            .unwrap()
+    };
+    assert_eq!(eval(&a).get("valid_acc"), Some(0.0));
+    // The same architecture again (a resumed trial) finds its checkpoint ...
+    assert_eq!(eval(&a).get("valid_acc"), Some(1.0));
+    // ... another one under the same trial number does not.
+    assert_eq!(eval(&b).get("valid_acc"), Some(0.0));
+}

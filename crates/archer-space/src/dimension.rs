@@ -82,9 +82,9 @@ impl Dimension {
         high: i64,
         step: i64,
     ) -> Self {
-        let count = ((high - low) / step + 1) as usize;
+        let count = ((i128::from(high) - i128::from(low)) / i128::from(step) + 1).max(0) as usize;
         let choices = (0..count)
-            .map(|i| (low + i as i64 * step).to_string())
+            .map(|i| (i128::from(low) + i as i128 * i128::from(step)).to_string())
             .collect();
         Dimension {
             domain: Domain::Int { low, step },

@@ -174,6 +174,9 @@ fn gaussian_step(u: f64, rng: &mut Rng) -> f64 {
 }
 
 pub(crate) fn mutate<S: SearchSpace + ?Sized>(space: &S, arch: &Arch, rng: &mut Rng) -> Arch {
+    if arch.genes.len() != space.dimensions().len() {
+        return arch.clone(); // not an architecture of this space: nothing to edit
+    }
     // Choosing uniformly among all neighbours keeps mutation unbiased for constrained spaces.
     // Cheap enough: neighbourhoods are at most a few hundred.
     let mut all = space.neighbours(arch);
@@ -212,7 +215,8 @@ pub(crate) fn crossover<S: SearchSpace + ?Sized>(
     rng: &mut Rng,
 ) -> Arch {
     let mut genes = a.genes.clone();
-    if b.genes.len() != genes.len() {
+    let n = space.dimensions().len();
+    if b.genes.len() != n || genes.len() != n {
         return a.clone();
     }
     for gene in space.genes() {

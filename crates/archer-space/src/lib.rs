@@ -27,7 +27,7 @@ pub use darts::{DartsSpace, DARTS_OPS};
 pub use declared::{
     read_declaration, BodyBuilder, CellItem, CellOutput, ChoiceItem, DeclaredSpace, FloatItem,
     InputItem, IntItem, RepeatItem, SpaceBuilder, SpaceDeclaration, When, MAX_CELL_NODES,
-    MAX_REPEAT, MAX_VALUES,
+    MAX_CELL_SOURCES, MAX_REPEAT, MAX_VALUES,
 };
 pub use dimension::{Condition, Dimension, DimensionKind, Domain, FLOAT_NEIGHBOUR_STEPS};
 pub use encoding::{one_hot, Encoding};

@@ -423,3 +423,37 @@ fn every_mistake_names_the_file_the_item_and_the_problem() {
         assert!(got.contains(want), "wanted {want:?}, got {got:?}");
     }
 }
+
+#[test]
+fn a_repeat_body_may_name_the_repeat_and_numeric_duplicates_are_refused() {
+    let s = SpaceBuilder::new("r", 1)
+        .repeat("blocks", 1, 3, |b| {
+            b.choice("op", ["conv", "pool"])
+                .int("width", 1, 2, 1)
+                .when("blocks", [3])
+        })
+        .build()
+        .unwrap();
+    let labels: Vec<&str> = s.dimensions().iter().map(|d| d.label.as_str()).collect();
+    assert!(labels.contains(&"blocks.0.width"));
+    let err = SpaceBuilder::new("d", 1)
+        .choice("k", [serde_json::json!(1), serde_json::json!(1.0)])
+        .build()
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("is listed twice"), "{err}");
+    let err = SpaceBuilder::new("o", 1)
+        .int(
+            "huge",
+            -9_000_000_000_000_000_000,
+            9_000_000_000_000_000_000,
+            9_000_000_000_000_000_000,
+        )
+        .build()
+        .map(|s| s.dimensions()[0].choices.clone());
+    assert_eq!(
+        err.unwrap(),
+        vec!["-9000000000000000000", "0", "9000000000000000000"]
+    );
+}

@@ -31,6 +31,9 @@ use crate::{EvalError, Evaluator};
 use process::Running;
 pub use process::STDERR_TAIL_LINES;
 
+/// How long stdout is still read after the program exited while something keeps it open.
+const EXITED_DRAIN: Duration = Duration::from_millis(500);
+
 /// The environment variable that names the trial's JSON file.
 pub const TRIAL_ENV: &str = "ARCHER_TRIAL";
 
@@ -368,7 +371,17 @@ impl CommandEvaluator {
         let io = |what: &str, e: std::io::Error| {
             EvalError::Training(format!("{what} {}: {e}", dir.display()))
         };
+        // A trial folder left by another architecture (a new study reusing trials_dir, an
+        // earlier run of this folder) must not hand its checkpoint to this one.
+        let owner = dir.join("arch_hash");
+        let hash = self.space.canonical_hash(arch);
+        if std::fs::read_to_string(&owner).is_ok_and(|h| h.trim() != hash) && checkpoint.exists() {
+            std::fs::remove_dir_all(&checkpoint)
+                .map_err(|e| io("cannot clear the checkpoint of", e))?;
+        }
         std::fs::create_dir_all(&checkpoint).map_err(|e| io("cannot create", e))?;
+        std::fs::write(&owner, format!("{hash}\n"))
+            .map_err(|e| io("cannot write arch_hash in", e))?;
         let trial_file = dir.join("trial.json");
         let log_file = dir.join("log.txt");
         let input = serde_json::json!({
@@ -397,6 +410,9 @@ impl CommandEvaluator {
         let deadline = run.started + Duration::from_secs_f64(self.settings.time_limit_seconds);
         let mut next_memory_check = Instant::now();
         let mut last = None;
+        // When the program has exited but something it started keeps stdout open, the
+        // lines already written are read for a moment longer, then the result stands.
+        let mut exited_at: Option<Instant> = None;
         loop {
             match run.lines.recv_timeout(Duration::from_millis(50)) {
                 Ok(line) => {
@@ -422,7 +438,14 @@ impl CommandEvaluator {
                         }
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    if run.try_wait().is_some() {
+                        let at = *exited_at.get_or_insert_with(Instant::now);
+                        if at.elapsed() >= EXITED_DRAIN {
+                            break;
+                        }
+                    }
+                }
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             if Instant::now() >= deadline {

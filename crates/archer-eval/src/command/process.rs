@@ -55,15 +55,11 @@ impl Running {
             .process_group(0);
         let mut child = cmd.spawn()?;
         let pgid = i32::try_from(child.id()).unwrap_or(i32::MAX);
-        if let Some(mut stdin) = child.stdin.take() {
-            // A program that never reads stdin closes it early; that is not an error.
-            let _ = stdin.write_all(input.as_bytes());
-        }
         let (tx, lines) = channel();
         if let Some(stdout) = child.stdout.take() {
             std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines() {
-                    let Ok(line) = line else { break };
+                let mut reader = BufReader::new(stdout);
+                while let Some(line) = read_line(&mut reader) {
                     if tx.send(line).is_err() {
                         break;
                     }
@@ -77,8 +73,8 @@ impl Running {
             let log = log.clone();
             std::thread::spawn(move || {
                 let _done = done_tx;
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
+                let mut reader = BufReader::new(stderr);
+                while let Some(line) = read_line(&mut reader) {
                     if let Ok(mut f) = log.lock() {
                         let _ = writeln!(f, "{line}");
                     }
@@ -89,6 +85,15 @@ impl Running {
                         t.push_back(line);
                     }
                 }
+            });
+        }
+        if let Some(mut stdin) = child.stdin.take() {
+            // Written by its own thread, after the readers started: a program that reads
+            // the trial file instead and never reads stdin must not block Archer. Closing
+            // stdin early is the program's right, not an error.
+            let input = input.to_string();
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(input.as_bytes());
             });
         }
         Ok(Running {
@@ -154,8 +159,9 @@ impl Running {
         status.or_else(|| self.child.wait().ok())
     }
 
-    /// Resident memory of the command's process group, MiB (from /proc; `None` where it
-    /// cannot be read).
+    /// Memory of the command's process group, MiB: the sum of each process's proportional
+    /// set size (`Pss` of /proc/PID/smaps_rollup, resident size where that is missing), so
+    /// that pages forked workers share count once; `None` where nothing can be read.
     pub fn resident_mib(&self) -> Option<u64> {
         let mut total_kib = 0u64;
         let mut found = false;
@@ -179,8 +185,22 @@ impl Running {
             if fields.get(2).and_then(|g| g.parse::<i32>().ok()) != Some(self.pgid) {
                 continue;
             }
-            if let Some(pages) = fields.get(21).and_then(|r| r.parse::<u64>().ok()) {
-                total_kib += pages * page_kib();
+            // Proportional set size: pages shared by forked workers count once in all.
+            let pss = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+                .ok()
+                .and_then(|t| {
+                    t.lines()
+                        .find(|l| l.starts_with("Pss:"))
+                        .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                });
+            let rss = || {
+                fields
+                    .get(21)
+                    .and_then(|r| r.parse::<u64>().ok())
+                    .map(|pages| pages * page_kib())
+            };
+            if let Some(kib) = pss.or_else(rss) {
+                total_kib += kib;
                 found = true;
             }
         }
@@ -196,10 +216,26 @@ fn page_kib() -> u64 {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        // Never leave a training process behind, whatever path the evaluation took.
-        if self.try_wait().is_none() {
-            self.signal_group(libc::SIGKILL);
-            let _ = self.child.wait();
+        // Never leave a training process behind, whatever path the evaluation took: what
+        // the program started in its group (data-loader workers, a shell's children) goes
+        // too, even after the program itself exited.
+        self.signal_group(libc::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+/// One line of output, without its end of line, invalid UTF-8 replaced (a program's bytes
+/// must not stop the reader, which would leave it writing to a closed pipe); `None` at end
+/// of file or on a read error.
+fn read_line(reader: &mut impl BufRead) -> Option<String> {
+    let mut buf = Vec::new();
+    match reader.read_until(b'\n', &mut buf) {
+        Ok(0) | Err(_) => None,
+        Ok(_) => {
+            while buf.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
+                buf.pop();
+            }
+            Some(String::from_utf8_lossy(&buf).into_owned())
         }
     }
 }

@@ -14,8 +14,11 @@ use crate::{Condition, Dimension, DimensionKind, SpaceError};
 pub const MAX_VALUES: usize = u16::MAX as usize;
 /// Most copies a repeat may have.
 pub const MAX_REPEAT: u32 = 256;
-/// Most computing nodes a cell may have.
-pub const MAX_CELL_NODES: usize = 32;
+/// Most computing nodes a cell may have: path encodings list every input-to-output path, and
+/// an every-edge cell of n nodes has about 2^n of them.
+pub const MAX_CELL_NODES: usize = 12;
+/// Most inputs (sources) a cell may have.
+pub const MAX_CELL_SOURCES: usize = 8;
 
 /// Where a flattened dimension came from: what its genes mean in labelled output.
 #[derive(Clone, Debug, PartialEq)]
@@ -369,7 +372,12 @@ impl Flattener<'_> {
                             format!("option {o} is not a string, a number or a boolean"),
                         )
                     })?;
-                    if labels.contains(&l) {
+                    let same = c
+                        .options
+                        .iter()
+                        .take(labels.len())
+                        .any(|p| same_value(p, o));
+                    if labels.contains(&l) || same {
                         return Err(self.err(what, format!("option {l:?} is listed twice")));
                     }
                     labels.push(l);
@@ -400,7 +408,8 @@ impl Flattener<'_> {
                         ),
                     ));
                 }
-                let high = i.low + (count as i64 - 1) * i.step;
+                // Fits: low and the last value are both within [low, high].
+                let high = (i128::from(i.low) + (count - 1) * i128::from(i.step)) as i64;
                 let d = Dimension::int(label, DimensionKind::Value, i.low, high, i.step).when(when);
                 self.push(what, d, Origin::Int)?;
             }
@@ -499,8 +508,11 @@ impl Flattener<'_> {
                 format!("nodes = {}: between 1 and {MAX_CELL_NODES}", c.nodes),
             ));
         }
-        if c.sources == 0 {
-            return Err(self.err(what, "sources must be at least 1"));
+        if c.sources == 0 || c.sources > MAX_CELL_SOURCES {
+            return Err(self.err(
+                what,
+                format!("sources = {}: between 1 and {MAX_CELL_SOURCES}", c.sources),
+            ));
         }
         if !c.every_edge && (c.inputs == 0 || c.inputs > c.sources) {
             return Err(self.err(
@@ -706,7 +718,10 @@ pub(crate) fn flatten(d: &SpaceDeclaration, file: &str) -> Result<Flat, SpaceErr
                     ),
                 )
             })?;
-            set.insert(o);
+            // A repeat's body may name the repeat's depth or an earlier copy: not a cycle.
+            if !(matches!(item, Item::Repeat(_)) && names[o] == item.name()) {
+                set.insert(o);
+            }
         }
         deps.push(set);
     }

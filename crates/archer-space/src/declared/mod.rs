@@ -19,7 +19,7 @@ use archer_rng::Rng;
 use sha2::{Digest, Sha256};
 
 pub use builder::{BodyBuilder, SpaceBuilder};
-pub use flatten::{MAX_CELL_NODES, MAX_REPEAT, MAX_VALUES};
+pub use flatten::{MAX_CELL_NODES, MAX_CELL_SOURCES, MAX_REPEAT, MAX_VALUES};
 pub use items::{
     CellItem, CellOutput, ChoiceItem, FloatItem, InputItem, IntItem, RepeatItem, SpaceDeclaration,
     When,
@@ -91,7 +91,9 @@ impl DeclaredSpace {
         match &self.flat.origins[i] {
             Origin::Choice(options) => options.get(k).cloned().unwrap_or_default(),
             Origin::Int | Origin::Depth => match d.domain {
-                Domain::Int { low, step } => serde_json::json!(low + k as i64 * step),
+                Domain::Int { low, step } => {
+                    serde_json::json!((i128::from(low) + k as i128 * i128::from(step)) as i64)
+                }
                 _ => serde_json::Value::Null,
             },
             Origin::Input(sets) => serde_json::json!(sets.get(k)),
