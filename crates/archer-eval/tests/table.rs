@@ -149,3 +149,27 @@ fn a_dimension_reads_the_column_it_is_mapped_to() {
         "{err}"
     );
 }
+
+#[test]
+fn rows_with_float_columns_still_have_neighbours() {
+    // Rows whose floats never sit one documented nudge apart: the nearest rows stand in.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("floats.csv");
+    let mut text = String::from("op,width,lr,acc\n");
+    for (i, lr) in [0.0013, 0.0071, 0.0233, 0.0517, 0.0891].iter().enumerate() {
+        text.push_str(&format!("a,16,{lr},{}\n", 50 + i));
+    }
+    std::fs::write(&p, text).unwrap();
+    let mut s = TableSettings::for_table(p);
+    s.space = Some(TableSpace::Rows);
+    let members = TableEvaluator::load(&s, space())
+        .unwrap()
+        .space_members()
+        .unwrap();
+    let finite = archer_space::FiniteSpace::new(space(), members.clone(), "floats.csv").unwrap();
+    let ns = finite.neighbours(&members[2]);
+    assert_eq!(ns.len(), 4);
+    assert!(ns.iter().all(|n| finite.contains(n) && n != &members[2]));
+    let mut rng = archer_rng::Rng::seed_from(0);
+    assert_ne!(finite.mutate(&members[2], &mut rng), members[2]);
+}

@@ -8,18 +8,24 @@ use archer_rng::Rng;
 
 use crate::{Arch, Dimension, Encoding, OpGraph, SearchSpace, SpaceError};
 
+/// How many nearest members stand in for neighbours when no one-edit neighbour is a member.
+pub const NEAREST: usize = 8;
+
 /// How many crossovers [`FiniteSpace`] tries before it returns the first parent.
 const CROSSOVER_TRIES: usize = 16;
 
 /// `inner` restricted to `members` (up to isomorphism: membership is by canonical hash).
 /// Sampling is uniform over the members; neighbours are the inner space's neighbours that
-/// are members; mutation picks one of those; crossover retries until the child is a member.
+/// are members (else the nearest members); mutation picks one of those; crossover retries
+/// until the child is a member.
 /// Names, versions, encodings and hashes are the inner space's, so an architecture means the
 /// same in both.
 #[derive(Debug)]
 pub struct FiniteSpace {
     inner: Arc<dyn SearchSpace>,
     members: Vec<Arch>,
+    /// The canonical hash of each member, in `members` order.
+    hashes: Vec<String>,
     by_hash: HashMap<String, usize>,
     origin: String,
 }
@@ -33,13 +39,15 @@ impl FiniteSpace {
         origin: &str,
     ) -> Result<Self, SpaceError> {
         let mut kept = Vec::new();
+        let mut hashes = Vec::new();
         let mut by_hash = HashMap::new();
         for a in members {
             inner.check(&a)?;
             let h = inner.canonical_hash(&a);
-            if let std::collections::hash_map::Entry::Vacant(e) = by_hash.entry(h) {
+            if let std::collections::hash_map::Entry::Vacant(e) = by_hash.entry(h.clone()) {
                 e.insert(kept.len());
                 kept.push(a);
+                hashes.push(h);
             }
         }
         if kept.is_empty() {
@@ -51,6 +59,7 @@ impl FiniteSpace {
         Ok(FiniteSpace {
             inner,
             members: kept,
+            hashes,
             by_hash,
             origin: origin.to_string(),
         })
@@ -118,11 +127,32 @@ impl SearchSpace for FiniteSpace {
         Ok(())
     }
 
+    /// The inner space's neighbours that are members; when none is (float columns, whose
+    /// nudged values rarely match a row, or a sparse list), the [`NEAREST`] nearest members
+    /// by [`SearchSpace::distance`], ties in list order.
     fn neighbours(&self, arch: &Arch) -> Vec<Arch> {
-        self.inner
+        let direct: Vec<Arch> = self
+            .inner
             .neighbours(arch)
             .into_iter()
             .filter(|n| self.is_member(n))
+            .collect();
+        if !direct.is_empty() {
+            return direct;
+        }
+        let own = self.inner.canonical_hash(arch);
+        let mut by_distance: Vec<(f64, usize)> = self
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.hashes[*i] != own)
+            .map(|(i, m)| (self.inner.distance(arch, m), i))
+            .collect();
+        by_distance.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        by_distance
+            .into_iter()
+            .take(NEAREST)
+            .map(|(_, i)| self.members[i].clone())
             .collect()
     }
 
