@@ -96,8 +96,7 @@ pub trait SearchSpace: Send + Sync + Debug {
         let mut hasher = Sha256::new();
         hasher.update(format!("{}/v{}/", canon.space, canon.version).as_bytes());
         hash_genes(&mut hasher, &canon.genes);
-        let digest = hasher.finalize();
-        digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+        short_hex(hasher)
     }
 
     /// How far apart two architectures are, for distance-based kernels: 1 per differing
@@ -137,6 +136,12 @@ pub trait SearchSpace: Send + Sync + Debug {
     fn encode(&self, arch: &Arch, encoding: Encoding) -> Vec<f32> {
         encoding::encode(self, arch, encoding)
     }
+}
+
+/// The first 12 bytes of the digest in hex: the form of every canonical hash.
+pub(crate) fn short_hex(hasher: Sha256) -> String {
+    let digest = hasher.finalize();
+    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Significant digits a float gene is hashed at: values that agree to this many digits are

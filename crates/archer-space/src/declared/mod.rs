@@ -15,7 +15,6 @@ mod items;
 
 use std::path::Path;
 
-use archer_rng::Rng;
 use sha2::{Digest, Sha256};
 
 pub use builder::{BodyBuilder, SpaceBuilder};
@@ -26,7 +25,7 @@ pub use items::{
 };
 
 use crate::encoding::{self, Encoding};
-use crate::{generic, hash_genes, Arch, Dimension, Domain, Gene, OpGraph, SearchSpace, SpaceError};
+use crate::{generic, hash_genes, Arch, Dimension, Gene, OpGraph, SearchSpace, SpaceError};
 use flatten::{Flat, Origin};
 
 /// Most controller assignments `size` enumerates before it reports the product bound.
@@ -39,6 +38,10 @@ pub struct DeclaredSpace {
     /// The file it came from (or `builder`), for messages.
     source: String,
     flat: Flat,
+    /// Whether each dimension belongs to a cell (cells hash and encode by their graphs).
+    in_cell: Vec<bool>,
+    /// The dimensions outside cells, in order: what the graph encodings append.
+    outside_cells: Vec<Dimension>,
 }
 
 impl DeclaredSpace {
@@ -46,10 +49,23 @@ impl DeclaredSpace {
     /// what is wrong.
     pub fn new(declaration: SpaceDeclaration, source: &str) -> Result<Self, SpaceError> {
         let flat = flatten::flatten(&declaration, source)?;
+        let mut in_cell = vec![false; flat.dims.len()];
+        for c in &flat.cells {
+            in_cell[c.dims.clone()].fill(true);
+        }
+        let outside_cells = flat
+            .dims
+            .iter()
+            .zip(&in_cell)
+            .filter(|(_, &inside)| !inside)
+            .map(|(d, _)| d.clone())
+            .collect();
         Ok(DeclaredSpace {
             declaration,
             source: source.to_string(),
             flat,
+            in_cell,
+            outside_cells,
         })
     }
 
@@ -67,16 +83,6 @@ impl DeclaredSpace {
         &self.source
     }
 
-    fn cell_dims(&self) -> Vec<bool> {
-        let mut in_cell = vec![false; self.flat.dims.len()];
-        for c in &self.flat.cells {
-            for i in c.dims.clone() {
-                in_cell[i] = true;
-            }
-        }
-        in_cell
-    }
-
     /// The JSON value of gene `g` of dimension `i`: the option as written, the integer, the
     /// float, or a list for an input choice.
     fn value_of(&self, i: usize, g: Gene) -> serde_json::Value {
@@ -90,17 +96,31 @@ impl DeclaredSpace {
         let k = usize::from(k);
         match &self.flat.origins[i] {
             Origin::Choice(options) => options.get(k).cloned().unwrap_or_default(),
-            Origin::Int | Origin::Depth => match d.domain {
-                Domain::Int { low, step } => {
-                    serde_json::json!((i128::from(low) + k as i128 * i128::from(step)) as i64)
-                }
-                _ => serde_json::Value::Null,
-            },
+            // An integer's label is its value.
+            Origin::Int | Origin::Depth => d
+                .choices
+                .get(k)
+                .and_then(|c| c.parse::<i64>().ok())
+                .map_or(serde_json::Value::Null, serde_json::Value::from),
             Origin::Input(sets) => serde_json::json!(sets.get(k)),
             Origin::CellInputs(sets) => serde_json::json!(sets.get(k)),
             Origin::CellOp => serde_json::json!(d.choices.get(k)),
             Origin::Float => serde_json::Value::Null,
         }
+    }
+
+    /// Each present dimension's label and JSON value, in dimension order.
+    fn present_values<'a>(
+        &'a self,
+        arch: &'a Arch,
+    ) -> impl Iterator<Item = (&'a str, serde_json::Value)> + 'a {
+        self.flat
+            .dims
+            .iter()
+            .zip(&arch.genes)
+            .enumerate()
+            .filter(|(_, (_, g))| !g.is_absent())
+            .map(|(i, (d, &g))| (d.label.as_str(), self.value_of(i, g)))
     }
 
     /// The gene of dimension `i` that JSON value `v` writes (inverse of `value_of`).
@@ -269,18 +289,11 @@ impl SearchSpace for DeclaredSpace {
     fn canonical_hash(&self, arch: &Arch) -> String {
         let mut hasher = Sha256::new();
         hasher.update(format!("{}/v{}/", arch.space, arch.version).as_bytes());
-        let in_cell = self.cell_dims();
         let plain: Vec<Gene> = arch
             .genes
             .iter()
-            .enumerate()
-            .map(|(i, &g)| {
-                if in_cell.get(i) == Some(&true) {
-                    Gene::Absent
-                } else {
-                    g
-                }
-            })
+            .zip(&self.in_cell)
+            .map(|(&g, &inside)| if inside { Gene::Absent } else { g })
             .collect();
         hash_genes(&mut hasher, &plain);
         for c in &self.flat.cells {
@@ -290,23 +303,15 @@ impl SearchSpace for DeclaredSpace {
                 hasher.update(cell::function_digest(c, &arch.genes).as_bytes());
             }
         }
-        let digest = hasher.finalize();
-        digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+        crate::space::short_hex(hasher)
     }
 
     /// The labelled JSON object (see [`SearchSpace::labelled`]), compact, in dimension order.
     fn format(&self, arch: &Arch) -> String {
-        let mut parts = Vec::new();
-        for (i, (d, &g)) in self.flat.dims.iter().zip(&arch.genes).enumerate() {
-            if g.is_absent() {
-                continue;
-            }
-            parts.push(format!(
-                "{}:{}",
-                serde_json::Value::from(d.label.as_str()),
-                self.value_of(i, g)
-            ));
-        }
+        let parts: Vec<String> = self
+            .present_values(arch)
+            .map(|(label, v)| format!("{}:{v}", serde_json::Value::from(label)))
+            .collect();
         format!("{{{}}}", parts.join(","))
     }
 
@@ -338,13 +343,11 @@ impl SearchSpace for DeclaredSpace {
     }
 
     fn labelled(&self, arch: &Arch) -> serde_json::Value {
-        let mut map = serde_json::Map::new();
-        for (i, (d, &g)) in self.flat.dims.iter().zip(&arch.genes).enumerate() {
-            if !g.is_absent() {
-                map.insert(d.label.clone(), self.value_of(i, g));
-            }
-        }
-        serde_json::Value::Object(map)
+        serde_json::Value::Object(
+            self.present_values(arch)
+                .map(|(label, v)| (label.to_string(), v))
+                .collect(),
+        )
     }
 
     fn graphs(&self, arch: &Arch) -> Vec<OpGraph> {
@@ -362,21 +365,14 @@ impl SearchSpace for DeclaredSpace {
             return encoding::encode(self, arch, Encoding::OneHot);
         }
         let mut out = encoding::encode(self, arch, which);
-        let in_cell = self.cell_dims();
-        let (dims, genes): (Vec<Dimension>, Vec<Gene>) = self
-            .flat
-            .dims
+        let genes: Vec<Gene> = arch
+            .genes
             .iter()
-            .zip(&arch.genes)
-            .enumerate()
-            .filter(|(i, _)| !in_cell[*i])
-            .map(|(_, (d, g))| (d.clone(), *g))
-            .unzip();
-        out.extend(encoding::one_hot(&dims, &genes));
+            .zip(&self.in_cell)
+            .filter(|(_, &inside)| !inside)
+            .map(|(&g, _)| g)
+            .collect();
+        out.extend(encoding::one_hot(&self.outside_cells, &genes));
         out
-    }
-
-    fn sample(&self, rng: &mut Rng) -> Result<Arch, SpaceError> {
-        generic::sample(self, rng)
     }
 }
