@@ -261,18 +261,7 @@ impl Nb201Bench {
                 best.and_then(|b| self.table.record(&b.arch, d))
                     .map_or((f64::NAN, f64::NAN), |r| (r.valid_acc, r.test_acc))
             }),
-            trajectory: summary
-                .trajectory
-                .iter()
-                .map(|p| {
-                    (
-                        p.trials,
-                        p.sim_seconds,
-                        get(&p.incumbent_metrics, metric::VALID_ACC),
-                        get(&p.incumbent_metrics, metric::TEST_ACC),
-                    )
-                })
-                .collect(),
+            trajectory: crate::stats::trajectory(&summary, metric::VALID_ACC, metric::TEST_ACC),
         })
     }
 

@@ -17,6 +17,28 @@ pub fn std_dev(xs: &[f64]) -> f64 {
 /// second value)` (objective and reported metric).
 pub(crate) type Trajectory = [(u64, f64, f64, f64)];
 
+/// A run's incumbent trajectory with the incumbent's `first` and `second` metrics (NaN
+/// where the incumbent lacks one).
+pub(crate) fn trajectory(
+    summary: &archer_runner::StudySummary,
+    first: &str,
+    second: &str,
+) -> Vec<(u64, f64, f64, f64)> {
+    let get = |m: &archer_core::Metrics, k: &str| m.get(k).unwrap_or(f64::NAN);
+    summary
+        .trajectory
+        .iter()
+        .map(|p| {
+            (
+                p.trials,
+                p.sim_seconds,
+                get(&p.incumbent_metrics, first),
+                get(&p.incumbent_metrics, second),
+            )
+        })
+        .collect()
+}
+
 /// One point of a mean anytime curve over runs.
 pub(crate) struct AnytimePoint {
     pub x: f64,

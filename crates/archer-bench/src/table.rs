@@ -134,18 +134,7 @@ impl TableBench {
             arch: best
                 .map(|b| self.experiment.space.format(&b.arch))
                 .unwrap_or_default(),
-            trajectory: summary
-                .trajectory
-                .iter()
-                .map(|p| {
-                    (
-                        p.trials,
-                        p.sim_seconds,
-                        get(&p.incumbent_metrics, &objective),
-                        get(&p.incumbent_metrics, &self.report),
-                    )
-                })
-                .collect(),
+            trajectory: crate::stats::trajectory(&summary, &objective, &self.report),
         })
     }
 
@@ -242,12 +231,8 @@ impl TableBench {
             Direction::Maximize => 1.0,
             Direction::Minimize => -1.0,
         };
-        let space = &self.experiment.space;
-        let members: Vec<&archer_eval::TableRow> = table
-            .rows()
-            .iter()
-            .filter(|row| space.contains(&row.arch))
-            .collect();
+        // Every row was checked against the space when the table was read.
+        let members = table.rows();
         let best = members
             .iter()
             .filter(|row| row.values[o].is_finite())
@@ -272,7 +257,7 @@ impl TableBench {
                 .filter(|v| v.is_finite())
                 .fold(f64::NEG_INFINITY, f64::max);
         Ok(TableOracle {
-            best_objective_arch: space.format(&best.arch),
+            best_objective_arch: self.experiment.space.format(&best.arch),
             best_objective: best.values[o],
             best_objective_report: best.values[r],
             best_report,

@@ -55,6 +55,35 @@ struct DimColumn {
     float: bool,
 }
 
+/// The architecture a row describes, or why it is none of `space`'s.
+fn row_arch(
+    record: &csv::StringRecord,
+    space: &dyn SearchSpace,
+    dim_cols: &[DimColumn],
+    columns: &Columns,
+) -> Result<Arch, DataError> {
+    let mut genes = Vec::with_capacity(dim_cols.len());
+    for (d, col) in space.dimensions().iter().zip(dim_cols) {
+        let cell = record.get(col.index).unwrap_or("");
+        let g = gene_from(cell, col).ok_or_else(|| {
+            columns.bad(
+                record,
+                col.index,
+                format!("{cell:?} is not a value of dimension {}", d.label),
+            )
+        })?;
+        genes.push(g);
+    }
+    let arch = Arch::from_genes(space.name(), space.version(), genes);
+    space.check(&arch).map_err(|e| DataError::BadValue {
+        path: columns.path().to_path_buf(),
+        line: record.position().map_or(0, |p| p.line()),
+        column: "(the architecture)".into(),
+        reason: e.to_string(),
+    })?;
+    Ok(arch)
+}
+
 fn gene_from(cell: &str, col: &DimColumn) -> Option<Gene> {
     let cell = cell.trim();
     if cell.is_empty() {
@@ -176,38 +205,14 @@ impl ResultsTable {
         let mut first_refusal: Option<DataError> = None;
         for record in &chosen {
             let line = record.position().map_or(0, |p| p.line());
-            let mut genes = Vec::with_capacity(dims.len());
-            let mut refused = None;
-            for (d, col) in dims.iter().zip(&dim_cols) {
-                let cell = record.get(col.index).unwrap_or("");
-                match gene_from(cell, col) {
-                    Some(g) => genes.push(g),
-                    None => {
-                        refused = Some(columns.bad(
-                            record,
-                            col.index,
-                            format!("{cell:?} is not a value of dimension {}", d.label),
-                        ));
-                        break;
-                    }
+            let arch = match row_arch(record, space, &dim_cols, &columns) {
+                Ok(a) => a,
+                Err(e) => {
+                    outside += 1;
+                    first_refusal.get_or_insert(e);
+                    continue;
                 }
-            }
-            let arch = Arch::from_genes(space.name(), space.version(), genes);
-            if refused.is_none() {
-                if let Err(e) = space.check(&arch) {
-                    refused = Some(DataError::BadValue {
-                        path: file.path.clone(),
-                        line,
-                        column: "(the architecture)".into(),
-                        reason: e.to_string(),
-                    });
-                }
-            }
-            if let Some(e) = refused {
-                outside += 1;
-                first_refusal.get_or_insert(e);
-                continue;
-            }
+            };
             let mut values = Vec::with_capacity(metric_cols.len());
             for &i in &metric_cols {
                 let cell = record.get(i).unwrap_or("").trim();

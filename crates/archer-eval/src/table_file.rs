@@ -93,6 +93,11 @@ impl<'a> Columns<'a> {
             })
     }
 
+    /// The file the columns belong to.
+    pub(crate) fn path(&self) -> &Path {
+        self.path
+    }
+
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.headers.iter()
     }

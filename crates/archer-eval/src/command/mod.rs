@@ -299,6 +299,13 @@ impl CommandEvaluator {
         self.study_dir.join(format!("trial-{id}"))
     }
 
+    /// Stops the program (SIGTERM, then SIGKILL after the grace period) and fails the
+    /// trial with `what`.
+    fn stopped(&self, what: String, run: &mut Running) -> EvalError {
+        run.terminate(Duration::from_secs_f64(self.settings.grace_seconds));
+        self.failed(what, run)
+    }
+
     fn failed(&self, what: String, run: &Running) -> EvalError {
         let tail = run.stderr_tail();
         EvalError::Training(if tail.is_empty() {
@@ -430,10 +437,9 @@ impl CommandEvaluator {
                             }
                         }
                         Err(reason) => {
-                            run.terminate(grace);
-                            return Err(self.failed(
+                            return Err(self.stopped(
                                 format!("malformed report on stdout ({reason}): {line}"),
-                                &run,
+                                &mut run,
                             ));
                         }
                     }
@@ -449,25 +455,23 @@ impl CommandEvaluator {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             if Instant::now() >= deadline {
-                run.terminate(grace);
-                return Err(self.failed(
+                return Err(self.stopped(
                     format!(
                         "exceeded its time limit of {} s (evaluator.time_limit_seconds)",
                         self.settings.time_limit_seconds
                     ),
-                    &run,
+                    &mut run,
                 ));
             }
             if let Some(limit) = self.settings.memory_limit_mib {
                 if Instant::now() >= next_memory_check {
                     next_memory_check = Instant::now() + Duration::from_millis(250);
                     if let Some(used) = run.resident_mib().filter(|&u| u > limit) {
-                        run.terminate(grace);
-                        return Err(self.failed(
+                        return Err(self.stopped(
                             format!(
                                 "used {used} MiB, over its memory limit of {limit} MiB (evaluator.memory_limit_mib)"
                             ),
-                            &run,
+                            &mut run,
                         ));
                     }
                 }
@@ -475,13 +479,12 @@ impl CommandEvaluator {
         }
         // stdout is closed: the program is exiting (or closed it and hangs on).
         let Some(status) = run.wait_until(deadline) else {
-            run.terminate(grace);
-            return Err(self.failed(
+            return Err(self.stopped(
                 format!(
                     "closed its stdout but did not exit within its time limit of {} s",
                     self.settings.time_limit_seconds
                 ),
-                &run,
+                &mut run,
             ));
         };
         let seconds = run.started.elapsed().as_secs_f64();
