@@ -32,6 +32,32 @@ fn ensure_database() {
 
 const TRIALS: i64 = 40;
 
+/// The id of study `name` once the search `main` has created it (until the search has
+/// migrated a fresh database, the table does not exist yet).
+fn wait_for_study(
+    db: &mut postgres::Client,
+    name: &str,
+    main: &mut Child,
+    deadline: Instant,
+) -> i64 {
+    loop {
+        if let Some(r) = db
+            .query_opt("SELECT id FROM archer.studies WHERE name = $1", &[&name])
+            .ok()
+            .flatten()
+        {
+            return r.get(0);
+        }
+        if let Some(status) = main.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(main.stderr.as_mut().unwrap(), &mut err).unwrap();
+            panic!("the search exited ({status}) before its study appeared: {err}");
+        }
+        assert!(Instant::now() < deadline, "the study never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn spawn(args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_archer"))
         .args(args)
@@ -112,23 +138,7 @@ trials = {TRIALS}
     ]);
     let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    let study_id: i64 = loop {
-        // Until the search has migrated a fresh database, the table does not exist yet.
-        if let Some(r) = db
-            .query_opt("SELECT id FROM archer.studies WHERE name = $1", &[&name])
-            .ok()
-            .flatten()
-        {
-            break r.get(0);
-        }
-        if let Some(status) = main.try_wait().unwrap() {
-            let mut err = String::new();
-            std::io::Read::read_to_string(main.stderr.as_mut().unwrap(), &mut err).unwrap();
-            panic!("the search exited ({status}) before its study appeared: {err}");
-        }
-        assert!(Instant::now() < deadline, "the study never appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let study_id = wait_for_study(&mut db, &name, &mut main, deadline);
     // worker-a's sessions carry their own application name, so the test can end them.
     let app_a = format!("{name}-a");
     let url_a = format!("{url}?application_name={app_a}");
@@ -315,7 +325,7 @@ fn a_worker_runs_training_commands_of_a_declared_space() {
     .unwrap();
     let out = tmp.path().join("out");
     let url = url();
-    let main = spawn(&[
+    let mut main = spawn(&[
         "search",
         cfg.to_str().unwrap(),
         "--output",
@@ -325,18 +335,12 @@ fn a_worker_runs_training_commands_of_a_declared_space() {
         "-q",
     ]);
     let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let study_id: i64 = loop {
-        if let Some(r) = db
-            .query_opt("SELECT id FROM archer.studies WHERE name = $1", &[&name])
-            .ok()
-            .flatten()
-        {
-            break r.get(0);
-        }
-        assert!(Instant::now() < deadline, "the study never appeared");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let study_id = wait_for_study(
+        &mut db,
+        &name,
+        &mut main,
+        Instant::now() + Duration::from_secs(60),
+    );
     let worker = spawn(&[
         "worker",
         "--storage",
