@@ -179,8 +179,20 @@ trials = {TRIALS}
     };
     b.kill().unwrap(); // SIGKILL
 
-    // End worker-a's sessions twice, a little apart, as a database restart would.
+    // End worker-a's sessions twice, a little apart, as a database restart would. On a busy
+    // machine worker-a may still be connecting (or reconnecting): wait for its session.
     for _ in 0..2 {
+        while db
+            .query(
+                "SELECT 1 FROM pg_stat_activity WHERE application_name = $1",
+                &[&app_a],
+            )
+            .unwrap()
+            .is_empty()
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let ended = db
             .query(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
