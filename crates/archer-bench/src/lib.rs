@@ -1,8 +1,10 @@
 //! Benchmarks and their plots, apart from the study loop: `bench nb201` (strategies × seeds
 //! on the NAS-Bench-201 table, single- and multi-objective), `bench table` (on a user's
-//! results table), `bench predictors`,
+//! results table), `bench nb201-curves` (multi-fidelity schedulers on simulated workers),
+//! `bench predictors`,
 //! `bench nb201-size`, and the whole-loop store throughput.
 
+pub mod curves;
 mod error;
 pub mod mo;
 pub mod nb201;

@@ -320,6 +320,7 @@ impl MoBench {
             },
             space: SpaceConfig::named("nb201"),
             strategy: strategy.clone(),
+            scheduler: Default::default(),
             evaluator: EvaluatorConfig::of(
                 "nb201",
                 &archer_eval::Nb201Settings {

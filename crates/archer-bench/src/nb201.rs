@@ -202,6 +202,7 @@ impl Nb201Bench {
             },
             space: SpaceConfig::named("nb201"),
             strategy: strategy.clone(),
+            scheduler: Default::default(),
             evaluator: EvaluatorConfig::of(
                 "nb201",
                 &archer_eval::Nb201Settings {

@@ -21,6 +21,10 @@ pub enum BenchCommand {
     /// Strategies × seeds on an experiment whose evaluator is a results table
     /// (`kind = "table"`), on its simulated clock.
     Table(crate::bench_table::TableArgs),
+    /// Multi-fidelity schedulers (SH, Hyperband, ASHA, BOHB) against full-fidelity search
+    /// on the learning curves of 200 NAS-Bench-201 cells, on simulated workers.
+    #[command(name = "nb201-curves")]
+    Nb201Curves(crate::bench_curves::CurvesArgs),
     /// Ranking quality (Kendall τ, Spearman ρ) of each predictor on held-out architectures.
     Predictors {
         #[command(subcommand)]
@@ -193,6 +197,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Nb201(args) => nb201(args),
         BenchCommand::Table(args) => crate::bench_table::run(args),
+        BenchCommand::Nb201Curves(args) => crate::bench_curves::run(args),
         BenchCommand::Store(args) => store(args),
         BenchCommand::Predictors {
             benchmark: PredictorsBenchmark::Nb201(args),

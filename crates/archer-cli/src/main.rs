@@ -1,6 +1,7 @@
 //! `archer`: neural architecture search from the command line.
 
 mod bench;
+mod bench_curves;
 #[cfg(feature = "train")]
 mod bench_engine;
 mod bench_table;

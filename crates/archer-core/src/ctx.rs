@@ -15,8 +15,13 @@ pub struct TrialCtx<'a> {
     trial_id: u64,
     seed: u64,
     intermediate: Vec<(u32, f64)>,
+    /// Seconds charged when each report of `intermediate` was made.
+    report_seconds: Vec<f64>,
     pruner: Option<Pruner<'a>>,
     charged_seconds: f64,
+    resume_step: Option<u32>,
+    checkpoint_dir: Option<std::path::PathBuf>,
+    attrs: Vec<(String, serde_json::Value)>,
 }
 
 impl<'a> TrialCtx<'a> {
@@ -25,9 +30,58 @@ impl<'a> TrialCtx<'a> {
             trial_id,
             seed,
             intermediate: Vec::new(),
+            report_seconds: Vec::new(),
             pruner: None,
             charged_seconds: 0.0,
+            resume_step: None,
+            checkpoint_dir: None,
+            attrs: Vec::new(),
         }
+    }
+
+    /// The trial was paused after `step` steps by a scheduler and is now continued: an
+    /// evaluator that can continue (from its checkpoint, or a table that knows the curve)
+    /// starts at step `step + 1` and charges only what it trains from there, plus what
+    /// loading the checkpoint costs.
+    pub fn with_resume_step(mut self, step: u32) -> Self {
+        self.resume_step = Some(step);
+        self
+    }
+
+    /// The folder for this trial's checkpoint. It holds what earlier evaluations of the same
+    /// trial saved there (before a pause, or before the process running it was killed).
+    pub fn with_checkpoint_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.checkpoint_dir = Some(dir);
+        self
+    }
+
+    /// See [`TrialCtx::with_resume_step`]; `None` for an evaluation from scratch.
+    pub fn resume_step(&self) -> Option<u32> {
+        self.resume_step
+    }
+
+    /// See [`TrialCtx::with_checkpoint_dir`]; `None` when the study keeps no files (an
+    /// in-memory benchmark): checkpoints are then not saved.
+    pub fn checkpoint_dir(&self) -> Option<&std::path::Path> {
+        self.checkpoint_dir.as_deref()
+    }
+
+    /// Records `key = value` in the trial's attributes (e.g. where its checkpoint is, or
+    /// that a dropped checkpoint made it restart from scratch).
+    pub fn set_attr(&mut self, key: &str, value: serde_json::Value) {
+        self.attrs.retain(|(k, _)| k != key);
+        self.attrs.push((key.to_string(), value));
+    }
+
+    /// Attributes set through [`TrialCtx::set_attr`], in the order set.
+    pub fn attrs(&self) -> &[(String, serde_json::Value)] {
+        &self.attrs
+    }
+
+    /// Seconds charged (see [`TrialCtx::charge_seconds`]) when each intermediate report was
+    /// made, in report order: what a simulated executor needs to place each report in time.
+    pub fn report_seconds(&self) -> &[f64] {
+        &self.report_seconds
     }
 
     /// Attach a pruner that sees every report (the study's scheduler, or a test's closure).
@@ -48,6 +102,7 @@ impl<'a> TrialCtx<'a> {
     /// Record `value` at `step`; the evaluator must stop when told to prune.
     pub fn report(&mut self, step: u32, value: f64) -> Report {
         self.intermediate.push((step, value));
+        self.report_seconds.push(self.charged_seconds);
         match self.pruner.as_mut() {
             Some(p) => p(step, value),
             None => Report::Continue,
@@ -75,6 +130,25 @@ impl<'a> TrialCtx<'a> {
     pub fn into_intermediate(self) -> Vec<(u32, f64)> {
         self.intermediate
     }
+
+    /// Everything the evaluation left besides its metrics.
+    pub fn into_parts(self) -> CtxParts {
+        CtxParts {
+            intermediate: self.intermediate,
+            report_seconds: self.report_seconds,
+            charged_seconds: self.charged_seconds,
+            attrs: self.attrs,
+        }
+    }
+}
+
+/// What [`TrialCtx::into_parts`] returns.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CtxParts {
+    pub intermediate: Vec<(u32, f64)>,
+    pub report_seconds: Vec<f64>,
+    pub charged_seconds: f64,
+    pub attrs: Vec<(String, serde_json::Value)>,
 }
 
 #[cfg(test)]

@@ -11,10 +11,10 @@ pub mod pareto;
 mod trial;
 
 pub use archer_space::Arch;
-pub use ctx::{Report, TrialCtx};
+pub use ctx::{CtxParts, Report, TrialCtx};
 pub use fidelity::Fidelity;
 pub use history::History;
 pub use metrics::{
     metric, scores, total_violation, Constraint, Direction, MetricSpec, Metrics, Objective,
 };
-pub use trial::{Trial, TrialState, SCREENED_ATTR};
+pub use trial::{Trial, TrialState, PROMOTIONS_ATTR, SCREENED_ATTR};

@@ -49,6 +49,11 @@ fn yes() -> bool {
 /// nothing.
 pub const SCREENED_ATTR: &str = "screened";
 
+/// The attribute counting a trial's promotions by a scheduler (each starts a new evaluation
+/// of the trial, so it adds one to `attempts` too; the limit on restarts after a crash,
+/// `study.max_attempts`, counts the attempts of the current evaluation only).
+pub const PROMOTIONS_ATTR: &str = "promotions";
+
 /// One evaluation of one architecture at one fidelity, and everything known about it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Trial {
@@ -94,6 +99,14 @@ pub struct Trial {
 }
 
 impl Trial {
+    /// How many times a scheduler promoted this trial ([`PROMOTIONS_ATTR`]).
+    pub fn promotions(&self) -> u32 {
+        self.attrs
+            .get(PROMOTIONS_ATTR)
+            .and_then(|v| v.as_u64())
+            .map_or(0, |n| n as u32)
+    }
+
     /// Whether this trial was rejected before evaluation (see [`SCREENED_ATTR`]).
     pub fn is_screened(&self) -> bool {
         self.attrs.get(SCREENED_ATTR) == Some(&serde_json::Value::Bool(true))

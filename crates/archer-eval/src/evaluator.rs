@@ -62,6 +62,21 @@ pub trait Evaluator: Send + Sync {
         None
     }
 
+    /// How many steps (epochs) an evaluation at full fidelity runs and reports, when the
+    /// evaluator knows: the top rung of a multi-fidelity scheduler by default.
+    fn full_steps(&self) -> Option<u32> {
+        None
+    }
+
+    /// Whether evaluations are instant look-ups that charge simulated time (a tabular
+    /// benchmark): a study with `workers > 1` then runs them on simulated workers, a
+    /// discrete-event executor that advances the simulated clock as that many parallel
+    /// workers would, instead of on threads. Such an evaluator must charge its time through
+    /// [`TrialCtx::charge_seconds`] before each report, so that each report has its moment.
+    fn simulated_clock(&self) -> bool {
+        false
+    }
+
     /// What data made the results (paths, content hashes, settings), saved with every run.
     fn provenance(&self) -> serde_json::Value;
 }

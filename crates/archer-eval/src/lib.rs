@@ -1,6 +1,7 @@
 //! Evaluators turn an architecture into metrics: the NAS-Bench-201 table, which looks
 //! results up and charges their recorded training time to a simulated clock, and can answer
-//! zero-cost proxy scores from the NAS-Bench-201 proxy table for warm starts; a user's own
+//! zero-cost proxy scores from the NAS-Bench-201 proxy table for warm starts; the NB201
+//! learning curves of 200 cells as a multi-fidelity benchmark (`nb201-curves`); a user's own
 //! results table (`table`); results told from outside (`external`).
 
 mod command;
@@ -8,6 +9,7 @@ mod config;
 mod error;
 mod evaluator;
 mod external;
+mod nb201_curves;
 mod nb201_eval;
 mod nb201_kind;
 mod nb201_table;
@@ -25,6 +27,7 @@ pub use config::EvaluatorConfig;
 pub use error::{DataError, EvalError};
 pub use evaluator::Evaluator;
 pub use external::{ExternalEvaluator, ExternalSettings};
+pub use nb201_curves::{Nb201CurvesEvaluator, Nb201CurvesSettings, CURVE_EPOCHS};
 pub use nb201_eval::Nb201Evaluator;
 pub use nb201_kind::Nb201Settings;
 pub use nb201_table::{Nb201Dataset, Nb201Record, Nb201Table};
@@ -43,6 +46,7 @@ pub use train_settings::{
 /// [`TRAIN_UNAVAILABLE`]).
 pub static KINDS: &[&dyn EvaluatorKind] = &[
     &nb201_kind::KIND,
+    &nb201_curves::KIND,
     &table_eval::KIND,
     &command::KIND,
     &external::KIND,

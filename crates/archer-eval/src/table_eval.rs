@@ -316,6 +316,10 @@ impl Evaluator for TableEvaluator {
             .then(|| self.table.rows().iter().map(|r| r.arch.clone()).collect())
     }
 
+    fn simulated_clock(&self) -> bool {
+        true
+    }
+
     fn provenance(&self) -> serde_json::Value {
         serde_json::json!({
             "evaluator": "table",

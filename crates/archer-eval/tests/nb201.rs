@@ -286,7 +286,8 @@ fn config_resolves_relative_paths_and_builds() {
         .err()
         .unwrap();
     assert!(
-        err.to_string().contains("nb201, table, command, external"),
+        err.to_string()
+            .contains("nb201, nb201-curves, table, command, external"),
         "{err}"
     );
 }

@@ -3,6 +3,7 @@ use std::sync::Arc;
 
 use archer_core::{Constraint, Direction, Objective};
 use archer_eval::{EvalBuildContext, Evaluator, EvaluatorConfig, EvaluatorKind, ZeroCostProxy};
+use archer_schedule::SchedulerConfig;
 use archer_space::{SearchSpace, SpaceConfig};
 use archer_strategy::StrategyConfig;
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,10 @@ pub struct ExperimentConfig {
     pub constraint: Vec<Constraint>,
     #[serde(default)]
     pub budget: Budget,
+    /// `[scheduler]`: how much of an evaluation each trial gets (multi-fidelity: ASHA,
+    /// successive halving, Hyperband, pruners). Default: every trial at full fidelity.
+    #[serde(default, skip_serializing_if = "SchedulerConfig::is_full")]
+    pub scheduler: SchedulerConfig,
     /// Retrain the best architecture from scratch when the search ends (needs the `train`
     /// evaluator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -159,7 +164,9 @@ pub struct Budget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trials: Option<u64>,
     /// Seconds charged by evaluations to the study's clock (simulated for tabular
-    /// benchmarks). The trial that crosses the limit still counts, as in NAS-Bench-201.
+    /// benchmarks). The trial that crosses the limit still counts, as in NAS-Bench-201;
+    /// on simulated workers (`workers > 1` with a tabular evaluator) the clock is the
+    /// parallel run's elapsed time and stops at the limit, pausing what still runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sim_seconds: Option<f64>,
     /// Real elapsed seconds.
@@ -196,6 +203,32 @@ impl Experiment {
     /// The first objective: what single-objective strategies optimise and `best` ranks by.
     pub fn primary(&self) -> &Objective {
         &self.objectives[0]
+    }
+
+    /// The scheduler can be built (its top rung known), and a multi-objective rung
+    /// scheduler knows every objective but the first before training.
+    fn check_scheduler(&self) -> Result<(), ConfigError> {
+        crate::build_scheduler(self)?;
+        let s = &self.config.scheduler;
+        if !(s.has_rungs() && self.objectives.len() > 1) {
+            return Ok(());
+        }
+        let probe = self.space.sample(&mut archer_rng::Rng::derive(0, 0))?;
+        let known = self.evaluator.known_before(&probe);
+        for o in &self.objectives[1..] {
+            if o.score(&known).is_none() {
+                return Err(ConfigError::invalid(
+                    "scheduler",
+                    format!(
+                        "a multi-objective {:?} scheduler ranks each rung by the first objective's value there and the other objectives as known before training, and evaluator {:?} does not know {:?} before training",
+                        s.kind,
+                        self.evaluator.name(),
+                        o.metric
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -271,6 +304,9 @@ impl ExperimentConfig {
             ));
         }
         self.budget.validate()?;
+        self.scheduler
+            .validate()
+            .map_err(|e| ConfigError::invalid(&e.key, e.reason))?;
         if let Some(r) = &self.retrain {
             if r.epochs == 0 {
                 return Err(ConfigError::invalid("retrain.epochs", "must be at least 1"));
@@ -328,14 +364,16 @@ impl ExperimentConfig {
         }
         let objectives = self.resolve_objectives(evaluator.as_ref())?;
         let constraints = self.check_constraints(evaluator.as_ref())?;
-        Ok(Experiment {
+        let experiment = Experiment {
             config: self,
             space,
             evaluator,
             zero_cost,
             objectives,
             constraints,
-        })
+        };
+        experiment.check_scheduler()?;
+        Ok(experiment)
     }
 
     /// The metrics the objectives and constraints name, for an evaluator told its results

@@ -8,11 +8,14 @@ mod error;
 mod experiment_dir;
 pub mod launch;
 mod recorder;
-mod scheduler;
+mod simulated;
 mod strategy_build;
 mod study;
 pub mod worker;
 
+pub use archer_schedule::{
+    Admission, Decision, FullFidelity, Promotion, Scheduler, SchedulerConfig, BRACKET_ATTR,
+};
 pub use config::{
     evaluator_kind, evaluator_kinds, Budget, Experiment, ExperimentConfig, ObjectiveSection,
     Objectives, Overrides, RetrainSection, StudySection,
@@ -20,6 +23,9 @@ pub use config::{
 pub use error::{ConfigError, RunError};
 pub use experiment_dir::{ExperimentDir, RUN_FILE, STORE_FILE};
 pub use recorder::{DirRecorder, NullRecorder, Recorder};
-pub use scheduler::{Decision, FullFidelity, Promotion, Scheduler};
-pub use strategy_build::{build_strategy, restored_strategy, warm_start};
-pub use study::{Event, StopReason, Study, StudySummary, TrajectoryPoint};
+pub use simulated::{SIM_FINISHED_ATTR, SIM_STARTED_ATTR, SIM_WORKER_ATTR, STOPPED_BY_BUDGET_ATTR};
+pub use strategy_build::{build_scheduler, build_strategy, restored_strategy, warm_start};
+pub use study::{
+    Event, StopReason, Study, StudySummary, TrajectoryPoint, CHECKPOINT_ATTR, PROMOTIONS_ATTR,
+    RESUMED_FROM_STEP_ATTR, STEPS_RUN_ATTR,
+};

@@ -3,9 +3,10 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use archer_core::{Arch, Constraint, Objective};
+use archer_core::{Arch, Constraint, Direction, Objective};
 use archer_eval::Evaluator;
 use archer_rng::Rng;
+use archer_schedule::{RungObjectives, RungSearcher, Scheduler};
 use archer_strategy::{Prescreen, Strategy, WarmStart};
 
 use crate::{ConfigError, Experiment};
@@ -24,8 +25,77 @@ pub fn build_strategy(experiment: &Experiment) -> Result<Box<dyn Strategy>, Conf
     build_with(experiment, warm)
 }
 
-/// The strategy of `experiment` from its seed, proposing `warm` first.
+/// Seed stream of the strategies a rung searcher rebuilds at each new level.
+const RUNG_STREAM: u64 = 0x5255_4e47; // "RUNG"
+
+/// The strategy of `experiment` from its seed, proposing `warm` first; under a scheduler
+/// with rungs, wrapped in a [`RungSearcher`] that feeds it the rungs' values.
 fn build_with(experiment: &Experiment, warm: Vec<Arch>) -> Result<Box<dyn Strategy>, ConfigError> {
+    let s = &experiment.config.scheduler;
+    if !s.has_rungs() {
+        return build_plain(experiment, warm);
+    }
+    let levels = s
+        .levels(experiment.evaluator.full_steps())
+        .map_err(|e| ConfigError::invalid(&e.key, e.reason))?;
+    let min_points = s
+        .searcher_min_points
+        .unwrap_or(experiment.space.dimensions().len() + 1);
+    let maximize = experiment.primary().direction == Direction::Maximize;
+    let base = experiment.clone();
+    let factory: archer_schedule::StrategyFactory = Arc::new(move |salt| {
+        if salt == 0 {
+            return build_plain(&base, warm.clone()).map_err(to_strategy_error);
+        }
+        let mut e = base.clone();
+        e.config.study.seed = Rng::derive(base.config.study.seed ^ RUNG_STREAM, salt).next_u64();
+        build_plain(&e, Vec::new()).map_err(to_strategy_error)
+    });
+    Ok(Box::new(RungSearcher::new(
+        factory, levels, min_points, maximize,
+    )?))
+}
+
+fn to_strategy_error(e: ConfigError) -> archer_strategy::StrategyError {
+    match e {
+        ConfigError::Strategy(e) => e,
+        other => archer_strategy::StrategyError::InvalidSetting {
+            strategy: "rung searcher".into(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// The scheduler of `experiment` (`[scheduler]`; every trial at full fidelity without one).
+/// A multi-objective study ranks its rungs by the first objective's reported value and the
+/// other objectives as known before training.
+pub fn build_scheduler(experiment: &Experiment) -> Result<Box<dyn Scheduler>, ConfigError> {
+    let maximize = experiment.primary().direction == Direction::Maximize;
+    let objectives = if experiment.objectives.len() > 1 {
+        let evaluator = experiment.evaluator.clone();
+        let others = experiment.objectives[1..].to_vec();
+        RungObjectives::multi(
+            maximize,
+            Arc::new(move |arch: &Arch| {
+                let known = evaluator.known_before(arch);
+                others
+                    .iter()
+                    .map(|o| o.score(&known).unwrap_or(f64::NAN))
+                    .collect()
+            }),
+        )
+    } else {
+        RungObjectives::single(maximize)
+    };
+    experiment
+        .config
+        .scheduler
+        .build(experiment.evaluator.full_steps(), objectives, maximize)
+        .map_err(|e| ConfigError::invalid(&e.key, e.reason))
+}
+
+/// The configured strategy itself, from the experiment's seed.
+fn build_plain(experiment: &Experiment, warm: Vec<Arch>) -> Result<Box<dyn Strategy>, ConfigError> {
     let c = &experiment.config;
     let known_before = KnownBefore {
         evaluator: experiment.evaluator.clone(),

@@ -16,8 +16,8 @@ use chrono::Utc;
 use serde::Serialize;
 
 use crate::coordination::{drive, Coordination, Next};
-use crate::scheduler::{Decision, FullFidelity, Scheduler};
 use crate::{Experiment, Recorder, RunError};
+use archer_schedule::{Admission, Decision, Promotion, Scheduler};
 
 /// Why a study ended normally.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -98,9 +98,9 @@ pub enum Event<'a> {
 }
 
 /// Where the study is persisted, if anywhere.
-struct Durable {
-    store: Box<dyn Store>,
-    study: StudyId,
+pub(crate) struct Durable {
+    pub(crate) store: Box<dyn Store>,
+    pub(crate) study: StudyId,
 }
 
 /// Owns the search loop: asks the strategy, evaluates (on `study.workers` threads), tells
@@ -108,23 +108,26 @@ struct Durable {
 /// through the store so that [`Study::resume`] continues exactly where a killed process
 /// stopped.
 pub struct Study {
-    experiment: Experiment,
+    pub(crate) experiment: Experiment,
     strategy: Box<dyn Strategy>,
-    history: History,
+    pub(crate) history: History,
     /// Trials to run before asking for new ones: re-queued after a crash, or retried.
-    waiting: VecDeque<u64>,
+    pub(crate) waiting: VecDeque<u64>,
     sim_seconds: f64,
     consecutive_failures: u64,
     trajectory: Vec<TrajectoryPoint>,
-    durable: Option<Durable>,
-    worker: String,
+    pub(crate) durable: Option<Durable>,
+    pub(crate) worker: String,
     ask_seconds: Vec<f64>,
     /// When the study was created (Unix seconds; the store's record for a durable study):
     /// the wall-clock budget counts from here, across resumes.
     created_at: f64,
     /// Each trial's fidelity, and whether a running trial goes on (asked by the in-line loop
     /// and, for every report of a pool thread, by the coordinating thread).
-    scheduler: Box<dyn Scheduler>,
+    pub(crate) scheduler: Box<dyn Scheduler>,
+    /// On simulated workers: the simulated clock, which the executor advances (the
+    /// parallel run's elapsed time, not the sum of the trials' costs).
+    pub(crate) clock: Option<f64>,
 }
 
 /// Seed stream for per-trial evaluator seeds, apart from the strategy's.
@@ -134,11 +137,15 @@ impl Study {
     /// An in-memory study (benchmarks, tests): nothing survives the process.
     pub fn new(experiment: Experiment) -> Result<Self, RunError> {
         let strategy = crate::build_strategy(&experiment)?;
-        Ok(Self::with_strategy(experiment, strategy))
+        Self::with_strategy(experiment, strategy)
     }
 
-    fn with_strategy(experiment: Experiment, strategy: Box<dyn Strategy>) -> Self {
-        Study {
+    fn with_strategy(
+        experiment: Experiment,
+        strategy: Box<dyn Strategy>,
+    ) -> Result<Self, RunError> {
+        let scheduler = crate::build_scheduler(&experiment)?;
+        Ok(Study {
             experiment,
             strategy,
             history: History::new(),
@@ -150,11 +157,12 @@ impl Study {
             worker: format!("local-{}", std::process::id()),
             ask_seconds: Vec::new(),
             created_at: crate::launch::unix_now(),
-            scheduler: Box::new(FullFidelity),
-        }
+            scheduler,
+            clock: None,
+        })
     }
 
-    /// Uses `scheduler` instead of the default [`FullFidelity`].
+    /// Uses `scheduler` instead of the experiment's `[scheduler]`.
     pub fn with_scheduler(mut self, scheduler: Box<dyn Scheduler>) -> Self {
         self.scheduler = scheduler;
         self
@@ -223,7 +231,7 @@ impl Study {
             })?;
         }
         let strategy = crate::restored_strategy(&experiment, store.strategy_state(record.id)?)?;
-        let mut study = Self::with_strategy(experiment, strategy);
+        let mut study = Self::with_strategy(experiment, strategy)?;
         study.history = History::from_trials(trials).map_err(|missing| {
             archer_store::StoreError::Corrupt(format!("trial {missing} is missing"))
         })?;
@@ -285,7 +293,7 @@ impl Study {
     }
 
     /// A re-queued trial, now RUNNING and persisted, if any is waiting.
-    fn next_waiting(&mut self) -> Result<Option<Trial>, RunError> {
+    pub(crate) fn next_waiting(&mut self) -> Result<Option<Trial>, RunError> {
         let Some(id) = self.waiting.pop_front() else {
             return Ok(None);
         };
@@ -305,21 +313,41 @@ impl Study {
         Ok(Some(t))
     }
 
-    /// The next trial to run, now RUNNING and persisted: a waiting one first, else a new
-    /// proposal. `Err(reason)` when no new trial should start.
-    fn next_trial(&mut self) -> Result<Result<Trial, StopReason>, RunError> {
+    /// Records a promoted trial (RUNNING again) and persists it.
+    fn start_promoted(&mut self, p: Promotion) -> Result<Option<Trial>, RunError> {
+        let Some(t) = promoted(&self.experiment, p, &self.history, &self.worker) else {
+            return Ok(None);
+        };
+        self.history.record(t.clone());
+        if let Some(d) = &mut self.durable {
+            d.store.update_trial(d.study, &t, None)?;
+        }
+        Ok(Some(t))
+    }
+
+    /// Whether a trial is being evaluated now.
+    fn in_flight(&self) -> bool {
+        self.history
+            .trials()
+            .iter()
+            .any(|t| t.state == TrialState::Running)
+    }
+
+    /// The next trial to run, now RUNNING and persisted: a waiting one first, then a
+    /// promotion the scheduler asks for, else a new proposal; `Wait` when the strategy has
+    /// nothing new but trials still run (their results may allow a promotion), `Done` when
+    /// no new trial should start.
+    pub(crate) fn next_trial(&mut self) -> Result<Next, RunError> {
         if let Some(t) = self.next_waiting()? {
-            return Ok(Ok(t));
+            return Ok(Next::Run(Box::new(t)));
         }
         if let Some(reason) = self.budget_reached() {
-            return Ok(Err(reason));
+            return Ok(Next::Done(reason));
         }
-        if let Some(t) = promote(self.scheduler.as_mut(), &self.history, &self.worker) {
-            self.history.record(t.clone());
-            if let Some(d) = &mut self.durable {
-                d.store.update_trial(d.study, &t, None)?;
+        if let Admission::Promote(p) = self.scheduler.next(&self.history) {
+            if let Some(t) = self.start_promoted(p)? {
+                return Ok(Next::Run(Box::new(t)));
             }
-            return Ok(Ok(t));
         }
         let asked = Instant::now();
         let durable = &mut self.durable;
@@ -337,7 +365,16 @@ impl Study {
         let proposal = match proposal {
             Ok(p) => p,
             Err(StrategyError::Exhausted(detail)) => {
-                return Ok(Err(StopReason::Exhausted { detail }))
+                if let Some(p) = self.scheduler.exhausted(&self.history) {
+                    if let Some(t) = self.start_promoted(p)? {
+                        return Ok(Next::Run(Box::new(t)));
+                    }
+                }
+                return Ok(if self.in_flight() {
+                    Next::Wait
+                } else {
+                    Next::Done(StopReason::Exhausted { detail })
+                });
             }
             Err(e) => return Err(e.into()),
         };
@@ -352,19 +389,22 @@ impl Study {
         if let Some(d) = &mut self.durable {
             d.store.add_trial(d.study, &t, &self.strategy.state())?;
         }
-        Ok(Ok(t))
+        Ok(Next::Run(Box::new(t)))
     }
 
     /// Records an evaluated trial: retried, or told and persisted with the strategy state.
-    fn finish_trial(
+    pub(crate) fn finish_trial(
         &mut self,
         mut trial: Trial,
         observer: &mut dyn FnMut(Event),
     ) -> Result<(), RunError> {
         let kept = how_kept(&self.experiment.config.study, &mut trial);
-        if kept != Kept::Retried {
+        let charged = newly_charged(&mut trial);
+        match self.clock {
+            Some(clock) => self.sim_seconds = clock,
             // A failed attempt that will be retried is not charged.
-            self.sim_seconds += newly_charged(&mut trial);
+            None if kept != Kept::Retried => self.sim_seconds += charged,
+            None => {}
         }
         if kept != Kept::Told {
             if kept == Kept::Retried {
@@ -408,7 +448,13 @@ impl Study {
     /// caller's own loop (an experiment with `evaluator.kind = "external"`, or any other).
     /// Trials re-queued after a crash or a retry come first.
     pub fn ask(&mut self) -> Result<Result<Trial, StopReason>, RunError> {
-        self.next_trial()
+        Ok(match self.next_trial()? {
+            Next::Run(t) => Ok(*t),
+            Next::Done(reason) => Err(reason),
+            Next::Wait => Err(StopReason::Exhausted {
+                detail: "the strategy has nothing new until the trials handed out are told".into(),
+            }),
+        })
     }
 
     /// Reports the outcome of trial `id`, which [`Study::ask`] handed out: its metrics, or
@@ -504,6 +550,8 @@ impl Study {
         let workers = self.experiment.config.study.workers.max(1);
         let stop = if workers == 1 {
             self.run_inline(observer)?
+        } else if self.experiment.evaluator.simulated_clock() {
+            crate::simulated::run(self, workers, observer)?
         } else {
             self.run_pool(workers, observer)?
         };
@@ -531,6 +579,8 @@ impl Study {
         observer: &mut dyn FnMut(Event),
     ) -> Result<StopReason, RunError> {
         let (job_tx, job_rx) = mpsc::channel::<(Trial, u64)>();
+        // Each in-flight trial as it started, which the scheduler judges its reports by.
+        let mut started: std::collections::HashMap<u64, Trial> = Default::default();
         let job_rx = Arc::new(Mutex::new(job_rx));
         let (done_tx, done_rx) = mpsc::channel::<FromPool>();
         let experiment = self.experiment.clone();
@@ -573,8 +623,9 @@ impl Study {
                         let next = match stop {
                             Some(_) => self.next_waiting()?,
                             None => match self.next_trial()? {
-                                Ok(t) => Some(t),
-                                Err(reason) => {
+                                Next::Run(t) => Some(*t),
+                                Next::Wait => None,
+                                Next::Done(reason) => {
                                     stop = Some(reason);
                                     None
                                 }
@@ -582,11 +633,14 @@ impl Study {
                         };
                         let Some(t) = next else { break };
                         let seed = self.trial_seed(t.id);
+                        started.insert(t.id, t.clone());
                         job_tx.send((t, seed)).expect("workers outlive the loop");
                         in_flight += 1;
                     }
                     if in_flight == 0 {
-                        return Ok(stop.expect("the pool only idles once stopped"));
+                        return Ok(stop.unwrap_or_else(|| StopReason::Exhausted {
+                            detail: "the scheduler waits for trials and none runs".into(),
+                        }));
                     }
                     match done_rx.recv().expect("a worker holds each in-flight trial") {
                         FromPool::Report {
@@ -595,11 +649,11 @@ impl Study {
                             value,
                             reply,
                         } => {
-                            let verdict = match self.history.get(id) {
+                            let verdict = match started.get(&id) {
                                 Some(started) => local_sink(
                                     &mut self.durable,
                                     &mut self.scheduler,
-                                    &self.history,
+                                    &mut self.history,
                                 )
                                 .report(started, step, value),
                                 None => Verdict::Continue,
@@ -609,6 +663,7 @@ impl Study {
                         }
                         FromPool::Done(trial) => {
                             in_flight -= 1;
+                            started.remove(&trial.id);
                             self.finish_trial(*trial, observer)?;
                         }
                     }
@@ -619,7 +674,7 @@ impl Study {
         })
     }
 
-    fn trial_seed(&self, id: u64) -> u64 {
+    pub(crate) fn trial_seed(&self, id: u64) -> u64 {
         trial_seed(self.experiment.config.study.seed, id)
     }
 }
@@ -633,8 +688,11 @@ struct InlineTurn<'a> {
 impl Coordination for InlineTurn<'_> {
     fn next(&mut self) -> Result<Next, RunError> {
         Ok(match self.study.next_trial()? {
-            Ok(t) => Next::Run(Box::new(t)),
-            Err(reason) => Next::Done(reason),
+            // Nothing runs beside the in-line loop, so nothing could end the wait.
+            Next::Wait => Next::Done(StopReason::Exhausted {
+                detail: "the scheduler waits for trials and none runs".into(),
+            }),
+            next => next,
         })
     }
 
@@ -642,7 +700,7 @@ impl Coordination for InlineTurn<'_> {
         let study = &mut *self.study;
         let seed = study.trial_seed(trial.id);
         let started = trial.clone();
-        let mut sink = local_sink(&mut study.durable, &mut study.scheduler, &study.history);
+        let mut sink = local_sink(&mut study.durable, &mut study.scheduler, &mut study.history);
         evaluate_answered(&study.experiment, &mut trial, seed, &mut |step, value| {
             sink.report(&started, step, value)
         });
@@ -651,16 +709,17 @@ impl Coordination for InlineTurn<'_> {
 }
 
 /// The report sink of this process's study: its store when durable, no lease to lose.
-fn local_sink<'a>(
+pub(crate) fn local_sink<'a>(
     durable: &'a mut Option<Durable>,
     scheduler: &'a mut Box<dyn Scheduler>,
-    history: &'a History,
+    history: &'a mut History,
 ) -> ReportSink<'a> {
     ReportSink {
         store: durable.as_mut().map(|d| (d.store.as_mut(), d.study)),
         lost: None,
         scheduler: scheduler.as_mut(),
         history,
+        refresh: None,
     }
 }
 
@@ -824,7 +883,10 @@ pub(crate) fn schedule_trial(
     worker: &str,
 ) -> Trial {
     proposal.fidelity = scheduler.fidelity(&proposal, history);
-    start_trial(history.next_id(), proposal, space, worker)
+    let attrs = scheduler.new_trial_attrs(history);
+    let mut t = start_trial(history.next_id(), proposal, space, worker);
+    t.attrs.extend(attrs);
+    t
 }
 
 /// A new RUNNING trial (first attempt, held by `worker`) for a proposal.
@@ -882,22 +944,66 @@ pub(crate) fn trial_seed(seed: u64, id: u64) -> u64 {
     Rng::derive(seed ^ EVAL_STREAM, id).next_u64()
 }
 
+/// The folder where trial `id` of `experiment` keeps its checkpoint: the trial's own folder
+/// in the experiment folder (`trials/trial-N/checkpoint`, where the command evaluator keeps
+/// it too); `None` for a study without a folder.
+pub(crate) fn checkpoint_dir(experiment: &Experiment, id: u64) -> Option<std::path::PathBuf> {
+    let output = experiment.config.study.output.as_ref()?;
+    Some(
+        output
+            .join("trials")
+            .join(format!("trial-{id}"))
+            .join("checkpoint"),
+    )
+}
+
+/// The trial attribute counting the steps (reports) its evaluations ran, over all of them:
+/// a promoted trial that continues adds only its new steps; one trained again from scratch
+/// adds them all again.
+pub const STEPS_RUN_ATTR: &str = "steps_run";
+
+/// The trial attribute that records where a trial's checkpoint folder is.
+pub const CHECKPOINT_ATTR: &str = "checkpoint";
+
 /// Evaluates one trial of `experiment` in place: COMPLETE with one score per objective and
 /// its constraint violation; PRUNED (charged what it used) when a pruner stopped it; FAILED
 /// on an evaluator error or panic, or when an objective or a constraint's metric is missing.
+/// A promoted trial is continued from the step it paused at. Returns the seconds charged
+/// when each report was made.
 pub(crate) fn evaluate(
     experiment: &Experiment,
     trial: &mut Trial,
     seed: u64,
     pruner: &mut (dyn FnMut(u32, f64) -> Report + Send),
-) {
+) -> Vec<f64> {
     let evaluator: &dyn Evaluator = experiment.evaluator.as_ref();
     let mut ctx = TrialCtx::new(trial.id, seed).with_pruner(pruner);
+    if let Some(step) = resumed_from_step(trial) {
+        ctx = ctx.with_resume_step(step);
+    }
+    if let Some(dir) = checkpoint_dir(experiment, trial.id) {
+        trial.attrs.insert(
+            CHECKPOINT_ATTR.into(),
+            serde_json::json!(dir.to_string_lossy()),
+        );
+        ctx = ctx.with_checkpoint_dir(dir);
+    }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         evaluator.evaluate(&trial.arch, &trial.fidelity, &mut ctx)
     }));
-    let charged = ctx.charged_seconds();
-    trial.intermediate = ctx.into_intermediate();
+    let parts = ctx.into_parts();
+    let charged = parts.charged_seconds;
+    let ran = trial
+        .attrs
+        .get(STEPS_RUN_ATTR)
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0);
+    trial.attrs.insert(
+        STEPS_RUN_ATTR.into(),
+        serde_json::json!(ran + parts.intermediate.len() as u64),
+    );
+    trial.intermediate = parts.intermediate;
+    trial.attrs.extend(parts.attrs);
     trial.finished_at = Some(Utc::now());
     let outcome = match outcome {
         Ok(Ok(metrics)) => Ok(metrics),
@@ -905,12 +1011,13 @@ pub(crate) fn evaluate(
             trial.state = TrialState::Pruned;
             trial.cost_seconds = charged;
             trial.error = Some(format!("pruned after step {step}"));
-            return;
+            return parts.report_seconds;
         }
         Ok(Err(e)) => Err(e.to_string()),
         Err(panic) => Err(format!("evaluator panicked: {}", panic_message(&panic))),
     };
     apply_outcome(experiment, trial, outcome, charged);
+    parts.report_seconds
 }
 
 /// The study's answer to one intermediate report.
@@ -932,12 +1039,53 @@ pub(crate) struct ReportSink<'a> {
     pub store: Option<(&'a mut (dyn Store + 'static), StudyId)>,
     pub lost: Option<&'a std::sync::atomic::AtomicBool>,
     pub scheduler: &'a mut (dyn Scheduler + 'static),
-    pub history: &'a History,
+    /// The study's trials as this coordination knows them; each report is added to its
+    /// trial's entry before the scheduler decides.
+    pub history: &'a mut History,
+    /// A distributed worker reads the other workers' changes (their reports at the same
+    /// step) from the store before each decision: the change sequence its history is
+    /// current to.
+    pub refresh: Option<&'a mut i64>,
 }
 
 impl ReportSink<'_> {
-    /// `trial`: as it started (who holds it, which attempt).
+    /// `trial`: as it started (who holds it, which attempt, the steps it had reached).
+    /// The value is written to the store once the scheduler let the trial go on; a pause or
+    /// stop writes it with the trial's result, so a stored value always means "decided,
+    /// and continued".
     pub(crate) fn report(&mut self, trial: &Trial, step: u32, value: f64) -> Verdict {
+        if self
+            .lost
+            .is_some_and(|l| l.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            return Verdict::Stop(Some(format!(
+                "stopped at step {step}: this worker no longer holds the trial"
+            )));
+        }
+        if let (Some(seq), Some((store, study))) = (self.refresh.as_mut(), self.store.as_mut()) {
+            // If the store is away, the decision uses what this worker last saw.
+            if let Ok(mut changes) = store.trials_since(*study, **seq) {
+                changes.trials.sort_by_key(|t| t.id);
+                let mut gap = false;
+                for t in changes.trials {
+                    if t.id <= self.history.next_id() {
+                        self.history.record(t);
+                    } else {
+                        gap = true;
+                    }
+                }
+                // With a gap (never expected), the worker's next full refresh reads it all.
+                if !gap {
+                    **seq = changes.seq;
+                }
+            }
+        }
+        record_report(self.history, trial, step, value);
+        let verdict = match self.scheduler.decide(trial, step, value, self.history) {
+            Decision::Continue => Verdict::Continue,
+            Decision::Pause => return Verdict::Pause,
+            Decision::Stop => return Verdict::Stop(None),
+        };
         if let Some((store, study)) = self.store.as_mut() {
             match store.report_intermediate(*study, trial, step, value) {
                 // The server is away: the value is kept in the trial and written with its
@@ -950,19 +1098,25 @@ impl ReportSink<'_> {
                 }
             }
         }
-        if self
-            .lost
-            .is_some_and(|l| l.load(std::sync::atomic::Ordering::Relaxed))
-        {
-            return Verdict::Stop(Some(format!(
-                "stopped at step {step}: this worker no longer holds the trial"
-            )));
-        }
-        match self.scheduler.decide(trial, step, value, self.history) {
-            Decision::Continue => Verdict::Continue,
-            Decision::Pause => Verdict::Pause,
-            Decision::Stop => Verdict::Stop(None),
-        }
+        verdict
+    }
+}
+
+/// Adds `(step, value)` to the entry of `trial` in `history` (replacing an earlier value
+/// at that step), keeping its values in step order.
+pub(crate) fn record_report(history: &mut History, trial: &Trial, step: u32, value: f64) {
+    let mut t = history
+        .get(trial.id)
+        .cloned()
+        .unwrap_or_else(|| trial.clone());
+    merge_step(&mut t.intermediate, step, value);
+    history.record(t);
+}
+
+fn merge_step(values: &mut Vec<(u32, f64)>, step: u32, value: f64) {
+    match values.binary_search_by_key(&step, |(s, _)| *s) {
+        Ok(i) => values[i].1 = value,
+        Err(i) => values.insert(i, (step, value)),
     }
 }
 
@@ -975,27 +1129,24 @@ pub(crate) fn evaluate_answered(
     trial: &mut Trial,
     seed: u64,
     answer: &mut (dyn FnMut(u32, f64) -> Verdict + Send),
-) {
+) -> Vec<f64> {
     let mut reason = None;
     let mut paused = false;
     let charged_before = resumed_cost(trial);
     let earlier = std::mem::take(&mut trial.intermediate);
-    evaluate(
-        experiment,
-        trial,
-        seed,
-        &mut |step, value| match answer(step, value) {
-            Verdict::Continue => Report::Continue,
-            Verdict::Pause => {
-                paused = true;
-                Report::Prune
-            }
-            Verdict::Stop(why) => {
-                reason = why;
-                Report::Prune
-            }
-        },
-    );
+    let report_seconds = evaluate(experiment, trial, seed, &mut |step, value| match answer(
+        step, value,
+    ) {
+        Verdict::Continue => Report::Continue,
+        Verdict::Pause => {
+            paused = true;
+            Report::Prune
+        }
+        Verdict::Stop(why) => {
+            reason = why;
+            Report::Prune
+        }
+    });
     if trial.state == TrialState::Pruned {
         if paused {
             trial.state = TrialState::Paused;
@@ -1006,40 +1157,59 @@ pub(crate) fn evaluate_answered(
     }
     if let Some(before) = charged_before {
         trial.cost_seconds += before;
-        let mut steps: Vec<(u32, f64)> = earlier
-            .into_iter()
-            .filter(|(s, _)| !trial.intermediate.iter().any(|(n, _)| n == s))
-            .collect();
-        steps.append(&mut trial.intermediate);
-        steps.sort_by_key(|(s, _)| *s);
-        trial.intermediate = steps;
     }
+    // The steps of earlier evaluations are kept (a promoted trial's, or those of an attempt
+    // a crash cut short); this evaluation's win at the same step.
+    let mut steps = earlier;
+    for (step, value) in std::mem::take(&mut trial.intermediate) {
+        merge_step(&mut steps, step, value);
+    }
+    trial.intermediate = steps;
+    report_seconds
 }
 
 /// The trial attribute a promotion sets: the simulated seconds charged before it resumed.
 pub(crate) const RESUMED_AFTER_ATTR: &str = "resumed_after_seconds";
+
+/// The trial attribute a promotion that continues a trial sets: the step it paused at,
+/// which its evaluation continues from.
+pub const RESUMED_FROM_STEP_ATTR: &str = "resumed_from_step";
+
+pub use archer_core::PROMOTIONS_ATTR;
 
 /// What a promoted trial had cost before it resumed, if it was promoted.
 fn resumed_cost(trial: &Trial) -> Option<f64> {
     trial.attrs.get(RESUMED_AFTER_ATTR).and_then(|v| v.as_f64())
 }
 
+/// The step a promoted trial continues from, if it continues (not from scratch).
+pub(crate) fn resumed_from_step(trial: &Trial) -> Option<u32> {
+    trial
+        .attrs
+        .get(RESUMED_FROM_STEP_ATTR)
+        .and_then(|v| v.as_u64())
+        .map(|v| v as u32)
+}
+
 /// The simulated seconds this evaluation of `trial` added: all of its cost, or for a
-/// promoted trial what came after it resumed. Clears the promotion mark.
+/// promoted trial what came after it resumed. Clears the promotion marks.
 pub(crate) fn newly_charged(trial: &mut Trial) -> f64 {
     let before = resumed_cost(trial).unwrap_or(0.0);
     trial.attrs.remove(RESUMED_AFTER_ATTR);
+    trial.attrs.remove(RESUMED_FROM_STEP_ATTR);
     trial.cost_seconds - before
 }
 
-/// The paused trial `scheduler` promotes, if any, RUNNING again under `worker` at its new
-/// fidelity and marked with what it had cost (not yet persisted).
-pub(crate) fn promote(
-    scheduler: &mut dyn Scheduler,
+/// The paused trial of promotion `p`, RUNNING again under `worker` at its new fidelity and
+/// marked with what it had cost and where it continues from (not yet persisted); `None`
+/// if that trial is not PAUSED. A promotion from scratch removes the trial's checkpoint
+/// first, so that its evaluation cannot continue from it.
+pub(crate) fn promoted(
+    experiment: &Experiment,
+    p: Promotion,
     history: &History,
     worker: &str,
 ) -> Option<Trial> {
-    let p = scheduler.promote(history)?;
     let mut t = history
         .get(p.trial)
         .filter(|t| t.state == TrialState::Paused)?
@@ -1052,6 +1222,22 @@ pub(crate) fn promote(
     t.finished_at = None;
     t.attrs
         .insert(RESUMED_AFTER_ATTR.into(), serde_json::json!(t.cost_seconds));
+    let promotions = t.promotions();
+    t.attrs
+        .insert(PROMOTIONS_ATTR.into(), serde_json::json!(promotions + 1));
+    if p.from_scratch {
+        if let Some(dir) = checkpoint_dir(experiment, t.id) {
+            // Usually there is nothing to remove (tables keep no files).
+            if std::fs::remove_dir_all(&dir).is_ok() {
+                t.attrs
+                    .insert("checkpoint_removed".into(), serde_json::Value::Bool(true));
+            }
+        }
+    } else {
+        let step = t.intermediate.iter().map(|(s, _)| *s).max().unwrap_or(0);
+        t.attrs
+            .insert(RESUMED_FROM_STEP_ATTR.into(), serde_json::json!(step));
+    }
     Some(t)
 }
 

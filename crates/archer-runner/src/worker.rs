@@ -25,12 +25,12 @@ use archer_store::{Store, StoreError, StudyRecord};
 use archer_strategy::{Strategy, StrategyError};
 
 use crate::coordination::{drive, Coordination, Next};
-use crate::scheduler::{FullFidelity, Scheduler};
 use crate::study::{
     ask_feasible, budget_reached, charged_seconds, evaluate_answered, finished_in_order, how_kept,
-    newly_charged, promote, schedule_trial, trailing_failures, trial_seed, Kept, ReportSink,
+    newly_charged, promoted, schedule_trial, trailing_failures, trial_seed, Kept, ReportSink,
 };
 use crate::{Experiment, RunError, StopReason};
+use archer_schedule::{Admission, Scheduler};
 
 /// What a worker did.
 #[derive(Clone, Debug, Default)]
@@ -94,12 +94,12 @@ impl Worker {
             history: History::new(),
             seen_seq: 0,
             strategy: None,
-            scheduler: Box::new(FullFidelity),
+            scheduler: Box::new(archer_schedule::FullFidelity),
         }
     }
 
-    /// Uses `scheduler` instead of the default [`FullFidelity`]; every worker of a study must
-    /// use the same one (it decides from the shared history).
+    /// Uses `scheduler` instead of the experiment's `[scheduler]`; every worker of a study
+    /// must use the same one (it decides from the shared history).
     pub fn with_scheduler(mut self, scheduler: Box<dyn Scheduler>) -> Self {
         self.scheduler = scheduler;
         self
@@ -170,9 +170,11 @@ impl Worker {
         {
             return Ok(if open { Next::Wait } else { Next::Done(reason) });
         }
-        if let Some(t) = promote(self.scheduler.as_mut(), &self.history, &self.id) {
-            self.store.update_trial(self.record.id, &t, None)?;
-            return Ok(Next::Run(Box::new(t)));
+        if let Admission::Promote(p) = self.scheduler.next(&self.history) {
+            if let Some(t) = promoted(&self.experiment, p, &self.history, &self.id) {
+                self.store.update_trial(self.record.id, &t, None)?;
+                return Ok(Next::Run(Box::new(t)));
+            }
         }
         let mut strategy = self.take_strategy()?;
         let (store, study) = (&mut self.store, self.record.id);
@@ -188,13 +190,20 @@ impl Worker {
             Err(e) => {
                 // Screened trials were saved with the state after their tells.
                 self.keep_strategy(strategy)?;
-                return match e {
-                    StrategyError::Exhausted(detail) if !open => {
-                        Ok(Next::Done(StopReason::Exhausted { detail }))
-                    }
-                    StrategyError::Exhausted(_) => Ok(Next::Wait),
-                    e => Err(e.into()),
+                let StrategyError::Exhausted(detail) = e else {
+                    return Err(e.into());
                 };
+                if let Some(p) = self.scheduler.exhausted(&self.history) {
+                    if let Some(t) = promoted(&self.experiment, p, &self.history, &self.id) {
+                        self.store.update_trial(self.record.id, &t, None)?;
+                        return Ok(Next::Run(Box::new(t)));
+                    }
+                }
+                return Ok(if open {
+                    Next::Wait
+                } else {
+                    Next::Done(StopReason::Exhausted { detail })
+                });
             }
         };
         let t = schedule_trial(
@@ -245,7 +254,8 @@ impl Worker {
             store: Some((self.store.as_mut(), self.record.id)),
             lost: Some(&lost),
             scheduler: self.scheduler.as_mut(),
-            history: &self.history,
+            history: &mut self.history,
+            refresh: Some(&mut self.seen_seq),
         };
         let seed = trial_seed(self.experiment.config.study.seed, trial.id);
         std::thread::scope(|scope| {

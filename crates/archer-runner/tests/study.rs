@@ -58,6 +58,7 @@ fn experiment(evaluator: Flaky, strategy: &str, budget: Budget) -> Experiment {
             },
             space: space.clone(),
             strategy: archer_predict::strategy_by_label(strategy).unwrap(),
+            scheduler: Default::default(),
             evaluator: EvaluatorConfig::of(
                 "nb201",
                 &archer_eval::Nb201Settings {
@@ -828,18 +829,21 @@ impl archer_runner::Scheduler for PauseThenPromote {
             archer_runner::Decision::Continue
         }
     }
-    fn promote(&mut self, history: &archer_core::History) -> Option<archer_runner::Promotion> {
-        let paused = history
+    fn next(&mut self, history: &archer_core::History) -> archer_runner::Admission {
+        let Some(paused) = history
             .trials()
             .iter()
-            .find(|t| t.state == TrialState::Paused)?;
-        Some(archer_runner::Promotion {
-            trial: paused.id,
-            fidelity: Fidelity {
+            .find(|t| t.state == TrialState::Paused)
+        else {
+            return archer_runner::Admission::New;
+        };
+        archer_runner::Admission::Promote(archer_runner::Promotion::resume(
+            paused.id,
+            Fidelity {
                 epochs: Some(3),
                 ..Fidelity::full()
             },
-        })
+        ))
     }
 }
 

@@ -155,6 +155,17 @@ pub(crate) fn assemble(
 }
 
 /// The message a trial gets when its worker stopped heartbeating too often.
+/// The attempts of a trial's current evaluation: its `attempts` less those that began with a
+/// promotion (attrs `promotions`), which are new evaluations, not restarts after a crash.
+pub(crate) fn crash_attempts(number: i64, attempts: i64, attrs: &str) -> Result<i64, StoreError> {
+    let map: BTreeMap<String, serde_json::Value> = json(&format!("trial {number} attrs"), attrs)?;
+    let promotions = map
+        .get(archer_core::PROMOTIONS_ATTR)
+        .and_then(|v| v.as_i64())
+        .unwrap_or(0);
+    Ok(attempts - promotions)
+}
+
 pub(crate) fn lost_worker_error(worker: Option<&str>, attempts: i64) -> String {
     format!(
         "worker {} stopped responding; gave up after {attempts} attempts",

@@ -3,8 +3,8 @@ use postgres::types::FromSql;
 use postgres::{Client, GenericClient, NoTls, Row};
 
 use crate::codec::{
-    assemble, check_update, int, json, lost_worker_error, mark_lost, now, Change, Stored, TrialRow,
-    TRIAL_COLUMNS,
+    assemble, check_update, crash_attempts, int, json, lost_worker_error, mark_lost, now, Change,
+    Stored, TrialRow, TRIAL_COLUMNS,
 };
 use crate::{NewStudy, Store, StoreError, StudyId, StudyRecord, TrialChanges, SCHEMA_VERSION};
 
@@ -638,7 +638,7 @@ impl Store for PgSession {
         let mut changed = Vec::with_capacity(stale.len());
         for (number, attempts, worker, attrs) in &stale {
             let seq = Self::next_seq(&mut tx, study)?;
-            if *attempts >= i64::from(max_attempts) {
+            if crash_attempts(*number, *attempts, attrs)? >= i64::from(max_attempts) {
                 tx.execute(
                     &format!(
                         "UPDATE archer.trials SET state = 'FAILED', error = $3, finished_at = {SERVER_NOW}, \

@@ -5,8 +5,8 @@ use archer_core::Trial;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::codec::{
-    assemble, check_update, int, json, lost_worker_error, mark_lost, now, Change, Stored, TrialRow,
-    TRIAL_COLUMNS,
+    assemble, check_update, crash_attempts, int, json, lost_worker_error, mark_lost, now, Change,
+    Stored, TrialRow, TRIAL_COLUMNS,
 };
 use crate::{NewStudy, Store, StoreError, StudyId, StudyRecord, TrialChanges, SCHEMA_VERSION};
 
@@ -679,7 +679,7 @@ impl Store for SqliteStore {
         let mut changed = Vec::with_capacity(stale.len());
         for (number, attempts, worker, attrs) in &stale {
             let seq = Self::next_seq(&tx, study)?;
-            if *attempts >= i64::from(max_attempts) {
+            if crash_attempts(*number, *attempts, attrs)? >= i64::from(max_attempts) {
                 tx.execute(
                     "UPDATE trials SET state = 'FAILED', error = ?3, finished_at = ?4, attrs = ?5, seq = ?6 \
                      WHERE study_id = ?1 AND number = ?2",

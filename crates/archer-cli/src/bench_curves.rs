@@ -1,0 +1,120 @@
+//! `archer bench nb201-curves`: multi-fidelity schedulers on the NB201 learning curves of 200
+//! cells, on simulated workers.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use archer_bench::curves::{parse_method, CurvesBench, RungSettings};
+use clap::Args;
+
+use crate::out::say;
+use crate::UsageError;
+
+#[derive(Args)]
+pub struct CurvesArgs {
+    /// Comma-separated labels: a strategy at full fidelity (random, rea, bo, ...), a
+    /// scheduler with random search (sh, sh-stop, hyperband, hyperband-stop, asha,
+    /// asha-stop, median, percentile), a scheduler with a searcher (asha-bo, asha-rea,
+    /// hyperband-tpe, ...), or bohb / bohb-stop.
+    #[arg(
+        long,
+        default_value = "random,sh,hyperband,asha-stop,asha,asha-bo,bohb",
+        value_delimiter = ','
+    )]
+    strategies: Vec<String>,
+    /// Simulated workers.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// Runs per strategy (seeds first-seed, first-seed+1, ...).
+    #[arg(long, default_value_t = 100)]
+    seeds: u64,
+    #[arg(long, default_value_t = 0)]
+    first_seed: u64,
+    /// Simulated seconds per run (the parallel run's elapsed time).
+    #[arg(long, default_value_t = 9000.0)]
+    budget_seconds: f64,
+    /// Reduction factor η of every scheduler.
+    #[arg(long, default_value_t = 3.0)]
+    eta: f64,
+    /// The first rung, in epochs, of every scheduler (rungs: r, rη, rη², ..., 200).
+    #[arg(long, default_value_t = 3)]
+    min_resource: u32,
+    /// Simulated seconds charged for loading a paused trial's checkpoint.
+    #[arg(long, default_value_t = 1.0)]
+    resume_seconds: f64,
+    #[arg(
+        long,
+        default_value = "data/nas-bench-201-curves/nb201_cifar10valid_hp200_curves_200archs.csv.gz"
+    )]
+    curves: PathBuf,
+    #[arg(long, default_value = "data/nas-bench-201/nb201_results.csv.gz")]
+    table: PathBuf,
+    /// Folder for summary.json, runs.csv and the anytime curve (SVG, CSV).
+    #[arg(long, default_value = "bench-out/nb201-curves")]
+    output: PathBuf,
+    #[arg(long)]
+    json: bool,
+    /// Threads running seeds in parallel (default: available cores); results do not
+    /// depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+pub fn run(args: CurvesArgs) -> Result<()> {
+    if args.seeds == 0 || args.workers == 0 {
+        return Err(UsageError("--seeds and --workers must be at least 1".into()).into());
+    }
+    if !(args.budget_seconds.is_finite() && args.budget_seconds > 0.0) {
+        return Err(UsageError(format!(
+            "--budget-seconds {} must be positive",
+            args.budget_seconds
+        ))
+        .into());
+    }
+    let rungs = RungSettings {
+        eta: args.eta,
+        min_resource: args.min_resource,
+    };
+    let mut methods = Vec::new();
+    for label in &args.strategies {
+        if methods
+            .iter()
+            .any(|m: &archer_bench::curves::CurvesMethod| &m.label == label)
+        {
+            return Err(UsageError(format!("--strategies lists {label} twice")).into());
+        }
+        methods.push(parse_method(label, &rungs).map_err(UsageError)?);
+    }
+    let bench = CurvesBench {
+        curves: crate::bench::data_file(&args.curves),
+        table: crate::bench::data_file(&args.table),
+        methods,
+        rungs,
+        workers: args.workers,
+        seeds: args.seeds,
+        first_seed: args.first_seed,
+        budget_seconds: args.budget_seconds,
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        curve_points: 200,
+        resume_seconds: args.resume_seconds,
+    };
+    let report = bench.run().map_err(|e| match e {
+        archer_bench::BenchError::Invalid(m) => anyhow::Error::new(UsageError(m)),
+        other => other.into(),
+    })?;
+    report
+        .write(&args.output)
+        .with_context(|| format!("writing bench results to {}", args.output.display()))?;
+    if args.json {
+        say(serde_json::to_string_pretty(&report)?)?;
+    } else {
+        say(report.render().trim_end())?;
+        say(format!(
+            "Anytime curve and per-run results: {}",
+            args.output.display()
+        ))?;
+    }
+    Ok(())
+}
