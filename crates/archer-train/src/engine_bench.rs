@@ -11,7 +11,8 @@ use tch::{Device, Kind, Tensor};
 
 use crate::evaluator::median_ms;
 use crate::ops::Shape;
-use crate::train::{loss, sgd};
+use crate::sgd::Sgd;
+use crate::train::loss;
 use crate::{Network, TrainError};
 
 /// NB201's ResNet-like reference cell (index 11472).
@@ -123,7 +124,7 @@ pub fn time_archer(cfg: &EngineBenchConfig) -> Result<Vec<Timing>, TrainError> {
             lr: 0.01,
             ..TrainConfig::default()
         };
-        let mut opt = sgd(&net.vs, &recipe)?;
+        let mut opt = Sgd::new(&net.vs, &recipe);
         let x = Tensor::randn([cfg.train_batch, 3, 32, 32], (Kind::Float, Device::Cpu));
         let y = Tensor::randint(10, [cfg.train_batch], (Kind::Int64, Device::Cpu));
         let train_ms = median_ms(cfg.repeats, cfg.warmup, || {

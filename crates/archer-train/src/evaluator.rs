@@ -9,9 +9,11 @@ use archer_eval::{EvalError, Evaluator, TrainSettings};
 use archer_space::SearchSpace;
 use tch::{Kind, Tensor};
 
+use crate::checkpoint::{self, CheckpointMeta, Loaded};
 use crate::data::{load_data, ImageSet, LoadedData, Normalize};
 use crate::net::trainable_spaces;
-use crate::train::{device, train, Limits};
+use crate::sgd::Sgd;
+use crate::train::{device, train, Limits, Start};
 use crate::{Network, TrainError};
 
 /// Metric names this evaluator adds to the common ones.
@@ -24,6 +26,8 @@ pub mod metrics {
     /// Median forward time of a batch of 64, milliseconds.
     pub const LATENCY_MS_B64: &str = "latency_ms_b64";
     pub const EPOCHS: &str = "epochs";
+    /// Seconds this evaluation spent building the network and loading its checkpoint.
+    pub const CHECKPOINT_LOAD_SECONDS: &str = "checkpoint_load_seconds";
 }
 
 /// The seed of the train/valid split: fixed, so every trial of every study on the same
@@ -128,25 +132,62 @@ impl TrainEvaluator {
             memory_limit_mb: self.settings.memory_limit_mb,
         };
         let started = Instant::now();
+        let mut opt = Sgd::new(&net.vs, cfg);
+        let expect = CheckpointMeta {
+            format: 1,
+            epoch: 0,
+            step: 0,
+            epochs,
+            seed,
+            arch: self.space.format(arch),
+            tensors: String::new(),
+        };
+        let start = resume(ctx, &mut net, &mut opt, &expect)?;
+        let load_seconds = started.elapsed().as_secs_f64();
+        if start.epoch >= epochs {
+            return Err(TrainError::Setting(format!(
+                "the trial's checkpoint has all {epochs} epochs already"
+            )));
+        }
         let mut pruned_at = None;
+        let mut charged = load_seconds;
+        ctx.charge_seconds(load_seconds);
+        let dir = ctx.checkpoint_dir().map(|d| d.to_path_buf());
         let reports = train(
             &mut net,
+            &mut opt,
             cfg,
             epochs,
+            start,
             train_set,
             Some(self.valid.clone()),
             &self.normalize,
             seed,
             limits,
-            &mut |r| {
+            &mut |end| {
+                let r = end.report;
+                // Saved before the report: a pause at this epoch, or a kill after it,
+                // continues from here.
+                if let Some(dir) = &dir {
+                    let meta = CheckpointMeta {
+                        epoch: r.epoch,
+                        step: end.step,
+                        tensors: checkpoint::tensors_name(r.epoch),
+                        ..expect.clone()
+                    };
+                    checkpoint::save(dir, end.net, end.opt, &meta)?;
+                }
+                let elapsed = started.elapsed().as_secs_f64();
+                ctx.charge_seconds(elapsed - charged);
+                charged = elapsed;
                 let acc = r.valid.map_or(f64::NAN, |v| v.accuracy);
-                match ctx.report(r.epoch, acc) {
+                Ok(match ctx.report(r.epoch, acc) {
                     Report::Continue => true,
                     Report::Prune => {
                         pruned_at = Some(r.epoch);
                         false
                     }
-                }
+                })
             },
         )?;
         if let Some(epoch) = pruned_at {
@@ -163,7 +204,8 @@ impl TrainEvaluator {
             .with(metric::PARAMS_M, net.params() as f64 / 1e6)
             .with(metric::FLOPS_M, net.flops() as f64 / 1e6)
             .with(metric::TRAIN_SECONDS, seconds)
-            .with(metrics::EPOCHS, reports.len() as f64);
+            .with(metrics::CHECKPOINT_LOAD_SECONDS, load_seconds)
+            .with(metrics::EPOCHS, last.epoch as f64);
         if self.settings.measure_latency {
             let s = self.train.shape;
             m.insert(
@@ -177,6 +219,35 @@ impl TrainEvaluator {
         }
         Ok(m)
     }
+}
+
+/// Where the trial's run starts: from its checkpoint when the folder holds one of this run
+/// (a paused trial promoted, or one whose process was killed), else from scratch. What
+/// happened is recorded in the trial's attributes: `resumed_from_epoch`, or
+/// `checkpoint_missing` (a promoted trial whose checkpoint was dropped or never written
+/// trains again from scratch), or `checkpoint_ignored` with the reason.
+fn resume(
+    ctx: &mut TrialCtx,
+    net: &mut Network,
+    opt: &mut Sgd,
+    expect: &CheckpointMeta,
+) -> Result<Start, TrainError> {
+    let loaded = match ctx.checkpoint_dir() {
+        Some(dir) => checkpoint::load(dir, net, opt, expect)?,
+        None => Loaded::None,
+    };
+    match loaded {
+        Loaded::Resumed { epoch, step } => {
+            ctx.set_attr("resumed_from_epoch", serde_json::json!(epoch));
+            return Ok(Start { epoch, step });
+        }
+        Loaded::Ignored(why) => ctx.set_attr("checkpoint_ignored", serde_json::json!(why)),
+        Loaded::None => {}
+    }
+    if ctx.resume_step().is_some() {
+        ctx.set_attr("checkpoint_missing", serde_json::Value::Bool(true));
+    }
+    Ok(Start::default())
 }
 
 /// Median forward time (evaluation mode, no gradients) over `repeats` runs after one

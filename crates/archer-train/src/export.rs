@@ -14,7 +14,8 @@ use tch::{CModule, Kind, Tensor};
 
 use crate::data::{load_data, Normalize};
 use crate::ops::Shape;
-use crate::train::{device, evaluate, train, EpochReport, Limits, PassStats};
+use crate::sgd::Sgd;
+use crate::train::{device, evaluate, train, EpochReport, Limits, PassStats, Start};
 use crate::{Network, TrainError};
 
 pub const WEIGHTS_FILE: &str = "weights.safetensors";
@@ -128,18 +129,21 @@ pub fn retrain(
         device(cfg.device)?,
     )?;
     let started = Instant::now();
+    let mut opt = Sgd::new(&net.vs, cfg);
     let reports = train(
         &mut net,
+        &mut opt,
         cfg,
         job.epochs,
+        Start::default(),
         train_set.clone(),
         job.test_each_epoch.then(|| test_set.clone()),
         &normalize,
         job.seed,
         Limits::default(),
-        &mut |r| {
-            on_epoch(r);
-            true
+        &mut |end| {
+            on_epoch(end.report);
+            Ok(true)
         },
     )?;
     let train_seconds = started.elapsed().as_secs_f64();

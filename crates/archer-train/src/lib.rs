@@ -6,6 +6,7 @@
 //! in a process ([`training_lock`]): a trial's weights and batches depend only on its seed.
 
 mod chain;
+pub mod checkpoint;
 mod darts;
 pub mod data;
 pub mod engine_bench;
@@ -15,6 +16,7 @@ pub mod export;
 mod nb201;
 mod net;
 pub mod ops;
+pub mod sgd;
 pub mod train;
 
 pub use error::TrainError;

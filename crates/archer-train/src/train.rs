@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use archer_eval::{DeviceChoice, TrainConfig};
-use tch::nn::OptimizerConfig;
-use tch::{nn, Device, Kind, Reduction, Tensor};
+use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::data::{BatchLoader, ImageSet, Normalize};
+use crate::sgd::Sgd;
 use crate::{Network, TrainError};
 
 /// The device `choice` names, checking that CUDA is there when asked for.
@@ -99,16 +99,21 @@ impl Limits {
     }
 }
 
-/// The recipe's SGD (momentum, Nesterov, weight decay) over every variable of `vs`, at the
-/// peak learning rate.
-pub(crate) fn sgd(vs: &nn::VarStore, cfg: &TrainConfig) -> Result<nn::Optimizer, TrainError> {
-    Ok(nn::Sgd {
-        momentum: cfg.momentum,
-        dampening: 0.0,
-        wd: cfg.weight_decay,
-        nesterov: cfg.nesterov,
-    }
-    .build(vs, cfg.lr)?)
+/// Where a run starts: from scratch, or after `epoch` epochs and `step` optimizer steps of
+/// a checkpoint (the network and optimizer already hold that state).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Start {
+    pub epoch: u32,
+    pub step: u64,
+}
+
+/// What the caller sees at the end of each epoch: the report, and the state to checkpoint.
+pub struct EpochEnd<'a> {
+    pub report: &'a EpochReport,
+    pub net: &'a Network,
+    pub opt: &'a Sgd,
+    /// Optimizer steps done so far.
+    pub step: u64,
 }
 
 /// Cross-entropy with label smoothing, plus the auxiliary head's loss when there is one, in
@@ -129,24 +134,28 @@ pub(crate) fn loss(
     (total, logits)
 }
 
-/// Trains `net` on `train` for `epochs` epochs, validating on `valid` after each; the
-/// batches' order and augmentation come from `seed`. `on_epoch` sees every epoch's report
-/// and returns `false` to stop (a pruner). Returns the reports of the epochs run.
+/// Trains `net` with `opt` on `train` for `epochs` epochs (a schedule of that length),
+/// starting at `start`, validating on `valid` after each; the batches' order, their
+/// augmentation and torch's generator come from `seed` and the epoch, so a run continued
+/// from a checkpoint computes what an uninterrupted one does. `on_epoch` sees every
+/// epoch's end and returns `false` to stop (a pruner). Returns the reports of the epochs
+/// run.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     net: &mut Network,
+    opt: &mut Sgd,
     cfg: &TrainConfig,
     epochs: u32,
+    start: Start,
     train: Arc<ImageSet>,
     valid: Option<Arc<ImageSet>>,
     normalize: &Normalize,
     seed: u64,
     limits: Limits,
-    on_epoch: &mut dyn FnMut(&EpochReport) -> bool,
+    on_epoch: &mut dyn FnMut(&EpochEnd) -> Result<bool, TrainError>,
 ) -> Result<Vec<EpochReport>, TrainError> {
     let started = Instant::now();
     let device = net.vs.device();
-    let mut opt = sgd(&net.vs, cfg)?;
     let steps_per_epoch = if train.len() >= cfg.batch_size {
         (train.len() / cfg.batch_size) as u64
     } else {
@@ -154,10 +163,15 @@ pub fn train(
     };
     let total = steps_per_epoch * epochs as u64;
     let warmup = (cfg.warmup_epochs * steps_per_epoch as f64).round() as u64;
-    let mut step = 0u64;
+    let mut step = start.step;
     let mut reports = Vec::new();
-    for epoch in 1..=epochs {
+    for epoch in start.epoch + 1..=epochs {
         let epoch_start = Instant::now();
+        // Drop-path masks and any other draw of torch's generator, per epoch.
+        tch::manual_seed(
+            (archer_rng::Rng::derive(seed ^ TORCH_STREAM, epoch as u64).next_u64()
+                & i64::MAX as u64) as i64,
+        );
         let mut loader = BatchLoader::new(
             train.clone(),
             cfg.batch_size,
@@ -230,12 +244,21 @@ pub fn train(
             loader_wait_seconds,
         };
         reports.push(report);
-        if !on_epoch(&report) {
+        let end = EpochEnd {
+            report: &report,
+            net,
+            opt,
+            step,
+        };
+        if !on_epoch(&end)? {
             break;
         }
     }
     Ok(reports)
 }
+
+/// Seed stream of torch's generator during training, apart from the data order's.
+const TORCH_STREAM: u64 = 0x0054_4f52_4348; // "TORCH"
 
 /// Loss and accuracy of `net` (in evaluation mode) on `set`.
 pub fn evaluate(

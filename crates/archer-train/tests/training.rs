@@ -11,7 +11,8 @@ use archer_eval::{DataConfig, EvalError, Evaluator, NetworkConfig, TrainConfig, 
 use archer_space::{ChainSpace, SearchSpace, SpaceConfig};
 use archer_train::data::{load_data, Normalize};
 use archer_train::export::{evaluate_model, load_model, retrain, RetrainJob, TORCHSCRIPT_FILE};
-use archer_train::train::{train, Limits};
+use archer_train::sgd::Sgd;
+use archer_train::train::{train, Limits, Start};
 use archer_train::{Network, TrainEvaluator};
 use tch::{Device, Kind, Tensor};
 
@@ -101,16 +102,19 @@ fn train_once(
         },
         ..recipe(epochs)
     };
+    let mut opt = Sgd::new(&net.vs, &cfg);
     let reports = train(
         &mut net,
+        &mut opt,
         &cfg,
         epochs,
+        Start::default(),
         set,
         None,
         &norm,
         seed,
         Limits::default(),
-        &mut |_| true,
+        &mut |_| Ok(true),
     )
     .unwrap();
     let mut vars: Vec<(String, Tensor)> = net.vs.variables().into_iter().collect();
@@ -219,6 +223,93 @@ fn the_train_evaluator_reports_metrics_and_honours_limits_and_pruners() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("memory limit of 1 MB"), "{err}");
+}
+
+/// Every tensor of the checkpoint after `epoch` epochs in `dir`, by name.
+fn checkpoint_tensors(dir: &Path, epoch: u32) -> Vec<(String, Tensor)> {
+    let mut t = Tensor::load_multi(dir.join(format!("state-{epoch}.pt"))).unwrap();
+    t.sort_by(|a, b| a.0.cmp(&b.0));
+    t
+}
+
+#[test]
+fn a_paused_trial_continues_from_its_checkpoint_to_the_weights_of_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = tiny_mnist(dir.path(), 400, 100);
+    let space: Arc<dyn SearchSpace> = Arc::new(chain_space());
+    let arch = space.parse(CHAIN_ARCH).unwrap();
+    let mut s = settings(data);
+    s.training = TrainConfig {
+        augment: archer_eval::Augment {
+            crop_padding: 2,
+            flip: false,
+            cutout: 4,
+        },
+        ..recipe(4)
+    };
+    let eval = TrainEvaluator::new(s, space).unwrap();
+    let (paused, whole, lost) = (
+        dir.path().join("paused"),
+        dir.path().join("whole"),
+        dir.path().join("lost"),
+    );
+    // Paused after epoch 2 (as a scheduler's rung would), then continued to the end.
+    let mut ctx = TrialCtx::new(0, 21)
+        .with_checkpoint_dir(paused.clone())
+        .with_pruner(|step, _| {
+            if step == 2 {
+                Report::Prune
+            } else {
+                Report::Continue
+            }
+        });
+    let err = eval
+        .evaluate(&arch, &Fidelity::full(), &mut ctx)
+        .unwrap_err();
+    assert_eq!(err, EvalError::Pruned { step: 2 });
+    let first: Vec<u32> = ctx.intermediate().iter().map(|(s, _)| *s).collect();
+    let mut ctx = TrialCtx::new(0, 21)
+        .with_checkpoint_dir(paused.clone())
+        .with_resume_step(2);
+    let continued = eval.evaluate(&arch, &Fidelity::full(), &mut ctx).unwrap();
+    let second: Vec<u32> = ctx.intermediate().iter().map(|(s, _)| *s).collect();
+    assert_eq!((first, second), (vec![1, 2], vec![3, 4]), "no epoch twice");
+    assert!(ctx
+        .attrs()
+        .contains(&("resumed_from_epoch".to_string(), serde_json::json!(2))));
+    assert!(continued.get("checkpoint_load_seconds").unwrap() >= 0.0);
+    // The same trial uninterrupted.
+    let mut ctx = TrialCtx::new(0, 21).with_checkpoint_dir(whole.clone());
+    let uninterrupted = eval.evaluate(&arch, &Fidelity::full(), &mut ctx).unwrap();
+    assert_eq!(continued.get("valid_acc"), uninterrupted.get("valid_acc"));
+    assert_eq!(continued.get("train_loss"), uninterrupted.get("train_loss"));
+    let (a, b) = (
+        checkpoint_tensors(&paused, 4),
+        checkpoint_tensors(&whole, 4),
+    );
+    assert_eq!(a.len(), b.len());
+    assert!(a.iter().any(|(n, _)| n.starts_with("momentum.")));
+    for ((na, ta), (nb, tb)) in a.iter().zip(&b) {
+        assert_eq!(na, nb);
+        assert!(ta.equal(tb), "{na} differs bit for bit after the pause");
+    }
+    // Only the last checkpoint is kept.
+    assert!(!paused.join("state-2.pt").exists());
+    // A promoted trial whose checkpoint is gone trains again from scratch, and says so.
+    let mut ctx = TrialCtx::new(0, 21)
+        .with_checkpoint_dir(lost)
+        .with_resume_step(2);
+    let again = eval.evaluate(&arch, &Fidelity::full(), &mut ctx).unwrap();
+    assert_eq!(ctx.intermediate().len(), 4);
+    assert!(ctx.attrs().contains(&(
+        "checkpoint_missing".to_string(),
+        serde_json::Value::Bool(true)
+    )));
+    assert_eq!(again.get("valid_acc"), uninterrupted.get("valid_acc"));
+    // A checkpoint of another seed is not used.
+    let mut ctx = TrialCtx::new(0, 22).with_checkpoint_dir(whole.clone());
+    eval.evaluate(&arch, &Fidelity::full(), &mut ctx).unwrap();
+    assert!(ctx.attrs().iter().any(|(k, _)| k == "checkpoint_ignored"));
 }
 
 #[test]

@@ -1,0 +1,157 @@
+//! SGD with momentum, Nesterov and weight decay, written out so that its state (one momentum
+//! buffer per parameter) can be saved in a checkpoint and loaded back: libtorch's optimizer,
+//! as tch exposes it, keeps that state out of reach. The update is PyTorch's:
+//! `g = ∇ + wd·p`; `b = g` at the first step, else `b = μ·b + g`; `g = g + μ·b` (Nesterov)
+//! or `g = b`; `p = p − lr·g`.
+
+use std::collections::HashMap;
+
+use archer_eval::TrainConfig;
+use tch::{nn, Tensor};
+
+/// The optimizer of one training run over every trainable variable of a `VarStore`, in name
+/// order (so that a checkpoint names each buffer by its variable).
+pub struct Sgd {
+    names: Vec<String>,
+    params: Vec<Tensor>,
+    buffers: Vec<Option<Tensor>>,
+    lr: f64,
+    momentum: f64,
+    weight_decay: f64,
+    nesterov: bool,
+}
+
+/// The prefix of a momentum buffer's name in a checkpoint.
+pub const MOMENTUM_PREFIX: &str = "momentum.";
+
+impl Sgd {
+    /// The recipe's SGD at its peak learning rate.
+    pub fn new(vs: &nn::VarStore, cfg: &TrainConfig) -> Self {
+        let mut vars: Vec<(String, Tensor)> = vs
+            .variables()
+            .into_iter()
+            .filter(|(_, t)| t.requires_grad())
+            .collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let (names, params): (Vec<String>, Vec<Tensor>) = vars.into_iter().unzip();
+        let buffers = params.iter().map(|_| None).collect();
+        Sgd {
+            names,
+            params,
+            buffers,
+            lr: cfg.lr,
+            momentum: cfg.momentum,
+            weight_decay: cfg.weight_decay,
+            nesterov: cfg.nesterov,
+        }
+    }
+
+    pub fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    pub fn zero_grad(&mut self) {
+        for p in &mut self.params {
+            p.zero_grad();
+        }
+    }
+
+    /// Scales the gradients so that their joint L2 norm is at most `max`.
+    pub fn clip_grad_norm(&self, max: f64) {
+        tch::no_grad(|| {
+            let grads: Vec<Tensor> = self
+                .params
+                .iter()
+                .map(|p| p.grad())
+                .filter(|g| g.defined())
+                .collect();
+            if grads.is_empty() {
+                return;
+            }
+            let norms: Vec<Tensor> = grads.iter().map(|g| g.norm()).collect();
+            let total = Tensor::stack(&norms, 0).norm().double_value(&[]);
+            let coef = max / (total + 1e-6);
+            if coef < 1.0 {
+                for mut g in grads {
+                    let _ = g.g_mul_scalar_(coef);
+                }
+            }
+        })
+    }
+
+    /// One update of every parameter that has a gradient.
+    pub fn step(&mut self) {
+        tch::no_grad(|| {
+            for (p, slot) in self.params.iter_mut().zip(&mut self.buffers) {
+                let grad = p.grad();
+                if !grad.defined() {
+                    continue;
+                }
+                let mut d = if self.weight_decay != 0.0 {
+                    &grad + &*p * self.weight_decay
+                } else {
+                    grad
+                };
+                if self.momentum != 0.0 {
+                    let buf = match slot {
+                        Some(b) => {
+                            let _ = b.g_mul_scalar_(self.momentum);
+                            let _ = b.g_add_(&d);
+                            b.shallow_clone()
+                        }
+                        None => {
+                            let b = d.detach().copy();
+                            *slot = Some(b.shallow_clone());
+                            b
+                        }
+                    };
+                    d = if self.nesterov {
+                        &d + &buf * self.momentum
+                    } else {
+                        buf
+                    };
+                }
+                let _ = p.g_sub_(&(d * self.lr));
+            }
+        })
+    }
+
+    /// The momentum buffers by name (`momentum.<variable>`), for a checkpoint.
+    pub fn state(&self) -> Vec<(String, Tensor)> {
+        self.names
+            .iter()
+            .zip(&self.buffers)
+            .filter_map(|(n, b)| {
+                b.as_ref()
+                    .map(|b| (format!("{MOMENTUM_PREFIX}{n}"), b.shallow_clone()))
+            })
+            .collect()
+    }
+
+    /// Whether the momentum buffers in `saved` fit these parameters (the reason if not).
+    pub fn check_state(&self, saved: &HashMap<String, Tensor>) -> Result<(), String> {
+        for (name, p) in self.names.iter().zip(&self.params) {
+            if let Some(b) = saved.get(&format!("{MOMENTUM_PREFIX}{name}")) {
+                if b.size() != p.size() {
+                    return Err(format!(
+                        "the momentum of {name} has shape {:?}, the parameter {:?}",
+                        b.size(),
+                        p.size()
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the momentum buffers of a checkpoint back (checked by
+    /// [`Sgd::check_state`]); a parameter without one starts afresh, as one that has had
+    /// no step.
+    pub fn load_state(&mut self, saved: &mut HashMap<String, Tensor>) {
+        for ((name, slot), p) in self.names.iter().zip(&mut self.buffers).zip(&self.params) {
+            *slot = saved
+                .remove(&format!("{MOMENTUM_PREFIX}{name}"))
+                .map(|b| b.to_device(p.device()));
+        }
+    }
+}
