@@ -169,18 +169,20 @@ pub struct CurvesReport {
 }
 
 impl CurvesBench {
+    /// The evaluator every run uses.
+    fn settings(&self) -> Nb201CurvesSettings {
+        Nb201CurvesSettings {
+            curves: self.curves.clone(),
+            table: self.table.clone(),
+            latency_table: None,
+            latency_devices: None,
+            resume_seconds: self.resume_seconds,
+        }
+    }
+
     fn config(&self, method: &CurvesMethod, seed: u64) -> Result<ExperimentConfig, BenchError> {
-        let evaluator = EvaluatorConfig::of(
-            "nb201-curves",
-            &Nb201CurvesSettings {
-                curves: self.curves.clone(),
-                table: self.table.clone(),
-                latency_table: None,
-                latency_devices: None,
-                resume_seconds: self.resume_seconds,
-            },
-        )
-        .map_err(archer_runner::ConfigError::from)?;
+        let evaluator = EvaluatorConfig::of("nb201-curves", &self.settings())
+            .map_err(archer_runner::ConfigError::from)?;
         Ok(config(
             &format!("curves-{}-{seed}", method.label),
             seed,
@@ -220,14 +222,8 @@ impl CurvesBench {
 
     pub fn run(&self) -> Result<CurvesReport, BenchError> {
         let started = Instant::now();
-        let evaluator = Nb201CurvesEvaluator::load(&Nb201CurvesSettings {
-            curves: self.curves.clone(),
-            table: self.table.clone(),
-            latency_table: None,
-            latency_devices: None,
-            resume_seconds: self.resume_seconds,
-        })
-        .map_err(archer_runner::ConfigError::from)?;
+        let evaluator = Nb201CurvesEvaluator::load(&self.settings())
+            .map_err(archer_runner::ConfigError::from)?;
         let oracle_test_acc = evaluator
             .cells()
             .max_by(|a, b| a.2.total_cmp(&b.2))

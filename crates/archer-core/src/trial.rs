@@ -99,6 +99,13 @@ pub struct Trial {
 }
 
 impl Trial {
+    /// The score of a COMPLETE trial when it is finite: what a model-based strategy learns
+    /// from (infeasible and unscored trials give none).
+    pub fn finite_score(&self) -> Option<f64> {
+        self.score
+            .filter(|s| s.is_finite() && self.state == TrialState::Complete)
+    }
+
     /// How many times a scheduler promoted this trial ([`PROMOTIONS_ATTR`]).
     pub fn promotions(&self) -> u32 {
         self.attrs

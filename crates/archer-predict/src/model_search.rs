@@ -3,7 +3,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use archer_core::{Arch, Fidelity, History, Trial, TrialState};
+use archer_core::{Arch, Fidelity, History, Trial};
 use archer_rng::Rng;
 use archer_space::SearchSpace;
 use archer_strategy::{
@@ -304,10 +304,8 @@ impl Strategy for ModelBasedSearch {
             // ParEGO reads every result from the history at each ask.
             return;
         }
-        if let (TrialState::Complete, Some(score)) = (trial.state, trial.score) {
-            if score.is_finite() {
-                self.state.observed.push((trial.arch.clone(), score));
-            }
+        if let Some(score) = trial.finite_score() {
+            self.state.observed.push((trial.arch.clone(), score));
         }
     }
 

@@ -126,13 +126,7 @@ pub fn worker(url: &str, name: &str, id: String) -> Result<crate::worker::Worker
         &record.config_toml,
         &format!("{} (study {name})", archer_store::redact_url(url)),
     )?;
-    Ok(crate::worker::Worker::new(
-        config.validate()?,
-        store,
-        heartbeat,
-        record,
-        id,
-    ))
+    crate::worker::Worker::new(config.validate()?, store, heartbeat, record, id)
 }
 
 /// Writes the folder's exports for a study that workers finished.

@@ -69,15 +69,15 @@ pub(crate) fn run(
     workers: usize,
     observer: &mut dyn FnMut(Event),
 ) -> Result<StopReason, RunError> {
-    let mut clock = restored_clock(&study.history);
-    study.clock = Some(clock);
+    // The study's `sim_seconds` is the clock from here on.
+    study.simulated = true;
+    study.sim_seconds = restored_clock(&study.history);
     let mut slots: Vec<Option<Busy>> = (0..workers).map(|_| None).collect();
     restart_interrupted(study, &mut slots)?;
     let mut stop: Option<StopReason> = None;
     let budget = study.experiment.config.budget.sim_seconds;
     loop {
-        study.clock = Some(clock);
-        fill(study, &mut slots, clock, &mut stop)?;
+        fill(study, &mut slots, &mut stop)?;
         let next = slots
             .iter()
             .enumerate()
@@ -89,13 +89,11 @@ pub(crate) fn run(
             }));
         };
         if let Some(limit) = budget.filter(|&b| time > b) {
-            clock = clock.max(limit);
-            study.clock = Some(clock);
-            stop_at_budget(study, &mut slots, clock, observer)?;
+            study.sim_seconds = study.sim_seconds.max(limit);
+            stop_at_budget(study, &mut slots, observer)?;
             return Ok(StopReason::SimBudget);
         }
-        clock = clock.max(time);
-        study.clock = Some(clock);
+        study.sim_seconds = study.sim_seconds.max(time);
         let busy = slots[w].as_mut().expect("chosen among the busy");
         let ended = match busy.reports.get(busy.taken).copied() {
             Some((step, value, _)) => {
@@ -117,9 +115,10 @@ pub(crate) fn run(
         if let Some(mut trial) = ended {
             slots[w] = None;
             trial.attrs.remove(SIM_WORKER_ATTR);
-            trial
-                .attrs
-                .insert(SIM_FINISHED_ATTR.into(), serde_json::json!(clock));
+            trial.attrs.insert(
+                SIM_FINISHED_ATTR.into(),
+                serde_json::json!(study.sim_seconds),
+            );
             study.finish_trial(trial, observer)?;
         }
     }
@@ -130,7 +129,6 @@ pub(crate) fn run(
 fn stop_at_budget(
     study: &mut Study,
     slots: &mut [Option<Busy>],
-    clock: f64,
     observer: &mut dyn FnMut(Event),
 ) -> Result<(), RunError> {
     for slot in slots.iter_mut() {
@@ -144,9 +142,10 @@ fn stop_at_budget(
             t
         };
         trial.attrs.remove(SIM_WORKER_ATTR);
-        trial
-            .attrs
-            .insert(SIM_FINISHED_ATTR.into(), serde_json::json!(clock));
+        trial.attrs.insert(
+            SIM_FINISHED_ATTR.into(),
+            serde_json::json!(study.sim_seconds),
+        );
         trial
             .attrs
             .insert(STOPPED_BY_BUDGET_ATTR.into(), serde_json::Value::Bool(true));
@@ -173,7 +172,6 @@ fn restored_clock(history: &History) -> f64 {
 fn fill(
     study: &mut Study,
     slots: &mut [Option<Busy>],
-    clock: f64,
     stop: &mut Option<StopReason>,
 ) -> Result<(), RunError> {
     for (w, slot) in slots.iter_mut().enumerate() {
@@ -186,7 +184,10 @@ fn fill(
             None => Some(study.next_trial()?),
         };
         match next {
-            Some(Next::Run(t)) => *slot = Some(start(study, *t, w, clock, 0)?),
+            Some(Next::Run(t)) => {
+                let now = study.sim_seconds;
+                *slot = Some(start(study, *t, w, now, 0)?)
+            }
             Some(Next::Done(reason)) => {
                 *stop = Some(reason);
                 return Ok(());

@@ -113,7 +113,7 @@ pub struct Study {
     pub(crate) history: History,
     /// Trials to run before asking for new ones: re-queued after a crash, or retried.
     pub(crate) waiting: VecDeque<u64>,
-    sim_seconds: f64,
+    pub(crate) sim_seconds: f64,
     consecutive_failures: u64,
     trajectory: Vec<TrajectoryPoint>,
     pub(crate) durable: Option<Durable>,
@@ -125,9 +125,9 @@ pub struct Study {
     /// Each trial's fidelity, and whether a running trial goes on (asked by the in-line loop
     /// and, for every report of a pool thread, by the coordinating thread).
     pub(crate) scheduler: Box<dyn Scheduler>,
-    /// On simulated workers: the simulated clock, which the executor advances (the
-    /// parallel run's elapsed time, not the sum of the trials' costs).
-    pub(crate) clock: Option<f64>,
+    /// On simulated workers `sim_seconds` is the simulated clock, which the executor
+    /// advances (the parallel run's elapsed time), not the sum of the trials' costs.
+    pub(crate) simulated: bool,
 }
 
 /// Seed stream for per-trial evaluator seeds, apart from the strategy's.
@@ -158,7 +158,7 @@ impl Study {
             ask_seconds: Vec::new(),
             created_at: crate::launch::unix_now(),
             scheduler,
-            clock: None,
+            simulated: false,
         })
     }
 
@@ -315,7 +315,7 @@ impl Study {
 
     /// Records a promoted trial (RUNNING again) and persists it.
     fn start_promoted(&mut self, p: Promotion) -> Result<Option<Trial>, RunError> {
-        let Some(t) = promoted(&self.experiment, p, &self.history, &self.worker) else {
+        let Some(t) = promoted(&self.experiment, p, &self.history, &self.worker)? else {
             return Ok(None);
         };
         self.history.record(t.clone());
@@ -400,11 +400,10 @@ impl Study {
     ) -> Result<(), RunError> {
         let kept = how_kept(&self.experiment.config.study, &mut trial);
         let charged = newly_charged(&mut trial);
-        match self.clock {
-            Some(clock) => self.sim_seconds = clock,
-            // A failed attempt that will be retried is not charged.
-            None if kept != Kept::Retried => self.sim_seconds += charged,
-            None => {}
+        // A failed attempt that will be retried is not charged; on simulated workers the
+        // executor keeps the clock.
+        if !self.simulated && kept != Kept::Retried {
+            self.sim_seconds += charged;
         }
         if kept != Kept::Told {
             if kept == Kept::Retried {
@@ -1044,8 +1043,8 @@ pub(crate) struct ReportSink<'a> {
     pub history: &'a mut History,
     /// A distributed worker reads the other workers' changes (their reports at the same
     /// step) from the store before each decision: the change sequence its history is
-    /// current to.
-    pub refresh: Option<&'a mut i64>,
+    /// current to, and the space to check them against.
+    pub refresh: Option<(&'a mut i64, &'a dyn archer_space::SearchSpace)>,
 }
 
 impl ReportSink<'_> {
@@ -1062,21 +1061,16 @@ impl ReportSink<'_> {
                 "stopped at step {step}: this worker no longer holds the trial"
             )));
         }
-        if let (Some(seq), Some((store, study))) = (self.refresh.as_mut(), self.store.as_mut()) {
-            // If the store is away, the decision uses what this worker last saw.
-            if let Ok(mut changes) = store.trials_since(*study, **seq) {
-                changes.trials.sort_by_key(|t| t.id);
-                let mut gap = false;
-                for t in changes.trials {
-                    if t.id <= self.history.next_id() {
-                        self.history.record(t);
-                    } else {
-                        gap = true;
-                    }
-                }
-                // With a gap (never expected), the worker's next full refresh reads it all.
-                if !gap {
-                    **seq = changes.seq;
+        if let (Some((seq, space)), Some((store, study))) =
+            (self.refresh.as_mut(), self.store.as_mut())
+        {
+            match crate::worker::read_changes(*store, *study, *space, self.history, seq) {
+                // The server is away: the decision uses what this worker last saw.
+                Ok(()) | Err(archer_store::StoreError::Disconnected { .. }) => {}
+                Err(e) => {
+                    return Verdict::Stop(Some(format!(
+                        "stopped at step {step}: reading the other trials failed: {e}"
+                    )))
                 }
             }
         }
@@ -1203,17 +1197,21 @@ pub(crate) fn newly_charged(trial: &mut Trial) -> f64 {
 /// The paused trial of promotion `p`, RUNNING again under `worker` at its new fidelity and
 /// marked with what it had cost and where it continues from (not yet persisted); `None`
 /// if that trial is not PAUSED. A promotion from scratch removes the trial's checkpoint
-/// first, so that its evaluation cannot continue from it.
+/// first, so that its evaluation cannot continue from it (a folder that cannot be removed
+/// is an error).
 pub(crate) fn promoted(
     experiment: &Experiment,
     p: Promotion,
     history: &History,
     worker: &str,
-) -> Option<Trial> {
-    let mut t = history
+) -> Result<Option<Trial>, RunError> {
+    let Some(paused) = history
         .get(p.trial)
-        .filter(|t| t.state == TrialState::Paused)?
-        .clone();
+        .filter(|t| t.state == TrialState::Paused)
+    else {
+        return Ok(None);
+    };
+    let mut t = paused.clone();
     t.state = TrialState::Running;
     t.fidelity = p.fidelity;
     t.attempts += 1;
@@ -1227,10 +1225,14 @@ pub(crate) fn promoted(
         .insert(PROMOTIONS_ATTR.into(), serde_json::json!(promotions + 1));
     if p.from_scratch {
         if let Some(dir) = checkpoint_dir(experiment, t.id) {
-            // Usually there is nothing to remove (tables keep no files).
-            if std::fs::remove_dir_all(&dir).is_ok() {
-                t.attrs
-                    .insert("checkpoint_removed".into(), serde_json::Value::Bool(true));
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {
+                    t.attrs
+                        .insert("checkpoint_removed".into(), serde_json::Value::Bool(true));
+                }
+                // Usually there is nothing to remove (tables keep no files).
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(RunError::io(&dir, e)),
             }
         }
     } else {
@@ -1238,7 +1240,7 @@ pub(crate) fn promoted(
         t.attrs
             .insert(RESUMED_FROM_STEP_ATTR.into(), serde_json::json!(step));
     }
-    Some(t)
+    Ok(Some(t))
 }
 
 /// Simulated seconds charged so far: every finished or paused trial's cost.

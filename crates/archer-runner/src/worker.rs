@@ -73,18 +73,20 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// `store` and `heartbeat_store`: two connections to the study's store.
+    /// `store` and `heartbeat_store`: two connections to the study's store. The scheduler
+    /// is the experiment's `[scheduler]`, as in the in-process study.
     pub fn new(
         experiment: Experiment,
         store: Box<dyn Store>,
         heartbeat_store: Box<dyn Store>,
         record: StudyRecord,
         id: String,
-    ) -> Self {
+    ) -> Result<Self, RunError> {
         let poll = Duration::from_secs_f64(
             (experiment.config.study.heartbeat_seconds / 2.0).clamp(0.05, 2.0),
         );
-        Worker {
+        let scheduler = crate::build_scheduler(&experiment)?;
+        Ok(Worker {
             experiment,
             store,
             heartbeat_store,
@@ -94,8 +96,8 @@ impl Worker {
             history: History::new(),
             seen_seq: 0,
             strategy: None,
-            scheduler: Box::new(archer_schedule::FullFidelity),
-        }
+            scheduler,
+        })
     }
 
     /// Uses `scheduler` instead of the experiment's `[scheduler]`; every worker of a study
@@ -131,26 +133,23 @@ impl Worker {
 
     /// Brings the cached history up to date with the trials changed since the last look.
     fn refresh_history(&mut self) -> Result<(), RunError> {
-        let changes = self.store.trials_since(self.record.id, self.seen_seq)?;
-        for t in changes.trials {
-            if t.id > self.history.next_id() {
-                return Err(StoreError::Corrupt(format!(
-                    "trial {} changed but trial {} was never seen",
-                    t.id,
-                    self.history.next_id()
-                ))
-                .into());
-            }
-            self.experiment.space.check(&t.arch).map_err(|e| {
-                StoreError::Corrupt(format!(
-                    "trial {} holds an architecture outside the space: {e}",
-                    t.id
-                ))
-            })?;
-            self.history.record(t);
-        }
-        self.seen_seq = changes.seq;
-        Ok(())
+        Ok(read_changes(
+            self.store.as_mut(),
+            self.record.id,
+            self.experiment.space.as_ref(),
+            &mut self.history,
+            &mut self.seen_seq,
+        )?)
+    }
+
+    /// A promoted trial, RUNNING again under this worker and stored; `None` if the trial
+    /// is no longer PAUSED.
+    fn start_promoted(&mut self, p: archer_schedule::Promotion) -> Result<Option<Next>, RunError> {
+        let Some(t) = promoted(&self.experiment, p, &self.history, &self.id)? else {
+            return Ok(None);
+        };
+        self.store.update_trial(self.record.id, &t, None)?;
+        Ok(Some(Next::Run(Box::new(t))))
     }
 
     /// Under the study lock: a new proposal, or why there is none.
@@ -171,9 +170,8 @@ impl Worker {
             return Ok(if open { Next::Wait } else { Next::Done(reason) });
         }
         if let Admission::Promote(p) = self.scheduler.next(&self.history) {
-            if let Some(t) = promoted(&self.experiment, p, &self.history, &self.id) {
-                self.store.update_trial(self.record.id, &t, None)?;
-                return Ok(Next::Run(Box::new(t)));
+            if let Some(next) = self.start_promoted(p)? {
+                return Ok(next);
             }
         }
         let mut strategy = self.take_strategy()?;
@@ -194,9 +192,8 @@ impl Worker {
                     return Err(e.into());
                 };
                 if let Some(p) = self.scheduler.exhausted(&self.history) {
-                    if let Some(t) = promoted(&self.experiment, p, &self.history, &self.id) {
-                        self.store.update_trial(self.record.id, &t, None)?;
-                        return Ok(Next::Run(Box::new(t)));
+                    if let Some(next) = self.start_promoted(p)? {
+                        return Ok(next);
                     }
                 }
                 return Ok(if open {
@@ -255,7 +252,7 @@ impl Worker {
             lost: Some(&lost),
             scheduler: self.scheduler.as_mut(),
             history: &mut self.history,
-            refresh: Some(&mut self.seen_seq),
+            refresh: Some((&mut self.seen_seq, self.experiment.space.as_ref())),
         };
         let seed = trial_seed(self.experiment.config.study.seed, trial.id);
         std::thread::scope(|scope| {
@@ -388,4 +385,35 @@ impl Coordination for WorkerTurn<'_> {
         std::thread::sleep(w.poll);
         Ok(())
     }
+}
+
+/// Adds to `history` the trials of `study` changed in the store since change `seq`, and
+/// moves `seq` on. A changed trial beyond the history's next one, or one whose
+/// architecture is outside `space`, means the store is corrupt.
+pub(crate) fn read_changes(
+    store: &mut dyn Store,
+    study: archer_store::StudyId,
+    space: &dyn archer_space::SearchSpace,
+    history: &mut History,
+    seq: &mut i64,
+) -> Result<(), StoreError> {
+    let changes = store.trials_since(study, *seq)?;
+    for t in changes.trials {
+        if t.id > history.next_id() {
+            return Err(StoreError::Corrupt(format!(
+                "trial {} changed but trial {} was never seen",
+                t.id,
+                history.next_id()
+            )));
+        }
+        space.check(&t.arch).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "trial {} holds an architecture outside the space: {e}",
+                t.id
+            ))
+        })?;
+        history.record(t);
+    }
+    *seq = changes.seq;
+    Ok(())
 }

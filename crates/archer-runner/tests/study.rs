@@ -971,6 +971,7 @@ fn a_worker_pauses_and_promotes_through_the_store() {
     drop(Study::create(e.clone(), open()).unwrap());
     let record = open().study("t").unwrap().unwrap();
     let report = archer_runner::worker::Worker::new(e, open(), open(), record.clone(), "w".into())
+        .unwrap()
         .with_scheduler(Box::new(PauseThenPromote))
         .run(&mut |_| {})
         .unwrap();

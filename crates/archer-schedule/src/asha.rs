@@ -3,8 +3,7 @@
 //! not in the top 1/η of what that rung has seen; *promotion* pauses every trial at each
 //! rung and continues the best of a rung from its checkpoint when a worker is free.
 
-use archer_core::{Fidelity, History, Trial};
-use archer_strategy::Proposal;
+use archer_core::{History, Trial};
 
 use crate::rungs::{evaluated, max_step, paused_at, RungObjectives};
 use crate::{Admission, Decision, Promotion, Scheduler};
@@ -14,6 +13,16 @@ use crate::{Admission, Decision, Promotion, Scheduler};
 pub enum RungType {
     Stopping,
     Promotion,
+}
+
+impl RungType {
+    /// A scheduler's name with this type: `base` for promotion, `base-stop` for stopping.
+    pub fn label(self, base: &str) -> String {
+        match self {
+            RungType::Promotion => base.to_string(),
+            RungType::Stopping => format!("{base}-stop"),
+        }
+    }
 }
 
 /// ASHA. Trials run at their proposed (full) fidelity; the rungs cut or pause them. Trial
@@ -46,12 +55,8 @@ impl Asha {
         } else {
             "asha"
         };
-        let name = match kind {
-            RungType::Promotion => base.to_string(),
-            RungType::Stopping => format!("{base}-stop"),
-        };
         Asha {
-            name,
+            name: kind.label(base),
             levels,
             eta,
             kind,
@@ -107,10 +112,6 @@ impl Asha {
 impl Scheduler for Asha {
     fn name(&self) -> &str {
         &self.name
-    }
-
-    fn fidelity(&mut self, proposal: &Proposal, _history: &History) -> Fidelity {
-        proposal.fidelity.clone()
     }
 
     fn decide(&mut self, trial: &Trial, step: u32, _value: f64, history: &History) -> Decision {

@@ -133,8 +133,8 @@ impl SchedulerConfig {
 
     /// The label of this configuration in reports: `asha`, `asha-stop`, `hyperband`, ...
     pub fn label(&self) -> String {
-        match self.rung_type.as_deref() {
-            Some("stopping") => format!("{}-stop", self.kind),
+        match self.rung_type() {
+            Ok(t) if self.has_rungs() => t.label(&self.kind),
             _ => self.kind.clone(),
         }
     }

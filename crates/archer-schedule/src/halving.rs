@@ -5,8 +5,7 @@
 //! and BOHB do). A bracket that waits for its rung does not hold up the workers: the next
 //! bracket starts meanwhile.
 
-use archer_core::{Fidelity, History, Trial};
-use archer_strategy::Proposal;
+use archer_core::{History, Trial};
 
 use crate::asha::RungType;
 use crate::rungs::{evaluated, max_step, paused_at, RungObjectives};
@@ -57,12 +56,8 @@ impl SuccessiveHalving {
         let mut shapes = hyperband_shapes(levels.len(), eta);
         shapes.truncate(brackets.clamp(1, levels.len()));
         let base = if shapes.len() == 1 { "sh" } else { "hyperband" };
-        let name = match kind {
-            RungType::Promotion => base.to_string(),
-            RungType::Stopping => format!("{base}-stop"),
-        };
         SuccessiveHalving {
-            name,
+            name: kind.label(base),
             levels,
             eta,
             shapes,
@@ -162,10 +157,6 @@ fn bracket_of(t: &Trial) -> Option<usize> {
 impl Scheduler for SuccessiveHalving {
     fn name(&self) -> &str {
         &self.name
-    }
-
-    fn fidelity(&mut self, proposal: &Proposal, _history: &History) -> Fidelity {
-        proposal.fidelity.clone()
     }
 
     /// The bracket still drawing its trials, or the next one.

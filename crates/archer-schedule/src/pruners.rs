@@ -2,8 +2,7 @@
 //! is stopped at a step when its value there is worse than what the best `keep_percent`
 //! of the other trials reported at the same step.
 
-use archer_core::{Fidelity, History, Trial};
-use archer_strategy::Proposal;
+use archer_core::{History, Trial};
 
 use crate::rungs::{evaluated, value_at};
 use crate::{Decision, Scheduler};
@@ -60,10 +59,6 @@ fn quantile(values: &mut [f64], q: f64) -> f64 {
 impl Scheduler for PercentilePruner {
     fn name(&self) -> &str {
         self.name
-    }
-
-    fn fidelity(&mut self, proposal: &Proposal, _history: &History) -> Fidelity {
-        proposal.fidelity.clone()
     }
 
     fn decide(&mut self, trial: &Trial, step: u32, value: f64, history: &History) -> Decision {

@@ -65,8 +65,11 @@ pub enum Admission {
 pub trait Scheduler: Send {
     fn name(&self) -> &str;
 
-    /// The fidelity to evaluate a new proposal at.
-    fn fidelity(&mut self, proposal: &Proposal, history: &History) -> Fidelity;
+    /// The fidelity to evaluate a new proposal at; by default the proposal's own (rung
+    /// schedulers run every trial at full fidelity and cut it at their rungs).
+    fn fidelity(&mut self, proposal: &Proposal, _history: &History) -> Fidelity {
+        proposal.fidelity.clone()
+    }
 
     /// Attributes to record on the next new trial (e.g. its bracket), asked right after
     /// [`Scheduler::fidelity`].
@@ -114,10 +117,6 @@ pub struct FullFidelity;
 impl Scheduler for FullFidelity {
     fn name(&self) -> &str {
         "full"
-    }
-
-    fn fidelity(&mut self, proposal: &Proposal, _history: &History) -> Fidelity {
-        proposal.fidelity.clone()
     }
 
     fn decide(&mut self, _: &Trial, _: u32, _: f64, _: &History) -> Decision {

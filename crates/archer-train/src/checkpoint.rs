@@ -69,7 +69,8 @@ pub fn save(dir: &Path, net: &Network, opt: &Sgd, meta: &CheckpointMeta) -> Resu
     let meta_partial = dir.join(format!("{META}.partial"));
     std::fs::write(&meta_partial, text).map_err(|e| io(&meta_partial, e))?;
     std::fs::rename(&meta_partial, &meta_path).map_err(|e| io(&meta_path, e))?;
-    // Older tensor files are no longer named by state.json.
+    // Older tensor files are no longer named by state.json; one that cannot be removed
+    // only takes disk space, and the next save tries again.
     for old in tensor_files(dir).into_iter().filter(|p| *p != tensors) {
         let _ = std::fs::remove_file(old);
     }

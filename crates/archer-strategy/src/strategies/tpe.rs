@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use archer_core::{Arch, History, Trial, TrialState};
+use archer_core::{Arch, History, Trial};
 use archer_rng::Rng;
 use archer_space::{settle, Dimension, Domain, Gene, SearchSpace};
 use serde::{Deserialize, Serialize};
@@ -305,10 +305,8 @@ impl Strategy for Tpe {
     }
 
     fn tell(&mut self, trial: &Trial) {
-        if let (TrialState::Complete, Some(score)) = (trial.state, trial.score) {
-            if score.is_finite() {
-                self.state.observed.push((trial.arch.clone(), score));
-            }
+        if let Some(score) = trial.finite_score() {
+            self.state.observed.push((trial.arch.clone(), score));
         }
     }
 
