@@ -100,6 +100,9 @@ pub struct CurvesBench {
     pub threads: usize,
     pub curve_points: usize,
     pub resume_seconds: f64,
+    /// Multi-objective: the latency table and the device whose latency is minimised beside
+    /// validation accuracy (see [`crate::curves_mo`]); None: accuracy alone.
+    pub latency: Option<(PathBuf, String)>,
 }
 
 /// One run's outcome.
@@ -170,20 +173,24 @@ pub struct CurvesReport {
 
 impl CurvesBench {
     /// The evaluator every run uses.
-    fn settings(&self) -> Nb201CurvesSettings {
+    pub(crate) fn settings(&self) -> Nb201CurvesSettings {
         Nb201CurvesSettings {
             curves: self.curves.clone(),
             table: self.table.clone(),
-            latency_table: None,
-            latency_devices: None,
+            latency_table: self.latency.as_ref().map(|l| l.0.clone()),
+            latency_devices: self.latency.as_ref().map(|l| vec![l.1.clone()]),
             resume_seconds: self.resume_seconds,
         }
     }
 
-    fn config(&self, method: &CurvesMethod, seed: u64) -> Result<ExperimentConfig, BenchError> {
+    pub(crate) fn config(
+        &self,
+        method: &CurvesMethod,
+        seed: u64,
+    ) -> Result<ExperimentConfig, BenchError> {
         let evaluator = EvaluatorConfig::of("nb201-curves", &self.settings())
             .map_err(archer_runner::ConfigError::from)?;
-        Ok(config(
+        let mut c = config(
             &format!("curves-{}-{seed}", method.label),
             seed,
             self.workers,
@@ -193,7 +200,11 @@ impl CurvesBench {
                 sim_seconds: Some(self.budget_seconds),
                 ..Budget::default()
             },
-        ))
+        );
+        if let Some((_, device)) = &self.latency {
+            c.objective = crate::curves_mo::objectives(device);
+        }
+        Ok(c)
     }
 
     fn run_one(&self, method: &CurvesMethod, seed: u64) -> Result<CurvesRun, BenchError> {

@@ -95,7 +95,7 @@ pub struct Frame {
 }
 
 impl Frame {
-    fn new(metrics: Vec<String>, front: &[&[f64]]) -> Frame {
+    pub(crate) fn new(metrics: Vec<String>, front: &[&[f64]]) -> Frame {
         let dims = metrics.len();
         let mut ideal = vec![f64::NEG_INFINITY; dims];
         let mut nadir = vec![f64::INFINITY; dims];
@@ -139,7 +139,7 @@ impl Frame {
         hypervolume(&refs, &vec![1.0 - self.reference; self.metrics.len()])
     }
 
-    fn regret(&self, points: &[&[f64]]) -> f64 {
+    pub(crate) fn regret(&self, points: &[&[f64]]) -> f64 {
         if self.true_hv > 0.0 {
             1.0 - self.hv(points) / self.true_hv
         } else {

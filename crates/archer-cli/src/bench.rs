@@ -41,6 +41,10 @@ pub enum BenchCommand {
     /// same networks in PyTorch (bench/engine_reference.py) run by a given Python.
     #[cfg(feature = "train")]
     Engine(crate::bench_engine::EngineArgs),
+    /// Whole experiments (search, then the same retraining of each winner) over seeds at
+    /// one budget: a multi-fidelity search against a single-fidelity one on real data.
+    #[cfg(feature = "train")]
+    Compare(crate::bench_compare::CompareArgs),
 }
 
 #[derive(Args)]
@@ -205,6 +209,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Nb201Size(args) => nb201_size(args),
         #[cfg(feature = "train")]
         BenchCommand::Engine(args) => crate::bench_engine::run(args),
+        #[cfg(feature = "train")]
+        BenchCommand::Compare(args) => crate::bench_compare::run(args),
     }
 }
 

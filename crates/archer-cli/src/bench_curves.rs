@@ -12,16 +12,22 @@ use crate::UsageError;
 
 #[derive(Args)]
 pub struct CurvesArgs {
-    /// Comma-separated labels: a strategy at full fidelity (random, rea, bo, ...), a
-    /// scheduler with random search (sh, sh-stop, hyperband, hyperband-stop, asha,
+    /// Comma-separated labels: a strategy at full fidelity (random, rea, bo, mo-rea, ...),
+    /// a scheduler with random search (sh, sh-stop, hyperband, hyperband-stop, asha,
     /// asha-stop, median, percentile), a scheduler with a searcher (asha-bo, asha-rea,
-    /// hyperband-tpe, ...), or bohb / bohb-stop.
-    #[arg(
-        long,
-        default_value = "random,sh,hyperband,asha-stop,asha,asha-bo,bohb",
-        value_delimiter = ','
-    )]
-    strategies: Vec<String>,
+    /// hyperband-tpe, ...), or bohb / bohb-stop. Default: random, sh, hyperband,
+    /// asha-stop, asha, asha-bo, bohb; with --latency-device: random, mo-rea, nsga2,
+    /// asha-stop, asha.
+    #[arg(long, value_delimiter = ',')]
+    strategies: Option<Vec<String>>,
+    /// Multi-objective: minimise the latency on this device of the NB201 latency table
+    /// (1080ti_1, pixel3, raspi4, ...) beside maximising validation accuracy, and report
+    /// each label's hypervolume regret (the schedulers rank their rungs by non-dominated
+    /// sorting with hypervolume contribution as the tie-break: MO-ASHA).
+    #[arg(long)]
+    latency_device: Option<String>,
+    #[arg(long, default_value = "data/nas-bench-201/nb201_latency_help.csv.gz")]
+    latency_table: PathBuf,
     /// Simulated workers.
     #[arg(long, default_value_t = 4)]
     workers: usize,
@@ -76,8 +82,17 @@ pub fn run(args: CurvesArgs) -> Result<()> {
         eta: args.eta,
         min_resource: args.min_resource,
     };
+    let default = if args.latency_device.is_some() {
+        "random,mo-rea,nsga2,asha-stop,asha"
+    } else {
+        "random,sh,hyperband,asha-stop,asha,asha-bo,bohb"
+    };
+    let labels = args
+        .strategies
+        .clone()
+        .unwrap_or_else(|| default.split(',').map(str::to_string).collect());
     let mut methods = Vec::new();
-    for label in &args.strategies {
+    for label in &labels {
         if methods
             .iter()
             .any(|m: &archer_bench::curves::CurvesMethod| &m.label == label)
@@ -100,11 +115,29 @@ pub fn run(args: CurvesArgs) -> Result<()> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         curve_points: 200,
         resume_seconds: args.resume_seconds,
+        latency: args
+            .latency_device
+            .clone()
+            .map(|d| (crate::bench::data_file(&args.latency_table), d)),
     };
-    let report = bench.run().map_err(|e| match e {
+    let usage = |e| match e {
         archer_bench::BenchError::Invalid(m) => anyhow::Error::new(UsageError(m)),
         other => other.into(),
-    })?;
+    };
+    if bench.latency.is_some() {
+        let report = bench.run_multi().map_err(usage)?;
+        report
+            .write(&args.output)
+            .with_context(|| format!("writing bench results to {}", args.output.display()))?;
+        if args.json {
+            say(serde_json::to_string_pretty(&report)?)?;
+        } else {
+            say(report.render().trim_end())?;
+            say(format!("Per-run results: {}", args.output.display()))?;
+        }
+        return Ok(());
+    }
+    let report = bench.run().map_err(usage)?;
     report
         .write(&args.output)
         .with_context(|| format!("writing bench results to {}", args.output.display()))?;

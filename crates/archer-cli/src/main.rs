@@ -1,6 +1,8 @@
 //! `archer`: neural architecture search from the command line.
 
 mod bench;
+#[cfg(feature = "train")]
+mod bench_compare;
 mod bench_curves;
 #[cfg(feature = "train")]
 mod bench_engine;

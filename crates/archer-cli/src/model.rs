@@ -64,6 +64,8 @@ struct Job {
     seed: u64,
     output: PathBuf,
     origin: String,
+    /// What is retrained, said before training (a study's best trial).
+    about: Option<String>,
 }
 
 fn train_settings(evaluator: EvaluatorConfig, origin: &str) -> Result<TrainSettings> {
@@ -89,15 +91,16 @@ fn from_experiment(dir: &Path) -> Result<Job> {
         ))
     })?;
     let primary = &o.record.objectives[0].metric;
-    say(format!(
+    let about = format!(
         "Retraining trial {} of study {} ({} {:.4}): {}",
         best.id,
         o.record.name,
         primary,
         best.metrics.get(primary).unwrap_or(f64::NAN),
         o.space.format(&best.arch)
-    ))?;
+    );
     Ok(Job {
+        about: Some(about),
         space: config.space.clone(),
         settings: train_settings(config.evaluator, &target)?,
         arch: best.arch.clone(),
@@ -130,7 +133,28 @@ fn from_arch_file(path: &Path) -> Result<Job> {
         seed: 0,
         output: base.join(format!("{stem}-model")),
         origin: path.display().to_string(),
+        about: None,
     })
+}
+
+/// Retrains the best trial of the experiment in `dir` into `dir/model` without printing
+/// (for benchmarks that compare whole experiments); returns the saved model's manifest.
+pub fn retrain_experiment_quiet(
+    dir: &Path,
+    epochs: u32,
+    seed: Option<u64>,
+) -> Result<archer_train::export::Manifest> {
+    let job = from_experiment(dir)?;
+    let retrain_job = RetrainJob {
+        space: &job.space,
+        arch: &job.arch,
+        settings: &job.settings,
+        epochs,
+        seed: seed.unwrap_or(job.seed),
+        test_each_epoch: false,
+    };
+    retrain(&retrain_job, &job.output, &mut |_| {})
+        .with_context(|| format!("retraining {}", job.origin))
 }
 
 /// Retrains the best trial of the experiment in `dir` into `dir/model` (after a search
@@ -157,6 +181,9 @@ pub fn retrain_cmd(args: RetrainArgs) -> Result<()> {
             args.target.display()
         )));
     };
+    if let Some(about) = &job.about {
+        say(about)?;
+    }
     let output = args.output.unwrap_or(job.output);
     let epochs = args.epochs.unwrap_or(job.settings.training.epochs);
     let seed = args.seed.unwrap_or(job.seed);

@@ -109,7 +109,11 @@ fn default_output(name: &str) -> PathBuf {
 }
 
 fn budget_line(e: &Experiment) -> String {
-    let b = &e.config.budget;
+    budget_text(&e.config.budget)
+}
+
+/// A budget in words: `12 trials, 600 wall s`.
+pub fn budget_text(b: &archer_runner::Budget) -> String {
     let mut parts = Vec::new();
     if let Some(t) = b.trials {
         parts.push(format!("{t} trials"));

@@ -4,11 +4,11 @@
 //! some proposals before evaluation, so every part of that path is resumed too.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 mod common;
-use common::repo;
+use common::{count_rows, kill_repeatedly, repo, search_or_resume};
 
 const TRIALS: usize = 3000;
 const KILLS: usize = 20;
@@ -77,37 +77,7 @@ fn outcome(dir: &Path) -> Vec<(u64, String, Vec<u64>, String)> {
 
 /// COMPLETE trials in the folder's store so far (0 before it exists).
 fn completed(dir: &Path) -> usize {
-    let db = dir.join("study.db");
-    if !db.exists() {
-        return 0;
-    }
-    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
-    rusqlite::Connection::open_with_flags(&db, flags)
-        .and_then(|c| {
-            c.query_row(
-                "SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-        })
-        .map_or(0, |n| n as usize)
-}
-
-fn command(cfg: &Path, dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_archer"));
-    if dir.join("run.json").exists() {
-        c.args(["resume", dir.to_str().unwrap(), "-q"]);
-    } else {
-        c.args([
-            "search",
-            cfg.to_str().unwrap(),
-            "--output",
-            dir.to_str().unwrap(),
-            "-q",
-        ]);
-    }
-    c.stdout(Stdio::null()).stderr(Stdio::piped());
-    c
+    count_rows(dir, "SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'")
 }
 
 #[test]
@@ -118,7 +88,7 @@ fn twenty_sigkills_then_resume_equal_an_uninterrupted_run() {
 
     let reference = tmp.path().join("reference");
     let started = Instant::now();
-    let o = command(&cfg, &reference).output().unwrap();
+    let o = search_or_resume(&cfg, &reference).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let full_run = started.elapsed();
     // Start-up (loading the table) measured alone: kills are start-up plus a part of the search.
@@ -135,37 +105,7 @@ fn twenty_sigkills_then_resume_equal_an_uninterrupted_run() {
     assert!(expected.len() >= TRIALS, "{} trials", expected.len());
 
     let crashed = tmp.path().join("crashed");
-    // Three kills in four land once 1 to TRIALS/40 more trials have completed (read from the
-    // study's SQLite file), so they always interrupt a search in progress whatever the
-    // machine's speed; every fourth lands at a random moment of start-up.
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut kills = 0;
-    while kills < KILLS {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let mut child = command(&cfg, &crashed).spawn().unwrap();
-        if kills % 4 == 3 {
-            std::thread::sleep(startup.mul_f64((x % 1000) as f64 / 1000.0));
-        } else {
-            let target = completed(&crashed) + 1 + (x as usize % (TRIALS / 40));
-            while completed(&crashed) < target && child.try_wait().unwrap().is_none() {
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
-            assert!(
-                status.success(),
-                "a run ended on its own with an error: {err}"
-            );
-            panic!("the search finished after {kills} kills; make it longer");
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        kills += 1;
-    }
+    kill_repeatedly(&cfg, &crashed, KILLS, TRIALS / 40, startup, &completed);
     // The kills really interrupted the search half-way.
     let o = Command::new(env!("CARGO_BIN_EXE_archer"))
         .args(["status", crashed.to_str().unwrap(), "--json"])
@@ -179,7 +119,7 @@ fn twenty_sigkills_then_resume_equal_an_uninterrupted_run() {
     );
     assert!(status["stop_reason"].is_null());
 
-    let o = command(&cfg, &crashed).output().unwrap();
+    let o = search_or_resume(&cfg, &crashed).output().unwrap();
     assert!(
         o.status.success(),
         "final resume: {}",
@@ -199,7 +139,7 @@ fn twenty_sigkills_then_resume_equal_an_uninterrupted_run() {
         serde_json::from_str(&std::fs::read_to_string(crashed.join("summary.json")).unwrap())
             .unwrap();
     assert_eq!(summary["complete"].as_u64(), Some(expected.len() as u64));
-    eprintln!("uninterrupted run {full_run:?} (start-up {startup:?}); {kills} kills; {done} of {TRIALS} complete before the last resume");
+    eprintln!("uninterrupted run {full_run:?} (start-up {startup:?}); {KILLS} kills; {done} of {TRIALS} complete before the last resume");
 }
 
 #[test]

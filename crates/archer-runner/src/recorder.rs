@@ -56,8 +56,6 @@ impl DirRecorder {
             dir: dir.into(),
             // A password in a PostgreSQL URL is never written down: the store takes it from
             // PGPASSWORD or ~/.pgpass when the study is opened again.
-            // A password in a PostgreSQL URL is never written down: the store takes it from
-            // PGPASSWORD or ~/.pgpass when the study is opened again.
             storage: archer_store::redact_url(storage),
         }
     }

@@ -365,6 +365,12 @@ impl Evaluator for TrainEvaluator {
         Ok(self.run(arch, fidelity, ctx)?)
     }
 
+    /// One report per epoch: a full evaluation is `training.epochs` of them (the top rung of
+    /// a multi-fidelity scheduler, over which the learning-rate schedule runs).
+    fn full_steps(&self) -> Option<u32> {
+        Some(self.settings.training.epochs)
+    }
+
     fn check_space(&self, space: &dyn SearchSpace) -> Result<(), EvalError> {
         match space.name() {
             name if trainable_spaces().contains(&name) => Ok(()),

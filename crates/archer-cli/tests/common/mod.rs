@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -20,4 +21,76 @@ pub fn archer(args: &[&str], cwd: &Path) -> Output {
         .current_dir(cwd)
         .output()
         .unwrap()
+}
+
+/// `archer search CFG --output DIR -q`, or `archer resume DIR -q` once DIR holds a run;
+/// stderr piped, stdout discarded.
+pub fn search_or_resume(cfg: &Path, dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_archer"));
+    if dir.join("run.json").exists() {
+        c.args(["resume", dir.to_str().unwrap(), "-q"]);
+    } else {
+        c.args([
+            "search",
+            cfg.to_str().unwrap(),
+            "--output",
+            dir.to_str().unwrap(),
+            "-q",
+        ]);
+    }
+    c.stdout(Stdio::null()).stderr(Stdio::piped());
+    c
+}
+
+/// Rows of the folder's SQLite store matching `sql` (a `SELECT COUNT(*)`), 0 before the
+/// store exists or while it cannot be read.
+pub fn count_rows(dir: &Path, sql: &str) -> usize {
+    let db = dir.join("study.db");
+    if !db.exists() {
+        return 0;
+    }
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    rusqlite::Connection::open_with_flags(&db, flags)
+        .and_then(|c| c.query_row(sql, [], |r| r.get::<_, i64>(0)))
+        .map_or(0, |n| n as usize)
+}
+
+/// Starts the search (or its resume) `kills` times and SIGKILLs it each time: three kills in
+/// four land once `progress` has grown by 1 to `spread` (so they always interrupt work in
+/// progress whatever the machine's speed), every fourth at a random moment of `startup`.
+/// Panics if a run ends on its own first.
+pub fn kill_repeatedly(
+    cfg: &Path,
+    dir: &Path,
+    kills: usize,
+    spread: usize,
+    startup: Duration,
+    progress: &dyn Fn(&Path) -> usize,
+) {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for kill in 0..kills {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut child = search_or_resume(cfg, dir).spawn().unwrap();
+        if kill % 4 == 3 {
+            std::thread::sleep(startup.mul_f64((x % 1000) as f64 / 1000.0));
+        } else {
+            let target = progress(dir) + 1 + (x as usize % spread);
+            while progress(dir) < target && child.try_wait().unwrap().is_none() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+            assert!(
+                status.success(),
+                "a run ended on its own with an error: {err}"
+            );
+            panic!("the search finished after {kill} kills; make it longer");
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
 }
