@@ -126,29 +126,34 @@ pub fn run(args: CurvesArgs) -> Result<()> {
     };
     if bench.latency.is_some() {
         let report = bench.run_multi().map_err(usage)?;
-        report
-            .write(&args.output)
-            .with_context(|| format!("writing bench results to {}", args.output.display()))?;
-        if args.json {
-            say(serde_json::to_string_pretty(&report)?)?;
-        } else {
-            say(report.render().trim_end())?;
-            say(format!("Per-run results: {}", args.output.display()))?;
-        }
-        return Ok(());
+        let write = report.write(&args.output);
+        return emit(&args, &report, write, report.render(), "Per-run results");
     }
     let report = bench.run().map_err(usage)?;
-    report
-        .write(&args.output)
-        .with_context(|| format!("writing bench results to {}", args.output.display()))?;
+    let write = report.write(&args.output);
+    emit(
+        &args,
+        &report,
+        write,
+        report.render(),
+        "Anytime curve and per-run results",
+    )
+}
+
+/// Reports a finished bench: the result of writing its files, then JSON or its table.
+fn emit(
+    args: &CurvesArgs,
+    report: &impl serde::Serialize,
+    written: Result<(), archer_bench::BenchError>,
+    table: String,
+    files: &str,
+) -> Result<()> {
+    written.with_context(|| format!("writing bench results to {}", args.output.display()))?;
     if args.json {
-        say(serde_json::to_string_pretty(&report)?)?;
+        say(serde_json::to_string_pretty(report)?)?;
     } else {
-        say(report.render().trim_end())?;
-        say(format!(
-            "Anytime curve and per-run results: {}",
-            args.output.display()
-        ))?;
+        say(table.trim_end())?;
+        say(format!("{files}: {}", args.output.display()))?;
     }
     Ok(())
 }

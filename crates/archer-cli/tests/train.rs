@@ -183,7 +183,6 @@ fn only_trial(dir: &std::path::Path) -> serde_json::Value {
 }
 
 #[test]
-#[ignore = "work in progress (issue 13): not yet passing, see the stop-21 note"]
 fn a_search_killed_mid_trial_loses_at_most_the_epoch_in_progress() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("kill.toml");
