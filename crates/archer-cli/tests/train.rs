@@ -17,6 +17,20 @@ fn text(o: &Output) -> String {
 }
 
 /// A small real search: 3 chain networks, each trained for one epoch on 5 % of the subset.
+/// `archer search FILE --output OUT --quiet`, run in `cwd`.
+fn search(file: &std::path::Path, out: &std::path::Path, cwd: &std::path::Path) -> Output {
+    archer(
+        &[
+            "search",
+            file.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--quiet",
+        ],
+        cwd,
+    )
+}
+
 fn config(training_extra: &str, tail: &str) -> String {
     let data = repo().join("data/mnist-small");
     format!(
@@ -61,16 +75,7 @@ fn a_real_search_retrains_its_winner_and_the_saved_model_reloads() {
     let file = dir.path().join("exp.toml");
     std::fs::write(&file, config("", "\n[retrain]\nepochs = 1\n")).unwrap();
     let out = dir.path().join("run");
-    let o = archer(
-        &[
-            "search",
-            file.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-            "--quiet",
-        ],
-        dir.path(),
-    );
+    let o = search(&file, &out, dir.path());
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(
@@ -248,4 +253,42 @@ fn a_search_killed_mid_trial_loses_at_most_the_epoch_in_progress() {
     assert_eq!(got["intermediate"], want["intermediate"]);
     assert_eq!(got["metrics"]["valid_acc"], want["metrics"]["valid_acc"]);
     assert_eq!(got["metrics"]["train_loss"], want["metrics"]["train_loss"]);
+}
+
+#[test]
+fn a_constraint_on_memory_measured_in_training_stops_the_trial_before_its_first_rung() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mem.toml");
+    // No network trains in 1 MiB: every trial is infeasible once its first epoch is measured,
+    // before ASHA's first rung (epoch 2).
+    let tail = "\n[scheduler]\nkind = \"asha\"\nmin_resource = 2\n\n[[constraint]]\nmetric = \"peak_rss_mib\"\nmax = 1\n";
+    std::fs::write(
+        &file,
+        config("", tail)
+            .replace("epochs = 1", "epochs = 4")
+            .replace("trials = 3", "trials = 2"),
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let o = search(&file, &out, dir.path());
+    assert!(o.status.success(), "{}", text(&o));
+    let export = std::fs::read_to_string(out.join("trials.jsonl")).unwrap();
+    let trials: Vec<serde_json::Value> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(trials.len(), 2, "{export}");
+    for t in &trials {
+        assert_eq!(t["state"], "PRUNED", "{t}");
+        assert_eq!(t["feasible"], false, "{t}");
+        assert!(t["violation"].as_f64().unwrap() > 0.0, "{t}");
+        assert!(t["metrics"]["peak_rss_mib"].as_f64().unwrap() > 1.0, "{t}");
+        let error = t["error"].as_str().unwrap();
+        assert!(
+            error.contains("infeasible") && error.contains("peak_rss_mib"),
+            "{error}"
+        );
+        assert_eq!(t["intermediate"].as_array().unwrap().len(), 1, "{t}");
+        assert_eq!(t["attrs"]["steps_run"], 1, "{t}");
+    }
 }

@@ -1,3 +1,5 @@
+use crate::metrics::{Constraint, Metrics};
+
 /// What a pruner answers to an intermediate report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Report {
@@ -22,6 +24,9 @@ pub struct TrialCtx<'a> {
     resume_step: Option<u32>,
     checkpoint_dir: Option<std::path::PathBuf>,
     attrs: Vec<(String, serde_json::Value)>,
+    constraints: Vec<Constraint>,
+    measured: Metrics,
+    infeasible: Option<String>,
 }
 
 impl<'a> TrialCtx<'a> {
@@ -36,7 +41,46 @@ impl<'a> TrialCtx<'a> {
             resume_step: None,
             checkpoint_dir: None,
             attrs: Vec::new(),
+            constraints: Vec::new(),
+            measured: Metrics::new(),
+            infeasible: None,
         }
+    }
+
+    /// The study's hard limits, checked against every metric the evaluator measures while
+    /// it runs (see [`TrialCtx::measure`]).
+    pub fn with_constraints(mut self, constraints: Vec<Constraint>) -> Self {
+        self.constraints = constraints;
+        self
+    }
+
+    /// Records a metric measured during the evaluation, before its end (the process's peak
+    /// memory so far, say). When it breaks one of the study's constraints the trial is
+    /// infeasible whatever comes next: the next [`TrialCtx::report`] answers `Prune`, and
+    /// the study records the trial as PRUNED, infeasible, with this metric and the reason.
+    /// A later measurement of the same metric replaces the earlier one.
+    pub fn measure(&mut self, metric: &str, value: f64) {
+        self.measured.insert(metric, value);
+        if self.infeasible.is_some() {
+            return;
+        }
+        if let Some(c) = self
+            .constraints
+            .iter()
+            .find(|c| c.metric == metric && c.violation_of(value) > 0.0)
+        {
+            self.infeasible = Some(format!("{metric} = {value} breaks {}", c.describe()));
+        }
+    }
+
+    /// Metrics recorded through [`TrialCtx::measure`].
+    pub fn measured(&self) -> &Metrics {
+        &self.measured
+    }
+
+    /// Why a measured metric made the trial infeasible, if one did.
+    pub fn infeasible(&self) -> Option<&str> {
+        self.infeasible.as_deref()
     }
 
     /// The trial was paused after `step` steps by a scheduler and is now continued: an
@@ -99,10 +143,14 @@ impl<'a> TrialCtx<'a> {
         self.seed
     }
 
-    /// Record `value` at `step`; the evaluator must stop when told to prune.
+    /// Record `value` at `step`; the evaluator must stop when told to prune. A trial that a
+    /// measured metric made infeasible is told to prune without asking the pruner.
     pub fn report(&mut self, step: u32, value: f64) -> Report {
         self.intermediate.push((step, value));
         self.report_seconds.push(self.charged_seconds);
+        if self.infeasible.is_some() {
+            return Report::Prune;
+        }
         match self.pruner.as_mut() {
             Some(p) => p(step, value),
             None => Report::Continue,
@@ -138,6 +186,8 @@ impl<'a> TrialCtx<'a> {
             report_seconds: self.report_seconds,
             charged_seconds: self.charged_seconds,
             attrs: self.attrs,
+            measured: self.measured,
+            infeasible: self.infeasible,
         }
     }
 }
@@ -149,6 +199,10 @@ pub struct CtxParts {
     pub report_seconds: Vec<f64>,
     pub charged_seconds: f64,
     pub attrs: Vec<(String, serde_json::Value)>,
+    /// See [`TrialCtx::measure`].
+    pub measured: Metrics,
+    /// See [`TrialCtx::infeasible`].
+    pub infeasible: Option<String>,
 }
 
 #[cfg(test)]
@@ -168,5 +222,26 @@ mod tests {
         assert_eq!(ctx.report(2, 0.6), Report::Prune);
         assert_eq!(ctx.intermediate(), &[(1, 0.5), (2, 0.6)]);
         assert_eq!((ctx.trial_id(), ctx.seed()), (3, 42));
+    }
+
+    #[test]
+    fn a_measured_metric_that_breaks_a_constraint_stops_at_the_next_report() {
+        let limit = Constraint {
+            metric: "peak_rss_mib".into(),
+            min: None,
+            max: Some(100.0),
+        };
+        let mut ctx = TrialCtx::new(0, 1)
+            .with_constraints(vec![limit])
+            .with_pruner(|_, _| Report::Continue);
+        ctx.measure("peak_rss_mib", 80.0);
+        ctx.measure("other", 1e9);
+        assert_eq!(ctx.report(1, 0.5), Report::Continue);
+        ctx.measure("peak_rss_mib", 120.0);
+        ctx.measure("peak_rss_mib", 90.0);
+        assert_eq!(ctx.report(2, 0.6), Report::Prune);
+        assert_eq!(ctx.measured().get("peak_rss_mib"), Some(90.0));
+        let why = ctx.infeasible().unwrap();
+        assert!(why.contains("peak_rss_mib = 120"), "{why}");
     }
 }

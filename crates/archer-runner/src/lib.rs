@@ -2,6 +2,7 @@
 //! budgets on trials, simulated and wall-clock seconds, and the experiment directory.
 //! Benchmarks live in `archer-bench`.
 
+mod checkpoints;
 mod config;
 mod coordination;
 mod error;
@@ -16,6 +17,7 @@ pub mod worker;
 pub use archer_schedule::{
     Admission, Decision, FullFidelity, Promotion, Scheduler, SchedulerConfig, BRACKET_ATTR,
 };
+pub use checkpoints::{CHECKPOINT_DROPPED_ATTR, CHECKPOINT_REMOVED_ATTR};
 pub use config::{
     evaluator_kind, evaluator_kinds, Budget, Experiment, ExperimentConfig, ObjectiveSection,
     Objectives, Overrides, RetrainSection, StudySection,
@@ -27,5 +29,5 @@ pub use simulated::{SIM_FINISHED_ATTR, SIM_STARTED_ATTR, SIM_WORKER_ATTR, STOPPE
 pub use strategy_build::{build_scheduler, build_strategy, restored_strategy, warm_start};
 pub use study::{
     Event, StopReason, Study, StudySummary, TrajectoryPoint, CHECKPOINT_ATTR, PROMOTIONS_ATTR,
-    RESUMED_FROM_STEP_ATTR, STEPS_RUN_ATTR,
+    RESTARTED_FROM_SCRATCH_ATTR, RESUMED_FROM_STEP_ATTR, STEPS_RUN_ATTR,
 };

@@ -413,14 +413,21 @@ impl Study {
             if let Some(d) = &mut self.durable {
                 d.store.update_trial(d.study, &trial, None)?;
             }
+            if kept == Kept::Paused {
+                self.bound_paused_checkpoints()?;
+            }
             return Ok(());
         }
         self.consecutive_failures = next_failure_streak(self.consecutive_failures, trial.state);
         self.strategy.tell(&trial);
+        let remove_folder = crate::checkpoints::mark_finished(&self.experiment, &mut trial);
         self.history.record(trial.clone());
         if let Some(d) = &mut self.durable {
             d.store
                 .update_trial(d.study, &trial, Some(&self.strategy.state()))?;
+        }
+        if remove_folder {
+            crate::checkpoints::remove_finished(&self.experiment, trial.id)?;
         }
         let finished = self.trajectory.last().map_or(0, |p| p.trials) + 1;
         let new_best = trial.state == TrialState::Complete
@@ -439,6 +446,22 @@ impl Study {
             sim_seconds: self.sim_seconds,
             trials: self.history.len() as u64,
         });
+        Ok(())
+    }
+
+    /// Applies `scheduler.max_paused_checkpoints` after a trial paused, storing the trials
+    /// whose checkpoints it dropped.
+    fn bound_paused_checkpoints(&mut self) -> Result<(), RunError> {
+        let dropped = crate::checkpoints::bound_paused(
+            &self.experiment,
+            self.scheduler.as_ref(),
+            &mut self.history,
+        )?;
+        if let Some(d) = &mut self.durable {
+            for t in &dropped {
+                d.store.update_trial(d.study, t, None)?;
+            }
+        }
         Ok(())
     }
 
@@ -976,7 +999,9 @@ pub(crate) fn evaluate(
     pruner: &mut (dyn FnMut(u32, f64) -> Report + Send),
 ) -> Vec<f64> {
     let evaluator: &dyn Evaluator = experiment.evaluator.as_ref();
-    let mut ctx = TrialCtx::new(trial.id, seed).with_pruner(pruner);
+    let mut ctx = TrialCtx::new(trial.id, seed)
+        .with_pruner(pruner)
+        .with_constraints(experiment.constraints.clone());
     if let Some(step) = resumed_from_step(trial) {
         ctx = ctx.with_resume_step(step);
     }
@@ -1010,11 +1035,28 @@ pub(crate) fn evaluate(
             trial.state = TrialState::Pruned;
             trial.cost_seconds = charged;
             trial.error = Some(format!("pruned after step {step}"));
+            if let Some(why) = parts.infeasible {
+                // A constraint broken by a metric measured during training: known
+                // infeasible, with what was measured.
+                trial.error = Some(format!("stopped after step {step}: infeasible: {why}"));
+                trial.violation = measured_violation(&experiment.constraints, &parts.measured);
+                trial.feasible = false;
+                trial.metrics = parts.measured;
+            }
             return parts.report_seconds;
         }
         Ok(Err(e)) => Err(e.to_string()),
         Err(panic) => Err(format!("evaluator panicked: {}", panic_message(&panic))),
     };
+    // What was measured during the run and not in the final result is kept with it.
+    let outcome = outcome.map(|mut metrics| {
+        for (name, value) in parts.measured.iter() {
+            if metrics.get(name).is_none() {
+                metrics.insert(name, value);
+            }
+        }
+        metrics
+    });
     apply_outcome(experiment, trial, outcome, charged);
     parts.report_seconds
 }
@@ -1165,6 +1207,10 @@ pub(crate) fn evaluate_answered(
 /// The trial attribute a promotion sets: the simulated seconds charged before it resumed.
 pub(crate) const RESUMED_AFTER_ATTR: &str = "resumed_after_seconds";
 
+/// The trial attribute set on a promoted trial whose checkpoint the bound on kept
+/// checkpoints had dropped: it trained again from scratch.
+pub const RESTARTED_FROM_SCRATCH_ATTR: &str = "restarted_from_scratch";
+
 /// The trial attribute a promotion that continues a trial sets: the step it paused at,
 /// which its evaluation continues from.
 pub const RESUMED_FROM_STEP_ATTR: &str = "resumed_from_step";
@@ -1224,17 +1270,23 @@ pub(crate) fn promoted(
     t.attrs
         .insert(PROMOTIONS_ATTR.into(), serde_json::json!(promotions + 1));
     if p.from_scratch {
-        if let Some(dir) = checkpoint_dir(experiment, t.id) {
-            match std::fs::remove_dir_all(&dir) {
-                Ok(()) => {
-                    t.attrs
-                        .insert("checkpoint_removed".into(), serde_json::Value::Bool(true));
-                }
-                // Usually there is nothing to remove (tables keep no files).
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(RunError::io(&dir, e)),
-            }
+        // Usually there is nothing to remove (tables keep no files).
+        if crate::checkpoints::remove_folder(experiment, t.id)? {
+            t.attrs.insert(
+                crate::checkpoints::CHECKPOINT_REMOVED_ATTR.into(),
+                serde_json::Value::Bool(true),
+            );
         }
+    } else if t
+        .attrs
+        .contains_key(crate::checkpoints::CHECKPOINT_DROPPED_ATTR)
+    {
+        // Its checkpoint was dropped by the bound on kept checkpoints: it trains again from
+        // scratch and is charged every step again.
+        t.attrs.insert(
+            RESTARTED_FROM_SCRATCH_ATTR.into(),
+            serde_json::Value::Bool(true),
+        );
     } else {
         let step = t.intermediate.iter().map(|(s, _)| *s).max().unwrap_or(0);
         t.attrs
@@ -1293,6 +1345,15 @@ fn judge(
     let violation = total_violation(constraints, &metrics)
         .map_err(|m| format!("evaluator reported no value for the constrained metric {m:?}"))?;
     Ok((metrics, scores, violation))
+}
+
+/// The total violation of the constraints whose metrics were measured (the others are not
+/// known yet).
+fn measured_violation(constraints: &[Constraint], measured: &Metrics) -> f64 {
+    constraints
+        .iter()
+        .filter_map(|c| c.violation(measured))
+        .sum()
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -229,6 +229,38 @@ impl Worker {
         Ok(value)
     }
 
+    /// Applies `scheduler.max_paused_checkpoints` under the study lock, on the history as
+    /// stored now: promotions are taken under the same lock, so a checkpoint another worker
+    /// is continuing from is never dropped. A trial another worker changed meanwhile keeps
+    /// its stored state (the store refuses the write).
+    fn bound_paused_checkpoints(&mut self) -> Result<(), RunError> {
+        if self
+            .experiment
+            .config
+            .scheduler
+            .max_paused_checkpoints
+            .is_none()
+        {
+            return Ok(());
+        }
+        self.locked(|w| {
+            w.refresh_history()?;
+            let dropped = crate::checkpoints::bound_paused(
+                &w.experiment,
+                w.scheduler.as_ref(),
+                &mut w.history,
+            )?;
+            for t in &dropped {
+                match w.store.update_trial(w.record.id, t, None) {
+                    Ok(())
+                    | Err(StoreError::NotHolder { .. } | StoreError::TrialFinished { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// Evaluates `trial` while heartbeating it, then records the result.
     fn run_trial(
         &mut self,
@@ -280,6 +312,8 @@ impl Worker {
         });
         newly_charged(&mut trial);
         let kept = how_kept(&self.experiment.config.study, &mut trial);
+        let remove_folder =
+            kept == Kept::Told && crate::checkpoints::mark_finished(&self.experiment, &mut trial);
         let mut outcome = Ok(());
         for _ in 0..RESULT_WRITE_TRIES {
             outcome = if kept != Kept::Told {
@@ -304,6 +338,12 @@ impl Worker {
         }
         match outcome {
             Ok(()) => {
+                if remove_folder {
+                    crate::checkpoints::remove_finished(&self.experiment, trial.id)?;
+                }
+                if kept == Kept::Paused {
+                    self.bound_paused_checkpoints()?;
+                }
                 report.evaluated += 1;
                 observer(WorkerEvent::Finished(&trial));
                 Ok(())

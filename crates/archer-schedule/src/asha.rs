@@ -5,7 +5,7 @@
 
 use archer_core::{History, Trial};
 
-use crate::rungs::{evaluated, max_step, paused_at, RungObjectives};
+use crate::rungs::{evaluated, max_step, paused_at, paused_by_promise, RungObjectives};
 use crate::{Admission, Decision, Promotion, Scheduler};
 
 /// Whether a rung cuts trials or pauses them.
@@ -171,5 +171,8 @@ impl Scheduler for Asha {
 
     fn rung_levels(&self) -> Vec<u32> {
         self.levels.clone()
+    }
+    fn paused_by_promise(&self, history: &History) -> Vec<u64> {
+        paused_by_promise(history, &self.objectives)
     }
 }

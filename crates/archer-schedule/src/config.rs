@@ -74,6 +74,12 @@ pub struct SchedulerConfig {
     /// the space's dimensions + 1, as BOHB). asha, sh and hyperband.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub searcher_min_points: Option<usize>,
+    /// At most this many PAUSED trials keep their checkpoints on disk (default: no bound).
+    /// When one more trial pauses, the least promising paused trial's checkpoint is removed
+    /// (see [`crate::rungs::paused_by_promise`]); promoted later, that trial trains again
+    /// from scratch, which its attributes record. asha, sh and hyperband.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_paused_checkpoints: Option<usize>,
 }
 
 fn full() -> String {
@@ -94,6 +100,7 @@ impl Default for SchedulerConfig {
             min_trials: None,
             interval: None,
             searcher_min_points: None,
+            max_paused_checkpoints: None,
         }
     }
 }
@@ -169,6 +176,7 @@ impl SchedulerConfig {
                 "grace_period",
                 "brackets",
                 "searcher_min_points",
+                "max_paused_checkpoints",
             ],
             "sh" => &[
                 "type",
@@ -176,6 +184,7 @@ impl SchedulerConfig {
                 "min_resource",
                 "max_resource",
                 "searcher_min_points",
+                "max_paused_checkpoints",
             ],
             "hyperband" => &[
                 "type",
@@ -184,6 +193,7 @@ impl SchedulerConfig {
                 "max_resource",
                 "brackets",
                 "searcher_min_points",
+                "max_paused_checkpoints",
             ],
             "median" => &["grace_period", "min_trials", "interval"],
             _ => &["grace_period", "min_trials", "interval", "keep_percent"],
@@ -238,7 +248,7 @@ impl SchedulerConfig {
         Ok(())
     }
 
-    fn set_keys(&self) -> [(&'static str, bool); 10] {
+    fn set_keys(&self) -> [(&'static str, bool); 11] {
         [
             ("type", self.rung_type.is_some()),
             ("eta", self.eta.is_some()),
@@ -250,6 +260,10 @@ impl SchedulerConfig {
             ("min_trials", self.min_trials.is_some()),
             ("interval", self.interval.is_some()),
             ("searcher_min_points", self.searcher_min_points.is_some()),
+            (
+                "max_paused_checkpoints",
+                self.max_paused_checkpoints.is_some(),
+            ),
         ]
     }
 

@@ -8,7 +8,7 @@
 use archer_core::{History, Trial};
 
 use crate::asha::RungType;
-use crate::rungs::{evaluated, max_step, paused_at, RungObjectives};
+use crate::rungs::{evaluated, max_step, paused_at, paused_by_promise, RungObjectives};
 use crate::{Admission, Decision, Promotion, Scheduler};
 
 /// The attribute holding a trial's bracket (instances numbered 0, 1, ... in start order).
@@ -196,6 +196,9 @@ impl Scheduler for SuccessiveHalving {
 
     fn rung_levels(&self) -> Vec<u32> {
         self.levels.clone()
+    }
+    fn paused_by_promise(&self, history: &History) -> Vec<u64> {
+        paused_by_promise(history, &self.objectives)
     }
 }
 

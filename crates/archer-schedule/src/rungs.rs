@@ -176,6 +176,35 @@ fn reference_point(members: &[(u64, Vec<f64>)]) -> Vec<f64> {
         .collect()
 }
 
+/// The PAUSED trials of `history`, least promising first: a trial's promise is where it
+/// stands in the rung it waits at (its place in that rung's ranking, as a share of the
+/// rung's members, over every evaluated trial that reported there, whatever its bracket);
+/// among equals, the one waiting at the lower rung, then the newer trial, is less
+/// promising. What a bound on kept checkpoints drops first.
+pub fn paused_by_promise(history: &History, objectives: &RungObjectives) -> Vec<u64> {
+    let paused: Vec<&Trial> = evaluated(history)
+        .filter(|t| t.state == TrialState::Paused)
+        .collect();
+    let mut levels: Vec<u32> = paused.iter().map(|t| max_step(t)).collect();
+    levels.sort_unstable();
+    levels.dedup();
+    // (share of the rung ranked above it, level, id) per paused trial.
+    let mut standing: Vec<(f64, u32, u64)> = Vec::with_capacity(paused.len());
+    for level in levels {
+        let ranked = objectives.rank(&objectives.members(evaluated(history), level));
+        for t in paused.iter().filter(|t| max_step(t) == level) {
+            let share = match ranked.iter().position(|&id| id == t.id) {
+                Some(place) => place as f64 / ranked.len() as f64,
+                // No finite value there: the least promising of all.
+                None => f64::INFINITY,
+            };
+            standing.push((share, level, t.id));
+        }
+    }
+    standing.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(b.2.cmp(&a.2)));
+    standing.into_iter().map(|(_, _, id)| id).collect()
+}
+
 /// The trials of `history` that a rung scheduler considers: everything but proposals
 /// rejected before evaluation.
 pub fn evaluated(history: &History) -> impl Iterator<Item = &Trial> {

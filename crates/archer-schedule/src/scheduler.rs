@@ -101,6 +101,14 @@ pub trait Scheduler: Send {
         Vec::new()
     }
 
+    /// The PAUSED trials of `history`, least promising first: the order in which a bound on
+    /// kept checkpoints drops theirs. A scheduler that pauses trials should override it
+    /// (the rung schedulers rank by [`crate::rungs::paused_by_promise`]); by default nothing
+    /// is ranked, and so nothing is dropped.
+    fn paused_by_promise(&self, _history: &History) -> Vec<u64> {
+        Vec::new()
+    }
+
     fn state(&self) -> serde_json::Value {
         serde_json::Value::Null
     }

@@ -74,6 +74,37 @@ fn asha_with_promotion_pauses_at_each_rung_and_promotes_the_top_third() {
 }
 
 #[test]
+fn paused_trials_rank_by_their_place_in_the_rung_they_wait_at() {
+    use TrialState::*;
+    // Every trial reported step 1; 6, 7 and 8 reached step 3 too. Trials 3 and 5 wait at
+    // rung 1, trial 6 at rung 3.
+    let h = history(vec![
+        trial(0, 1, 1.0, Pruned),
+        trial(1, 1, 2.0, Pruned),
+        trial(2, 1, 3.0, Complete),
+        trial(3, 1, 4.0, Paused),
+        trial(4, 1, 5.0, Pruned),
+        trial(5, 1, 6.0, Paused),
+        trial(6, 3, 2.0, Paused),
+        trial(7, 3, 9.0, Running),
+        trial(8, 9, 7.0, Complete),
+    ]);
+    let s = asha(RungType::Promotion);
+    // Trial 6 is last of the 3 at step 3 (2/3 of the rung above it), trial 3 fifth of the
+    // 9 at step 1 (4/9 above it), trial 5 third (2/9).
+    assert_eq!(s.paused_by_promise(&h), vec![6, 3, 5]);
+    let minimising = Asha::new(
+        vec![1, 3, 9],
+        3.0,
+        RungType::Promotion,
+        1,
+        0,
+        RungObjectives::single(false),
+    );
+    assert_eq!(minimising.paused_by_promise(&h)[..2], [5, 3]);
+}
+
+#[test]
 fn asha_with_stopping_cuts_a_trial_outside_the_top_third_of_its_rung() {
     let mut s = asha(RungType::Stopping);
     let seen: Vec<Trial> = (0..5)

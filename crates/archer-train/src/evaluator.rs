@@ -28,6 +28,9 @@ pub mod metrics {
     pub const EPOCHS: &str = "epochs";
     /// Seconds this evaluation spent building the network and loading its checkpoint.
     pub const CHECKPOINT_LOAD_SECONDS: &str = "checkpoint_load_seconds";
+    /// The process's peak resident memory while the trial trained, MiB (Linux), measured
+    /// after every epoch: a `[[constraint]]` on it stops the trial at its first epoch.
+    pub const PEAK_RSS_MIB: &str = "peak_rss_mib";
 }
 
 /// The seed of the train/valid split: fixed, so every trial of every study on the same
@@ -64,7 +67,7 @@ impl TrainEvaluator {
             .validate()
             .map_err(|e| TrainError::Setting(e.to_string()))?;
         crate::train::device(settings.training.device)?;
-        if settings.memory_limit_mb.is_some() && crate::train::resident_mb().is_none() {
+        if settings.memory_limit_mb.is_some() && crate::memory::resident_mb().is_none() {
             return Err(TrainError::Setting(
                 "evaluator.memory_limit_mb needs the process's resident memory, which this system does not report (/proc/self/statm)".into(),
             ));
@@ -132,6 +135,9 @@ impl TrainEvaluator {
             memory_limit_mb: self.settings.memory_limit_mb,
         };
         let started = Instant::now();
+        // This trial's peak memory counts from here (the process's other trials, if any run
+        // at once, count too).
+        crate::memory::reset_peak();
         let mut opt = Sgd::new(&net.vs, cfg);
         let expect = CheckpointMeta {
             format: 1,
@@ -180,6 +186,9 @@ impl TrainEvaluator {
                 let elapsed = started.elapsed().as_secs_f64();
                 ctx.charge_seconds(elapsed - charged);
                 charged = elapsed;
+                if let Some(mib) = crate::memory::peak_rss_mib() {
+                    ctx.measure(metrics::PEAK_RSS_MIB, mib);
+                }
                 let acc = r.valid.map_or(f64::NAN, |v| v.accuracy);
                 Ok(match ctx.report(r.epoch, acc) {
                     Report::Continue => true,
@@ -206,6 +215,9 @@ impl TrainEvaluator {
             .with(metric::TRAIN_SECONDS, seconds)
             .with(metrics::CHECKPOINT_LOAD_SECONDS, load_seconds)
             .with(metrics::EPOCHS, last.epoch as f64);
+        if let Some(mib) = ctx.measured().get(metrics::PEAK_RSS_MIB) {
+            m.insert(metrics::PEAK_RSS_MIB, mib);
+        }
         if self.settings.measure_latency {
             let s = self.train.shape;
             m.insert(
@@ -334,6 +346,12 @@ impl Evaluator for TrainEvaluator {
                 Minimize,
                 false,
                 "wall seconds of training",
+            ),
+            MetricSpec::new(
+                metrics::PEAK_RSS_MIB,
+                Minimize,
+                false,
+                "the process's peak resident memory while the trial trained, MiB (Linux)",
             ),
             MetricSpec::new(
                 metrics::LATENCY_MS_B1,

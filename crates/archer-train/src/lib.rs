@@ -13,6 +13,7 @@ pub mod engine_bench;
 mod error;
 mod evaluator;
 pub mod export;
+pub mod memory;
 mod nb201;
 mod net;
 pub mod ops;

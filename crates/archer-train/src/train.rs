@@ -64,13 +64,6 @@ pub struct Limits {
     pub memory_limit_mb: Option<u64>,
 }
 
-/// The process's resident memory in MB (Linux; `None` elsewhere).
-pub fn resident_mb() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096 / (1024 * 1024))
-}
-
 impl Limits {
     fn check(&self, started: Instant, epoch: u32) -> Result<(), TrainError> {
         let elapsed_s = started.elapsed().as_secs_f64();
@@ -86,7 +79,7 @@ impl Limits {
         // Read /proc only when there is a limit: this runs after every step. (The evaluator
         // refuses a memory limit where the resident set cannot be read.)
         if let Some(limit_mb) = self.memory_limit_mb {
-            let rss_mb = resident_mb().unwrap_or(0);
+            let rss_mb = crate::memory::resident_mb().unwrap_or(0);
             if rss_mb > limit_mb {
                 return Err(TrainError::MemoryLimit {
                     limit_mb,

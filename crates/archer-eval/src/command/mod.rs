@@ -402,6 +402,7 @@ impl CommandEvaluator {
             "seed": ctx.seed(),
             "time_limit_seconds": self.settings.time_limit_seconds,
             "checkpoint_dir": checkpoint,
+            "resume_step": ctx.resume_step(),
             "log_file": log_file,
             "report_metric": self.watched,
         });
