@@ -98,13 +98,19 @@ pub(crate) fn run(
         let ended = match busy.reports.get(busy.taken).copied() {
             Some((step, value, _)) => {
                 busy.taken += 1;
-                let verdict =
-                    if step <= busy.decided_through {
-                        Verdict::Continue
-                    } else {
-                        local_sink(&mut study.durable, &mut study.scheduler, &mut study.history)
-                            .report(&busy.started, step, value)
-                    };
+                let verdict = if step <= busy.decided_through {
+                    Verdict::Continue
+                } else {
+                    // The simulated clock's budget pauses trials itself (stop_at_budget);
+                    // decisions never depend on the wall clock.
+                    local_sink(
+                        &mut study.durable,
+                        &mut study.scheduler,
+                        &mut study.history,
+                        None,
+                    )
+                    .report(&busy.started, step, value)
+                };
                 match verdict {
                     Verdict::Continue => None,
                     verdict => Some(cut(study, busy, verdict)),
@@ -154,7 +160,8 @@ fn stop_at_budget(
     Ok(())
 }
 
-/// Marks a trial the simulated-time budget stopped while it ran (it is PAUSED).
+/// Marks a trial a budget stopped while it ran (it is PAUSED): the simulated-time budget on
+/// simulated workers, the wall-clock budget on real ones.
 pub const STOPPED_BY_BUDGET_ATTR: &str = "stopped_by_budget";
 
 /// The simulated clock of a stored study: the last moment any of its trials started or

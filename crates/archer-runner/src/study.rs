@@ -676,6 +676,7 @@ impl Study {
                                     &mut self.durable,
                                     &mut self.scheduler,
                                     &mut self.history,
+                                    WallDeadline::of(&self.experiment, self.created_at),
                                 )
                                 .report(started, step, value),
                                 None => Verdict::Continue,
@@ -722,7 +723,13 @@ impl Coordination for InlineTurn<'_> {
         let study = &mut *self.study;
         let seed = study.trial_seed(trial.id);
         let started = trial.clone();
-        let mut sink = local_sink(&mut study.durable, &mut study.scheduler, &mut study.history);
+        let deadline = WallDeadline::of(&study.experiment, study.created_at);
+        let mut sink = local_sink(
+            &mut study.durable,
+            &mut study.scheduler,
+            &mut study.history,
+            deadline,
+        );
         evaluate_answered(&study.experiment, &mut trial, seed, &mut |step, value| {
             sink.report(&started, step, value)
         });
@@ -735,6 +742,7 @@ pub(crate) fn local_sink<'a>(
     durable: &'a mut Option<Durable>,
     scheduler: &'a mut Box<dyn Scheduler>,
     history: &'a mut History,
+    wall_deadline: Option<WallDeadline>,
 ) -> ReportSink<'a> {
     ReportSink {
         store: durable.as_mut().map(|d| (d.store.as_mut(), d.study)),
@@ -742,6 +750,7 @@ pub(crate) fn local_sink<'a>(
         scheduler: scheduler.as_mut(),
         history,
         refresh: None,
+        wall_deadline,
     }
 }
 
@@ -1067,6 +1076,9 @@ pub(crate) enum Verdict {
     Continue,
     /// Stop the evaluation and keep the trial PAUSED (the scheduler's decision).
     Pause,
+    /// Stop the evaluation and keep the trial PAUSED, marked `stopped_by_budget`: the
+    /// study's wall-clock budget ran out while it trained.
+    PauseAtBudget,
     /// Stop the evaluation (PRUNED); a reason other than the scheduler's decision becomes
     /// the trial's error.
     Stop(Option<String>),
@@ -1087,6 +1099,40 @@ pub(crate) struct ReportSink<'a> {
     /// step) from the store before each decision: the change sequence its history is
     /// current to, and the space to check them against.
     pub refresh: Option<(&'a mut i64, &'a dyn archer_space::SearchSpace)>,
+    /// Where `budget.wall_seconds` ends: a trial that reports after it is paused there
+    /// instead of running on past the budget.
+    pub wall_deadline: Option<WallDeadline>,
+}
+
+/// The end of a study's wall-clock budget, as a report sees it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WallDeadline {
+    /// Unix seconds: the study's creation plus `budget.wall_seconds`.
+    pub at: f64,
+    /// The evaluator's full steps, if it declares them: a trial's report at its last step
+    /// is never cut (what remains is its final result).
+    pub full_steps: Option<u32>,
+}
+
+impl WallDeadline {
+    /// The deadline of `experiment` for a study created at `created_at` (unix seconds), if
+    /// its budget has wall seconds.
+    pub(crate) fn of(experiment: &Experiment, created_at: f64) -> Option<Self> {
+        experiment
+            .config
+            .budget
+            .wall_seconds
+            .map(|seconds| WallDeadline {
+                at: created_at + seconds,
+                full_steps: experiment.evaluator.full_steps(),
+            })
+    }
+
+    /// Whether `trial`'s report at `step` comes after the deadline and before its last step.
+    fn cuts(&self, trial: &Trial, step: u32) -> bool {
+        let last = trial.fidelity.epochs.or(self.full_steps);
+        crate::launch::unix_now() >= self.at && last.is_none_or(|last| step < last)
+    }
 }
 
 impl ReportSink<'_> {
@@ -1122,6 +1168,11 @@ impl ReportSink<'_> {
             Decision::Pause => return Verdict::Pause,
             Decision::Stop => return Verdict::Stop(None),
         };
+        // The scheduler would go on, but the wall-clock budget is spent: the trial pauses
+        // here (its value is written with it), as a simulated budget pauses it.
+        if self.wall_deadline.is_some_and(|d| d.cuts(trial, step)) {
+            return Verdict::PauseAtBudget;
+        }
         if let Some((store, study)) = self.store.as_mut() {
             match store.report_intermediate(*study, trial, step, value) {
                 // The server is away: the value is kept in the trial and written with its
@@ -1168,6 +1219,7 @@ pub(crate) fn evaluate_answered(
 ) -> Vec<f64> {
     let mut reason = None;
     let mut paused = false;
+    let mut by_budget = false;
     let charged_before = resumed_cost(trial);
     let earlier = std::mem::take(&mut trial.intermediate);
     let report_seconds = evaluate(experiment, trial, seed, &mut |step, value| match answer(
@@ -1176,6 +1228,11 @@ pub(crate) fn evaluate_answered(
         Verdict::Continue => Report::Continue,
         Verdict::Pause => {
             paused = true;
+            Report::Prune
+        }
+        Verdict::PauseAtBudget => {
+            paused = true;
+            by_budget = true;
             Report::Prune
         }
         Verdict::Stop(why) => {
@@ -1187,6 +1244,12 @@ pub(crate) fn evaluate_answered(
         if paused {
             trial.state = TrialState::Paused;
             trial.error = None;
+            if by_budget {
+                trial.attrs.insert(
+                    crate::simulated::STOPPED_BY_BUDGET_ATTR.into(),
+                    serde_json::Value::Bool(true),
+                );
+            }
         } else if let Some(reason) = reason {
             trial.error = Some(reason);
         }

@@ -285,6 +285,7 @@ impl Worker {
             scheduler: self.scheduler.as_mut(),
             history: &mut self.history,
             refresh: Some((&mut self.seen_seq, self.experiment.space.as_ref())),
+            wall_deadline: crate::study::WallDeadline::of(experiment, self.record.created_at),
         };
         let seed = trial_seed(self.experiment.config.study.seed, trial.id);
         std::thread::scope(|scope| {

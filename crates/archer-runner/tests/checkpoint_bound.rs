@@ -3,6 +3,8 @@
 //! `scheduler.max_paused_checkpoints` paused trials keep theirs, and a trial whose
 //! checkpoint was dropped trains again from scratch when promoted, which is recorded.
 
+mod common;
+
 use std::path::Path;
 
 use archer_core::{History, TrialState};
@@ -30,14 +32,6 @@ echo "{\"final\": {\"valid_acc\": $((width * 10 + 9))}}"
 "#;
 
 fn setup(dir: &Path, keep: usize) -> ExperimentConfig {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(
-        dir.join("space.toml"),
-        "name = \"widths\"\nversion = 1\n[[int]]\nname = \"width\"\nlow = 1\nhigh = 60\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("train.sh"), TRAIN).unwrap();
-    std::fs::set_permissions(dir.join("train.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
     let text = format!(
         r#"[study]
 name = "bound"
@@ -67,10 +61,7 @@ metric = "valid_acc"
 trials = 24
 "#
     );
-    std::fs::write(dir.join("experiment.toml"), text).unwrap();
-    let mut c = ExperimentConfig::from_file(&dir.join("experiment.toml")).unwrap();
-    c.study.output = Some(dir.join("run"));
-    c
+    common::command_experiment(dir, TRAIN, &text)
 }
 
 fn run(dir: &Path, keep: usize) -> History {

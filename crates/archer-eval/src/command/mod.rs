@@ -421,6 +421,8 @@ impl CommandEvaluator {
         // When the program has exited but something it started keeps stdout open, the
         // lines already written are read for a moment longer, then the result stands.
         let mut exited_at: Option<Instant> = None;
+        // Wall seconds charged to the trial through `ctx` so far.
+        let mut charged = 0.0;
         loop {
             match run.lines.recv_timeout(Duration::from_millis(50)) {
                 Ok(line) => {
@@ -431,6 +433,11 @@ impl CommandEvaluator {
                         Ok(Line::Step { step, values }) => {
                             let watched = self.watched.as_ref().and_then(|w| values.get(w));
                             if let Some(&v) = watched {
+                                // The trial's cost is the program's wall time so far, so a
+                                // trial stopped or paused here is charged what it used.
+                                let ran = run.started.elapsed().as_secs_f64();
+                                ctx.charge_seconds(ran - charged);
+                                charged = ran;
                                 if ctx.report(step, v) == Report::Prune {
                                     run.terminate(grace);
                                     return Err(EvalError::Pruned { step });
@@ -489,6 +496,7 @@ impl CommandEvaluator {
             ));
         };
         let seconds = run.started.elapsed().as_secs_f64();
+        ctx.charge_seconds(seconds - charged);
         if !status.success() {
             use std::os::unix::process::ExitStatusExt;
             let how = match (status.code(), status.signal()) {
