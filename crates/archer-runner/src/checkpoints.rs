@@ -22,7 +22,7 @@ pub const CHECKPOINT_DROPPED_ATTR: &str = "checkpoint_dropped";
 
 /// Marks `trial`, about to be stored as COMPLETE, PRUNED or FAILED for good, with
 /// [`CHECKPOINT_REMOVED_ATTR`] when it has a checkpoint folder; the caller stores it, then
-/// calls [`remove_finished`] (so a kill in between leaves a folder too many, never a
+/// calls [`remove_folder`] (so a kill in between leaves a folder too many, never a
 /// stored trial that lost its folder before its result was kept). True when marked.
 pub(crate) fn mark_finished(experiment: &Experiment, trial: &mut Trial) -> bool {
     if !(trial.state.is_finished() && has_folder(experiment, trial.id)) {
@@ -33,11 +33,6 @@ pub(crate) fn mark_finished(experiment: &Experiment, trial: &mut Trial) -> bool 
         serde_json::Value::Bool(true),
     );
     true
-}
-
-/// Removes the checkpoint folder of finished trial `id` (see [`mark_finished`]).
-pub(crate) fn remove_finished(experiment: &Experiment, id: u64) -> Result<(), RunError> {
-    remove_folder(experiment, id).map(|_| ())
 }
 
 /// Applies `scheduler.max_paused_checkpoints` to `history`: while more PAUSED trials than

@@ -427,7 +427,7 @@ impl Study {
                 .update_trial(d.study, &trial, Some(&self.strategy.state()))?;
         }
         if remove_folder {
-            crate::checkpoints::remove_finished(&self.experiment, trial.id)?;
+            crate::checkpoints::remove_folder(&self.experiment, trial.id)?;
         }
         let finished = self.trajectory.last().map_or(0, |p| p.trials) + 1;
         let new_best = trial.state == TrialState::Complete
@@ -606,6 +606,7 @@ impl Study {
         let job_rx = Arc::new(Mutex::new(job_rx));
         let (done_tx, done_rx) = mpsc::channel::<FromPool>();
         let experiment = self.experiment.clone();
+        let deadline = WallDeadline::of(&self.experiment, self.created_at);
         std::thread::scope(|scope| {
             for _ in 0..workers {
                 let (job_rx, done_tx, experiment) = (job_rx.clone(), done_tx.clone(), &experiment);
@@ -676,7 +677,7 @@ impl Study {
                                     &mut self.durable,
                                     &mut self.scheduler,
                                     &mut self.history,
-                                    WallDeadline::of(&self.experiment, self.created_at),
+                                    deadline,
                                 )
                                 .report(started, step, value),
                                 None => Verdict::Continue,

@@ -340,7 +340,7 @@ impl Worker {
         match outcome {
             Ok(()) => {
                 if remove_folder {
-                    crate::checkpoints::remove_finished(&self.experiment, trial.id)?;
+                    crate::checkpoints::remove_folder(&self.experiment, trial.id)?;
                 }
                 if kept == Kept::Paused {
                     self.bound_paused_checkpoints()?;

@@ -215,9 +215,6 @@ impl TrainEvaluator {
             .with(metric::TRAIN_SECONDS, seconds)
             .with(metrics::CHECKPOINT_LOAD_SECONDS, load_seconds)
             .with(metrics::EPOCHS, last.epoch as f64);
-        if let Some(mib) = ctx.measured().get(metrics::PEAK_RSS_MIB) {
-            m.insert(metrics::PEAK_RSS_MIB, mib);
-        }
         if self.settings.measure_latency {
             let s = self.train.shape;
             m.insert(
