@@ -14,6 +14,7 @@ mod out;
 mod progress;
 mod search;
 mod spaces;
+mod ui;
 mod worker;
 
 use std::process::ExitCode;
@@ -50,6 +51,10 @@ enum Command {
     Bench(bench::BenchCommand),
     /// List the built-in search spaces, or explain one.
     Spaces(spaces::SpacesArgs),
+    /// Serve a dashboard of studies (folders or PostgreSQL), read-only, in the browser.
+    Ui(ui::UiArgs),
+    /// Write a study's dashboard pages as one self-contained HTML file.
+    Report(ui::ReportArgs),
     /// Train an architecture from scratch (a study's best, or one from a file), measure it
     /// on the test set, and save it (safetensors, manifest, TorchScript).
     #[cfg(feature = "train")]
@@ -97,6 +102,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => search::validate(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Spaces(args) => spaces::run(args),
+        Command::Ui(args) => ui::ui(args),
+        Command::Report(args) => ui::report(args),
         #[cfg(feature = "train")]
         Command::Retrain(args) => model::retrain_cmd(args),
         #[cfg(feature = "train")]

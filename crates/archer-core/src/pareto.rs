@@ -110,15 +110,30 @@ pub fn non_dominated_ranks(points: &[Point]) -> Vec<usize> {
 }
 
 /// Indices of the feasible, non-dominated points among `points` (in input order).
+///
+/// O(N log N + N·F) for a front of F points: in lexicographically descending order a point
+/// can be dominated only by points before it, and a point dominated by anything is dominated
+/// by a front point, so each point is checked against the front found so far only.
 pub fn pareto_front(points: &[&[f64]]) -> Vec<usize> {
-    (0..points.len())
-        .filter(|&i| {
-            !points
-                .iter()
-                .enumerate()
-                .any(|(j, p)| j != i && dominates(p, points[i]))
-        })
-        .collect()
+    let lexicographic = |a: &[f64], b: &[f64]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| y.total_cmp(x))
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    };
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_by(|&a, &b| lexicographic(points[a], points[b]).then(a.cmp(&b)));
+    let mut front: Vec<usize> = Vec::new();
+    for i in order {
+        if !front.iter().any(|&f| dominates(points[f], points[i])) {
+            // Never removes anything for finite points; keeps the result exact with NaNs.
+            front.retain(|&f| !dominates(points[i], points[f]));
+            front.push(i);
+        }
+    }
+    front.sort_unstable();
+    front
 }
 
 /// NSGA-II's crowding distance of each point of one front: the sum over objectives of the
@@ -330,5 +345,28 @@ mod tests {
         assert!(d[0].is_infinite() && d[2].is_infinite());
         assert!((d[1] - 2.0).abs() < 1e-12);
         assert_eq!(pareto_front(&pts), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn the_sweep_finds_exactly_the_points_nothing_dominates() {
+        // Small integer grids make ties and duplicates common.
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) % 5) as f64
+        };
+        for m in 1..=3 {
+            for n in [0, 1, 2, 7, 40] {
+                let data: Vec<Vec<f64>> =
+                    (0..n).map(|_| (0..m).map(|_| next()).collect()).collect();
+                let pts: Vec<&[f64]> = data.iter().map(|v| &v[..]).collect();
+                let brute: Vec<usize> = (0..n)
+                    .filter(|&i| !(0..n).any(|j| j != i && dominates(pts[j], pts[i])))
+                    .collect();
+                assert_eq!(pareto_front(&pts), brute, "m = {m}, n = {n}");
+            }
+        }
     }
 }

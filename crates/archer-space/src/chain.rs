@@ -4,7 +4,9 @@
 
 use serde::Deserialize;
 
-use crate::{Arch, Dimension, DimensionKind, OpGraph, SearchSpace, SpaceError};
+use crate::{
+    Arch, Dimension, DimensionKind, LayerSketch, OpGraph, SearchSpace, Sketch, SpaceError,
+};
 
 pub(crate) static KIND: crate::config::Kind<ChainSettings> =
     crate::config::Kind::new("macro", |c| {
@@ -314,6 +316,21 @@ impl SearchSpace for ChainSpace {
         let arch = Arch::new(Self::NAME, Self::VERSION, choices);
         self.check(&arch)?;
         Ok(arch)
+    }
+
+    /// The layers from input to output, each `op kxk, f filters` with its skip sources.
+    fn sketch(&self, arch: &Arch) -> Sketch {
+        Sketch::Layers(
+            (0..self.layers)
+                .map(|i| {
+                    let (op, k, f, skips_from) = self.layer(arch, i);
+                    LayerSketch {
+                        label: format!("{op} {k}x{k}, {f} filters"),
+                        skips_from,
+                    }
+                })
+                .collect(),
+        )
     }
 
     fn graphs(&self, arch: &Arch) -> Vec<OpGraph> {

@@ -5,7 +5,10 @@ use archer_rng::Rng;
 
 use serde::Deserialize;
 
-use crate::{Arch, Dimension, DimensionKind, OpGraph, SearchSpace, SpaceError};
+use crate::{
+    Arch, CellSketch, Dimension, DimensionKind, OpGraph, SearchSpace, Sketch, SketchEdge,
+    SpaceError,
+};
 
 pub(crate) static KIND: crate::config::Kind<DartsSettings> =
     crate::config::Kind::new("darts", |c| {
@@ -268,6 +271,43 @@ impl SearchSpace for DartsSpace {
         let arch = Arch::new(Self::NAME, Self::VERSION, choices);
         self.check(&arch)?;
         Ok(arch)
+    }
+
+    /// Each cell as in the DARTS paper: inputs c_{k-2} and c_{k-1}, nodes 2..5 with two
+    /// incoming edges each, and the output that concatenates them.
+    fn sketch(&self, arch: &Arch) -> Sketch {
+        let output = NODES + 2;
+        let cells = CELLS
+            .iter()
+            .enumerate()
+            .map(|(cell, name)| {
+                let mut edges = Vec::new();
+                for node in 0..NODES {
+                    for slot in 0..2 {
+                        let (input, op) = Self::slot(arch, cell, node, slot);
+                        edges.push(SketchEdge {
+                            from: usize::from(input),
+                            to: node + 2,
+                            op: DARTS_OPS.get(op as usize).copied().unwrap_or("?").into(),
+                        });
+                    }
+                    edges.push(SketchEdge {
+                        from: node + 2,
+                        to: output,
+                        op: "concat".into(),
+                    });
+                }
+                let mut nodes = vec!["c_{k-2}".to_string(), "c_{k-1}".to_string()];
+                nodes.extend((2..output).map(|n| n.to_string()));
+                nodes.push("c_{k}".into());
+                CellSketch {
+                    name: (*name).into(),
+                    nodes,
+                    edges,
+                }
+            })
+            .collect();
+        Sketch::Cells(cells)
     }
 
     fn graphs(&self, arch: &Arch) -> Vec<OpGraph> {

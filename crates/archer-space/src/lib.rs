@@ -16,6 +16,7 @@ mod finite;
 mod generic;
 mod graph;
 mod nb201;
+mod sketch;
 mod space;
 
 pub use arch::{Arch, Gene};
@@ -36,4 +37,5 @@ pub use finite::FiniteSpace;
 pub use generic::{settle, FLOAT_MUTATION_SIGMA};
 pub use graph::OpGraph;
 pub use nb201::{Nb201Space, NB201_OPS};
+pub use sketch::{CellSketch, LayerSketch, Sketch, SketchEdge};
 pub use space::{hash_genes, SearchSpace, FLOAT_HASH_DIGITS};

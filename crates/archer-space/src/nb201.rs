@@ -5,7 +5,10 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use crate::{Arch, Dimension, DimensionKind, OpGraph, SearchSpace, SpaceError};
+use crate::{
+    Arch, CellSketch, Dimension, DimensionKind, OpGraph, SearchSpace, Sketch, SketchEdge,
+    SpaceError,
+};
 
 pub(crate) static KIND: crate::config::Kind<Nb201Settings> =
     crate::config::Kind::new("nb201", |c| {
@@ -249,6 +252,24 @@ impl SearchSpace for Nb201Space {
         let arch = Arch::new(Self::NAME, Self::VERSION, choices);
         self.check(&arch)?;
         Ok(arch)
+    }
+
+    /// The cell as drawn in the NAS-Bench-201 paper: nodes 0..3, six edges with their ops.
+    fn sketch(&self, arch: &Arch) -> Sketch {
+        let edges = NB201_EDGES
+            .iter()
+            .zip(self.ops_of(arch))
+            .map(|(&(from, to), op)| SketchEdge {
+                from,
+                to,
+                op: op.to_string(),
+            })
+            .collect();
+        Sketch::Cells(vec![CellSketch {
+            name: "cell".into(),
+            nodes: (0..4).map(|n| n.to_string()).collect(),
+            edges,
+        }])
     }
 
     fn graphs(&self, arch: &Arch) -> Vec<OpGraph> {

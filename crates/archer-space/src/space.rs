@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 use crate::encoding::{self, Encoding};
 use crate::generic;
-use crate::{Arch, Dimension, Gene, OpGraph, SpaceError};
+use crate::{Arch, Dimension, Gene, OpGraph, Sketch, SpaceError};
 
 /// A framework-free description of all candidate architectures.
 ///
@@ -130,6 +130,12 @@ pub trait SearchSpace: Send + Sync + Debug {
 
     /// The architecture as node-labelled DAGs (one per cell), for graph encodings and kernels.
     fn graphs(&self, arch: &Arch) -> Vec<OpGraph>;
+
+    /// The architecture as something to draw. By default its [`SearchSpace::graphs`]; spaces
+    /// whose cells label edges, or that are chains of layers, say so.
+    fn sketch(&self, arch: &Arch) -> Sketch {
+        Sketch::Graphs(self.graphs(arch))
+    }
 
     /// Fixed-length numeric encoding for predictors; same length for every arch of the space.
     /// A space without cell graphs encodes `AdjacencyOps` and `Path` as `OneHot`.

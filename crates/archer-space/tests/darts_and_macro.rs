@@ -98,3 +98,44 @@ fn macro_space_formats_layers_and_skips() {
         .unwrap_err();
     assert!(bad.to_string().contains("layers = 0"), "{bad}");
 }
+
+#[test]
+fn darts_sketches_both_cells_with_two_inputs_per_node_and_the_concat() {
+    let space = DartsSpace::default();
+    let a = space.parse(DARTS_V2).unwrap();
+    let archer_space::Sketch::Cells(cells) = space.sketch(&a) else {
+        panic!("DARTS draws as edge-labelled cells");
+    };
+    let names: Vec<&str> = cells.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["normal", "reduce"]);
+    for cell in &cells {
+        assert_eq!(cell.nodes.len(), 7);
+        for node in 2..6 {
+            let into: Vec<_> = cell.edges.iter().filter(|e| e.to == node).collect();
+            assert_eq!(into.len(), 2, "{}", cell.name);
+            assert!(into.iter().all(|e| e.from < node));
+        }
+        assert_eq!(cell.edges.iter().filter(|e| e.to == 6).count(), 4);
+    }
+    // The last normal node reads node 2 through dil_conv_3x3.
+    assert!(cells[0]
+        .edges
+        .iter()
+        .any(|e| e.from == 2 && e.to == 5 && e.op == "dil_conv_3x3"));
+}
+
+#[test]
+fn chain_sketch_lists_layers_with_their_skips() {
+    let space = ChainSpace::default();
+    let a = space.sample(&mut Rng::seed_from(3)).unwrap();
+    let archer_space::Sketch::Layers(layers) = space.sketch(&a) else {
+        panic!("the chain space draws as layers");
+    };
+    assert_eq!(layers.len(), space.layers());
+    for (i, layer) in layers.iter().enumerate() {
+        let (op, k, f, skips) = space.layer(&a, i);
+        assert_eq!(layer.label, format!("{op} {k}x{k}, {f} filters"));
+        assert_eq!(layer.skips_from, skips);
+        assert!(layer.skips_from.iter().all(|&j| j + 2 <= i));
+    }
+}

@@ -158,3 +158,30 @@ fn neighbourhood_is_24_and_path_encoding_counts_paths() {
     assert_eq!(space.encode(&a, Encoding::OneHot).len(), 30);
     assert_eq!(space.encode(&a, Encoding::AdjacencyOps).len(), 28 + 8 * 5);
 }
+
+#[test]
+fn the_sketch_is_the_papers_cell_with_six_labelled_edges() {
+    let space = Nb201Space::default();
+    let a = space.parse(RESNET).unwrap();
+    let archer_space::Sketch::Cells(cells) = space.sketch(&a) else {
+        panic!("NB201 draws as an edge-labelled cell");
+    };
+    assert_eq!(cells.len(), 1);
+    assert_eq!(cells[0].nodes, ["0", "1", "2", "3"]);
+    let edges: Vec<(usize, usize, &str)> = cells[0]
+        .edges
+        .iter()
+        .map(|e| (e.from, e.to, e.op.as_str()))
+        .collect();
+    assert_eq!(
+        edges,
+        [
+            (0, 1, "nor_conv_3x3"),
+            (0, 2, "none"),
+            (1, 2, "nor_conv_3x3"),
+            (0, 3, "skip_connect"),
+            (1, 3, "none"),
+            (2, 3, "skip_connect"),
+        ]
+    );
+}
