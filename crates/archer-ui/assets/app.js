@@ -69,6 +69,8 @@
       body.replaceChildren.apply(body, rows);
       table.dataset.total = data.total;
       table.dataset.seq = data.seq;
+      // What the table shows now, for whoever drives the page (the browser test).
+      table.dataset.view = [view.sort, view.desc ? "desc" : "asc", view.state, view.q, view.offset].join(":");
       markSorted(table, view.sort, view.desc);
       pager.replaceChildren();
       const first = data.total === 0 ? 0 : view.offset + 1;

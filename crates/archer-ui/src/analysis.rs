@@ -134,8 +134,12 @@ pub struct Effect {
     pub eta_squared: f64,
 }
 
-/// Every categorical dimension's effect, the largest η² first. Continuous dimensions are
-/// left out (their values rarely repeat).
+/// Choices a dimension may have for its effect to be shown: with more, most choices are
+/// made by one or two trials and η² says more about the sample than the dimension.
+pub const MAX_CHOICES: usize = 10;
+
+/// Every dimension's effect, the largest η² first. Continuous dimensions, and those with
+/// more than [`MAX_CHOICES`] choices made, are left out (their values rarely repeat).
 pub fn effects(snap: &Snapshot, space: &dyn SearchSpace) -> Vec<Effect> {
     let (metric, _) = first_objective(snap);
     let trials: Vec<(&Trial, f64)> = scored(snap)
@@ -164,7 +168,7 @@ pub fn effects(snap: &Snapshot, space: &dyn SearchSpace) -> Vec<Effect> {
                 None => groups.push((g, *v, 1)),
             }
         }
-        if continuous || groups.len() < 2 {
+        if continuous || groups.len() < 2 || groups.len() > MAX_CHOICES {
             continue;
         }
         let between: f64 = groups

@@ -107,7 +107,13 @@ fn xy_chart(frame: Frame, series: impl FnOnce(&mut Chart) -> Drawn) -> String {
             .configure_mesh()
             .x_desc(frame.x_label)
             .y_desc(frame.y_label)
-            .x_label_formatter(&|x| format!("{x:.0}"))
+            .x_label_formatter(&|x| {
+                if frame.x.1 - frame.x.0 < 20.0 {
+                    format!("{x:.1}")
+                } else {
+                    format!("{x:.0}")
+                }
+            })
             .light_line_style(RGBColor(238, 238, 238))
             .draw()
             .map_err(boxed)?;

@@ -168,7 +168,7 @@ pub fn study_charts(study: &LiveStudy, snap: &Snapshot) -> Markup {
         @if !effects.is_empty() {
             section #effects {
                 h2 { "Each dimension's effect on " (metric) }
-                p.note { "Mean " (metric) " of the complete trials per choice (trials in brackets). η² is the share of the variance of " (metric) " that the choice explains (one-way ANOVA); largest first." }
+                p.note { "Mean " (metric) " of the complete trials per choice (trials in brackets). η² is the share of the variance of " (metric) " that the choice explains (one-way ANOVA); largest first. Continuous dimensions and those with more than " (analysis::MAX_CHOICES) " choices made are left out." }
                 div.effects {
                     @for e in effects.iter().take(12) {
                         figure.effect data-dimension=(e.dimension) {
