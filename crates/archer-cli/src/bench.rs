@@ -41,6 +41,9 @@ pub enum BenchCommand {
     /// same networks in PyTorch (bench/engine_reference.py) run by a given Python.
     #[cfg(feature = "train")]
     Engine(crate::bench_engine::EngineArgs),
+    /// The dashboard under load: N concurrent clients on loopback against `archer ui`'s
+    /// study page and trial-table API, beside a static file under the same load.
+    Ui(crate::bench_ui::UiBenchArgs),
     /// Whole experiments (search, then the same retraining of each winner) over seeds at
     /// one budget: a multi-fidelity search against a single-fidelity one on real data.
     #[cfg(feature = "train")]
@@ -211,6 +214,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Engine(args) => crate::bench_engine::run(args),
         #[cfg(feature = "train")]
         BenchCommand::Compare(args) => crate::bench_compare::run(args),
+        BenchCommand::Ui(args) => crate::bench_ui::run(args),
     }
 }
 

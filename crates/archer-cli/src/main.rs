@@ -7,6 +7,7 @@ mod bench_curves;
 #[cfg(feature = "train")]
 mod bench_engine;
 mod bench_table;
+mod bench_ui;
 mod inspect;
 #[cfg(feature = "train")]
 mod model;

@@ -297,6 +297,8 @@ fn the_dashboard_in_a_real_browser() {
             legend.as_str().unwrap().contains(&format!("study front ({front} points)")),
             "{legend}"
         );
+        // ... against the benchmark's true front, found by looking up every NB201 cell.
+        assert!(legend.as_str().unwrap().contains("benchmark's true front ("), "{legend}");
         screenshot(&c, &shots, "pareto.png").await;
 
         // A study still running gains rows without a reload.

@@ -14,6 +14,7 @@ mod charts;
 pub mod drawing;
 mod error;
 pub mod pages;
+mod reference;
 mod report;
 mod server;
 pub mod snapshot;

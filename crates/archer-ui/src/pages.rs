@@ -136,8 +136,16 @@ fn summary_block(s: &Summary) -> Markup {
     }
 }
 
-/// The charts of a study page, also served alone for live updates.
+/// The charts of a study page (also served alone for live updates), made once per snapshot.
 pub fn study_charts(study: &LiveStudy, snap: &Snapshot) -> Markup {
+    PreEscaped(
+        snap.charts
+            .get_or_init(|| draw_charts(study, snap).into_string())
+            .clone(),
+    )
+}
+
+fn draw_charts(study: &LiveStudy, snap: &Snapshot) -> Markup {
     let (metric, _) = analysis::first_objective(snap);
     let (by_trial, inc_trial) = analysis::anytime(snap, false);
     let (by_time, inc_time) = analysis::anytime(snap, true);
@@ -153,8 +161,13 @@ pub fn study_charts(study: &LiveStudy, snap: &Snapshot) -> Markup {
                 (PreEscaped(charts::anytime("Best so far, by time", "seconds (study clock)", &metric, &by_time, &inc_time)))
             }
             @if let Some((x, y, all, front)) = &pareto {
+                @let reference = study.reference_front.get_or_init(|| crate::reference::true_front(study));
                 figure #chart-pareto data-front=(front.len()) {
-                    (PreEscaped(charts::pareto(x, y, all, front, None)))
+                    (PreEscaped(charts::pareto(x, y, all, front, reference.as_ref().ok().map(|r| ("benchmark's true front", &r[..])))))
+                    @match reference {
+                        Ok(r) => figcaption { "Grey: every feasible complete trial; blue: the study's front; green: the " (r.len()) " architectures of the benchmark's true front (every architecture of the space looked up, the study's constraints applied)." }
+                        Err(why) => figcaption { "Grey: every feasible complete trial; blue: the study's front. No true front is drawn: " (why) "." }
+                    }
                 }
             }
             // One value per trial (a table's final accuracy) is no curve.
@@ -183,7 +196,12 @@ pub fn study_charts(study: &LiveStudy, snap: &Snapshot) -> Markup {
 
 /// The columns of the trial table after the fixed ones: the objectives' metrics first, then
 /// every other metric any trial reported.
-pub fn metric_columns(snap: &Snapshot) -> Vec<String> {
+pub fn metric_columns(snap: &Snapshot) -> &[String] {
+    snap.metric_columns
+        .get_or_init(|| find_metric_columns(snap))
+}
+
+fn find_metric_columns(snap: &Snapshot) -> Vec<String> {
     let mut names: Vec<String> = snap
         .record
         .objectives
@@ -255,11 +273,11 @@ pub fn trial_table(key: Option<&str>, snap: &Snapshot, rows: &[&Row]) -> Markup 
                 thead { tr {
                     th data-sort="number" { "#" } th data-sort="state" { "state" } th data-sort="arch" { "architecture" }
                     th data-sort="fidelity" { "fidelity" }
-                    @for m in &metrics { th data-sort={ "m:" (m) } { (m) } }
+                    @for m in metrics { th data-sort={ "m:" (m) } { (m) } }
                     th data-sort="cost" { "cost (s)" } th data-sort="worker" { "worker" }
                 } }
                 tbody {
-                    @for r in rows { (table_row(key, r, &metrics)) }
+                    @for r in rows { (table_row(key, r, metrics)) }
                 }
             }
         }

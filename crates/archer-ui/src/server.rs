@@ -60,6 +60,20 @@ impl Dashboard {
         (ok, self.studies.len() - ok)
     }
 
+    /// The key of the study with the most trials (the first on ties).
+    pub fn largest(&self) -> Option<String> {
+        let mut best: Option<(usize, &String)> = None;
+        for key in &self.order {
+            if let Ok(study) = &self.studies[key] {
+                let n = study.snapshot().map_or(0, |s| s.rows.len());
+                if best.is_none_or(|(m, _)| n > m) {
+                    best = Some((n, key));
+                }
+            }
+        }
+        best.map(|(_, k)| k.clone())
+    }
+
     /// The study under `key`, if the catalog has one that opened.
     pub fn study(&self, key: &str) -> Option<Arc<LiveStudy>> {
         if !catalog::is_key(key) {

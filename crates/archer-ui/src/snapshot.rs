@@ -3,7 +3,7 @@
 //! reloads the whole study and a study of 100,000 trials stays fast.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use archer_core::{Trial, TrialState};
@@ -12,6 +12,7 @@ use archer_space::SearchSpace;
 use archer_store::{Store, StudyRecord};
 
 use crate::catalog::StudySource;
+use crate::summary::Summary;
 use crate::UiError;
 
 /// One trial with what the pages show of it, computed once per change.
@@ -29,12 +30,27 @@ pub struct Snapshot {
     pub seq: i64,
     /// Indexed by trial number.
     pub rows: Vec<Arc<Row>>,
-    /// When the snapshot was read.
-    pub read_at: Instant,
     orders: Mutex<HashMap<String, Arc<Vec<u32>>>>,
+    /// What pages compute from the whole study, made once per snapshot (so 50 clients of a
+    /// 100,000-trial study share one computation per change).
+    pub charts: OnceLock<String>,
+    pub summary: OnceLock<Summary>,
+    pub metric_columns: OnceLock<Vec<String>>,
 }
 
 impl Snapshot {
+    fn new(record: StudyRecord, seq: i64, rows: Vec<Arc<Row>>) -> Self {
+        Snapshot {
+            record,
+            seq,
+            rows,
+            orders: Mutex::new(HashMap::new()),
+            charts: OnceLock::new(),
+            summary: OnceLock::new(),
+            metric_columns: OnceLock::new(),
+        }
+    }
+
     pub fn count(&self, state: TrialState) -> usize {
         self.rows.iter().filter(|r| r.trial.state == state).count()
     }
@@ -122,6 +138,10 @@ pub struct LiveStudy {
     pub config_table: toml::Table,
     store: Mutex<Box<dyn Store>>,
     current: RwLock<Arc<Snapshot>>,
+    /// When the store was last asked for changes.
+    checked_at: Mutex<Instant>,
+    /// A tabular benchmark's true Pareto front (or why there is none), found once.
+    pub reference_front: OnceLock<Result<Vec<(f64, f64)>, String>>,
 }
 
 impl LiveStudy {
@@ -152,13 +172,7 @@ impl LiveStudy {
             .into_iter()
             .map(|t| Arc::new(row(space.as_ref(), t)))
             .collect();
-        let snapshot = Snapshot {
-            record,
-            seq: changes.seq,
-            rows,
-            read_at: Instant::now(),
-            orders: Mutex::new(HashMap::new()),
-        };
+        let snapshot = Snapshot::new(record, changes.seq, rows);
         Ok(LiveStudy {
             source,
             space,
@@ -166,6 +180,8 @@ impl LiveStudy {
             config_table,
             store: Mutex::new(store),
             current: RwLock::new(Arc::new(snapshot)),
+            checked_at: Mutex::new(Instant::now()),
+            reference_front: OnceLock::new(),
         })
     }
 
@@ -173,21 +189,31 @@ impl LiveStudy {
     /// read first, by one request at a time: the others meanwhile get the current snapshot
     /// rather than wait. A store error is returned only when no refresh could be made.
     pub fn snapshot(&self) -> Result<Arc<Snapshot>, UiError> {
-        let current = self.current();
-        if current.read_at.elapsed() < FRESH_FOR {
-            return Ok(current);
+        if self.checked().elapsed() < FRESH_FOR {
+            return Ok(self.current());
         }
         let Ok(mut store) = self.store.try_lock() else {
-            return Ok(current);
+            return Ok(self.current());
         };
         // Another request may have refreshed while this one waited for the lock.
-        let current = self.current();
-        if current.read_at.elapsed() < FRESH_FOR {
-            return Ok(current);
+        if self.checked().elapsed() < FRESH_FOR {
+            return Ok(self.current());
         }
+        let current = self.current();
         let next = self.refresh(store.as_mut(), &current)?;
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = next.clone();
-        Ok(next)
+        *self.checked_at.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        match next {
+            Some(next) => {
+                let next = Arc::new(next);
+                *self.current.write().unwrap_or_else(|p| p.into_inner()) = next.clone();
+                Ok(next)
+            }
+            None => Ok(current),
+        }
+    }
+
+    fn checked(&self) -> Instant {
+        *self.checked_at.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn current(&self) -> Arc<Snapshot> {
@@ -197,7 +223,8 @@ impl LiveStudy {
             .clone()
     }
 
-    fn refresh(&self, store: &mut dyn Store, old: &Snapshot) -> Result<Arc<Snapshot>, UiError> {
+    /// The study after the changes since `old`, or `None` when nothing changed.
+    fn refresh(&self, store: &mut dyn Store, old: &Snapshot) -> Result<Option<Snapshot>, UiError> {
         let changes = store.trials_since(old.record.id, old.seq)?;
         let record = if changes.trials.is_empty() && old.record.stop_reason.is_some() {
             old.record.clone()
@@ -207,14 +234,7 @@ impl LiveStudy {
                 .unwrap_or_else(|| old.record.clone())
         };
         if changes.seq == old.seq && record == old.record {
-            return Ok(Arc::new(Snapshot {
-                record,
-                seq: old.seq,
-                rows: old.rows.clone(),
-                read_at: Instant::now(),
-                // Nothing changed: the sort orders still hold.
-                orders: Mutex::new(old.orders.lock().unwrap_or_else(|p| p.into_inner()).clone()),
-            }));
+            return Ok(None);
         }
         let mut rows = old.rows.clone();
         for t in changes.trials {
@@ -234,13 +254,7 @@ impl LiveStudy {
                 rows.push(r);
             }
         }
-        Ok(Arc::new(Snapshot {
-            record,
-            seq: changes.seq,
-            rows,
-            read_at: Instant::now(),
-            orders: Mutex::new(HashMap::new()),
-        }))
+        Ok(Some(Snapshot::new(record, changes.seq, rows)))
     }
 }
 

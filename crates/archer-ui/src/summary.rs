@@ -36,7 +36,12 @@ pub struct Summary {
     pub last_change: String,
 }
 
+/// The study's summary, made once per snapshot.
 pub fn summarise(study: &LiveStudy, snap: &Snapshot) -> Summary {
+    snap.summary.get_or_init(|| compute(study, snap)).clone()
+}
+
+fn compute(study: &LiveStudy, snap: &Snapshot) -> Summary {
     let count = |s: TrialState| snap.count(s);
     let multi = snap.record.objectives.len() > 1;
     let (metric, _) = analysis::first_objective(snap);
