@@ -17,4 +17,4 @@ pub use history::History;
 pub use metrics::{
     metric, scores, total_violation, Constraint, Direction, MetricSpec, Metrics, Objective,
 };
-pub use trial::{Trial, TrialState, PROMOTIONS_ATTR, SCREENED_ATTR};
+pub use trial::{Trial, TrialState, PROMOTED_AT_ATTR, PROMOTIONS_ATTR, SCREENED_ATTR};

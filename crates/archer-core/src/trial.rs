@@ -54,6 +54,10 @@ pub const SCREENED_ATTR: &str = "screened";
 /// `study.max_attempts`, counts the attempts of the current evaluation only).
 pub const PROMOTIONS_ATTR: &str = "promotions";
 
+/// The attribute listing the steps at which a scheduler promoted this trial (the last step
+/// it had reported each time), in order: what the dashboard marks on its curve.
+pub const PROMOTED_AT_ATTR: &str = "promoted_at_steps";
+
 /// One evaluation of one architecture at one fidelity, and everything known about it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Trial {

@@ -1333,6 +1333,17 @@ pub(crate) fn promoted(
     let promotions = t.promotions();
     t.attrs
         .insert(PROMOTIONS_ATTR.into(), serde_json::json!(promotions + 1));
+    let paused_at = t.intermediate.iter().map(|(s, _)| *s).max().unwrap_or(0);
+    let mut steps = t
+        .attrs
+        .get(archer_core::PROMOTED_AT_ATTR)
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    steps.push(serde_json::json!(paused_at));
+    t.attrs.insert(
+        archer_core::PROMOTED_AT_ATTR.into(),
+        serde_json::Value::Array(steps),
+    );
     if p.from_scratch {
         // Usually there is nothing to remove (tables keep no files).
         if crate::checkpoints::remove_folder(experiment, t.id)? {
@@ -1352,9 +1363,8 @@ pub(crate) fn promoted(
             serde_json::Value::Bool(true),
         );
     } else {
-        let step = t.intermediate.iter().map(|(s, _)| *s).max().unwrap_or(0);
         t.attrs
-            .insert(RESUMED_FROM_STEP_ATTR.into(), serde_json::json!(step));
+            .insert(RESUMED_FROM_STEP_ATTR.into(), serde_json::json!(paused_at));
     }
     Ok(Some(t))
 }

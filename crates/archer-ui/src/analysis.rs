@@ -3,15 +3,15 @@
 //! the scheduler's decisions.
 
 use archer_core::pareto::pareto_front;
-use archer_core::{Direction, Trial, TrialState};
+use archer_core::{Direction, Trial, TrialState, PROMOTED_AT_ATTR};
 use archer_runner::{RESUMED_FROM_STEP_ATTR, SIM_FINISHED_ATTR};
 use archer_space::{Gene, SearchSpace};
 
 use crate::charts::Mark;
+use crate::snapshot::Snapshot;
 
 /// `(x, y)` points of a chart.
 pub type Points = Vec<(f64, f64)>;
-use crate::snapshot::Snapshot;
 
 /// Trials that count for the objective: COMPLETE, feasible, with a score.
 pub fn scored(snap: &Snapshot) -> impl Iterator<Item = &Trial> {
@@ -196,7 +196,18 @@ pub fn effects(snap: &Snapshot, space: &dyn SearchSpace) -> Vec<Effect> {
 pub fn marks(t: &Trial) -> Vec<Mark> {
     let mut out = Vec::new();
     let at = |step: u32| t.intermediate.iter().find(|p| p.0 == step).map(|p| p.1);
-    if let Some(step) = t.attrs.get(RESUMED_FROM_STEP_ATTR).and_then(|v| v.as_u64()) {
+    // Every promotion the trial had; a study from before the steps were recorded knows
+    // only the one under way.
+    let mut promoted: Vec<u64> = t
+        .attrs
+        .get(PROMOTED_AT_ATTR)
+        .and_then(|v| v.as_array())
+        .map(|a| a.iter().filter_map(|s| s.as_u64()).collect())
+        .unwrap_or_default();
+    if promoted.is_empty() {
+        promoted.extend(t.attrs.get(RESUMED_FROM_STEP_ATTR).and_then(|v| v.as_u64()));
+    }
+    for step in promoted {
         if let Some(value) = at(step as u32) {
             out.push(Mark {
                 step: step as u32,
