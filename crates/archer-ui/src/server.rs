@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -20,12 +21,63 @@ use crate::snapshot::{sort_value, LiveStudy, SortValue};
 use crate::summary::{summarise, Summary};
 use crate::UiError;
 
-/// The studies a server shows: each opened once, or the reason it could not be.
+/// The studies a server shows: each opened once, or the reason it could not be. Studies
+/// created in a PostgreSQL database after the start are added when the studies page is
+/// next shown (the database is listed again at most every [`RELIST_EVERY`]).
 pub struct Dashboard {
-    studies: BTreeMap<String, Result<Arc<LiveStudy>, String>>,
+    catalog: RwLock<Catalog>,
+    /// The PostgreSQL targets, listed again for new studies.
+    databases: Vec<String>,
+    listed_at: Mutex<Instant>,
+    token: Option<String>,
+}
+
+#[derive(Default)]
+struct Catalog {
+    studies: BTreeMap<String, Entry>,
     /// Catalog order.
     order: Vec<String>,
-    token: Option<String>,
+}
+
+type Entry = Result<Arc<LiveStudy>, String>;
+
+/// How often a PostgreSQL target is listed again for new studies, at most.
+pub const RELIST_EVERY: Duration = Duration::from_secs(5);
+
+impl Catalog {
+    fn add(&mut self, source: StudySource) {
+        let key = source.key.clone();
+        self.insert(key, open_entry(source));
+    }
+
+    fn insert(&mut self, key: String, entry: Entry) {
+        self.order.push(key.clone());
+        self.studies.insert(key, entry);
+    }
+
+    fn holds(&self, location: &str, study: &str) -> bool {
+        self.studies.values().any(|e| {
+            e.as_ref()
+                .is_ok_and(|s| s.source.location == location && s.source.study == study)
+        })
+    }
+
+    /// `base`, or `base-2`, `base-3`, ... whichever is free.
+    fn free_key(&self, base: &str) -> String {
+        let mut key = base.to_string();
+        let mut n = 1;
+        while self.studies.contains_key(&key) {
+            n += 1;
+            key = format!("{base}-{n}");
+        }
+        key
+    }
+}
+
+fn open_entry(source: StudySource) -> Entry {
+    LiveStudy::open(source)
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
 }
 
 impl Dashboard {
@@ -33,38 +85,84 @@ impl Dashboard {
     /// with its error rather than failing the whole dashboard; no study at all is an error.
     pub fn open(targets: &[String], token: Option<String>) -> Result<Self, UiError> {
         let sources = catalog::discover(targets)?;
-        Ok(Self::from_sources(sources, token))
+        let mut dashboard = Self::from_sources(sources, token);
+        dashboard.databases = targets
+            .iter()
+            .filter(|t| archer_store::is_postgres_url(t))
+            .cloned()
+            .collect();
+        Ok(dashboard)
     }
 
     pub fn from_sources(sources: Vec<StudySource>, token: Option<String>) -> Self {
-        let mut studies = BTreeMap::new();
-        let mut order = Vec::new();
+        let mut catalog = Catalog::default();
         for source in sources {
-            let key = source.key.clone();
-            let opened = LiveStudy::open(source)
-                .map(Arc::new)
-                .map_err(|e| e.to_string());
-            order.push(key.clone());
-            studies.insert(key, opened);
+            catalog.add(source);
         }
         Dashboard {
-            studies,
-            order,
+            catalog: RwLock::new(catalog),
+            databases: Vec::new(),
+            listed_at: Mutex::new(Instant::now()),
             token,
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {
+        self.catalog.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds the studies created in the PostgreSQL targets since they were last listed. A
+    /// database that cannot be listed now is tried again next time.
+    fn relist(&self) {
+        if self.databases.is_empty() {
+            return;
+        }
+        // Held throughout: one relist at a time, and only a relist adds to the catalog, so
+        // a key found free below stays free until it is taken.
+        let Ok(mut at) = self.listed_at.try_lock() else {
+            return;
+        };
+        if at.elapsed() < RELIST_EVERY {
+            return;
+        }
+        *at = Instant::now();
+        for url in &self.databases {
+            let Ok(names) = archer_store::open(url).and_then(|mut s| s.studies()) else {
+                continue;
+            };
+            for record in names {
+                if self.read().holds(url, &record.name) {
+                    continue;
+                }
+                // Opened (all its trials read) before the catalog is locked for writing.
+                let key = self.read().free_key(&catalog::slug(&record.name));
+                let entry = open_entry(StudySource {
+                    key: key.clone(),
+                    location: url.clone(),
+                    study: record.name.clone(),
+                    folder: None,
+                });
+                self.catalog
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key, entry);
+            }
         }
     }
 
     /// How many studies opened, and how many did not.
     pub fn counts(&self) -> (usize, usize) {
-        let ok = self.studies.values().filter(|s| s.is_ok()).count();
-        (ok, self.studies.len() - ok)
+        let catalog = self.read();
+        let ok = catalog.studies.values().filter(|s| s.is_ok()).count();
+        (ok, catalog.studies.len() - ok)
     }
 
     /// The key of the study with the most trials (the first on ties).
     pub fn largest(&self) -> Option<String> {
+        let catalog = self.read();
         let mut best: Option<(usize, &String)> = None;
-        for key in &self.order {
-            if let Ok(study) = &self.studies[key] {
+        for key in &catalog.order {
+            if let Ok(study) = &catalog.studies[key] {
                 let n = study.snapshot().map_or(0, |s| s.rows.len());
                 if best.is_none_or(|(m, _)| n > m) {
                     best = Some((n, key));
@@ -79,7 +177,7 @@ impl Dashboard {
         if !catalog::is_key(key) {
             return None;
         }
-        self.studies.get(key)?.as_ref().ok().cloned()
+        self.read().studies.get(key)?.as_ref().ok().cloned()
     }
 
     /// The routes, with the token check when the dashboard has a token.
@@ -222,9 +320,18 @@ async fn script() -> Response {
 }
 
 fn summaries(app: &Dashboard) -> Vec<Result<Summary, (String, String)>> {
-    app.order
+    app.relist();
+    let entries: Vec<(String, Entry)> = {
+        let catalog = app.read();
+        catalog
+            .order
+            .iter()
+            .map(|k| (k.clone(), catalog.studies[k].clone()))
+            .collect()
+    };
+    entries
         .iter()
-        .map(|key| match &app.studies[key] {
+        .map(|(key, entry)| match entry {
             Ok(study) => study
                 .snapshot()
                 .map(|snap| summarise(study, &snap))

@@ -17,34 +17,54 @@ fn url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/archer_test".into())
 }
 
-#[test]
-fn a_postgres_study_is_served_from_its_folder_and_listed_from_its_url() {
-    let url = url();
-    let name = format!(
-        "ui-pg-{}-{}",
+/// Runs 30 trials of the multi-objective NB201 example as study `name` in PostgreSQL, its
+/// experiment folder at `out`.
+fn pg_study(url: &str, name: &str, out: &std::path::Path) {
+    let mut config =
+        ExperimentConfig::from_file(&common::repo_root().join("examples/nb201-ehvi-pixel3.toml"))
+            .unwrap();
+    config.study.name = name.to_string();
+    config.apply(&Overrides {
+        output: Some(out.to_path_buf()),
+        trials: Some(30),
+        ..Overrides::default()
+    });
+    let experiment = config.validate().unwrap();
+    let folder = ExperimentDir::create(out).unwrap();
+    let (mut study, mut recorder) = launch::start(experiment, &folder, Some(url))
+        .unwrap_or_else(|e| panic!("PostgreSQL at {url} is required: {e}"));
+    study.run(&mut recorder, &mut |_| {}).unwrap();
+}
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_micros()
-    );
+    )
+}
+
+async fn get(router: &axum::Router, uri: &str) -> (StatusCode, String) {
+    let response = router
+        .clone()
+        .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[test]
+fn a_postgres_study_is_served_from_its_folder_and_listed_from_its_url() {
+    let url = url();
+    let name = unique("ui-pg");
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
-    let mut config =
-        ExperimentConfig::from_file(&common::repo_root().join("examples/nb201-ehvi-pixel3.toml"))
-            .unwrap();
-    config.study.name = name.clone();
-    config.apply(&Overrides {
-        output: Some(out.clone()),
-        trials: Some(30),
-        ..Overrides::default()
-    });
-    let experiment = config.validate().unwrap();
-    let folder = ExperimentDir::create(&out).unwrap();
-    let (mut study, mut recorder) = launch::start(experiment, &folder, Some(&url))
-        .unwrap_or_else(|e| panic!("PostgreSQL at {url} is required: {e}"));
-    study.run(&mut recorder, &mut |_| {}).unwrap();
-    drop(folder);
+    pg_study(&url, &name, &out);
 
     let listed = archer_ui::catalog::discover(std::slice::from_ref(&url)).unwrap();
     assert!(
@@ -57,38 +77,53 @@ fn a_postgres_study_is_served_from_its_folder_and_listed_from_its_url() {
         .router();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let response = router
-            .clone()
-            .oneshot(
-                Request::builder()
-                    .uri("/api/studies")
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        let studies: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let (status, body) = get(&router, "/api/studies").await;
+        assert_eq!(status, StatusCode::OK);
+        let studies: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(studies[0]["study"], name.as_str());
         assert_eq!(studies[0]["trials"], 30);
         assert!(studies[0]["storage"]
             .as_str()
             .unwrap()
             .starts_with("postgres://"));
-        let page = router
-            .clone()
-            .oneshot(
-                Request::builder()
-                    .uri("/s/run")
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(get(&router, "/s/run").await.0, StatusCode::OK);
     });
     // The synchronous PostgreSQL client owns a runtime of its own: it is dropped here, off
     // the async threads (the server never drops it).
+    drop(router);
+}
+
+#[test]
+fn a_study_created_after_the_start_appears_on_the_studies_page() {
+    let url = url();
+    let tmp = tempfile::tempdir().unwrap();
+    let first = unique("ui-pg-first");
+    pg_study(&url, &first, &tmp.path().join("first"));
+    let router = Dashboard::open(std::slice::from_ref(&url), None)
+        .unwrap()
+        .router();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let second = unique("ui-pg-later");
+    let names = |body: &str| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["study"].as_str().map(String::from))
+            .collect()
+    };
+    runtime.block_on(async {
+        let (_, body) = get(&router, "/api/studies").await;
+        assert!(names(&body).contains(&first));
+        assert!(!names(&body).contains(&second));
+    });
+    pg_study(&url, &second, &tmp.path().join("second"));
+    std::thread::sleep(archer_ui::RELIST_EVERY + std::time::Duration::from_millis(100));
+    runtime.block_on(async {
+        let (_, body) = get(&router, "/api/studies").await;
+        assert!(names(&body).contains(&second), "the new study is listed");
+        let key = archer_ui::catalog::slug(&second);
+        assert_eq!(get(&router, &format!("/s/{key}")).await.0, StatusCode::OK);
+    });
     drop(router);
 }
