@@ -139,9 +139,9 @@ fn summary_block(s: &Summary) -> Markup {
 /// The charts of a study page (also served alone for live updates), made once per snapshot.
 pub fn study_charts(study: &LiveStudy, snap: &Snapshot) -> Markup {
     PreEscaped(
-        snap.charts
-            .get_or_init(|| draw_charts(study, snap).into_string())
-            .clone(),
+        study
+            .charts(snap, || draw_charts(study, snap).into_string())
+            .to_string(),
     )
 }
 

@@ -3,6 +3,7 @@
 //! reloads the whole study and a study of 100,000 trials stays fast.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
@@ -33,7 +34,7 @@ pub struct Snapshot {
     orders: Mutex<HashMap<String, Arc<Vec<u32>>>>,
     /// What pages compute from the whole study, made once per snapshot (so 50 clients of a
     /// 100,000-trial study share one computation per change).
-    pub charts: OnceLock<String>,
+    pub charts: OnceLock<Arc<String>>,
     pub summary: OnceLock<Summary>,
     pub metric_columns: OnceLock<Vec<String>>,
 }
@@ -142,6 +143,11 @@ pub struct LiveStudy {
     checked_at: Mutex<Instant>,
     /// A tabular benchmark's true Pareto front (or why there is none), found once.
     pub reference_front: OnceLock<Result<Vec<(f64, f64)>, String>>,
+    /// The charts last drawn, and whether a request is drawing newer ones: while one does,
+    /// the others get these rather than wait (a study that changes every half second would
+    /// otherwise make every client wait for each drawing).
+    last_charts: Mutex<Option<Arc<String>>>,
+    charting: AtomicBool,
 }
 
 impl LiveStudy {
@@ -182,6 +188,8 @@ impl LiveStudy {
             current: RwLock::new(Arc::new(snapshot)),
             checked_at: Mutex::new(Instant::now()),
             reference_front: OnceLock::new(),
+            last_charts: Mutex::new(None),
+            charting: AtomicBool::new(false),
         })
     }
 
@@ -210,6 +218,35 @@ impl LiveStudy {
             }
             None => Ok(current),
         }
+    }
+
+    /// The study page's charts for `snap`: drawn by `draw` once per snapshot; while another
+    /// request draws them, the last ones drawn (if any) instead.
+    pub fn charts(&self, snap: &Snapshot, draw: impl FnOnce() -> String) -> Arc<String> {
+        if let Some(c) = snap.charts.get() {
+            return c.clone();
+        }
+        if self.charting.swap(true, Ordering::AcqRel) {
+            if let Some(last) = self
+                .last_charts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+            {
+                return last;
+            }
+        }
+        /// Clears the flag however the drawing ends.
+        struct Done<'a>(&'a AtomicBool);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let _done = Done(&self.charting);
+        let c = snap.charts.get_or_init(|| Arc::new(draw())).clone();
+        *self.last_charts.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
+        c
     }
 
     fn checked(&self) -> Instant {
