@@ -116,9 +116,13 @@ fn cells_svg(cells: &[CellSketch]) -> String {
             }
         }
         for (n, label) in cell.nodes.iter().enumerate() {
+            // A circle for a short label, a rounded box as wide as a longer one.
+            let w = (7.0 * label.chars().count() as f64 + 14.0).max(34.0);
             let _ = write!(
                 s,
-                r##"<circle class="node" cx="{cx:.1}" cy="{mid:.1}" r="17" fill="#f4f4f4" stroke="#333" stroke-width="1.5"/><text x="{cx:.1}" y="{ty:.1}" text-anchor="middle">{label}</text>"##,
+                r##"<rect class="node" x="{rx:.1}" y="{ry:.1}" width="{w:.1}" height="34" rx="17" fill="#f4f4f4" stroke="#333" stroke-width="1.5"/><text x="{cx:.1}" y="{ty:.1}" text-anchor="middle">{label}</text>"##,
+                rx = x(n) - w / 2.0,
+                ry = mid - 17.0,
                 cx = x(n),
                 ty = mid + 4.0,
                 label = escape(label),
