@@ -22,12 +22,13 @@ use crate::summary::{summarise, Summary};
 use crate::UiError;
 
 /// The studies a server shows: each opened once, or the reason it could not be. Studies
-/// created in a PostgreSQL database after the start are added when the studies page is
-/// next shown (the database is listed again at most every [`RELIST_EVERY`]).
+/// created after the start (a new experiment folder under a target folder, a new study in a
+/// PostgreSQL database) are added when the studies page is next shown (the targets are
+/// searched again at most every [`RELIST_EVERY`]).
 pub struct Dashboard {
     catalog: RwLock<Catalog>,
-    /// The PostgreSQL targets, listed again for new studies.
-    databases: Vec<String>,
+    /// What the dashboard was started on, searched again for new studies.
+    targets: Vec<String>,
     listed_at: Mutex<Instant>,
     token: Option<String>,
 }
@@ -37,29 +38,34 @@ struct Catalog {
     studies: BTreeMap<String, Entry>,
     /// Catalog order.
     order: Vec<String>,
+    /// Every (store location, study name) in the catalog, opened or not.
+    known: std::collections::HashSet<(String, String)>,
 }
 
 type Entry = Result<Arc<LiveStudy>, String>;
 
-/// How often a PostgreSQL target is listed again for new studies, at most.
+/// How often the targets are searched again for new studies, at most.
 pub const RELIST_EVERY: Duration = Duration::from_secs(5);
 
 impl Catalog {
     fn add(&mut self, source: StudySource) {
-        let key = source.key.clone();
-        self.insert(key, open_entry(source));
+        let (key, location, study) = (
+            source.key.clone(),
+            source.location.clone(),
+            source.study.clone(),
+        );
+        self.insert(key, location, study, open_entry(source));
     }
 
-    fn insert(&mut self, key: String, entry: Entry) {
+    fn insert(&mut self, key: String, location: String, study: String, entry: Entry) {
+        self.known.insert((location, study));
         self.order.push(key.clone());
         self.studies.insert(key, entry);
     }
 
     fn holds(&self, location: &str, study: &str) -> bool {
-        self.studies.values().any(|e| {
-            e.as_ref()
-                .is_ok_and(|s| s.source.location == location && s.source.study == study)
-        })
+        self.known
+            .contains(&(location.to_string(), study.to_string()))
     }
 
     /// `base`, or `base-2`, `base-3`, ... whichever is free.
@@ -86,11 +92,7 @@ impl Dashboard {
     pub fn open(targets: &[String], token: Option<String>) -> Result<Self, UiError> {
         let sources = catalog::discover(targets)?;
         let mut dashboard = Self::from_sources(sources, token);
-        dashboard.databases = targets
-            .iter()
-            .filter(|t| archer_store::is_postgres_url(t))
-            .cloned()
-            .collect();
+        dashboard.targets = targets.to_vec();
         Ok(dashboard)
     }
 
@@ -101,7 +103,7 @@ impl Dashboard {
         }
         Dashboard {
             catalog: RwLock::new(catalog),
-            databases: Vec::new(),
+            targets: Vec::new(),
             listed_at: Mutex::new(Instant::now()),
             token,
         }
@@ -111,10 +113,10 @@ impl Dashboard {
         self.catalog.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds the studies created in the PostgreSQL targets since they were last listed. A
-    /// database that cannot be listed now is tried again next time.
+    /// Adds the studies created under the targets since they were last searched. A target
+    /// that cannot be searched now is tried again next time.
     fn relist(&self) {
-        if self.databases.is_empty() {
+        if self.targets.is_empty() {
             return;
         }
         // Held throughout: one relist at a time, and only a relist adds to the catalog, so
@@ -126,26 +128,25 @@ impl Dashboard {
             return;
         }
         *at = Instant::now();
-        for url in &self.databases {
-            let Ok(names) = archer_store::open(url).and_then(|mut s| s.studies()) else {
+        for target in &self.targets {
+            let Ok(sources) = catalog::discover(std::slice::from_ref(target)) else {
                 continue;
             };
-            for record in names {
-                if self.read().holds(url, &record.name) {
+            for source in sources {
+                if self.read().holds(&source.location, &source.study) {
                     continue;
                 }
                 // Opened (all its trials read) before the catalog is locked for writing.
-                let key = self.read().free_key(&catalog::slug(&record.name));
+                let key = self.read().free_key(&source.key);
+                let (location, study) = (source.location.clone(), source.study.clone());
                 let entry = open_entry(StudySource {
                     key: key.clone(),
-                    location: url.clone(),
-                    study: record.name.clone(),
-                    folder: None,
+                    ..source
                 });
                 self.catalog
                     .write()
                     .unwrap_or_else(|p| p.into_inner())
-                    .insert(key, entry);
+                    .insert(key, location, study, entry);
             }
         }
     }

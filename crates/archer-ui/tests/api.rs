@@ -84,3 +84,35 @@ async fn pages_sorts_filters_and_follows_changes() {
     let (_, page) = json(&router, "/api/s/evil/trials?limit=100000").await;
     assert_eq!(page["limit"], 500);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_experiment_folder_made_after_the_start_appears_on_the_studies_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    let (_folder, _store, _) = html_study(&runs);
+    let router = Dashboard::open(&[runs.to_string_lossy().into_owned()], None)
+        .unwrap()
+        .router();
+    let keys = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["key"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, studies) = json(&router, "/api/studies").await;
+    assert_eq!(keys(&studies), ["evil"]);
+    let runs2 = runs.clone();
+    tokio::task::spawn_blocking(move || common::run_example(&runs2, "rea", "nb201-rea.toml", 0))
+        .await
+        .unwrap();
+    tokio::time::sleep(archer_ui::RELIST_EVERY + std::time::Duration::from_millis(100)).await;
+    let (_, studies) = json(&router, "/api/studies").await;
+    assert_eq!(keys(&studies), ["evil", "rea"]);
+    // Seen once, listed once.
+    tokio::time::sleep(archer_ui::RELIST_EVERY + std::time::Duration::from_millis(100)).await;
+    let (_, studies) = json(&router, "/api/studies").await;
+    assert_eq!(keys(&studies), ["evil", "rea"]);
+    assert_eq!(studies[1]["trials"], 95);
+}
