@@ -12,7 +12,7 @@ mod sqlite_store;
 mod store;
 
 pub use error::StoreError;
-pub use open::{connect_postgres, is_postgres_url, open, redact_url};
+pub use open::{connect_postgres, is_postgres_url, open, open_read_only, redact_url};
 #[doc(hidden)]
 pub use postgres_session::{postgres_v1_schema_sql, PG_SCHEMA};
 pub use postgres_store::PostgresStore;

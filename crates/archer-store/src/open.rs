@@ -18,6 +18,17 @@ pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
     }
 }
 
+/// Opens a store to read only, as [`open`] does otherwise: a SQLite file must exist and is
+/// opened read-only (never created or migrated); PostgreSQL is connected to as usual (the
+/// caller only reads).
+pub fn open_read_only(location: &str) -> Result<Box<dyn Store>, StoreError> {
+    if is_postgres_url(location) {
+        Ok(Box::new(connect_postgres(location)?))
+    } else {
+        Ok(Box::new(SqliteStore::open_read_only(Path::new(location))?))
+    }
+}
+
 /// `url` with any password replaced by `***` (`postgres://user:***@host/db`), for every
 /// place a store location is shown or written down. Anything that is not a PostgreSQL URL
 /// is returned as it is.

@@ -2,7 +2,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use archer_core::Trial;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::codec::{
     assemble, check_update, crash_attempts, int, json, lost_worker_error, mark_lost, now, Change,
@@ -253,6 +253,35 @@ impl SqliteStore {
             .conn
             .pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
+        Ok(store)
+    }
+
+    /// Opens an existing database for reading only (the dashboard): nothing is created,
+    /// migrated or written. A file of another schema version is an error that says how to
+    /// bring it up to date.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let open_err = |reason: String| StoreError::Open {
+            location: path.display().to_string(),
+            reason,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| open_err(e.to_string()))?;
+        conn.busy_timeout(Duration::from_secs(30))
+            .map_err(|e| open_err(e.to_string()))?;
+        let store = SqliteStore {
+            conn,
+            path: path.to_path_buf(),
+            study_lock: None,
+        };
+        let version = store
+            .schema_version()
+            .map_err(|e| open_err(e.to_string()))?;
+        if version != SCHEMA_VERSION {
+            return Err(open_err(format!(
+                "schema version {version}; this build reads {SCHEMA_VERSION} (`archer status` on \
+                 its folder brings it up to date once)"
+            )));
+        }
         Ok(store)
     }
 

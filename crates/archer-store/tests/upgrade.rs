@@ -387,3 +387,33 @@ fn a_postgres_database_from_a_newer_archer_is_refused_clearly() {
     let err = PostgresStore::connect(&db.url).err().unwrap();
     assert!(err.to_string().contains("newer than this build"), "{err}");
 }
+
+/// The read-only open (the dashboard's) reads the current schema as it is and refuses an
+/// older one with the way out, leaving the file untouched; it never creates a file.
+#[test]
+fn a_read_only_open_never_migrates_or_creates() {
+    let tmp = tempfile::tempdir().unwrap();
+    for version in [1, SCHEMA_VERSION] {
+        let copy = tmp.path().join(format!("v{version}.db"));
+        std::fs::copy(fixture(version), &copy).unwrap();
+        let before = std::fs::read(&copy).unwrap();
+        match SqliteStore::open_read_only(&copy) {
+            Ok(mut s) => {
+                assert_eq!(version, SCHEMA_VERSION);
+                let study = s.study("fixture").unwrap().unwrap();
+                assert_eq!(s.trials_since(study.id, 0).unwrap().trials.len(), 1);
+            }
+            Err(e) => {
+                assert!(version < SCHEMA_VERSION, "{e}");
+                assert!(e.to_string().contains("archer status"), "{e}");
+            }
+        }
+        assert!(
+            std::fs::read(&copy).unwrap() == before,
+            "v{version} was changed"
+        );
+    }
+    let missing = tmp.path().join("none.db");
+    assert!(SqliteStore::open_read_only(&missing).is_err());
+    assert!(!missing.exists());
+}

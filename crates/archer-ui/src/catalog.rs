@@ -31,7 +31,7 @@ pub fn discover(targets: &[String]) -> Result<Vec<StudySource>, UiError> {
     for target in targets {
         let before = found.len();
         if archer_store::is_postgres_url(target) {
-            let mut store = archer_store::open(target)?;
+            let mut store = archer_store::open_read_only(target)?;
             for record in store.studies()? {
                 found.push((record.name.clone(), target.clone(), record.name, None));
             }
@@ -48,7 +48,7 @@ pub fn discover(targets: &[String]) -> Result<Vec<StudySource>, UiError> {
                     Some(name) => found.push((label, location, name, Some(folder))),
                     // A folder whose run.json names no study: every study of its store.
                     None => {
-                        let mut store = archer_store::open(&location)?;
+                        let mut store = archer_store::open_read_only(&location)?;
                         for record in store.studies()? {
                             let label = format!("{label}-{}", record.name);
                             found.push((

@@ -153,7 +153,7 @@ pub struct LiveStudy {
 impl LiveStudy {
     /// Opens the study and reads every trial once.
     pub fn open(source: StudySource) -> Result<Self, UiError> {
-        let mut store = archer_store::open(&source.location)?;
+        let mut store = archer_store::open_read_only(&source.location)?;
         let record = store.study(&source.study)?.ok_or_else(|| UiError::Config {
             study: source.study.clone(),
             reason: format!(

@@ -98,11 +98,46 @@ async fn path_parameters_cannot_leave_the_catalog() {
     assert_eq!(get(&router, "/s/evil/t/3", &[]).await.0, StatusCode::OK);
 }
 
+/// The study's files, byte for byte (the database and its write-ahead log).
+fn files(folder: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(folder)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("study.db"))
+        .filter(|e| !e.file_name().to_string_lossy().ends_with("-shm"))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 #[tokio::test]
 async fn nothing_changes_a_study() {
     let tmp = tempfile::tempdir().unwrap();
     let (folder, _store, _) = html_study(tmp.path());
+    let before = files(&folder);
     let router = dashboard(&folder, None);
+    for uri in [
+        "/",
+        "/s/evil",
+        "/s/evil/charts",
+        "/api/s/evil/trials?sort=m:valid_acc",
+        "/s/evil/t/2",
+        "/s/evil/t/2/arch.json",
+        "/s/evil/t/2/retrain.json",
+        "/api/s/evil/summary",
+    ] {
+        assert_eq!(get(&router, uri, &[]).await.0, StatusCode::OK, "{uri}");
+    }
+    assert!(
+        before == files(&folder),
+        "reading the study changed its files"
+    );
     for method in ["POST", "PUT", "DELETE", "PATCH"] {
         for uri in ["/", "/s/evil", "/api/s/evil/trials", "/s/evil/t/0"] {
             let response = router
