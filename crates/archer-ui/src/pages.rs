@@ -89,8 +89,10 @@ pub fn studies(list: &[Result<Summary, (String, String)>]) -> Markup {
                             td.num { (s.trials) } td.num { (s.complete) } td.num { (s.running) }
                             td.num { (s.paused) } td.num { (s.waiting) } td.num { (s.failed) }
                             td.num { (s.pruned) }
-                            td { @if let Some(n) = s.front_size { "front of " (n) }
-                                 @else { (value(s.best_value)) @if let Some(t) = s.best_trial { " (trial " (t) ")" } } }
+                            td { @if let Some(n) = s.front_size {
+                                     "front of " (n) ":"
+                                     @for (m, v) in &s.best_values { br; small { "best " (m) " " (value(Some(*v))) } }
+                                 } @else { (value(s.best_value)) @if let Some(t) = s.best_trial { " (trial " (t) ")" } } }
                             td { (format!("{:.0}", s.seconds_used)) " s; limits: " (s.budget) }
                             td { (s.last_change) }
                         },
@@ -122,6 +124,9 @@ fn summary_block(s: &Summary) -> Markup {
                 }
                 @if let Some(n) = s.front_size {
                     dt { "Pareto front" } dd #best { (n) " trials" }
+                    dt { "best per objective" } dd {
+                        (s.best_values.iter().map(|(m, v)| format!("{m} {}", value(Some(*v)))).collect::<Vec<_>>().join(", "))
+                    }
                 } @else {
                     dt { "best" } dd #best {
                         (value(s.best_value))

@@ -28,6 +28,9 @@ pub struct Summary {
     pub best_value: Option<f64>,
     /// Multi-objective studies: the size of the Pareto front.
     pub front_size: Option<usize>,
+    /// Every objective's best value among the feasible complete trials, in the study's
+    /// order (one entry for a single-objective study).
+    pub best_values: Vec<(String, f64)>,
     /// Seconds charged to the study's clock by finished trials.
     pub seconds_used: f64,
     /// The budget's limits, e.g. `trials 100, sim_seconds 12000`.
@@ -99,6 +102,19 @@ fn compute(study: &LiveStudy, snap: &Snapshot) -> Summary {
             best.and_then(|t| t.metrics.get(&metric).or(t.score))
         },
         front_size: multi.then(|| analysis::front(snap).len()),
+        best_values: snap
+            .record
+            .objectives
+            .iter()
+            .filter_map(|o| {
+                let values = analysis::scored(snap).filter_map(|t| t.metrics.get(&o.metric));
+                let best = match o.direction {
+                    archer_core::Direction::Maximize => values.fold(f64::NAN, f64::max),
+                    archer_core::Direction::Minimize => values.fold(f64::NAN, f64::min),
+                };
+                (!best.is_nan()).then(|| (o.metric.clone(), best))
+            })
+            .collect(),
         seconds_used: snap
             .rows
             .iter()
