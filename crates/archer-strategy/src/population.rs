@@ -157,6 +157,16 @@ pub(crate) fn better(a: usize, b: usize, ranks: &[usize], key: &[f64]) -> usize 
 
 /// The settings of a tournament over a population: `population >= 1` and
 /// `1 <= sample <= population`; the message names the key.
+/// Refuses a probability setting outside [0, 1], naming its key.
+pub(crate) fn check_probabilities(settings: &[(&str, f64)]) -> Result<(), String> {
+    for &(key, p) in settings {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(format!("strategy.{key} = {p}; accepted: 0 to 1"));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn check_tournament(population: usize, sample: usize) -> Result<(), String> {
     if population == 0 {
         return Err("strategy.population must be at least 1".into());

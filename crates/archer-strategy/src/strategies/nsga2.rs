@@ -54,15 +54,10 @@ impl StrategySettings for Nsga2Config {
                 self.population
             ));
         }
-        for (key, p) in [
+        crate::population::check_probabilities(&[
             ("crossover_probability", self.crossover_probability),
             ("mutation_probability", self.mutation_probability),
-        ] {
-            if !(0.0..=1.0).contains(&p) {
-                return Err(format!("strategy.{key} = {p}; accepted: 0 to 1"));
-            }
-        }
-        Ok(())
+        ])
     }
 }
 

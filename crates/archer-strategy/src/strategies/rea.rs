@@ -58,19 +58,32 @@ pub struct RegularizedEvolution {
     state: ReaState,
 }
 
+/// One evaluated architecture of a single-objective population (shared with `ga`).
 #[derive(Clone, Serialize, Deserialize)]
-struct Member {
-    arch: Arch,
+pub(crate) struct Member {
+    pub arch: Arch,
     /// `None` for an infeasible member, which ranks below every feasible one.
-    score: Option<f64>,
+    pub score: Option<f64>,
     /// Total constraint violation; between infeasible members the smaller wins.
     #[serde(default)]
-    violation: f64,
+    pub violation: f64,
 }
 
 impl Member {
+    /// The member a finished trial gives: COMPLETE trials that are infeasible or scored.
+    pub fn from_trial(trial: &Trial) -> Option<Member> {
+        if trial.state != TrialState::Complete || (trial.feasible && trial.score.is_none()) {
+            return None;
+        }
+        Some(Member {
+            arch: trial.arch.clone(),
+            score: trial.score.filter(|_| trial.feasible),
+            violation: trial.violation,
+        })
+    }
+
     /// Deb's rule on one objective: feasible beats infeasible, then score, then violation.
-    fn beats(&self, other: &Member) -> bool {
+    pub fn beats(&self, other: &Member) -> bool {
         match (self.score, other.score) {
             (Some(a), Some(b)) => a > b,
             (Some(_), None) => true,
@@ -149,14 +162,10 @@ impl Strategy for RegularizedEvolution {
     }
 
     fn tell(&mut self, trial: &Trial) {
-        if trial.state != TrialState::Complete || (trial.feasible && trial.score.is_none()) {
+        let Some(member) = Member::from_trial(trial) else {
             return;
-        }
-        self.state.population.push_back(Member {
-            arch: trial.arch.clone(),
-            score: trial.score.filter(|_| trial.feasible),
-            violation: trial.violation,
-        });
+        };
+        self.state.population.push_back(member);
         while self.state.population.len() > self.population_size {
             self.state.population.pop_front();
         }
