@@ -331,7 +331,9 @@ fn invalid_settings_are_named() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("random, rea, ls, reinforce, nsga2, mo-rea, tpe, ga, bo, bo_path"),
+        err.contains(
+            "random, rea, ls, reinforce, nsga2, mo-rea, tpe, ga, ga_gen, metaqnn, bo, bo_path"
+        ),
         "{err}"
     );
     assert!(err.contains("parego-bo, parego-bananas, ehvi-bo"), "{err}");
