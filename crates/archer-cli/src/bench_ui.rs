@@ -39,18 +39,21 @@ pub struct UiBenchArgs {
     json: bool,
 }
 
-/// Latencies of one kind of request, in milliseconds.
-#[derive(Default)]
+/// Latencies of one kind of request, in milliseconds, sorted.
 struct Latencies(Vec<f64>);
 
 impl Latencies {
+    fn new(mut ms: Vec<f64>) -> Self {
+        ms.sort_by(f64::total_cmp);
+        Latencies(ms)
+    }
+
+    /// Nearest rank; NaN when there are none.
     fn percentile(&self, p: f64) -> f64 {
-        let mut v = self.0.clone();
-        v.sort_by(f64::total_cmp);
+        let v = &self.0;
         if v.is_empty() {
             return f64::NAN;
         }
-        // Nearest rank.
         let rank = ((p / 100.0) * v.len() as f64).ceil().max(1.0) as usize;
         v[rank.min(v.len()) - 1]
     }
@@ -225,7 +228,7 @@ pub fn run(args: UiBenchArgs) -> Result<()> {
         return Err(anyhow!("the dashboard phase failed: {e}"));
     }
     let pick = |results: &[(Kind, f64)], kind: Kind| {
-        Latencies(
+        Latencies::new(
             results
                 .iter()
                 .filter(|r| r.0 == kind)

@@ -39,6 +39,16 @@ pub struct ReportArgs {
     output: Option<PathBuf>,
 }
 
+/// A target that holds no study, or cannot be read as one, is the user's input (exit 2).
+fn bad_target(e: archer_ui::UiError) -> anyhow::Error {
+    match e {
+        archer_ui::UiError::NoStudies(_) | archer_ui::UiError::Target { .. } => {
+            anyhow::Error::new(UsageError(e.to_string()))
+        }
+        other => other.into(),
+    }
+}
+
 pub fn ui(args: UiArgs) -> Result<()> {
     let options = ServeOptions {
         bind: args.bind,
@@ -46,12 +56,7 @@ pub fn ui(args: UiArgs) -> Result<()> {
         token: args.token,
     };
     let token = archer_ui::resolve_token(&options).map_err(|e| UsageError(e.to_string()))?;
-    let dashboard = Dashboard::open(&args.targets, token).map_err(|e| match e {
-        archer_ui::UiError::NoStudies(_) | archer_ui::UiError::Target { .. } => {
-            anyhow::Error::new(UsageError(e.to_string()))
-        }
-        other => other.into(),
-    })?;
+    let dashboard = Dashboard::open(&args.targets, token).map_err(bad_target)?;
     let (opened, broken) = dashboard.counts();
     archer_ui::serve(dashboard, &options, |url| {
         let _ = say(format!(
@@ -73,12 +78,7 @@ pub fn report(args: ReportArgs) -> Result<()> {
         None => PathBuf::from(&args.target).join("report.html"),
     };
     let (study, bytes) = archer_ui::write_report(&args.target, args.study.as_deref(), &output)
-        .map_err(|e| match e {
-            archer_ui::UiError::NoStudies(_) | archer_ui::UiError::Target { .. } => {
-                anyhow::Error::new(UsageError(e.to_string()))
-            }
-            other => other.into(),
-        })?;
+        .map_err(bad_target)?;
     say(format!(
         "wrote {} ({:.1} KB): study {study}, self-contained (opens with no network)",
         output.display(),

@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use crate::pareto::{pareto_front, Point};
+use crate::pareto::{trials_front, Point};
 use crate::{Fidelity, Trial, TrialState};
 
 /// All trials of a study, in id order, with an index by canonical architecture hash.
@@ -130,18 +130,7 @@ impl History {
     /// study's objectives, in id order; duplicates of a front point (same scores) are kept
     /// once, the earliest.
     pub fn pareto_front(&self) -> Vec<&Trial> {
-        let candidates: Vec<&Trial> = self
-            .completed()
-            .filter(|t| t.feasible && !t.scores.is_empty())
-            .collect();
-        let points: Vec<&[f64]> = candidates.iter().map(|t| &t.scores[..]).collect();
-        let mut out: Vec<&Trial> = Vec::new();
-        for i in pareto_front(&points) {
-            if !out.iter().any(|t| t.scores == candidates[i].scores) {
-                out.push(candidates[i]);
-            }
-        }
-        out
+        trials_front(self.trials.iter())
     }
 
     /// COMPLETE trials (feasible or not) as points for the multi-objective code, with their

@@ -136,6 +136,23 @@ pub fn pareto_front(points: &[&[f64]]) -> Vec<usize> {
     front
 }
 
+/// The feasible COMPLETE trials among `trials` that no other such trial dominates on their
+/// scores, in the order given; duplicates of a front point (same scores) are kept once, the
+/// first. What [`crate::History::pareto_front`] returns, for any collection of trials.
+pub fn trials_front<'a>(trials: impl Iterator<Item = &'a crate::Trial>) -> Vec<&'a crate::Trial> {
+    let candidates: Vec<&crate::Trial> = trials
+        .filter(|t| t.state == crate::TrialState::Complete && t.feasible && !t.scores.is_empty())
+        .collect();
+    let points: Vec<&[f64]> = candidates.iter().map(|t| &t.scores[..]).collect();
+    let mut out: Vec<&crate::Trial> = Vec::new();
+    for i in pareto_front(&points) {
+        if !out.iter().any(|t| t.scores == candidates[i].scores) {
+            out.push(candidates[i]);
+        }
+    }
+    out
+}
+
 /// NSGA-II's crowding distance of each point of one front: the sum over objectives of the
 /// normalised gap between its neighbours; the extremes of each objective get infinity.
 // `k` indexes an objective inside every point, not the front itself.

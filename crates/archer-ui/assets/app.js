@@ -19,14 +19,6 @@
     return v.toFixed(4);
   }
 
-  function fidelity(f) {
-    const parts = [];
-    if (f && f.epochs !== undefined) parts.push(f.epochs + " epochs");
-    if (f && f.data_fraction !== undefined) parts.push("data " + f.data_fraction);
-    if (f && f.width_multiplier !== undefined) parts.push("width " + f.width_multiplier);
-    return parts.length ? parts.join(", ") : "full";
-  }
-
   function markSorted(table, key, desc) {
     table.querySelectorAll("th[data-sort]").forEach(function (th) {
       th.classList.remove("sorted-asc", "sorted-desc");
@@ -60,7 +52,7 @@
         const arch = el("td", null, "arch");
         arch.appendChild(el("code", r.arch));
         tr.appendChild(arch);
-        tr.appendChild(el("td", fidelity(r.fidelity)));
+        tr.appendChild(el("td", r.fidelity_text));
         r.metrics.forEach(function (m) { tr.appendChild(el("td", fmt(m), "num")); });
         tr.appendChild(el("td", r.cost.toFixed(1), "num"));
         tr.appendChild(el("td", r.worker || ""));

@@ -2,8 +2,8 @@
 //! Pareto front, each dimension's effect on the objective, and the intermediate values with
 //! the scheduler's decisions.
 
-use archer_core::pareto::pareto_front;
-use archer_core::{Direction, Trial, TrialState, PROMOTED_AT_ATTR};
+use archer_core::pareto::trials_front;
+use archer_core::{Trial, TrialState, PROMOTED_AT_ATTR};
 use archer_runner::{RESUMED_FROM_STEP_ATTR, SIM_FINISHED_ATTR};
 use archer_space::{Gene, SearchSpace};
 
@@ -21,12 +21,12 @@ pub fn scored(snap: &Snapshot) -> impl Iterator<Item = &Trial> {
         .filter(|t| t.state == TrialState::Complete && t.feasible && t.score.is_some())
 }
 
-/// The first objective's metric and whether higher is better.
-pub fn first_objective(snap: &Snapshot) -> (String, bool) {
-    snap.record.objectives.first().map_or_else(
-        || ("score".to_string(), true),
-        |o| (o.metric.clone(), o.direction == Direction::Maximize),
-    )
+/// The first objective's metric (what single-objective charts show).
+pub fn first_metric(snap: &Snapshot) -> String {
+    snap.record
+        .objectives
+        .first()
+        .map_or_else(|| "score".to_string(), |o| o.metric.clone())
 }
 
 fn value(t: &Trial, metric: &str) -> Option<f64> {
@@ -55,7 +55,7 @@ fn clock(snap: &Snapshot) -> Vec<f64> {
 /// `(x, value)` of every scored trial and the incumbent's changes, by trial number or by the
 /// study's clock; in the first objective's units.
 pub fn anytime(snap: &Snapshot, by_time: bool) -> (Points, Points) {
-    let (metric, _) = first_objective(snap);
+    let metric = first_metric(snap);
     let times = if by_time { clock(snap) } else { Vec::new() };
     let mut points: Vec<(f64, f64, f64)> = scored(snap)
         .filter_map(|t| {
@@ -81,24 +81,13 @@ pub fn anytime(snap: &Snapshot, by_time: bool) -> (Points, Points) {
 
 /// The study's Pareto front over all its objectives (feasible COMPLETE trials), as trial
 /// numbers in number order.
-pub fn front(snap: &Snapshot) -> Vec<u64> {
-    let candidates: Vec<&Trial> = scored_or_multi(snap).collect();
-    let points: Vec<&[f64]> = candidates.iter().map(|t| &t.scores[..]).collect();
-    let mut out: Vec<u64> = Vec::new();
-    let mut seen: Vec<&[f64]> = Vec::new();
-    for i in pareto_front(&points) {
-        if !seen.contains(&points[i]) {
-            seen.push(points[i]);
-            out.push(candidates[i].id);
-        }
-    }
-    out
-}
-
-fn scored_or_multi(snap: &Snapshot) -> impl Iterator<Item = &Trial> {
-    let m = snap.record.objectives.len();
-    snap.rows.iter().map(|r| &r.trial).filter(move |t| {
-        t.state == TrialState::Complete && t.feasible && t.scores.len() == m && m > 0
+/// Found once per snapshot.
+pub fn front(snap: &Snapshot) -> &[u64] {
+    snap.front.get_or_init(|| {
+        trials_front(snap.rows.iter().map(|r| &r.trial))
+            .iter()
+            .map(|t| t.id)
+            .collect()
     })
 }
 
@@ -112,10 +101,16 @@ pub fn pareto_points(
         return None;
     };
     let pick = |t: &Trial| Some((t.metrics.get(&a.metric)?, t.metrics.get(&b.metric)?));
-    let all: Vec<(f64, f64)> = scored_or_multi(snap).filter_map(pick).collect();
+    let all: Vec<(f64, f64)> = snap
+        .rows
+        .iter()
+        .map(|r| &r.trial)
+        .filter(|t| t.state == TrialState::Complete && t.feasible && !t.scores.is_empty())
+        .filter_map(pick)
+        .collect();
     let front: Vec<(f64, f64)> = front(snap)
-        .into_iter()
-        .filter_map(|n| pick(&snap.rows[n as usize].trial))
+        .iter()
+        .filter_map(|&n| pick(&snap.rows[n as usize].trial))
         .collect();
     Some((
         format!("{} ({})", a.metric, a.direction),
@@ -141,7 +136,7 @@ pub const MAX_CHOICES: usize = 10;
 /// Every dimension's effect, the largest η² first. Continuous dimensions, and those with
 /// more than [`MAX_CHOICES`] choices made, are left out (their values rarely repeat).
 pub fn effects(snap: &Snapshot, space: &dyn SearchSpace) -> Vec<Effect> {
-    let (metric, _) = first_objective(snap);
+    let metric = first_metric(snap);
     let trials: Vec<(&Trial, f64)> = scored(snap)
         .filter_map(|t| Some((t, value(t, &metric)?)))
         .collect();

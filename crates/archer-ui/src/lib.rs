@@ -22,4 +22,4 @@ pub mod summary;
 
 pub use error::UiError;
 pub use report::write_report;
-pub use server::{is_locked_down, resolve_token, serve, Dashboard, ServeOptions, RELIST_EVERY};
+pub use server::{resolve_token, serve, Dashboard, ServeOptions, RELIST_EVERY};

@@ -151,7 +151,7 @@ pub fn study_charts(study: &LiveStudy, snap: &Snapshot) -> Markup {
 }
 
 fn draw_charts(study: &LiveStudy, snap: &Snapshot) -> Markup {
-    let (metric, _) = analysis::first_objective(snap);
+    let metric = analysis::first_metric(snap);
     let (by_trial, inc_trial) = analysis::anytime(snap, false);
     let (by_time, inc_time) = analysis::anytime(snap, true);
     let pareto = analysis::pareto_points(snap);
@@ -225,7 +225,8 @@ fn find_metric_columns(snap: &Snapshot) -> Vec<String> {
     names
 }
 
-fn fidelity(r: &Row) -> String {
+/// A trial's fidelity as the table shows it: `full`, or `12 epochs, data 0.5`.
+pub(crate) fn fidelity(r: &Row) -> String {
     let f = &r.trial.fidelity;
     let mut parts = Vec::new();
     if let Some(e) = f.epochs {
@@ -289,8 +290,20 @@ pub fn trial_table(key: Option<&str>, snap: &Snapshot, rows: &[&Row]) -> Markup 
     }
 }
 
-/// A study's page: summary, charts, trial table. `key` is `None` in a report.
-pub fn study(study: &LiveStudy, snap: &Snapshot, summary: &Summary, assets: Assets) -> Markup {
+/// A study's page: summary, charts, trial table.
+pub fn study(study: &LiveStudy, snap: &Snapshot, summary: &Summary) -> Markup {
+    study_page(study, snap, summary, Assets::Linked, html! {})
+}
+
+/// The study page, live (`Linked`: the table paged by the API) or as a report (`Inline`: a
+/// static table), followed by `after`.
+fn study_page(
+    study: &LiveStudy,
+    snap: &Snapshot,
+    summary: &Summary,
+    assets: Assets,
+    after: Markup,
+) -> Markup {
     let live = assets == Assets::Linked;
     let rows: Vec<&Row> = if live {
         snap.rows
@@ -315,6 +328,7 @@ pub fn study(study: &LiveStudy, snap: &Snapshot, summary: &Summary, assets: Asse
         @if !live && snap.rows.len() > REPORT_ROWS {
             p.note { "The report lists the first " (REPORT_ROWS) " of " (snap.rows.len()) " trials." }
         }
+        (after)
     };
     layout(&snap.record.name, assets, body)
 }
@@ -432,14 +446,10 @@ pub fn trial(study: &LiveStudy, snap: &Snapshot, row: &Row) -> Markup {
 /// A whole study as one self-contained page: the study page (a static table) followed by
 /// the best trials' pages.
 pub fn report(study: &LiveStudy, snap: &Snapshot, summary: &Summary, featured: &[&Row]) -> Markup {
-    let page = self::study(study, snap, summary, Assets::Inline);
-    let extra = html! {
+    let trials = html! {
         @for r in featured { (trial_body(study, snap, r, false)) }
     };
-    // The study page's closing tags follow its main element; put the trials inside it.
-    let text = page.into_string();
-    let (head, tail) = text.rsplit_once("</main>").unwrap_or((&text, ""));
-    PreEscaped(format!("{head}{}</main>{tail}", extra.into_string()))
+    study_page(study, snap, summary, Assets::Inline, trials)
 }
 
 /// A page that says what is not there.

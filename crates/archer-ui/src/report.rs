@@ -48,9 +48,9 @@ pub fn write_report(
     let summary = summarise(&live, &snap);
     let featured: Vec<&Row> = if snap.record.objectives.len() > 1 {
         analysis::front(&snap)
-            .into_iter()
+            .iter()
             .take(FEATURED)
-            .map(|n| snap.rows[n as usize].as_ref())
+            .map(|&n| snap.rows[n as usize].as_ref())
             .collect()
     } else {
         summary

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::catalog::{self, StudySource};
 use crate::pages;
-use crate::snapshot::{sort_value, LiveStudy, SortValue};
+use crate::snapshot::LiveStudy;
 use crate::summary::{summarise, Summary};
 use crate::UiError;
 
@@ -48,19 +48,17 @@ type Entry = Result<Arc<LiveStudy>, String>;
 pub const RELIST_EVERY: Duration = Duration::from_secs(5);
 
 impl Catalog {
+    /// Opens `source` and lists it under its key.
     fn add(&mut self, source: StudySource) {
-        let (key, location, study) = (
-            source.key.clone(),
-            source.location.clone(),
-            source.study.clone(),
-        );
-        self.insert(key, location, study, open_entry(source));
+        let entry = open_entry(source.clone());
+        self.insert(&source, entry);
     }
 
-    fn insert(&mut self, key: String, location: String, study: String, entry: Entry) {
-        self.known.insert((location, study));
-        self.order.push(key.clone());
-        self.studies.insert(key, entry);
+    fn insert(&mut self, source: &StudySource, entry: Entry) {
+        self.known
+            .insert((source.location.clone(), source.study.clone()));
+        self.order.push(source.key.clone());
+        self.studies.insert(source.key.clone(), entry);
     }
 
     fn holds(&self, location: &str, study: &str) -> bool {
@@ -90,23 +88,16 @@ impl Dashboard {
     /// Finds and opens the studies behind `targets`. A study that does not open is listed
     /// with its error rather than failing the whole dashboard; no study at all is an error.
     pub fn open(targets: &[String], token: Option<String>) -> Result<Self, UiError> {
-        let sources = catalog::discover(targets)?;
-        let mut dashboard = Self::from_sources(sources, token);
-        dashboard.targets = targets.to_vec();
-        Ok(dashboard)
-    }
-
-    pub fn from_sources(sources: Vec<StudySource>, token: Option<String>) -> Self {
         let mut catalog = Catalog::default();
-        for source in sources {
+        for source in catalog::discover(targets)? {
             catalog.add(source);
         }
-        Dashboard {
+        Ok(Dashboard {
             catalog: RwLock::new(catalog),
-            targets: Vec::new(),
+            targets: targets.to_vec(),
             listed_at: Mutex::new(Instant::now()),
             token,
-        }
+        })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {
@@ -137,16 +128,15 @@ impl Dashboard {
                     continue;
                 }
                 // Opened (all its trials read) before the catalog is locked for writing.
-                let key = self.read().free_key(&source.key);
-                let (location, study) = (source.location.clone(), source.study.clone());
-                let entry = open_entry(StudySource {
-                    key: key.clone(),
+                let source = StudySource {
+                    key: self.read().free_key(&source.key),
                     ..source
-                });
+                };
+                let entry = open_entry(source.clone());
                 self.catalog
                     .write()
                     .unwrap_or_else(|p| p.into_inner())
-                    .insert(key, location, study, entry);
+                    .insert(&source, entry);
             }
         }
     }
@@ -379,8 +369,7 @@ async fn with_study(
 async fn study_page(State(app): Shared, Path(key): Path<String>) -> Response {
     with_study(app, key, |study, snap| {
         let summary = summarise(study, snap);
-        Html(pages::study(study, snap, &summary, pages::Assets::Linked).into_string())
-            .into_response()
+        Html(pages::study(study, snap, &summary).into_string()).into_response()
     })
     .await
 }
@@ -457,16 +446,9 @@ async fn retrain_json(State(app): Shared, Path((key, n)): Path<(String, String)>
         let Some(i) = trial_number(&n, snap.rows.len()) else {
             return not_found("no such trial");
         };
-        let section = |name: &str| {
-            study
-                .config_table
-                .get(name)
-                .and_then(|v| serde_json::to_value(v).ok())
-                .unwrap_or(serde_json::Value::Null)
-        };
         let value = serde_json::json!({
-            "space": section("space"),
-            "evaluator": section("evaluator"),
+            "space": study.config.space,
+            "evaluator": study.config.evaluator,
             "arch": snap.rows[i].arch,
         });
         download(format!("trial-{i}-retrain.json"), &value)
@@ -538,18 +520,17 @@ async fn trials_api(
             .map(|&i| {
                 let r = &snap.rows[i as usize];
                 let t = &r.trial;
-                let metrics: Vec<serde_json::Value> = columns
+                // NaN is no JSON number: shown as missing, as it sorts.
+                let metrics: Vec<Option<f64>> = columns
                     .iter()
-                    .map(|m| match sort_value(r, &format!("m:{m}")) {
-                        SortValue::Number(v) => serde_json::json!(v),
-                        _ => serde_json::Value::Null,
-                    })
+                    .map(|m| t.metrics.get(m).filter(|v| !v.is_nan()))
                     .collect();
                 serde_json::json!({
                     "number": t.id,
                     "state": t.state.as_str(),
                     "arch": r.arch,
                     "fidelity": t.fidelity,
+                    "fidelity_text": pages::fidelity(r),
                     "metrics": metrics,
                     "cost": t.cost_seconds,
                     "worker": t.worker,
@@ -647,13 +628,4 @@ pub fn serve(
             .await
             .map_err(|e| UiError::Serve(e.to_string()))
     })
-}
-
-/// Whether a response header map allows the page to run only its own script.
-#[doc(hidden)]
-pub fn is_locked_down(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_SECURITY_POLICY)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("script-src 'self'"))
 }

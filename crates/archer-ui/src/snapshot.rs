@@ -37,6 +37,8 @@ pub struct Snapshot {
     pub charts: OnceLock<Arc<String>>,
     pub summary: OnceLock<Summary>,
     pub metric_columns: OnceLock<Vec<String>>,
+    /// The Pareto front's trial numbers ([`crate::analysis::front`]).
+    pub front: OnceLock<Vec<u64>>,
 }
 
 impl Snapshot {
@@ -49,6 +51,7 @@ impl Snapshot {
             charts: OnceLock::new(),
             summary: OnceLock::new(),
             metric_columns: OnceLock::new(),
+            front: OnceLock::new(),
         }
     }
 
@@ -135,8 +138,6 @@ pub struct LiveStudy {
     pub space: Arc<dyn SearchSpace>,
     /// The saved experiment configuration.
     pub config: ExperimentConfig,
-    /// The same, as a TOML table (for downloads that reuse its sections).
-    pub config_table: toml::Table,
     store: Mutex<Box<dyn Store>>,
     current: RwLock<Arc<Snapshot>>,
     /// When the store was last asked for changes.
@@ -168,10 +169,6 @@ impl LiveStudy {
         let experiment = ExperimentConfig::from_saved(&record.config_toml, &source.location)
             .map_err(|e| bad(e.to_string()))?;
         let space = experiment.space.build().map_err(|e| bad(e.to_string()))?;
-        let config_table: toml::Table = record
-            .config_toml
-            .parse()
-            .map_err(|e: toml::de::Error| bad(e.to_string()))?;
         let changes = store.trials_since(record.id, 0)?;
         let rows = changes
             .trials
@@ -183,7 +180,6 @@ impl LiveStudy {
             source,
             space,
             config: experiment,
-            config_table,
             store: Mutex::new(store),
             current: RwLock::new(Arc::new(snapshot)),
             checked_at: Mutex::new(Instant::now()),
@@ -226,24 +222,25 @@ impl LiveStudy {
         if let Some(c) = snap.charts.get() {
             return c.clone();
         }
-        if self.charting.swap(true, Ordering::AcqRel) {
-            if let Some(last) = self
+        let drawer = !self.charting.swap(true, Ordering::AcqRel);
+        if !drawer {
+            let last = self
                 .last_charts
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .clone()
-            {
+                .clone();
+            if let Some(last) = last {
                 return last;
             }
         }
-        /// Clears the flag however the drawing ends.
+        /// Clears the flag however the drawing ends (only the request that set it).
         struct Done<'a>(&'a AtomicBool);
         impl Drop for Done<'_> {
             fn drop(&mut self) {
                 self.0.store(false, Ordering::Release);
             }
         }
-        let _done = Done(&self.charting);
+        let _done = drawer.then(|| Done(&self.charting));
         let c = snap.charts.get_or_init(|| Arc::new(draw())).clone();
         *self.last_charts.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
         c

@@ -47,7 +47,7 @@ pub fn summarise(study: &LiveStudy, snap: &Snapshot) -> Summary {
 fn compute(study: &LiveStudy, snap: &Snapshot) -> Summary {
     let count = |s: TrialState| snap.count(s);
     let multi = snap.record.objectives.len() > 1;
-    let (metric, _) = analysis::first_objective(snap);
+    let metric = analysis::first_metric(snap);
     let best = analysis::scored(snap).fold(None::<&archer_core::Trial>, |b, t| match b {
         Some(b) if b.score >= t.score => Some(b),
         _ => Some(t),
@@ -69,7 +69,7 @@ fn compute(study: &LiveStudy, snap: &Snapshot) -> Summary {
         .filter_map(|r| r.trial.finished_at.or(r.trial.started_at))
         .max();
     let last_change = match last {
-        Some(t) => t.to_rfc3339_opts(chrono_seconds(), true),
+        Some(t) => t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         None => created(snap.record.created_at),
     };
     Summary {
@@ -128,10 +128,6 @@ fn compute(study: &LiveStudy, snap: &Snapshot) -> Summary {
         },
         last_change,
     }
-}
-
-fn chrono_seconds() -> chrono::SecondsFormat {
-    chrono::SecondsFormat::Secs
 }
 
 fn created(unix: f64) -> String {

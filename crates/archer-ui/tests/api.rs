@@ -3,24 +3,15 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use serde_json::Value;
-use tower::ServiceExt;
 
 use archer_ui::Dashboard;
 use common::{add_complete, html_study};
 
 async fn json(router: &axum::Router, uri: &str) -> (StatusCode, Value) {
-    let response = router
-        .clone()
-        .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    let (status, body, _) = common::get(router, uri, &[]).await;
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
 fn numbers(page: &Value) -> Vec<u64> {

@@ -4,10 +4,7 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use axum::http::StatusCode;
 
 use archer_runner::{launch, ExperimentConfig, ExperimentDir, Overrides};
 use archer_ui::Dashboard;
@@ -48,14 +45,8 @@ fn unique(prefix: &str) -> String {
 }
 
 async fn get(router: &axum::Router, uri: &str) -> (StatusCode, String) {
-    let response = router
-        .clone()
-        .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
+    let (status, body, _) = common::get(router, uri, &[]).await;
+    (status, body)
 }
 
 #[test]

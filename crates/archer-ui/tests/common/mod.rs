@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 use archer_core::{Metrics, Trial, TrialState};
 use archer_runner::{launch, ExperimentConfig, ExperimentDir, Overrides};
 use archer_store::{NewStudy, SqliteStore, Store};
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -106,4 +110,25 @@ pub fn add_complete(
     t.score = Some(value);
     t.scores = vec![value];
     store.update_trial(study, &t, None).unwrap();
+}
+
+/// One request through the router (no network): status, body and headers.
+pub async fn get(
+    router: &axum::Router,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, String, HeaderMap) {
+    let mut request = Request::builder().uri(uri);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = router
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned(), headers)
 }
