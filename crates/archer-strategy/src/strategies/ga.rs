@@ -270,7 +270,8 @@ mod tests {
         assert_eq!(scores, [Some(3.0), Some(2.0)]);
     }
 
-    fn run(form: GaForm, n: usize) -> GeneticAlgorithm {
+    /// `n` asks and tells; the strategy and every score told.
+    fn run(form: GaForm, n: usize) -> (GeneticAlgorithm, Vec<f64>) {
         let space: Arc<dyn SearchSpace> = Arc::new(Nb201Space::default());
         let mut ga = GeneticAlgorithm {
             space: space.clone(),
@@ -292,6 +293,7 @@ mod tests {
             },
         };
         let mut history = History::new();
+        let mut told = Vec::new();
         for id in 0..n as u64 {
             let p = ga.ask(&history).unwrap();
             let mut t = Trial::new(id, p.arch.clone(), space.canonical_hash(&p.arch), p.fidelity);
@@ -299,24 +301,30 @@ mod tests {
             t.score = Some(p.arch.indices().iter().map(|&g| f64::from(g)).sum());
             history.record(t.clone());
             ga.tell(&t);
+            told.extend(t.score);
         }
-        ga
+        (ga, told)
     }
 
     #[test]
     fn generational_selects_after_every_offspring_children_and_keeps_the_elite() {
-        let ga = run(GaForm::Generational, 4 + 3 * 5);
+        let (ga, _) = run(GaForm::Generational, 4 + 3 * 5);
         assert_eq!(ga.state.generation, 5);
         assert!(ga.state.children.is_empty());
         assert_eq!(ga.state.population.len(), 4);
-        let ga = run(GaForm::Generational, 4 + 3 * 5 + 2);
+        let (ga, _) = run(GaForm::Generational, 4 + 3 * 5 + 2);
         assert_eq!((ga.state.generation, ga.state.children.len()), (5, 2));
     }
 
     #[test]
     fn steady_state_holds_the_best_population_members_seen() {
-        let ga = run(GaForm::SteadyState, 40);
+        let (ga, mut told) = run(GaForm::SteadyState, 40);
         assert_eq!(ga.state.population.len(), 4);
         assert_eq!(ga.state.generation, 0);
+        // Elitism: the members are the four best results told (scores are gene sums).
+        let mut kept: Vec<f64> = ga.state.population.iter().filter_map(|m| m.score).collect();
+        kept.sort_by(|a, b| b.total_cmp(a));
+        told.sort_by(|a, b| b.total_cmp(a));
+        assert_eq!(kept, told[..4]);
     }
 }
