@@ -32,7 +32,7 @@ pub struct Nb201Bench {
     pub curve_points: usize,
     /// Zero-cost proxy scores, for strategies with a warm start (`+zc`).
     pub zero_cost: Option<Arc<Nb201ZeroCost>>,
-    /// Time `ask` of the model-based strategies once this many architectures are evaluated
+    /// Time `ask` of every strategy once this many architectures are evaluated
     /// (0: skip).
     pub ask_timing_at: usize,
 }
@@ -292,11 +292,7 @@ impl Nb201Bench {
         }
         let mut ask_timing = Vec::new();
         if self.ask_timing_at > 0 {
-            for (label, s) in self
-                .strategies
-                .iter()
-                .filter(|s| archer_predict::is_model_based(&s.1))
-            {
+            for (label, s) in &self.strategies {
                 ask_timing.push(self.time_asks(label, s, &space)?);
             }
         }

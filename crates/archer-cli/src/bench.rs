@@ -136,7 +136,7 @@ pub struct Nb201Args {
     #[arg(long, default_value = "cifar10", value_delimiter = ',')]
     dataset: Vec<String>,
     /// Comma-separated strategies: random, rea, ls, reinforce, ga, ga_gen, metaqnn, bo,
-    /// bananas, npenas, the
+    /// bananas, npenas, and with the `train` feature rl-lstm, ppo, nao; the
     /// variants bo_path, bo_wl, bo_ucb, bananas_its, bananas_forest, bananas_gp, npenas_mlp,
     /// npenas_forest, and model-based ones with +zc (zero-cost warm start), e.g. bo+zc.
     #[arg(long, default_value = "random,rea,ls", value_delimiter = ',')]
@@ -155,8 +155,8 @@ pub struct Nb201Args {
     /// The proxy used for warm starts: naswot, synflow, logsynflow, nregions, zen.
     #[arg(long, default_value = "naswot")]
     zero_cost_proxy: String,
-    /// Time `ask` of the model-based strategies with this many architectures evaluated
-    /// (one extra run per strategy; 0 skips it).
+    /// Time `ask` of every strategy with this many architectures evaluated (one extra run
+    /// per strategy; 0 skips it).
     #[arg(long, default_value_t = 150)]
     ask_timing_at: usize,
     /// Runs per strategy (seeds first-seed, first-seed+1, ...).

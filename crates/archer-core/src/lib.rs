@@ -8,6 +8,7 @@ mod fidelity;
 mod history;
 mod metrics;
 pub mod pareto;
+pub mod ranks;
 mod trial;
 
 pub use archer_space::Arch;

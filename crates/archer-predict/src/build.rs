@@ -56,13 +56,25 @@ pub fn build_predictor(
     }
 }
 
-/// Every registered strategy kind: the model-free ones of `archer-strategy`, then the
-/// model-based ones of this crate.
+/// Every registered strategy kind: the model-free ones of `archer-strategy`, the
+/// model-based ones of this crate, then (with the `neural` feature) those of
+/// `archer-neural`.
 pub fn registered() -> impl Iterator<Item = &'static dyn StrategyKind> {
     archer_strategy::KINDS
         .iter()
         .chain(crate::strategies::MODEL_KINDS)
+        .chain(neural_kinds())
         .copied()
+}
+
+#[cfg(feature = "neural")]
+fn neural_kinds() -> &'static [&'static dyn StrategyKind] {
+    archer_neural::NEURAL_KINDS
+}
+
+#[cfg(not(feature = "neural"))]
+fn neural_kinds() -> &'static [&'static dyn StrategyKind] {
+    &[]
 }
 
 /// Every label `--strategies` accepts: each kind's name, then its variants.

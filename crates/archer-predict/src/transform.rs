@@ -52,24 +52,11 @@ pub fn normal_quantile(p: f64) -> f64 {
 /// scale, so a few diverged architectures (10% accuracy among 90% ones) do not dominate a
 /// model's fit.
 pub fn gaussian_copula(targets: &[f64]) -> Vec<f64> {
-    let n = targets.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| targets[a].total_cmp(&targets[b]));
-    let mut out = vec![0.0; n];
-    let mut i = 0;
-    while i < n {
-        let mut j = i;
-        while j + 1 < n && targets[order[j + 1]] == targets[order[i]] {
-            j += 1;
-        }
-        let rank = (i + j) as f64 / 2.0;
-        let z = normal_quantile((rank + 0.5) / n as f64);
-        for &k in &order[i..=j] {
-            out[k] = z;
-        }
-        i = j + 1;
-    }
-    out
+    let n = targets.len() as f64;
+    archer_core::ranks::mean_ranks(targets)
+        .into_iter()
+        .map(|rank| normal_quantile((rank + 0.5) / n))
+        .collect()
 }
 
 #[cfg(test)]

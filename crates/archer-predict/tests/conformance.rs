@@ -100,6 +100,10 @@ fn small(name: &str) -> StrategyConfig {
         }),
         "parego-bananas" => serde_json::json!({"random_candidates": 30, "predictor": small_mlp}),
         "parego-bo" | "ehvi-bo" => serde_json::json!({"random_candidates": 60}),
+        "rl-lstm" => serde_json::json!({"hidden": 16}),
+        "ppo" => serde_json::json!({"hidden": 16, "batch": 5}),
+        "nao" => serde_json::json!({"hidden": 16, "embedding": 8, "mlp_hidden": 16,
+            "epochs": 5, "batch": 5, "initial": 5}),
         _ => serde_json::json!({}),
     };
     StrategyConfig {
@@ -337,6 +341,9 @@ fn invalid_settings_are_named() {
         "{err}"
     );
     assert!(err.contains("parego-bo, parego-bananas, ehvi-bo"), "{err}");
+    if cfg!(feature = "neural") {
+        assert!(err.contains("ehvi-bo, rl-lstm, ppo, nao"), "{err}");
+    }
 }
 
 /// The second objective (minimised): a size every strategy may read before evaluation.

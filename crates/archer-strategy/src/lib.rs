@@ -3,6 +3,7 @@
 //! tested without an engine and resumed exactly from its `state()`.
 
 mod config;
+pub mod decisions;
 mod dedup;
 mod error;
 mod model;

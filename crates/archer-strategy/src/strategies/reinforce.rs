@@ -2,10 +2,10 @@ use std::sync::Arc;
 
 use archer_core::{Arch, History, Trial, TrialState};
 use archer_rng::Rng;
-use archer_space::{Dimension, Gene, SearchSpace};
+use archer_space::{Gene, SearchSpace};
 use serde::{Deserialize, Serialize};
 
-use crate::{Kind, Proposal, Strategy, StrategyError, StrategySettings};
+use crate::{decisions, Kind, Proposal, Strategy, StrategyError, StrategySettings};
 
 pub(crate) const KIND: Kind<ReinforceConfig> = Kind::new(
     "reinforce",
@@ -85,18 +85,6 @@ const BETA1: f64 = 0.9;
 const BETA2: f64 = 0.999;
 const EPS: f64 = 1e-8;
 const MAX_REDRAWS: usize = 1_000;
-/// A float dimension's policy is a categorical over this many equal bins of its unit
-/// interval; the value is uniform within the chosen bin.
-pub const FLOAT_BINS: usize = 10;
-
-/// Number of actions (logits) the policy has for `d`.
-fn policy_width(d: &Dimension) -> usize {
-    if d.is_float() {
-        FLOAT_BINS
-    } else {
-        d.allowed.len()
-    }
-}
 
 fn softmax(logits: &[f64]) -> Vec<f64> {
     let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -117,7 +105,7 @@ impl Reinforce {
         let logits: Vec<Vec<f64>> = space
             .dimensions()
             .iter()
-            .map(|d| (0..policy_width(d)).map(|_| 1e-3 * rng.normal()).collect())
+            .map(|d| (0..decisions::actions(d)).map(|_| 1e-3 * rng.normal()).collect())
             .collect();
         let zeros: Vec<Vec<f64>> = logits.iter().map(|l| vec![0.0; l.len()]).collect();
         Reinforce {
@@ -150,22 +138,8 @@ impl Reinforce {
                 genes.push(Gene::Absent);
                 continue;
             }
-            let u = self.state.rng.unit();
-            let mut acc = 0.0;
-            let mut pick = p.len() - 1;
-            for (i, pi) in p.iter().enumerate() {
-                acc += pi;
-                if u < acc {
-                    pick = i;
-                    break;
-                }
-            }
-            genes.push(if d.is_float() {
-                let within = self.state.rng.unit();
-                Gene::float(d.float_at((pick as f64 + within) / FLOAT_BINS as f64))
-            } else {
-                Gene::Index(d.allowed[pick])
-            });
+            let pick = decisions::draw_index(p, &mut self.state.rng);
+            genes.push(decisions::gene_for(d, pick, &mut self.state.rng));
         }
         genes
     }
@@ -173,20 +147,7 @@ impl Reinforce {
     /// Per dimension, the policy's action that chose the gene (`None` where the dimension
     /// is absent); `None` overall if a gene is no value the policy could have chosen.
     fn positions(&self, arch: &Arch) -> Option<Vec<Option<usize>>> {
-        self.space
-            .dimensions()
-            .iter()
-            .zip(&arch.genes)
-            .map(|(d, &g)| match g {
-                Gene::Absent => Some(None),
-                Gene::Float(_) if d.is_float() => {
-                    let bin = (d.unit(g) * FLOAT_BINS as f64).floor() as usize;
-                    Some(Some(bin.min(FLOAT_BINS - 1)))
-                }
-                Gene::Index(c) => d.allowed.iter().position(|&a| a == c).map(Some),
-                Gene::Float(_) => None,
-            })
-            .collect()
+        decisions::actions_of(self.space.dimensions(), arch)
     }
 }
 
