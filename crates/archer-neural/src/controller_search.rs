@@ -72,7 +72,7 @@ struct SearchState {
     baseline: Option<f64>,
     /// The lowest reward so far: what an infeasible result is worth.
     worst: Option<f64>,
-    /// Log-probabilities of recent samples under the policy that drew them.
+    /// PPO: log-probabilities of recent samples under the policy that drew them.
     sampled: VecDeque<(Vec<Gene>, f64)>,
     batch: Vec<Sample>,
     updates: u64,
@@ -138,8 +138,12 @@ impl ControllerSearch {
         Ok(self.space.sample(&mut self.state.rng)?)
     }
 
-    /// Keeps the log-probability the sampling policy gave `arch`, for PPO's ratio.
+    /// Under PPO, keeps the log-probability the sampling policy gave `arch`, for the ratio
+    /// (REINFORCE never reads it).
     fn remember(&mut self, arch: Arch, log_prob: f64) -> Arch {
+        if !matches!(self.trainer, Trainer::Ppo { .. }) {
+            return arch;
+        }
         if self.state.sampled.len() == REMEMBERED_SAMPLES {
             self.state.sampled.pop_front();
         }
@@ -187,10 +191,11 @@ impl ControllerSearch {
             if n == 0 {
                 return;
             }
-            let params = self.controller.params_mut();
-            params.zero_grad();
-            (total / n as f64).backward();
-            params.adam_step(self.learning.learning_rate, self.learning.grad_clip);
+            self.controller.params_mut().descend(
+                &(total / n as f64),
+                self.learning.learning_rate,
+                self.learning.grad_clip,
+            );
             self.state.updates += 1;
         }
     }
@@ -223,10 +228,11 @@ impl Strategy for ControllerSearch {
                 let Some(loss) = self.reinforce_loss(genes, advantage) else {
                     return; // not an architecture the controller can emit
                 };
-                let params = self.controller.params_mut();
-                params.zero_grad();
-                loss.backward();
-                params.adam_step(self.learning.learning_rate, self.learning.grad_clip);
+                self.controller.params_mut().descend(
+                    &loss,
+                    self.learning.learning_rate,
+                    self.learning.grad_clip,
+                );
                 self.state.updates += 1;
             }
             Trainer::Ppo {

@@ -1,5 +1,5 @@
 //! The trainable parameters of a strategy's network, drawn from the strategy's own generator,
-//! trained by Adam, and saved exactly (every f64 bit) inside the strategy's JSON state.
+//! trained by Adam, and saved bit for bit inside the strategy's JSON state.
 
 use archer_rng::Rng;
 use base64::Engine;
@@ -79,16 +79,24 @@ impl Params {
     }
 
     /// Clears every gradient (before a backward pass).
-    pub(crate) fn zero_grad(&mut self) {
+    fn zero_grad(&mut self) {
         for t in &mut self.tensors {
             t.zero_grad();
         }
     }
 
+    /// One Adam step down `loss`: back-propagates it into cleared gradients, then
+    /// [`Params::adam_step`].
+    pub(crate) fn descend(&mut self, loss: &Tensor, learning_rate: f64, clip: Option<f64>) {
+        self.zero_grad();
+        loss.backward();
+        self.adam_step(learning_rate, clip);
+    }
+
     /// One Adam step of `learning_rate` along the gradients of the last backward pass
     /// (descending; a parameter without a gradient is left alone), then clears them.
     /// `clip`, when given, first scales the gradients to that global L2 norm at most.
-    pub(crate) fn adam_step(&mut self, learning_rate: f64, clip: Option<f64>) {
+    fn adam_step(&mut self, learning_rate: f64, clip: Option<f64>) {
         self.steps += 1;
         let t = self.steps as i32;
         let (c1, c2) = (1.0 - BETA1.powi(t), 1.0 - BETA2.powi(t));

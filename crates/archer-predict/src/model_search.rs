@@ -135,14 +135,7 @@ pub(crate) fn initial_arch(
             return Ok(a);
         }
     }
-    let mut arch = space.sample(rng)?;
-    for _ in 0..100 {
-        if !known(space, history, &arch) {
-            break;
-        }
-        arch = space.sample(rng)?;
-    }
-    Ok(arch)
+    archer_strategy::sample_unknown(space, history, rng)
 }
 
 /// Distinct (by canonical hash), unknown candidates: the one-edit neighbours of the

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use archer_core::{History, Trial};
+use archer_core::{Arch, Fidelity, History, Trial};
 use archer_rng::Rng;
 use archer_space::SearchSpace;
 use serde::{Deserialize, Serialize};
@@ -102,4 +102,23 @@ impl Strategy for Dedup {
         self.rng = s.rng;
         Ok(())
     }
+}
+
+/// A uniformly random architecture neither evaluated nor pending at full fidelity (up to
+/// isomorphism); the last of 101 draws when none of them is new (the [`Dedup`] wrapper
+/// handles that case).
+pub fn sample_unknown(
+    space: &dyn SearchSpace,
+    history: &History,
+    rng: &mut Rng,
+) -> Result<Arch, StrategyError> {
+    let known = |a: &Arch| history.is_known(&space.canonical_hash(a), &Fidelity::full());
+    let mut arch = space.sample(rng)?;
+    for _ in 0..100 {
+        if !known(&arch) {
+            break;
+        }
+        arch = space.sample(rng)?;
+    }
+    Ok(arch)
 }

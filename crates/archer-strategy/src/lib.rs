@@ -14,7 +14,7 @@ mod strategies;
 mod strategy;
 
 pub use config::StrategyConfig;
-pub use dedup::Dedup;
+pub use dedup::{sample_unknown, Dedup};
 pub use error::StrategyError;
 pub use model::{
     AcquisitionKind, BananasConfig, BoConfig, FeatureEncoding, GpKernel, ModelSearchSettings,

@@ -21,7 +21,8 @@ use archer_core::{Fidelity, History, Trial};
 use archer_rng::Rng;
 use archer_space::{settle, Arch, Gene, SearchSpace};
 use archer_strategy::{
-    draw_passing, passes, Kind, Prescreen, Proposal, Strategy, StrategyError, StrategySettings,
+    draw_passing, passes, sample_unknown, Kind, Prescreen, Proposal, Strategy, StrategyError,
+    StrategySettings,
 };
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
@@ -234,21 +235,13 @@ impl Nao {
         history.is_known(&self.space.canonical_hash(arch), &Fidelity::full())
     }
 
-    /// A random architecture not evaluated yet (the last draw if 100 found nothing new),
-    /// passing the prescreen where one can.
+    /// A random architecture not evaluated yet ([`sample_unknown`]), passing the prescreen
+    /// where one can.
     fn random(&mut self, history: &History) -> Result<Arch, StrategyError> {
-        let space = self.space.clone();
-        let prescreen = self.prescreen.clone();
+        let space = self.space.as_ref();
         let rng = &mut self.state.rng;
-        draw_passing(prescreen.as_deref(), || {
-            let mut arch = space.sample(rng)?;
-            for _ in 0..100 {
-                if !history.is_known(&space.canonical_hash(&arch), &Fidelity::full()) {
-                    break;
-                }
-                arch = space.sample(rng)?;
-            }
-            Ok(arch)
+        draw_passing(self.prescreen.as_deref(), || {
+            sample_unknown(space, history, rng)
         })
     }
 
@@ -283,10 +276,11 @@ impl Nao {
                 let mse = (predicted - y).square().mean(DTYPE);
                 let reconstruction = self.model.reconstruction_loss(&encoded, &tokens);
                 let loss = mse * trade_off + reconstruction * (1.0 - trade_off);
-                let params = self.model.params_mut();
-                params.zero_grad();
-                loss.backward();
-                params.adam_step(self.config.learning_rate, Some(GRAD_BOUND));
+                self.model.params_mut().descend(
+                    &loss,
+                    self.config.learning_rate,
+                    Some(GRAD_BOUND),
+                );
             }
         }
     }
