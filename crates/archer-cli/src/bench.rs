@@ -135,7 +135,7 @@ pub struct Nb201Args {
     /// more than one, each gets its own sub-folder of --output.
     #[arg(long, default_value = "cifar10", value_delimiter = ',')]
     dataset: Vec<String>,
-    /// Comma-separated strategies: random, rea, ls, reinforce, ga, ga_gen, metaqnn, bo,
+    /// Comma-separated strategies: random, rea, ls, reinforce, ga, ga_gen, metaqnn, genet, bo,
     /// bananas, npenas, and with the `train` feature rl-lstm, ppo, nao; the
     /// variants bo_path, bo_wl, bo_ucb, bananas_its, bananas_forest, bananas_gp, npenas_mlp,
     /// npenas_forest, and model-based ones with +zc (zero-cost warm start), e.g. bo+zc.

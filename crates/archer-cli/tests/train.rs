@@ -32,6 +32,25 @@ fn search(file: &std::path::Path, out: &std::path::Path, cwd: &std::path::Path) 
 }
 
 fn config(training_extra: &str, tail: &str) -> String {
+    config_for(
+        "name = \"macro\"\nlayers = 3\nkernels = [3]\nfilters = [16, 24]",
+        "name = \"random\"",
+        "",
+        training_extra,
+        &format!("trials = 3\n{tail}"),
+    )
+}
+
+/// An experiment on 5 % of the MNIST subset (one epoch, seed 3) with the bodies of the
+/// `[space]`, `[strategy]`, `[evaluator.network]` sections, extra `[evaluator.training]`
+/// lines, and `budget` the body of `[budget]` and what follows it.
+fn config_for(
+    space: &str,
+    strategy: &str,
+    network: &str,
+    training_extra: &str,
+    budget: &str,
+) -> String {
     let data = repo().join("data/mnist-small");
     format!(
         r#"[study]
@@ -39,13 +58,10 @@ name = "tiny-mnist"
 seed = 3
 
 [space]
-name = "macro"
-layers = 3
-kernels = [3]
-filters = [16, 24]
+{space}
 
 [strategy]
-name = "random"
+{strategy}
 
 [evaluator]
 kind = "train"
@@ -56,6 +72,9 @@ data_fraction = 0.05
 format = "idx"
 dir = "{}"
 
+[evaluator.network]
+{network}
+
 [evaluator.training]
 epochs = 1
 batch_size = 32
@@ -63,8 +82,7 @@ threads = 2
 {training_extra}
 
 [budget]
-trials = 3
-{tail}"#,
+{budget}"#,
         data.display()
     )
 }
@@ -291,4 +309,93 @@ fn a_constraint_on_memory_measured_in_training_stops_the_trial_before_its_first_
         assert_eq!(t["intermediate"].as_array().unwrap().len(), 1, "{t}");
         assert_eq!(t["attrs"]["steps_run"], 1, "{t}");
     }
+}
+
+/// A tiny search with the `train` evaluator on the MNIST subset (see [`config_for`]), the
+/// winner retrained one epoch; the output and `archer export --top 100`.
+fn classic_search(space: &str, strategy: &str, network: &str, trials: usize) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("exp.toml");
+    std::fs::write(
+        &file,
+        config_for(
+            space,
+            strategy,
+            network,
+            "",
+            &format!("trials = {trials}\n\n[retrain]\nepochs = 1\n"),
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let o = search(&file, &out, dir.path());
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains(&format!(
+            "trial budget reached after {trials} trials (0 failed)"
+        )),
+        "{t}"
+    );
+    assert!(
+        t.contains("Test accuracy"),
+        "the winner is retrained and tested: {t}"
+    );
+    let o = archer(
+        &["export", out.to_str().unwrap(), "--top", "100"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    (t, String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+#[test]
+fn pnas_grows_darts_cells_with_real_training_and_retrains_its_winner() {
+    let (_, exported) = classic_search(
+        r#"name = "darts"
+nodes = 2
+min_nodes = 1
+ops = ["skip_connect", "sep_conv_3x3", "max_pool_3x3"]"#,
+        r#"name = "pnas"
+beam = 2
+first = 2
+max_candidates = 40"#,
+        "channels = 4\ndepth = 3",
+        4,
+    );
+    // Two one-node cells first, then the two best expansions by one node.
+    assert_eq!(
+        exported.matches("normal_concat=range(2, 3)").count(),
+        2,
+        "{exported}"
+    );
+    assert_eq!(
+        exported.matches("normal_concat=range(2, 4)").count(),
+        2,
+        "{exported}"
+    );
+}
+
+#[test]
+fn metaqnn_searches_the_chain_space_with_real_training_and_retrains_its_winner() {
+    let (t, _) = classic_search(
+        "name = \"macro\"\nlayers = 3\nkernels = [3]\nfilters = [16, 24]",
+        "name = \"metaqnn\"",
+        "channels = 8",
+        3,
+    );
+    assert!(t.contains("Best architecture"), "{t}");
+}
+
+#[test]
+fn genet_searches_its_binary_space_with_real_training_and_retrains_its_winner() {
+    let file = repo().join("examples/spaces/genet.toml");
+    let (t, exported) = classic_search(
+        &format!("file = \"{}\"", file.display()),
+        "name = \"genet\"\npopulation = 2",
+        "channels = 4",
+        3,
+    );
+    assert!(t.contains("Best architecture"), "{t}");
+    assert!(exported.contains("s3_4_5"), "{exported}");
 }

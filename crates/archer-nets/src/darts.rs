@@ -3,7 +3,7 @@
 //! depth (channels doubled), global average pooling and a linear classifier, plus the
 //! optional auxiliary head at 2/3 depth.
 
-use archer_space::{Arch, SearchSpace, DARTS_OPS};
+use archer_space::{darts_cells, Arch, SearchSpace, DARTS_OPS};
 use serde::Serialize;
 
 use crate::cost::{conv, linear, Cost};
@@ -100,10 +100,10 @@ impl DartsNetConfig {
     }
 }
 
-/// A cell: for each of the 4 intermediate nodes, two `(input, op)` slots; inputs 0 and 1 are
+/// A cell: for each intermediate node, two `(input, op)` slots; inputs 0 and 1 are
 /// the two previous cells, 2.. the earlier intermediate nodes. The output concatenates the
-/// 4 intermediate nodes.
-pub type DartsCell = [(usize, DartsOp); 8];
+/// intermediate nodes (4 in DARTS; the space may have from 1 to 8).
+pub type DartsCell = Vec<(usize, DartsOp)>;
 
 /// A DARTS network: the skeleton, a normal and a reduction cell.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -113,8 +113,10 @@ pub struct DartsNet {
     pub reduce: DartsCell,
 }
 
-/// Nodes whose outputs the cell concatenates.
-const CONCAT: u64 = 4;
+/// Nodes whose outputs the cell concatenates: all its intermediate nodes.
+fn concat(cell: &DartsCell) -> u64 {
+    (cell.len() / 2) as u64
+}
 
 impl DartsNet {
     /// The network of `arch`, an architecture of the darts space.
@@ -143,20 +145,17 @@ impl DartsNet {
                 "input height and width must be divisible by 4, got {h}×{w}"
             )));
         }
+        let cells = darts_cells(space, arch).map_err(|e| NetError::Arch(e.to_string()))?;
         let cell = |index: usize| -> Result<DartsCell, NetError> {
-            let mut out = [(0, DartsOp::Zero); 8];
-            for (slot, item) in out.iter_mut().enumerate() {
-                let at = index * 16 + slot * 2;
-                let input = usize::from(arch.index(at));
-                let name = DARTS_OPS
-                    .get(usize::from(arch.index(at + 1)))
-                    .copied()
-                    .unwrap_or("?");
-                let op = DartsOp::from_name(name)
-                    .ok_or_else(|| NetError::Arch(format!("unknown DARTS op {name:?}")))?;
-                *item = (input, op);
-            }
-            Ok(out)
+            cells[index]
+                .iter()
+                .map(|&(input, op)| {
+                    let name = DARTS_OPS.get(usize::from(op)).copied().unwrap_or("?");
+                    let op = DartsOp::from_name(name)
+                        .ok_or_else(|| NetError::Arch(format!("unknown DARTS op {name:?}")))?;
+                    Ok((usize::from(input), op))
+                })
+                .collect()
         };
         Ok(DartsNet {
             config,
@@ -202,7 +201,7 @@ impl DartsNet {
                 total += op.cost(c, ho, wo, reduction && input < 2);
             }
             (h, w) = (ho, wo);
-            (c_pp, c_p) = (c_p, CONCAT * c);
+            (c_pp, c_p) = (c_p, concat(cell) * c);
             reduction_prev = reduction;
         }
         total + linear(c_p, cfg.classes)
@@ -222,7 +221,7 @@ impl DartsNet {
                 (h, w) = (h / 2, w / 2);
             }
             if i == 2 * cfg.layers / 3 {
-                c_aux = CONCAT * c;
+                c_aux = concat(&self.reduce) * c;
                 break;
             }
         }

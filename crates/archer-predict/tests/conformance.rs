@@ -13,6 +13,25 @@ fn nb201() -> Arc<dyn SearchSpace> {
     Arc::new(Nb201Space::default())
 }
 
+/// A DARTS space with 1 to 3 nodes per cell: one that grows by blocks, for `pnas`.
+fn growing_darts() -> Arc<dyn SearchSpace> {
+    SpaceConfig::named("darts")
+        .with("min_nodes", serde_json::json!(1))
+        .with("nodes", serde_json::json!(3))
+        .build()
+        .unwrap()
+}
+
+/// The space the suite searches with `config`: NAS-Bench-201, except for strategies that
+/// need a space that grows by blocks.
+fn space_for(config: &StrategyConfig) -> Arc<dyn SearchSpace> {
+    if config.name() == "pnas" {
+        growing_darts()
+    } else {
+        nb201()
+    }
+}
+
 /// Higher is better; unique optimum at `TARGET`, every non-optimal cell has a better neighbour.
 const TARGET: [u16; 6] = [3, 3, 3, 1, 3, 2];
 fn closeness(arch: &Arch) -> f64 {
@@ -104,6 +123,8 @@ fn small(name: &str) -> StrategyConfig {
         "ppo" => serde_json::json!({"hidden": 16, "batch": 5}),
         "nao" => serde_json::json!({"hidden": 16, "embedding": 8, "mlp_hidden": 16,
             "epochs": 5, "batch": 5, "initial": 5}),
+        "pnas" => serde_json::json!({"predictor": small_mlp, "beam": 4, "first": 6,
+            "max_candidates": 60}),
         _ => serde_json::json!({}),
     };
     StrategyConfig {
@@ -127,7 +148,7 @@ fn run(
     n: usize,
     objective: fn(&Arch) -> f64,
 ) -> Vec<Arch> {
-    let space = nb201();
+    let space = space_for(config);
     let mut s = build(config, space.clone(), seed, dedup).unwrap();
     let mut h = History::new();
     (0..n)
@@ -171,7 +192,7 @@ fn same_seed_same_run_different_seed_different_run() {
 #[test]
 fn resuming_from_state_continues_exactly() {
     for (c, dedup) in all_configs() {
-        let space = nb201();
+        let space = space_for(&c);
         let uninterrupted = run(&c, dedup, 5, 120, textured);
         let mut first = build(&c, space.clone(), 5, dedup).unwrap();
         let mut h = History::new();
@@ -201,7 +222,7 @@ fn resuming_from_state_continues_exactly() {
 #[test]
 fn restore_rejects_foreign_state() {
     for (c, dedup) in all_configs() {
-        let mut s = build(&c, nb201(), 0, dedup).unwrap();
+        let mut s = build(&c, space_for(&c), 0, dedup).unwrap();
         let err = s
             .restore(serde_json::json!({"nonsense": true}))
             .unwrap_err();
@@ -215,8 +236,8 @@ fn restore_rejects_foreign_state() {
 
 #[test]
 fn dedup_never_repeats_an_architecture_up_to_isomorphism() {
-    let space = nb201();
     for (c, _) in all_configs() {
+        let space = space_for(&c);
         let archs = run(&c, true, 3, 300, textured);
         let hashes: HashSet<String> = archs.iter().map(|a| space.canonical_hash(a)).collect();
         assert_eq!(hashes.len(), archs.len(), "{}", c.name());
@@ -226,20 +247,37 @@ fn dedup_never_repeats_an_architecture_up_to_isomorphism() {
 #[test]
 fn dedup_ends_with_exhausted_when_the_space_is_used_up() {
     let ops = vec!["none".to_string(), "nor_conv_3x3".to_string()];
-    let space = SpaceConfig::named("nb201")
+    let small_nb201 = SpaceConfig::named("nb201")
         .with("ops", serde_json::json!(ops))
         .build()
         .unwrap();
-    let classes: HashSet<String> = (0..64u16)
+    let nb201_classes: HashSet<String> = (0..64u16)
         .map(|i| {
             let choices = (0..6)
                 .map(|b| if i >> b & 1 == 1 { 3 } else { 0 })
                 .collect();
-            space.canonical_hash(&Arch::new("nb201", 1, choices))
+            small_nb201.canonical_hash(&Arch::new("nb201", 1, choices))
         })
         .collect();
+    // 1 or 2 nodes, skip connections only: 1 + 3 × 3 classes.
+    let small_darts = SpaceConfig::named("darts")
+        .with("min_nodes", serde_json::json!(1))
+        .with("nodes", serde_json::json!(2))
+        .with("ops", serde_json::json!(["skip_connect"]))
+        .build()
+        .unwrap();
+    let mut rng = archer_rng::Rng::seed_from(0);
+    let darts_classes: HashSet<String> = (0..2000)
+        .map(|_| small_darts.canonical_hash(&small_darts.sample(&mut rng).unwrap()))
+        .collect();
+    assert_eq!(darts_classes.len(), 10);
     for config in configs() {
         let name = archer_predict::strategy_label(&config);
+        let (space, classes) = if config.name() == "pnas" {
+            (small_darts.clone(), &darts_classes)
+        } else {
+            (small_nb201.clone(), &nb201_classes)
+        };
         let mut s = build(&config, space.clone(), 0, true).unwrap();
         let mut h = History::new();
         let mut n = 0;
@@ -308,13 +346,51 @@ fn model_based_strategies_beat_random_search_on_a_smooth_objective() {
             / 10.0
     };
     let random = best(&StrategyConfig::named("random"));
+    // `pnas` searches another space; its own test is below.
     for config in configs()
         .iter()
-        .filter(|c| archer_predict::is_model_based(c))
+        .filter(|c| archer_predict::is_model_based(c) && c.name != "pnas")
     {
         let b = best(config);
         assert!(b > random, "{} {b} vs random {random}", config.name);
     }
+}
+
+#[test]
+fn pnas_beats_random_search_on_a_space_that_grows() {
+    let space = growing_darts();
+    let best = |config: &StrategyConfig| -> f64 {
+        (0..10)
+            .map(|seed| {
+                let mut s = build(config, space.clone(), seed, true).unwrap();
+                let mut h = History::new();
+                (0..40)
+                    .map(|_| {
+                        step_with(s.as_mut(), space.as_ref(), &mut h, |t| {
+                            let v = encoded_score(space.as_ref(), &t.arch);
+                            t.metrics = Metrics::new().with("v", v);
+                            t.score = Some(v);
+                        })
+                        .unwrap()
+                        .score
+                        .unwrap()
+                    })
+                    .fold(f64::NEG_INFINITY, f64::max)
+            })
+            .sum::<f64>()
+            / 10.0
+    };
+    let (pnas, random) = (best(&small("pnas")), best(&StrategyConfig::named("random")));
+    assert!(pnas > random, "pnas {pnas} vs random {random}");
+}
+
+#[test]
+fn pnas_refuses_a_space_that_does_not_grow_and_says_why() {
+    let err = build(&small("pnas"), nb201(), 0, true)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("does not grow by blocks"), "{err}");
 }
 
 #[test]
@@ -336,7 +412,7 @@ fn invalid_settings_are_named() {
         .to_string();
     assert!(
         err.contains(
-            "random, rea, ls, reinforce, nsga2, mo-rea, tpe, ga, ga_gen, metaqnn, bo, bo_path"
+            "random, rea, ls, reinforce, nsga2, mo-rea, tpe, ga, ga_gen, metaqnn, genet, bo, bo_path"
         ),
         "{err}"
     );

@@ -4,18 +4,24 @@
 
 use serde::Deserialize;
 
+use archer_rng::Rng;
+
 use crate::{
-    Arch, Dimension, DimensionKind, LayerSketch, OpGraph, SearchSpace, Sketch, SpaceError,
+    Arch, Condition, Dimension, DimensionKind, Gene, LayerSketch, OpGraph, SearchSpace, Sketch,
+    SpaceError,
 };
 
 pub(crate) static KIND: crate::config::Kind<ChainSettings> =
     crate::config::Kind::new("macro", |c| {
-        Ok(std::sync::Arc::new(ChainSpace::new(
-            c.layers,
-            c.ops.as_deref(),
-            c.kernels.as_deref(),
-            c.filters.as_deref(),
-        )?))
+        Ok(std::sync::Arc::new(
+            ChainSpace::new(
+                c.layers,
+                c.ops.as_deref(),
+                c.kernels.as_deref(),
+                c.filters.as_deref(),
+            )?
+            .with_min_layers(c.min_layers)?,
+        ))
     });
 
 /// `[space] name = "macro"`: a chain-structured network with skip connections.
@@ -24,6 +30,8 @@ pub(crate) static KIND: crate::config::Kind<ChainSettings> =
 pub(crate) struct ChainSettings {
     #[serde(default)]
     layers: Option<usize>,
+    #[serde(default)]
+    min_layers: Option<usize>,
     #[serde(default)]
     ops: Option<Vec<String>>,
     #[serde(default)]
@@ -48,9 +56,9 @@ const DEFAULT_FILTERS: [u32; 4] = [24, 36, 48, 64];
 
 /// Where layer `i`'s dimensions start, and how many it has: op, kernel, filters, then one
 /// skip flag per layer `j <= i - 2` (the previous layer always feeds it).
-fn layer_layout(layers: usize) -> Vec<(usize, usize)> {
+fn layer_layout(layers: usize, first: usize) -> Vec<(usize, usize)> {
     let mut out = Vec::with_capacity(layers);
-    let mut offset = 0;
+    let mut offset = first;
     for i in 0..layers {
         let n = 3 + i.saturating_sub(1);
         out.push((offset, n));
@@ -59,10 +67,13 @@ fn layer_layout(layers: usize) -> Vec<(usize, usize)> {
     out
 }
 
-/// A chain of `layers` layers with skip connections.
+/// A chain of `layers` layers with skip connections; with `min_layers` below `layers`, the
+/// number of layers is itself the first dimension (`layers`, a depth), and layer `i`'s
+/// dimensions exist only where it is above `i`.
 #[derive(Clone, Debug)]
 pub struct ChainSpace {
     layers: usize,
+    min_layers: usize,
     dims: Vec<Dimension>,
     layout: Vec<(usize, usize)>,
 }
@@ -177,16 +188,81 @@ impl ChainSpace {
         }
         Ok(ChainSpace {
             layers,
+            min_layers: layers,
             dims,
-            layout: layer_layout(layers),
+            layout: layer_layout(layers, 0),
         })
     }
 
+    /// The same space with between `min_layers` and `layers` layers (`None`: exactly
+    /// `layers`).
+    pub fn with_min_layers(mut self, min_layers: Option<usize>) -> Result<Self, SpaceError> {
+        let Some(min) = min_layers else {
+            return Ok(self);
+        };
+        if !(1..=self.layers).contains(&min) {
+            return Err(SpaceError::InvalidSetting {
+                space: Self::NAME.into(),
+                reason: format!(
+                    "min_layers = {min}; accepted: 1 to layers ({})",
+                    self.layers
+                ),
+            });
+        }
+        if min == self.layers {
+            return Ok(self);
+        }
+        let (max, first) = (self.layers, 1);
+        for (i, &(o, n)) in self.layout.iter().enumerate() {
+            if i < min {
+                continue;
+            }
+            let when = vec![Condition {
+                dimension: 0,
+                values: ((i + 1 - min) as u16..=(max - min) as u16).collect(),
+            }];
+            for d in &mut self.dims[o..o + n] {
+                d.when = when.clone();
+            }
+        }
+        self.dims.insert(
+            0,
+            Dimension::int("layers", DimensionKind::Depth, min as i64, max as i64, 1),
+        );
+        self.min_layers = min;
+        self.layout = layer_layout(max, first);
+        Ok(self)
+    }
+
+    /// The most layers.
     pub fn layers(&self) -> usize {
         self.layers
     }
 
-    /// (op, kernel, filters, skip sources) of layer `i`.
+    /// The fewest layers (equal to [`ChainSpace::layers`] when the number is fixed).
+    pub fn min_layers(&self) -> usize {
+        self.min_layers
+    }
+
+    fn growing(&self) -> bool {
+        self.min_layers < self.layers
+    }
+
+    /// How many layers `arch` has.
+    pub fn layers_of(&self, arch: &Arch) -> usize {
+        self.active_layers(&arch.genes)
+    }
+
+    fn active_layers(&self, genes: &[Gene]) -> usize {
+        if self.growing() {
+            self.min_layers + usize::from(genes[0].index().unwrap_or(0))
+        } else {
+            self.layers
+        }
+    }
+
+    /// (op, kernel, filters, skip sources) of layer `i`, one of `arch`'s
+    /// [`ChainSpace::layers_of`].
     pub fn layer(&self, arch: &Arch, i: usize) -> (&'static str, u32, u32, Vec<usize>) {
         let (o, n) = self.layout[i];
         let c = &arch.indices();
@@ -224,17 +300,26 @@ impl SearchSpace for ChainSpace {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let layers = if self.growing() {
+            format!(
+                "{} to {} layers (the first dimension, `layers`, says how many)",
+                self.min_layers, self.layers
+            )
+        } else {
+            format!("{} layers", self.layers)
+        };
+        let first = usize::from(self.growing());
         format!(
-            "Chain-structured network (NAS-RL / ENAS macro style) of {} layers. Each layer \
+            "Chain-structured network (NAS-RL / ENAS macro style) of {}. Each layer \
              chooses an operation ({}), a kernel size ({}) and a filter count ({}); layer i \
              always reads layer i-1 and may also read any layer j <= i-2 through a skip \
              connection (concatenated before the operation). Native string: layers separated \
              by '|', each `op:kernel:filters` followed by `+j` per skip source, e.g. \
              `conv:3:36|sep_conv:5:48|max_pool:3:24+0`.",
-            self.layers,
-            names(&self.dims[0]),
-            names(&self.dims[1]),
-            names(&self.dims[2])
+            layers,
+            names(&self.dims[first]),
+            names(&self.dims[first + 1]),
+            names(&self.dims[first + 2])
         )
     }
 
@@ -242,8 +327,41 @@ impl SearchSpace for ChainSpace {
         &self.dims
     }
 
+    /// Sums the sizes of the fixed spaces of each number of layers.
+    fn size(&self) -> u128 {
+        (self.min_layers..=self.layers)
+            .map(|n| {
+                let first = usize::from(self.growing());
+                let dims = &self.dims[first
+                    ..first
+                        + self
+                            .layout
+                            .get(n)
+                            .map_or(self.dims.len() - first, |&(o, _)| o - first)];
+                crate::generic::product_size(dims)
+            })
+            .fold(0u128, |a, b| a.saturating_add(b))
+    }
+
+    /// Uniform crossover by layer. With a number of layers to choose, the child takes it
+    /// from either parent, and each layer from either parent that has it, so that every gene
+    /// comes from a parent.
+    fn crossover(&self, a: &Arch, b: &Arch, rng: &mut Rng) -> Arch {
+        crate::generic::crossover_by_block(
+            self,
+            self.growing(),
+            (a, b),
+            rng,
+            |g| self.active_layers(g),
+            |i| {
+                let (o, len) = self.layout[i];
+                std::iter::once(o..o + len).collect()
+            },
+        )
+    }
+
     fn format(&self, arch: &Arch) -> String {
-        (0..self.layers)
+        (0..self.layers_of(arch))
             .map(|i| {
                 let (op, k, f, skips) = self.layer(arch, i);
                 let mut s = format!("{op}:{k}:{f}");
@@ -263,14 +381,21 @@ impl SearchSpace for ChainSpace {
             reason,
         };
         let layers: Vec<&str> = text.trim().split('|').collect();
-        if layers.len() != self.layers {
+        if !(self.min_layers..=self.layers).contains(&layers.len()) {
+            let expected = if self.growing() {
+                format!("{} to {}", self.min_layers, self.layers)
+            } else {
+                self.layers.to_string()
+            };
             return Err(err(format!(
-                "expected {} layers separated by '|', found {}",
-                self.layers,
+                "expected {expected} layers separated by '|', found {}",
                 layers.len()
             )));
         }
         let mut choices = vec![0u16; self.dims.len()];
+        if self.growing() {
+            choices[0] = (layers.len() - self.min_layers) as u16;
+        }
         for (i, layer) in layers.iter().enumerate() {
             let mut parts = layer.trim().split('+');
             let spec = parts.next().unwrap_or_default();
@@ -313,7 +438,17 @@ impl SearchSpace for ChainSpace {
                 choices[o + 3 + j] = 1;
             }
         }
-        let arch = Arch::new(Self::NAME, Self::VERSION, choices);
+        // Dimensions of layers beyond the parsed ones are absent.
+        let mut genes: Vec<Gene> = Vec::with_capacity(choices.len());
+        for (d, &c) in self.dims.iter().zip(&choices) {
+            let g = if d.is_active(&genes) {
+                Gene::Index(c)
+            } else {
+                Gene::Absent
+            };
+            genes.push(g);
+        }
+        let arch = Arch::from_genes(Self::NAME, Self::VERSION, genes);
         self.check(&arch)?;
         Ok(arch)
     }
@@ -321,7 +456,7 @@ impl SearchSpace for ChainSpace {
     /// The layers from input to output, each `op kxk, f filters` with its skip sources.
     fn sketch(&self, arch: &Arch) -> Sketch {
         Sketch::Layers(
-            (0..self.layers)
+            (0..self.layers_of(arch))
                 .map(|i| {
                     let (op, k, f, skips_from) = self.layer(arch, i);
                     LayerSketch {
@@ -333,19 +468,23 @@ impl SearchSpace for ChainSpace {
         )
     }
 
+    /// Node 0 the stem output, node i+1 layer i, node L+1 the classifier input, L the most
+    /// layers (so that encodings have one length); a layer the architecture lacks is an
+    /// unlabelled, unconnected node.
     fn graphs(&self, arch: &Arch) -> Vec<OpGraph> {
-        // Node 0 the stem output, node i+1 layer i, node L+1 the classifier input.
+        let n = self.layers_of(arch);
         let mut labels = vec![None];
         let mut edges = Vec::new();
-        for i in 0..self.layers {
+        for i in 0..n {
             labels.push(Some(self.token(arch, i)));
             edges.push((i, i + 1));
             for j in self.layer(arch, i).3 {
                 edges.push((j + 1, i + 1));
             }
         }
+        labels.resize(self.layers + 1, None);
         labels.push(None);
-        edges.push((self.layers, self.layers + 1));
+        edges.push((n, self.layers + 1));
         edges.sort();
         let mut vocabulary = Vec::new();
         for op in CHAIN_OPS {

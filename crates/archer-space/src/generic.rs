@@ -22,7 +22,7 @@ pub(crate) fn product_size(dims: &[Dimension]) -> u128 {
 }
 
 /// A uniformly random value of `d`.
-pub(crate) fn draw(d: &Dimension, rng: &mut Rng) -> Gene {
+pub fn draw(d: &Dimension, rng: &mut Rng) -> Gene {
     match d.domain {
         Domain::Float { .. } => Gene::float(d.float_at(rng.unit())),
         _ => Gene::Index(d.allowed[rng.below(d.allowed.len())]),
@@ -206,6 +206,43 @@ pub(crate) fn mutate<S: SearchSpace + ?Sized>(space: &S, arch: &Arch, rng: &mut 
     } else {
         arch.clone()
     }
+}
+
+/// Uniform crossover for a space whose first dimension is a depth (how many blocks exist):
+/// the child takes the depth from either parent, then each of its blocks from either parent
+/// that has it, so that every gene comes from a parent. `blocks(genes)` counts the blocks of
+/// a gene vector; `ranges(i)` are the genes of block `i`. Without a depth (`growing` false)
+/// or for architectures of another length, the default [`crossover`].
+pub(crate) fn crossover_by_block<S: SearchSpace + ?Sized>(
+    space: &S,
+    growing: bool,
+    (a, b): (&Arch, &Arch),
+    rng: &mut Rng,
+    blocks: impl Fn(&[Gene]) -> usize,
+    ranges: impl Fn(usize) -> Vec<std::ops::Range<usize>>,
+) -> Arch {
+    let n = space.dimensions().len();
+    if !growing || a.genes.len() != n || b.genes.len() != n {
+        return crossover(space, a, b, rng);
+    }
+    let mut genes = vec![Gene::Absent; a.genes.len()];
+    genes[0] = if rng.chance(0.5) {
+        a.genes[0]
+    } else {
+        b.genes[0]
+    };
+    let (na, nb) = (blocks(&a.genes), blocks(&b.genes));
+    for i in 0..blocks(&genes) {
+        let from = match (i < na, i < nb) {
+            (true, true) if rng.chance(0.5) => b,
+            (true, _) => a,
+            _ => b,
+        };
+        for r in ranges(i) {
+            genes[r.clone()].copy_from_slice(&from.genes[r]);
+        }
+    }
+    a.with_genes(genes)
 }
 
 pub(crate) fn crossover<S: SearchSpace + ?Sized>(

@@ -24,7 +24,7 @@ pub use chain::{ChainSpace, CHAIN_FILTERS, CHAIN_KERNELS, CHAIN_OPS};
 pub use config::{
     builtin_spaces, Kind, SpaceConfig, SpaceKind, SpaceSettings, DECLARED_KIND, KINDS,
 };
-pub use darts::{DartsSpace, DARTS_OPS};
+pub use darts::{darts_cells, DartsGenotypeCell, DartsSpace, DARTS_OPS, MAX_DARTS_NODES};
 pub use declared::{
     read_declaration, BodyBuilder, CellItem, CellOutput, ChoiceItem, DeclaredSpace, FloatItem,
     InputItem, IntItem, RepeatItem, SpaceBuilder, SpaceDeclaration, When, MAX_CELL_NODES,
@@ -34,7 +34,7 @@ pub use dimension::{Condition, Dimension, DimensionKind, Domain, FLOAT_NEIGHBOUR
 pub use encoding::{one_hot, Encoding};
 pub use error::SpaceError;
 pub use finite::FiniteSpace;
-pub use generic::{settle, FLOAT_MUTATION_SIGMA};
+pub use generic::{draw, settle, FLOAT_MUTATION_SIGMA};
 pub use graph::OpGraph;
 pub use nb201::{Nb201Space, NB201_OPS};
 pub use sketch::{CellSketch, LayerSketch, Sketch, SketchEdge};

@@ -139,3 +139,132 @@ fn chain_sketch_lists_layers_with_their_skips() {
         assert!(layer.skips_from.iter().all(|&j| j + 2 <= i));
     }
 }
+
+#[test]
+fn darts_with_a_number_of_nodes_to_choose_parses_each_depth() {
+    let space = SpaceConfig::named("darts")
+        .with("min_nodes", serde_json::json!(1))
+        .build()
+        .unwrap();
+    assert_eq!(
+        space.dimensions().len(),
+        33,
+        "the `nodes` depth comes first"
+    );
+    assert_eq!(space.dimensions()[0].label, "nodes");
+    let one =
+        "Genotype(normal=[('sep_conv_3x3', 0), ('skip_connect', 1)], normal_concat=range(2, 3), \
+reduce=[('max_pool_3x3', 1), ('dil_conv_5x5', 0)], reduce_concat=range(2, 3))";
+    let a = space.parse(one).unwrap();
+    assert_eq!(a.genes.iter().filter(|g| !g.is_absent()).count(), 9);
+    assert_eq!(space.format(&a), one);
+    let v2 = space.parse(DARTS_V2).unwrap();
+    assert_eq!(v2.index(0), 3, "four nodes is the fourth depth");
+    assert_eq!(
+        space.format(&v2),
+        DartsSpace::default().format(&DartsSpace::default().parse(DARTS_V2).unwrap())
+    );
+    // The sizes of the fixed spaces with 1..=4 nodes add up.
+    let fixed: u128 = (1..=4)
+        .map(|n| {
+            SpaceConfig::named("darts")
+                .with("nodes", serde_json::json!(n))
+                .build()
+                .unwrap()
+                .size()
+        })
+        .sum();
+    assert_eq!(space.size(), fixed);
+    let mismatched = one.replace(
+        "reduce=[('max_pool_3x3', 1), ('dil_conv_5x5', 0)]",
+        &format!(
+            "reduce=[{}]",
+            "('max_pool_3x3', 1), ('dil_conv_5x5', 0), ('max_pool_3x3', 1), ('dil_conv_5x5', 0)"
+        ),
+    );
+    let err = space.parse(&mismatched).unwrap_err().to_string();
+    assert!(err.contains("must match"), "{err}");
+    let too_many = SpaceConfig::named("darts")
+        .with("nodes", serde_json::json!(2))
+        .build()
+        .unwrap()
+        .parse(DARTS_V2)
+        .unwrap_err()
+        .to_string();
+    assert!(too_many.contains("needs 4 (op, input) pairs"), "{too_many}");
+    let bad = SpaceConfig::named("darts")
+        .with("min_nodes", serde_json::json!(5))
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(bad.contains("min_nodes = 5"), "{bad}");
+}
+
+#[test]
+fn growing_darts_neighbours_add_and_remove_a_node() {
+    let space = SpaceConfig::named("darts")
+        .with("min_nodes", serde_json::json!(1))
+        .build()
+        .unwrap();
+    let mut rng = Rng::seed_from(3);
+    let depths: std::collections::HashSet<u16> = (0..200)
+        .map(|_| space.sample(&mut rng).unwrap().index(0))
+        .collect();
+    assert_eq!(depths.len(), 4, "every depth is sampled");
+    let two = space
+        .parse("Genotype(normal=[('sep_conv_3x3', 0), ('skip_connect', 1), ('sep_conv_3x3', 2), ('skip_connect', 1)], normal_concat=range(2, 4), reduce=[('max_pool_3x3', 1), ('dil_conv_5x5', 0), ('max_pool_3x3', 1), ('dil_conv_5x5', 2)], reduce_concat=range(2, 4))")
+        .unwrap();
+    let ns = space.neighbours(&two);
+    let deeper: Vec<_> = ns.iter().filter(|n| n.index(0) == 2).collect();
+    let shallower: Vec<_> = ns.iter().filter(|n| n.index(0) == 0).collect();
+    assert_eq!((deeper.len(), shallower.len()), (1, 1));
+    assert!(space.format(deeper[0]).contains("range(2, 5)"));
+    assert!(space.format(shallower[0]).contains("range(2, 3)"));
+}
+
+#[test]
+fn a_chain_with_a_number_of_layers_to_choose_parses_each_depth() {
+    let space = SpaceConfig::named("macro")
+        .with("layers", serde_json::json!(4))
+        .with("min_layers", serde_json::json!(1))
+        .build()
+        .unwrap();
+    assert_eq!(space.dimensions()[0].label, "layers");
+    for text in [
+        "conv:3:24",
+        "conv:3:24|max_pool:5:36",
+        "conv:3:24|max_pool:5:36|sep_conv:3:64+0",
+        "conv:3:24|max_pool:5:36|sep_conv:3:64+0|avg_pool:3:48+0+1",
+    ] {
+        let a = space.parse(text).unwrap();
+        assert_eq!(space.format(&a), text);
+        assert!(space.contains(&a));
+    }
+    let err = space
+        .parse("conv:3:24|conv:3:24|conv:3:24|conv:3:24|conv:3:24")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("expected 1 to 4 layers"), "{err}");
+    let fixed: u128 = (1..=4)
+        .map(|n| {
+            SpaceConfig::named("macro")
+                .with("layers", serde_json::json!(n))
+                .build()
+                .unwrap()
+                .size()
+        })
+        .sum();
+    assert_eq!(space.size(), fixed);
+    let bad = SpaceConfig::named("macro")
+        .with("min_layers", serde_json::json!(0))
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(bad.contains("min_layers = 0"), "{bad}");
+    // Encodings keep one length across depths.
+    let lens: std::collections::HashSet<usize> = ["conv:3:24", "conv:3:24|max_pool:5:36"]
+        .iter()
+        .map(|t| space.encode(&space.parse(t).unwrap(), Encoding::Path).len())
+        .collect();
+    assert_eq!(lens.len(), 1);
+}

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use archer_rng::Rng;
-use archer_space::{Encoding, SearchSpace, SpaceConfig};
+use archer_space::{Arch, Encoding, SearchSpace, SpaceConfig};
 use proptest::prelude::*;
 
 fn spaces() -> Vec<Arc<dyn SearchSpace>> {
@@ -19,7 +19,15 @@ fn spaces() -> Vec<Arc<dyn SearchSpace>> {
             "ops",
             serde_json::json!(["none", "sep_conv_3x3", "skip_connect",]),
         ),
+        SpaceConfig::named("darts").with("min_nodes", serde_json::json!(1)),
+        SpaceConfig::named("darts")
+            .with("nodes", serde_json::json!(5))
+            .with("min_nodes", serde_json::json!(3))
+            .with("ops", serde_json::json!(["none", "skip_connect"])),
         SpaceConfig::named("macro"),
+        SpaceConfig::named("macro")
+            .with("layers", serde_json::json!(5))
+            .with("min_layers", serde_json::json!(2)),
         SpaceConfig::named("macro")
             .with("layers", serde_json::json!(3))
             .with("ops", serde_json::json!(["conv"]))
@@ -30,8 +38,14 @@ fn spaces() -> Vec<Arc<dyn SearchSpace>> {
 }
 
 /// Number of dimensions in which two choice vectors differ.
-fn distance(a: &[u16], b: &[u16]) -> usize {
-    a.iter().zip(b).filter(|(x, y)| x != y).count()
+/// Number of dimensions present in both architectures in which they differ (a change of a
+/// depth counts once, not once more for each dimension it adds or removes).
+fn distance(a: &Arch, b: &Arch) -> usize {
+    a.genes
+        .iter()
+        .zip(&b.genes)
+        .filter(|(x, y)| !x.is_absent() && !y.is_absent() && x != y)
+        .count()
 }
 
 proptest! {
@@ -46,7 +60,7 @@ proptest! {
             prop_assert!(space.contains(&a), "{}: sample {:?}", space.name(), a);
             let m = space.mutate(&a, &mut rng);
             prop_assert!(space.contains(&m), "{}: mutant {:?}", space.name(), m);
-            prop_assert_eq!(distance(&a.indices(), &m.indices()), 1, "{}: mutation is one edit", space.name());
+            prop_assert_eq!(distance(&a, &m), 1, "{}: mutation is one edit", space.name());
             let c = space.crossover(&a, &b, &mut rng);
             prop_assert!(space.contains(&c), "{}: child {:?}", space.name(), c);
             for (i, x) in c.indices().iter().enumerate() {
@@ -66,7 +80,7 @@ proptest! {
             prop_assert_eq!(unique.len(), ns.len(), "{}: neighbours repeat", space.name());
             for n in &ns {
                 prop_assert!(space.contains(n));
-                prop_assert_eq!(distance(&a.indices(), &n.indices()), 1);
+                prop_assert_eq!(distance(&a, n), 1);
             }
         }
     }

@@ -146,6 +146,17 @@ impl PredictorConfig {
         }
     }
 
+    /// These settings with the feature encoding `e` (an MLP's or a forest's; a GP has none).
+    pub fn with_encoding(mut self, e: FeatureEncoding) -> Self {
+        match &mut self {
+            PredictorConfig::Mlp { encoding, .. } | PredictorConfig::Forest { encoding, .. } => {
+                *encoding = e
+            }
+            PredictorConfig::Gp { .. } => {}
+        }
+        self
+    }
+
     /// The name [`Self::by_name`] gives these settings' kind: `gp`, `gp_path`, `gp_wl`,
     /// `mlp` or `forest`.
     pub fn name(&self) -> &'static str {

@@ -85,12 +85,20 @@ pub trait StrategySettings: DeserializeOwned {
 /// The setting (key, value) that `+zc` adds to a configuration `C`.
 type ZeroCostSetting<C> = fn(&C) -> (&'static str, usize);
 
+/// How a kind makes its strategy: always, or only for some spaces.
+enum Builder<C> {
+    Always(fn(C, BuildContext) -> Box<dyn Strategy>),
+    /// Fails, with a reason, where the strategy does not apply (for example a space it
+    /// cannot search).
+    Checked(fn(C, BuildContext) -> Result<Box<dyn Strategy>, StrategyError>),
+}
+
 /// A [`StrategyKind`] from a settings type and a builder function: what a strategy file
 /// declares as its `KIND`.
 pub struct Kind<C> {
     name: &'static str,
     summary: &'static str,
-    build: fn(C, BuildContext) -> Box<dyn Strategy>,
+    build: Builder<C>,
     multi_objective: bool,
     variants: &'static [(&'static str, &'static str)],
     label: Option<fn(&C) -> String>,
@@ -105,6 +113,19 @@ impl<C> Kind<C> {
         summary: &'static str,
         build: fn(C, BuildContext) -> Box<dyn Strategy>,
     ) -> Self {
+        Self::with_builder(name, summary, Builder::Always(build))
+    }
+
+    /// A kind whose builder may refuse (a space the strategy cannot search), with a reason.
+    pub const fn checked(
+        name: &'static str,
+        summary: &'static str,
+        build: fn(C, BuildContext) -> Result<Box<dyn Strategy>, StrategyError>,
+    ) -> Self {
+        Self::with_builder(name, summary, Builder::Checked(build))
+    }
+
+    const fn with_builder(name: &'static str, summary: &'static str, build: Builder<C>) -> Self {
         Kind {
             name,
             summary,
@@ -182,7 +203,11 @@ impl<C: StrategySettings> StrategyKind for Kind<C> {
         settings: &Settings,
         ctx: BuildContext,
     ) -> Result<Box<dyn Strategy>, StrategyError> {
-        Ok((self.build)(self.parse(settings)?, ctx))
+        let c = self.parse(settings)?;
+        match self.build {
+            Builder::Always(build) => Ok(build(c, ctx)),
+            Builder::Checked(build) => build(c, ctx),
+        }
     }
 
     fn label(&self, settings: &Settings) -> String {

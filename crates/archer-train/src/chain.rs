@@ -3,14 +3,15 @@
 //!
 //! Layer `i` reads the previous layer's output concatenated (on channels) with the outputs
 //! of its skip sources, average-pooled down to its resolution where they are larger. The
-//! resolution halves (2×2 max pooling) before the layers at 1/3 and 2/3 depth. Operations:
+//! resolution halves (2×2 max pooling) before the layers at 1/3 and 2/3 of the most layers the
+//! space allows (of the depth, when the number of layers is fixed). Operations:
 //! - `conv`: ReLU → k×k conv → BN;
 //! - `sep_conv`: ReLU → depthwise k×k → pointwise → BN;
 //! - `dil_conv`: the same with dilation 2;
 //! - `max_pool`, `avg_pool` (k×k, stride 1) and `identity`, each followed by a ReLU → 1×1
 //!   conv → BN projection when the layer's filter count differs from its input channels.
 
-use archer_space::{Arch, ChainSpace, CHAIN_FILTERS, CHAIN_KERNELS, CHAIN_OPS};
+use archer_space::{Arch, ChainSpace, Domain, CHAIN_FILTERS, CHAIN_KERNELS, CHAIN_OPS};
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
@@ -65,11 +66,13 @@ impl ChainModule {
         classes: i64,
     ) -> Self {
         let stem = Conv::new(&(p / "stem"), tally, input, stem_channels, 3, 1, 1, 1, 1);
+        // Pooling sits at 1/3 and 2/3 of the most layers, so that a layer added at the end
+        // leaves the earlier ones as they were.
         let n = space.layers();
         let mut outs: Vec<Shape> = Vec::new();
         let mut layers = Vec::new();
         let mut prev = stem.out;
-        for i in 0..n {
+        for i in 0..space.layers_of(arch) {
             let (op, k, filters, skips) = space.layer(arch, i);
             let reduce = i > 0 && (i == n / 3 || i == 2 * n / 3) && prev.h >= 2;
             let res = if reduce {
@@ -181,12 +184,16 @@ impl NetworkBuilder for ChainBuilder {
         root: &nn::Path,
         tally: &FlopTally,
     ) -> Result<Box<dyn NetModule>, TrainError> {
-        let layers = spec
-            .space
-            .dimensions()
-            .iter()
-            .filter(|d| d.label.ends_with("_op"))
-            .count();
+        let dims = spec.space.dimensions();
+        let layers = dims.iter().filter(|d| d.label.ends_with("_op")).count();
+        // A number of layers to choose is the first dimension, from `min_layers` up.
+        let min_layers =
+            dims.first()
+                .filter(|d| d.label == "layers")
+                .and_then(|d| match d.domain {
+                    Domain::Int { low, .. } => usize::try_from(low).ok(),
+                    _ => None,
+                });
         let ops: Vec<String> = CHAIN_OPS.iter().map(|s| s.to_string()).collect();
         let full = ChainSpace::new(
             Some(layers),
@@ -194,6 +201,7 @@ impl NetworkBuilder for ChainBuilder {
             Some(&CHAIN_KERNELS),
             Some(&CHAIN_FILTERS),
         )
+        .and_then(|s| s.with_min_layers(min_layers))
         .map_err(|e| TrainError::Setting(e.to_string()))?;
         let stem = scaled(spec.config.channels.unwrap_or(16), spec.width) as i64;
         Ok(Box::new(ChainModule::new(

@@ -15,9 +15,6 @@ use crate::ops::{
     SepConv, Shape,
 };
 
-/// Intermediate nodes per cell; the cell concatenates all of them.
-const NODES: usize = 4;
-
 #[derive(Debug)]
 enum Preprocess {
     Conv(ReluConvBn),
@@ -88,6 +85,7 @@ impl Cell {
         };
         let pre1 = ReluConvBn::new(&(p / "pre1"), tally, prev, c, 1, 1);
         let shape = pre1.out;
+        let nodes = genotype.len() / 2;
         let edges = genotype
             .iter()
             .enumerate()
@@ -113,7 +111,7 @@ impl Cell {
             pre0,
             pre1: Preprocess::Conv(pre1),
             edges,
-            out: Shape::new(NODES as i64 * c, h, w),
+            out: Shape::new(nodes as i64 * c, h, w),
         }
     }
 

@@ -13,6 +13,7 @@ pub mod engine_bench;
 mod error;
 mod evaluator;
 pub mod export;
+mod genet;
 pub mod memory;
 mod nb201;
 mod net;
@@ -22,6 +23,7 @@ pub mod train;
 
 pub use error::TrainError;
 pub use evaluator::{latency_ms, metrics, TrainEvaluator, SPLIT_SEED, TRAIN};
+pub use genet::{genet_stages, GenetStage};
 pub use net::{trainable_spaces, Network};
 
 use std::sync::{Mutex, MutexGuard};

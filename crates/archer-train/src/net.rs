@@ -57,6 +57,7 @@ const BUILDERS: &[&dyn NetworkBuilder] = &[
     &crate::nb201::BUILDER,
     &crate::darts::BUILDER,
     &crate::chain::BUILDER,
+    &crate::genet::BUILDER,
 ];
 
 /// The spaces whose architectures [`Network::build`] can build.

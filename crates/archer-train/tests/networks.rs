@@ -102,6 +102,93 @@ fn macro_networks_build_for_every_op_and_resolution() {
 }
 
 #[test]
+fn networks_of_spaces_that_grow_match_their_descriptions_at_every_size() {
+    let _lock = archer_train::training_lock();
+    // DARTS cells of 1 to 4 nodes: the size the description computes, and growing by a node
+    // adds parameters.
+    let space = DartsSpace::with_nodes(None, None, Some(1)).unwrap();
+    let cfg = NetworkConfig {
+        channels: Some(8),
+        depth: Some(5),
+        ..NetworkConfig::default()
+    };
+    let desc_cfg = DartsNetConfig {
+        channels: 8,
+        layers: 5,
+        ..DartsNetConfig::cifar10_search()
+    };
+    let cells = DARTS_V2.split("normal=[").nth(1).unwrap();
+    let normal: Vec<&str> = cells.split("]").next().unwrap().split("), ").collect();
+    let reduce: Vec<&str> = DARTS_V2
+        .split("reduce=[")
+        .nth(1)
+        .unwrap()
+        .split("]")
+        .next()
+        .unwrap()
+        .split("), ")
+        .collect();
+    let mut last = 0;
+    for nodes in 1..=4 {
+        let take = |pairs: &[&str]| {
+            pairs[..2 * nodes]
+                .join("), ")
+                .trim_end_matches(')')
+                .to_string()
+                + ")"
+        };
+        let text = format!(
+            "Genotype(normal=[{}], normal_concat=range(2, {e}), reduce=[{}], reduce_concat=range(2, {e}))",
+            take(&normal),
+            take(&reduce),
+            e = nodes + 2
+        );
+        let arch = space.parse(&text).unwrap();
+        let net = Network::build(&space, &arch, &cfg, cifar(), 10, 1.0, Device::Cpu).unwrap();
+        let desc = DartsNet::new(&space, &arch, desc_cfg).unwrap().cost();
+        assert_eq!(
+            (net.params(), net.flops()),
+            (desc.params, desc.flops),
+            "{text}"
+        );
+        assert!(net.params() > last, "{nodes} nodes");
+        last = net.params();
+        let y = net.forward_t(
+            &Tensor::randn([2, 3, 32, 32], (Kind::Float, Device::Cpu)),
+            true,
+        );
+        assert_eq!(y.size(), vec![2, 10]);
+    }
+    // A chain of 1 to 4 layers: pooling stays where the most layers put it.
+    let chain = ChainSpace::new(Some(4), None, None, None)
+        .unwrap()
+        .with_min_layers(Some(1))
+        .unwrap();
+    let mut text = String::new();
+    let mut last = 0;
+    for layer in [
+        "conv:3:24",
+        "sep_conv:5:36",
+        "max_pool:3:48+0",
+        "conv:3:64+1",
+    ] {
+        if !text.is_empty() {
+            text.push('|');
+        }
+        text.push_str(layer);
+        let arch = chain.parse(&text).unwrap();
+        let net = build(&chain, &arch, Shape::new(1, 28, 28), 10, 1.0).unwrap();
+        let y = net.forward_t(
+            &Tensor::randn([2, 1, 28, 28], (Kind::Float, Device::Cpu)),
+            true,
+        );
+        assert_eq!(y.size(), vec![2, 10], "{text}");
+        assert!(net.params() > last, "{text}");
+        last = net.params();
+    }
+}
+
+#[test]
 fn a_space_without_a_network_is_a_named_error() {
     let space = Nb201Space::default();
     let arch = space.sample(&mut archer_rng::Rng::seed_from(1)).unwrap();
