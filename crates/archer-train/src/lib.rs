@@ -15,6 +15,7 @@ mod evaluator;
 pub mod export;
 mod genet;
 pub mod memory;
+pub mod morph;
 mod nb201;
 mod net;
 pub mod ops;

@@ -205,8 +205,14 @@ impl Pnas {
                 return;
             }
             Some(level) => {
-                let depth = level.depth;
-                let parents = self.parents(depth);
+                // The last level's results, or (none known yet, or the level had nothing
+                // new) the deepest level's that has some.
+                let mut depth = level.depth;
+                let mut parents = self.parents(depth);
+                while parents.is_empty() && depth > 0 {
+                    depth -= 1;
+                    parents = self.parents(depth);
+                }
                 if parents.is_empty() {
                     return;
                 }
