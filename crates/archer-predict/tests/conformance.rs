@@ -416,9 +416,12 @@ fn invalid_settings_are_named() {
         ),
         "{err}"
     );
-    assert!(err.contains("parego-bo, parego-bananas, ehvi-bo"), "{err}");
+    assert!(
+        err.contains("parego-bo, parego-bananas, ehvi-bo, pnas"),
+        "{err}"
+    );
     if cfg!(feature = "neural") {
-        assert!(err.contains("ehvi-bo, rl-lstm, ppo, nao"), "{err}");
+        assert!(err.contains("ehvi-bo, pnas, rl-lstm, ppo, nao"), "{err}");
     }
 }
 
