@@ -259,6 +259,11 @@ fn bad_input_gets_a_clear_error() {
             vec!["unknown field `kernal`", "`kernel`", "`acquisition`"],
         ),
         (
+            "a strategy that cannot search the space",
+            good.replace("name = \"rea\"", "name = \"pnas\""),
+            vec!["nb201 space does not grow by blocks", "min_nodes"],
+        ),
+        (
             "unknown GP kernel",
             good.replace("name = \"rea\"", "name = \"bo\"\nkernel = \"rbf\""),
             vec!["unknown variant `rbf`", "`exp_hamming`", "`wl`"],

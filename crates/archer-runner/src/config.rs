@@ -352,6 +352,15 @@ impl ExperimentConfig {
             )?),
             None => space,
         };
+        // A strategy may refuse a space (pnas needs one that grows): say so before anything runs.
+        archer_predict::build_strategy(
+            &self.strategy,
+            space.clone(),
+            self.study.seed,
+            false,
+            Vec::new(),
+            None,
+        )?;
         let zero_cost = kind.zero_cost(&self.evaluator.settings)?;
         if archer_predict::strategy_warm_start(&self.strategy).is_some() && zero_cost.is_none() {
             return Err(ConfigError::invalid(
