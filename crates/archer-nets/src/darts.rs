@@ -131,9 +131,8 @@ impl DartsNet {
                 space.name()
             )));
         }
-        space
-            .check(arch)
-            .map_err(|e| NetError::Arch(e.to_string()))?;
+        // Checks `arch` against `space` too.
+        let cells = darts_cells(space, arch).map_err(|e| NetError::Arch(e.to_string()))?;
         let (c, h, w) = config.input;
         if config.channels == 0 || config.layers < 3 || config.classes == 0 || c == 0 {
             return Err(NetError::Setting(
@@ -145,7 +144,6 @@ impl DartsNet {
                 "input height and width must be divisible by 4, got {h}×{w}"
             )));
         }
-        let cells = darts_cells(space, arch).map_err(|e| NetError::Arch(e.to_string()))?;
         let cell = |index: usize| -> Result<DartsCell, NetError> {
             cells[index]
                 .iter()

@@ -7,8 +7,7 @@ use serde::Deserialize;
 use archer_rng::Rng;
 
 use crate::{
-    Arch, Condition, Dimension, DimensionKind, Gene, LayerSketch, OpGraph, SearchSpace, Sketch,
-    SpaceError,
+    Arch, Dimension, DimensionKind, Gene, LayerSketch, OpGraph, SearchSpace, Sketch, SpaceError,
 };
 
 pub(crate) static KIND: crate::config::Kind<ChainSettings> =
@@ -217,12 +216,9 @@ impl ChainSpace {
             if i < min {
                 continue;
             }
-            let when = vec![Condition {
-                dimension: 0,
-                values: ((i + 1 - min) as u16..=(max - min) as u16).collect(),
-            }];
+            let when = crate::generic::block_exists(i, min, max);
             for d in &mut self.dims[o..o + n] {
-                d.when = when.clone();
+                d.when = vec![when.clone()];
             }
         }
         self.dims.insert(
@@ -329,16 +325,11 @@ impl SearchSpace for ChainSpace {
 
     /// Sums the sizes of the fixed spaces of each number of layers.
     fn size(&self) -> u128 {
+        let first = usize::from(self.growing());
         (self.min_layers..=self.layers)
             .map(|n| {
-                let first = usize::from(self.growing());
-                let dims = &self.dims[first
-                    ..first
-                        + self
-                            .layout
-                            .get(n)
-                            .map_or(self.dims.len() - first, |&(o, _)| o - first)];
-                crate::generic::product_size(dims)
+                let len: usize = self.layout[..n].iter().map(|&(_, len)| len).sum();
+                crate::generic::product_size(&self.dims[first..first + len])
             })
             .fold(0u128, |a, b| a.saturating_add(b))
     }

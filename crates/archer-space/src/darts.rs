@@ -11,8 +11,8 @@ use archer_rng::Rng;
 use serde::Deserialize;
 
 use crate::{
-    Arch, CellSketch, Condition, Dimension, DimensionKind, Gene, OpGraph, SearchSpace, Sketch,
-    SketchEdge, SpaceError,
+    Arch, CellSketch, Dimension, DimensionKind, Gene, OpGraph, SearchSpace, Sketch, SketchEdge,
+    SpaceError,
 };
 
 pub(crate) static KIND: crate::config::Kind<DartsSettings> =
@@ -53,7 +53,7 @@ const CELLS: [&str; 2] = ["normal", "reduce"];
 /// Intermediate nodes per cell in DARTS.
 const DEFAULT_NODES: usize = 4;
 /// The most intermediate nodes a cell may have.
-pub const MAX_DARTS_NODES: usize = 8;
+const MAX_DARTS_NODES: usize = 8;
 /// Dimensions per intermediate node: (input, op) for each of its two slots.
 const DIMS_PER_NODE: usize = 4;
 
@@ -129,11 +129,7 @@ impl DartsSpace {
             for node in 0..nodes {
                 // Node `node` exists where the `nodes` dimension is above it.
                 let when = if growing && node >= min_nodes {
-                    vec![Condition {
-                        dimension: 0,
-                        values: ((node + 1 - min_nodes) as u16..=(nodes - min_nodes) as u16)
-                            .collect(),
-                    }]
+                    vec![crate::generic::block_exists(node, min_nodes, nodes)]
                 } else {
                     Vec::new()
                 };
@@ -164,11 +160,6 @@ impl DartsSpace {
             nodes,
             min_nodes,
         })
-    }
-
-    /// The most intermediate nodes per cell.
-    pub fn max_nodes(&self) -> usize {
-        self.nodes
     }
 
     /// Whether the number of nodes is a decision (the first dimension).
@@ -220,19 +211,26 @@ impl DartsSpace {
 
     /// The `(input, op)` pairs of both cells (normal, then reduce) of a contained `arch`.
     pub fn cells(&self, arch: &Arch) -> [DartsGenotypeCell; 2] {
-        let n = self.active_nodes(&arch.genes);
-        [0, 1].map(|cell| {
-            (0..n)
-                .flat_map(|node| (0..2).map(move |slot| (node, slot)))
-                .map(|(node, slot)| self.slot(arch, cell, node, slot))
-                .collect()
-        })
+        cell_pairs(&self.dims, &arch.genes)
     }
 }
 
+/// The `(input, op)` genes in dimension order, skipping the `nodes` depth and absent nodes,
+/// split into the normal and the reduction cell.
+fn cell_pairs(dims: &[Dimension], genes: &[Gene]) -> [DartsGenotypeCell; 2] {
+    let present: Vec<u16> = dims
+        .iter()
+        .zip(genes)
+        .filter(|(d, _)| matches!(d.kind, DimensionKind::Input | DimensionKind::Op))
+        .filter_map(|(_, g)| g.index())
+        .collect();
+    let pairs: Vec<(u16, u16)> = present.chunks(2).map(|p| (p[0], p[1])).collect();
+    let half = pairs.len() / 2;
+    [pairs[..half].to_vec(), pairs[half..].to_vec()]
+}
+
 /// The cells of `arch` in the DARTS space `space` (a space named `darts`), for code that
-/// holds the space as a trait object: the `(input, op)` genes in dimension order, skipping
-/// the `nodes` depth and absent nodes, split into the normal and the reduction cell.
+/// holds the space as a trait object; checks `arch` against `space`.
 pub fn darts_cells(
     space: &dyn SearchSpace,
     arch: &Arch,
@@ -246,16 +244,7 @@ pub fn darts_cells(
         });
     }
     space.check(arch)?;
-    let genes: Vec<u16> = space
-        .dimensions()
-        .iter()
-        .zip(&arch.genes)
-        .filter(|(d, _)| matches!(d.kind, DimensionKind::Input | DimensionKind::Op))
-        .filter_map(|(_, g)| g.index())
-        .collect();
-    let pairs: Vec<(u16, u16)> = genes.chunks(2).map(|p| (p[0], p[1])).collect();
-    let half = pairs.len() / 2;
-    Ok([pairs[..half].to_vec(), pairs[half..].to_vec()])
+    Ok(cell_pairs(space.dimensions(), &arch.genes))
 }
 
 impl SearchSpace for DartsSpace {

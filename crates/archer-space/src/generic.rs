@@ -208,6 +208,15 @@ pub(crate) fn mutate<S: SearchSpace + ?Sized>(space: &S, arch: &Arch, rng: &mut 
     }
 }
 
+/// The condition under which block `block` (counted from 0) exists in a space whose first
+/// dimension is a depth from `min` to `max` blocks: the depth is above `block`.
+pub(crate) fn block_exists(block: usize, min: usize, max: usize) -> crate::Condition {
+    crate::Condition {
+        dimension: 0,
+        values: ((block + 1 - min) as u16..=(max - min) as u16).collect(),
+    }
+}
+
 /// Uniform crossover for a space whose first dimension is a depth (how many blocks exist):
 /// the child takes the depth from either parent, then each of its blocks from either parent
 /// that has it, so that every gene comes from a parent. `blocks(genes)` counts the blocks of

@@ -24,7 +24,7 @@ pub use chain::{ChainSpace, CHAIN_FILTERS, CHAIN_KERNELS, CHAIN_OPS};
 pub use config::{
     builtin_spaces, Kind, SpaceConfig, SpaceKind, SpaceSettings, DECLARED_KIND, KINDS,
 };
-pub use darts::{darts_cells, DartsGenotypeCell, DartsSpace, DARTS_OPS, MAX_DARTS_NODES};
+pub use darts::{darts_cells, DartsGenotypeCell, DartsSpace, DARTS_OPS};
 pub use declared::{
     read_declaration, BodyBuilder, CellItem, CellOutput, ChoiceItem, DeclaredSpace, FloatItem,
     InputItem, IntItem, RepeatItem, SpaceBuilder, SpaceDeclaration, When, MAX_CELL_NODES,

@@ -181,11 +181,7 @@ pub fn inherit(
     let mut maps: Vec<Vec<i64>> = Vec::new();
     let mut p_widths: Vec<i64> = Vec::new();
     for i in 0..c_layers.len() {
-        let reads_prev = if i == 0 { stem } else { p_widths[i - 1] };
-        let p_in: i64 = reads_prev
-            + p_layers
-                .get(i)
-                .map_or(0, |l| l.3.iter().map(|&j| p_widths[j]).sum());
+        let p_in = parent_in_width(i, stem, &p_layers, &p_widths);
         let (pw, map) = if i >= p_layers.len() {
             // The deepened layer passes its input through: the previous layer's map.
             let prev = if i == 0 {
@@ -220,19 +216,19 @@ pub fn inherit(
             maps[i - 1].clone()
         };
         let mut out: Vec<Option<i64>> = prev_map.into_iter().map(Some).collect();
-        let p_skips = p_layers.get(i).map(|l| l.3.clone()).unwrap_or_default();
-        let prev_w = if i == 0 { stem } else { p_widths[i - 1] };
+        let p_skips: &[usize] = p_layers.get(i).map_or(&[], |l| &l.3);
         for &j in &c_layers[i].3 {
             match p_skips.iter().position(|&s| s == j) {
                 Some(k) => {
-                    let offset = prev_w + p_skips[..k].iter().map(|&s| p_widths[s]).sum::<i64>();
+                    // Parent layer i reads its previous layer, then skips k' < k, then j.
+                    let offset = parent_in_width(i, stem, &p_layers, &p_widths)
+                        - p_skips[k..].iter().map(|&s| p_widths[s]).sum::<i64>();
                     out.extend(maps[j].iter().map(|&m| Some(offset + m)));
                 }
                 None => out.extend(std::iter::repeat_n(None, maps[j].len())),
             }
         }
-        let p_in = prev_w + p_skips.iter().map(|&s| p_widths[s]).sum::<i64>();
-        (out, p_in)
+        (out, parent_in_width(i, stem, &p_layers, &p_widths))
     };
     let copy = |name: &str, value: Tensor| -> Result<(), TrainError> {
         let target = cv
@@ -256,35 +252,10 @@ pub fn inherit(
             .map(|t| t.detach())
             .ok_or_else(|| refuse(format!("the parent has no variable {name}")))
     };
-    // `t` with dimension 1 (inputs) remapped: copies divided by their count, new ones 0.
-    let map_inputs = |t: &Tensor, input: &[Option<i64>], p_in: i64, dim: i64, divide: bool| {
-        let mut counts = vec![0i64; p_in as usize];
-        for p in input.iter().flatten() {
-            counts[*p as usize] += 1;
-        }
-        let zero = t.narrow(dim, 0, 1).zeros_like();
-        let padded = Tensor::cat(&[t.shallow_clone(), zero], dim);
-        let index: Vec<i64> = input.iter().map(|p| p.unwrap_or(p_in)).collect();
-        let picked = padded.index_select(dim, &Tensor::from_slice(&index));
-        if !divide {
-            return picked;
-        }
-        let scale: Vec<f32> = input
-            .iter()
-            .map(|p| p.map_or(0.0, |p| 1.0 / counts[p as usize] as f32))
-            .collect();
-        let mut shape = vec![1i64; t.dim()];
-        shape[dim as usize] = index.len() as i64;
-        picked
-            * Tensor::from_slice(&scale)
-                .to_kind(t.kind())
-                .view(shape.as_slice())
-    };
-    let map_outputs = |t: &Tensor, map: &[i64]| t.index_select(0, &Tensor::from_slice(map));
     let bn = |prefix: &str, map: &[i64]| -> Result<(), TrainError> {
         for v in ["weight", "bias", "running_mean", "running_var"] {
             let name = format!("{prefix}.{v}");
-            copy(&name, map_outputs(&parent_var(&name)?, map))?;
+            copy(&name, remap_outputs(&parent_var(&name)?, map))?;
         }
         Ok(())
     };
@@ -321,7 +292,7 @@ pub fn inherit(
             let w = parent_var(&name)?;
             copy(
                 &name,
-                map_outputs(&map_inputs(&w, &input, p_in, 1, true), map),
+                remap_outputs(&remap_inputs(&w, &input, p_in, 1, true), map),
             )?;
             bn(&format!("{prefix}.bn"), map)
         };
@@ -329,12 +300,12 @@ pub fn inherit(
             "conv" => conv_like(&format!("layer{i}"))?,
             "sep_conv" | "dil_conv" => {
                 let dw = format!("layer{i}.dw.weight");
-                copy(&dw, map_inputs(&parent_var(&dw)?, &input, p_in, 0, false))?;
+                copy(&dw, remap_inputs(&parent_var(&dw)?, &input, p_in, 0, false))?;
                 let pw = format!("layer{i}.pw.weight");
                 let w = parent_var(&pw)?;
                 copy(
                     &pw,
-                    map_outputs(&map_inputs(&w, &input, p_in, 1, true), map),
+                    remap_outputs(&remap_inputs(&w, &input, p_in, 1, true), map),
                 )?;
                 bn(&format!("layer{i}.bn"), map)?;
             }
@@ -363,7 +334,49 @@ pub fn inherit(
     let w = parent_var("classifier.weight")?;
     copy(
         "classifier.weight",
-        map_inputs(&w, &input, p_widths[p_layers.len() - 1], 1, true),
+        remap_inputs(&w, &input, p_widths[p_layers.len() - 1], 1, true),
     )?;
     copy("classifier.bias", parent_var("classifier.bias")?)
+}
+
+/// Channels parent layer `i` reads: its previous layer's (the stem's for layer 0) and its
+/// skip sources', given the parent's output widths of the layers before `i`. A layer the
+/// parent lacks (a deepened one) reads the parent's last layer.
+fn parent_in_width(i: usize, stem: i64, p_layers: &[Layer], p_widths: &[i64]) -> i64 {
+    let prev = if i == 0 { stem } else { p_widths[i - 1] };
+    prev + p_layers
+        .get(i)
+        .map_or(0, |l| l.3.iter().map(|&j| p_widths[j]).sum())
+}
+
+/// `t` with dimension `dim` (its input channels) remapped to the child's: child channel `k`
+/// takes parent channel `input[k]`, divided (with `divide`) by how many child channels take
+/// it, or zeros where `input[k]` is `None` (a new skip's channel). `p_in`: the parent's count.
+fn remap_inputs(t: &Tensor, input: &[Option<i64>], p_in: i64, dim: i64, divide: bool) -> Tensor {
+    let zero = t.narrow(dim, 0, 1).zeros_like();
+    let padded = Tensor::cat(&[t.shallow_clone(), zero], dim);
+    let index: Vec<i64> = input.iter().map(|p| p.unwrap_or(p_in)).collect();
+    let picked = padded.index_select(dim, &Tensor::from_slice(&index));
+    if !divide {
+        return picked;
+    }
+    let mut counts = vec![0u32; p_in as usize];
+    for p in input.iter().flatten() {
+        counts[*p as usize] += 1;
+    }
+    let scale: Vec<f32> = input
+        .iter()
+        .map(|p| p.map_or(0.0, |p| 1.0 / counts[p as usize] as f32))
+        .collect();
+    let mut shape = vec![1i64; t.dim()];
+    shape[dim as usize] = index.len() as i64;
+    picked
+        * Tensor::from_slice(&scale)
+            .to_kind(t.kind())
+            .view(shape.as_slice())
+}
+
+/// `t` with its output channels (dimension 0) remapped: child channel `m` is parent `map[m]`.
+fn remap_outputs(t: &Tensor, map: &[i64]) -> Tensor {
+    t.index_select(0, &Tensor::from_slice(map))
 }

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use archer_core::{Fidelity, History, Trial};
 use archer_rng::Rng;
-use archer_space::{settle, Arch, SearchSpace};
+use archer_space::{settle, Arch, Gene, SearchSpace};
 use serde::{Deserialize, Serialize};
 
 use super::rea::Member;
@@ -196,13 +196,7 @@ impl Genet {
     fn swap_in(&self, a: &Arch, b: &Arch, range: &Range<usize>, rng: &mut Rng) -> Arch {
         let mut genes = a.genes.clone();
         genes[range.clone()].copy_from_slice(&b.genes[range.clone()]);
-        settle(self.space.dimensions(), &mut genes, Some(rng));
-        let child = a.with_genes(genes);
-        if self.space.contains(&child) {
-            child
-        } else {
-            a.clone()
-        }
+        self.within_space(a, genes, rng)
     }
 
     /// Each gene moves to a random neighbouring value with probability q_M; undone when
@@ -219,7 +213,13 @@ impl Genet {
                 genes[i] = values[rng.below(values.len())];
             }
         }
-        settle(dims, &mut genes, Some(rng));
+        self.within_space(a, genes, rng)
+    }
+
+    /// `a` with `genes`, conditions settled (dimensions that come into existence drawn from
+    /// `rng`); `a` itself when that leaves the space.
+    fn within_space(&self, a: &Arch, mut genes: Vec<Gene>, rng: &mut Rng) -> Arch {
+        settle(self.space.dimensions(), &mut genes, Some(rng));
         let child = a.with_genes(genes);
         if self.space.contains(&child) {
             child
