@@ -1,7 +1,7 @@
 //! Real training end to end through the `archer` binary: searches with the `train`
-//! evaluator on the bundled MNIST subset (MetaQNN on the chain space, PNAS growing DARTS
-//! cells, GeNet on its binary space), the winner retrained and reloaded; bad settings get
-//! clear errors.
+//! evaluator on the bundled MNIST subset (MetaQNN and network morphism on the chain space,
+//! PNAS growing DARTS cells, GeNet on its binary space), the winner retrained and reloaded;
+//! bad settings get clear errors.
 #![cfg(feature = "train")]
 
 use std::process::Output;
@@ -319,7 +319,19 @@ fn a_constraint_on_memory_measured_in_training_stops_the_trial_before_its_first_
 
 /// A tiny search with the `train` evaluator on the MNIST subset (see [`config_for`]), the
 /// winner retrained one epoch; the output and `archer export --top 100`.
-fn classic_search(space: &str, strategy: &str, network: &str, trials: usize) -> (String, String) {
+/// A finished [`classic_search`]: its folder (kept while this lives), the search's output and
+/// `archer export --top 100`'s.
+struct Searched {
+    _dir: tempfile::TempDir,
+    out: std::path::PathBuf,
+    text: String,
+    exported: String,
+}
+
+/// A real search of `trials` trials with the given `[space]`, `[strategy]` and
+/// `[evaluator.network]` bodies, its winner retrained for one epoch; checks that it finished
+/// without failures and tested its winner.
+fn classic_search(space: &str, strategy: &str, network: &str, trials: usize) -> Searched {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("exp.toml");
     std::fs::write(
@@ -352,12 +364,17 @@ fn classic_search(space: &str, strategy: &str, network: &str, trials: usize) -> 
         dir.path(),
     );
     assert!(o.status.success(), "{}", text(&o));
-    (t, String::from_utf8_lossy(&o.stdout).into_owned())
+    Searched {
+        _dir: dir,
+        out,
+        text: t,
+        exported: String::from_utf8_lossy(&o.stdout).into_owned(),
+    }
 }
 
 #[test]
 fn pnas_grows_darts_cells_with_real_training_and_retrains_its_winner() {
-    let (_, exported) = classic_search(
+    let exported = classic_search(
         r#"name = "darts"
 nodes = 2
 min_nodes = 1
@@ -368,7 +385,8 @@ first = 2
 max_candidates = 40"#,
         "channels = 4\ndepth = 3",
         4,
-    );
+    )
+    .exported;
     // Two one-node cells first, then the two best expansions by one node.
     assert_eq!(
         exported.matches("normal_concat=range(2, 3)").count(),
@@ -385,12 +403,44 @@ max_candidates = 40"#,
 #[test]
 fn genet_searches_its_binary_space_with_real_training_and_retrains_its_winner() {
     let file = repo().join("examples/spaces/genet.toml");
-    let (t, exported) = classic_search(
+    let s = classic_search(
         &format!("file = \"{}\"", file.display()),
         "name = \"genet\"\npopulation = 2",
         "channels = 4",
         3,
     );
-    assert!(t.contains("Best architecture"), "{t}");
-    assert!(exported.contains("s3_4_5"), "{exported}");
+    assert!(s.text.contains("Best architecture"), "{}", s.text);
+    assert!(s.exported.contains("s3_4_5"), "{}", s.exported);
+}
+
+#[test]
+fn network_morphism_children_inherit_their_parents_trained_weights() {
+    let searched = classic_search(
+        "name = \"macro\"\nlayers = 3\nmin_layers = 1\nkernels = [3]\nfilters = [16, 24]",
+        "name = \"morphism\"\ninitial = 2\nbeam = 2\nkeep_parents = 2",
+        "",
+        4,
+    );
+    let out = &searched.out;
+    let trials: Vec<serde_json::Value> = std::fs::read_to_string(out.join("trials.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(trials.len(), 4);
+    // Two one-layer networks, then two children that started from a parent's final weights.
+    for child in &trials[2..] {
+        let attrs = &child["attrs"];
+        let parent = attrs["inherit"]["parent"]
+            .as_u64()
+            .expect("a child names its parent");
+        assert!(parent < child["id"].as_u64().unwrap(), "{child}");
+        assert_eq!(attrs["inherited_from"], parent, "{child}");
+        assert!(attrs.get("inherit_refused").is_none(), "{child}");
+    }
+    // The best two finished networks keep their final weights as parents; no other does.
+    let kept = (0..4)
+        .filter(|n| out.join(format!("trials/trial-{n}/checkpoint")).is_dir())
+        .count();
+    assert_eq!(kept, 2);
 }

@@ -8,6 +8,17 @@ pub enum Report {
     Prune,
 }
 
+/// The trained parent a trial inherits its weights from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Inherited {
+    /// The parent trial.
+    pub parent: u64,
+    /// The parent's architecture.
+    pub arch: crate::Arch,
+    /// The parent's checkpoint folder (its final weights, when it was kept).
+    pub checkpoint_dir: std::path::PathBuf,
+}
+
 type Pruner<'a> = Box<dyn FnMut(u32, f64) -> Report + Send + 'a>;
 
 /// Handed to an evaluator for one trial: its identity, a seed for any randomness the
@@ -23,6 +34,7 @@ pub struct TrialCtx<'a> {
     charged_seconds: f64,
     resume_step: Option<u32>,
     checkpoint_dir: Option<std::path::PathBuf>,
+    inherit: Option<Inherited>,
     attrs: Vec<(String, serde_json::Value)>,
     constraints: Vec<Constraint>,
     measured: Metrics,
@@ -40,6 +52,7 @@ impl<'a> TrialCtx<'a> {
             charged_seconds: 0.0,
             resume_step: None,
             checkpoint_dir: None,
+            inherit: None,
             attrs: Vec::new(),
             constraints: Vec::new(),
             measured: Metrics::new(),
@@ -97,6 +110,21 @@ impl<'a> TrialCtx<'a> {
     pub fn with_checkpoint_dir(mut self, dir: std::path::PathBuf) -> Self {
         self.checkpoint_dir = Some(dir);
         self
+    }
+
+    /// The trained network this trial starts from (network morphism): an evaluator that can
+    /// (the `train` evaluator on the chain space) loads the parent's final checkpoint from
+    /// `checkpoint_dir`, carries its weights over to the trial's architecture and trains on;
+    /// the others train from scratch. The trial's own checkpoint, when there is one, wins:
+    /// it already holds the inherited weights trained further.
+    pub fn with_inheritance(mut self, inherited: Inherited) -> Self {
+        self.inherit = Some(inherited);
+        self
+    }
+
+    /// See [`TrialCtx::with_inheritance`].
+    pub fn inheritance(&self) -> Option<&Inherited> {
+        self.inherit.as_ref()
     }
 
     /// See [`TrialCtx::with_resume_step`]; `None` for an evaluation from scratch.

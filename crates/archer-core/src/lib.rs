@@ -12,7 +12,7 @@ pub mod ranks;
 mod trial;
 
 pub use archer_space::Arch;
-pub use ctx::{CtxParts, Report, TrialCtx};
+pub use ctx::{CtxParts, Inherited, Report, TrialCtx};
 pub use fidelity::Fidelity;
 pub use history::History;
 pub use metrics::{

@@ -25,6 +25,9 @@ pub struct GpHyperparameters {
     pub length_scale: f64,
     /// WL: the number of refinement levels. Exponential kernels: unused (0).
     pub wl_levels: usize,
+    /// Exponential kernels: the length-scale as a multiple of the mean pairwise training
+    /// distance (one of the grid's). WL: unused (0).
+    pub length_scale_multiple: f64,
     /// Noise variance relative to the signal variance.
     pub noise: f64,
     /// Signal variance of the standardised targets (profiled out in closed form).
@@ -61,16 +64,43 @@ struct Fit {
 pub struct GaussianProcess {
     space: Arc<dyn SearchSpace>,
     kernel: GpKernel,
+    /// Exponential kernels: the length-scale multiple and noise of an earlier fit, kept
+    /// instead of searching the grid again (see [`GaussianProcess::keep_hyperparameters`]).
+    kept: Option<(f64, f64)>,
+    /// The distance `exp_hamming` uses between architectures.
+    arch_distance: ArchDistance,
     fit: Option<Fit>,
 }
+
+/// A distance between two architectures of a space.
+pub type ArchDistance = fn(&dyn SearchSpace, &Arch, &Arch) -> f64;
 
 impl GaussianProcess {
     pub fn new(space: Arc<dyn SearchSpace>, kernel: GpKernel) -> Self {
         GaussianProcess {
             space,
             kernel,
+            arch_distance: |space, a, b| space.distance(a, b),
+            kept: None,
             fit: None,
         }
+    }
+
+    /// The GP with kernel `exp(-d/ℓ)` for a distance of one's own (network morphism's edit
+    /// distance between networks), ℓ and the noise chosen as for the other kernels.
+    pub fn with_distance(space: Arc<dyn SearchSpace>, distance: ArchDistance) -> Self {
+        GaussianProcess {
+            arch_distance: distance,
+            ..GaussianProcess::new(space, GpKernel::ExpHamming)
+        }
+    }
+
+    /// Exponential kernels: the next fits use this length-scale multiple and noise (as an
+    /// earlier fit's [`GpHyperparameters`] chose them) instead of searching the grid: one
+    /// factorisation instead of 35, for callers that refit often and search the grid now
+    /// and then.
+    pub fn keep_hyperparameters(&mut self, length_scale_multiple: f64, noise: f64) {
+        self.kept = Some((length_scale_multiple, noise));
     }
 
     /// The hyperparameters of the last fit.
@@ -95,9 +125,9 @@ impl GaussianProcess {
 }
 
 /// Distance (exponential kernels) between two representations.
-fn distance(space: &dyn SearchSpace, a: &Repr, b: &Repr) -> f64 {
+fn distance(space: &dyn SearchSpace, arch_distance: ArchDistance, a: &Repr, b: &Repr) -> f64 {
     match (a, b) {
-        (Repr::Arch(x), Repr::Arch(y)) => space.distance(x, y),
+        (Repr::Arch(x), Repr::Arch(y)) => arch_distance(space, x, y),
         (Repr::Vector(x), Repr::Vector(y)) => {
             x.iter().zip(y).map(|(p, q)| f64::from((p - q).abs())).sum()
         }
@@ -114,16 +144,10 @@ fn wl_similarity(a: &Repr, b: &Repr, h: usize) -> f64 {
 }
 
 /// The kernel value for hyperparameters `hp` given the precomputed base quantity.
-fn kernel_value(
-    space: &dyn SearchSpace,
-    kernel: GpKernel,
-    a: &Repr,
-    b: &Repr,
-    hp: &GpHyperparameters,
-) -> f64 {
-    match kernel {
+fn kernel_value(gp: &GaussianProcess, a: &Repr, b: &Repr, hp: &GpHyperparameters) -> f64 {
+    match gp.kernel {
         GpKernel::Wl => wl_similarity(a, b, hp.wl_levels),
-        _ => (-distance(space, a, b) / hp.length_scale).exp(),
+        _ => (-distance(gp.space.as_ref(), gp.arch_distance, a, b) / hp.length_scale).exp(),
     }
 }
 
@@ -178,19 +202,36 @@ impl Predictor for GaussianProcess {
             }
             _ => {
                 let d = DMatrix::from_fn(n, n, |i, j| {
-                    distance(self.space.as_ref(), &train[i], &train[j])
+                    distance(
+                        self.space.as_ref(),
+                        self.arch_distance,
+                        &train[i],
+                        &train[j],
+                    )
                 });
                 let pairs = (n * (n - 1) / 2).max(1) as f64;
                 let mean_d = (d.sum() / 2.0 / pairs).max(1e-6);
-                for m in LENGTH_SCALES {
+                let multiples = match self.kept {
+                    Some((m, _)) => vec![m],
+                    None => LENGTH_SCALES.to_vec(),
+                };
+                for m in multiples {
                     let l = m * mean_d;
-                    grids.push((hyper(l, 0), d.map(|x| (-x / l).exp())));
+                    let hp = GpHyperparameters {
+                        length_scale_multiple: m,
+                        ..hyper(l, 0)
+                    };
+                    grids.push((hp, d.map(|x| (-x / l).exp())));
                 }
             }
         }
         let mut best: Option<(Cholesky<f64, Dyn>, GpHyperparameters)> = None;
         for (hp, r) in &grids {
-            for noise in NOISES {
+            let noises = match (self.kernel, self.kept) {
+                (GpKernel::Wl, _) | (_, None) => NOISES.to_vec(),
+                (_, Some((_, noise))) => vec![noise],
+            };
+            for noise in noises {
                 let Some((chol, signal, lml)) = profile(r, noise, &y) else {
                     continue;
                 };
@@ -232,13 +273,7 @@ impl Predictor for GaussianProcess {
         let n = fit.train.len();
         let reprs: Vec<Repr> = archs.iter().map(|a| self.repr(a)).collect();
         let k_star = DMatrix::from_fn(n, reprs.len(), |i, j| {
-            kernel_value(
-                self.space.as_ref(),
-                self.kernel,
-                &fit.train[i],
-                &reprs[j],
-                &fit.hyper,
-            )
+            kernel_value(self, &fit.train[i], &reprs[j], &fit.hyper)
         });
         let mean = k_star.transpose() * &fit.alpha;
         let v =
@@ -265,6 +300,7 @@ impl Predictor for GaussianProcess {
 fn hyper(length_scale: f64, wl_levels: usize) -> GpHyperparameters {
     GpHyperparameters {
         length_scale,
+        length_scale_multiple: 0.0,
         wl_levels,
         noise: 0.0,
         signal: 0.0,

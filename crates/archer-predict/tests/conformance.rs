@@ -22,11 +22,22 @@ fn growing_darts() -> Arc<dyn SearchSpace> {
         .unwrap()
 }
 
+/// A chain of 1 to 6 layers: the space network morphism changes.
+fn growing_chain() -> Arc<dyn SearchSpace> {
+    SpaceConfig::named("macro")
+        .with("min_layers", serde_json::json!(1))
+        .with("layers", serde_json::json!(6))
+        .build()
+        .unwrap()
+}
+
 /// The space the suite searches with `config`: NAS-Bench-201, except for strategies that
-/// need a space that grows by blocks.
+/// need a space that grows by blocks or a chain of layers.
 fn space_for(config: &StrategyConfig) -> Arc<dyn SearchSpace> {
     if config.name() == "pnas" {
         growing_darts()
+    } else if config.name() == "morphism" {
+        growing_chain()
     } else {
         nb201()
     }
@@ -271,10 +282,25 @@ fn dedup_ends_with_exhausted_when_the_space_is_used_up() {
         .map(|_| small_darts.canonical_hash(&small_darts.sample(&mut rng).unwrap()))
         .collect();
     assert_eq!(darts_classes.len(), 10);
+    // 1 to 3 layers of 3x3 convs of 16 or 24 filters: 2 + 4 + 8 x 2 (one skip) classes.
+    let small_chain = SpaceConfig::named("macro")
+        .with("min_layers", serde_json::json!(1))
+        .with("layers", serde_json::json!(3))
+        .with("ops", serde_json::json!(["conv"]))
+        .with("kernels", serde_json::json!([3]))
+        .with("filters", serde_json::json!([16, 24]))
+        .build()
+        .unwrap();
+    let chain_classes: HashSet<String> = (0..4000)
+        .map(|_| small_chain.canonical_hash(&small_chain.sample(&mut rng).unwrap()))
+        .collect();
+    assert_eq!(chain_classes.len(), 22);
     for config in configs() {
         let name = archer_predict::strategy_label(&config);
         let (space, classes) = if config.name() == "pnas" {
             (small_darts.clone(), &darts_classes)
+        } else if config.name() == "morphism" {
+            (small_chain.clone(), &chain_classes)
         } else {
             (small_nb201.clone(), &nb201_classes)
         };
@@ -346,42 +372,143 @@ fn model_based_strategies_beat_random_search_on_a_smooth_objective() {
             / 10.0
     };
     let random = best(&StrategyConfig::named("random"));
-    // `pnas` searches another space; its own test is below.
+    // `pnas` and `morphism` search other spaces; their own tests are below.
     for config in configs()
         .iter()
-        .filter(|c| archer_predict::is_model_based(c) && c.name != "pnas")
+        .filter(|c| archer_predict::is_model_based(c) && c.name != "pnas" && c.name != "morphism")
     {
         let b = best(config);
         assert!(b > random, "{} {b} vs random {random}", config.name);
     }
 }
 
+/// The mean over 10 seeds of the best of 40 trials of `config` on `space`, scored by
+/// [`encoded_score`].
+fn best_of_40(config: &StrategyConfig, space: &Arc<dyn SearchSpace>) -> f64 {
+    (0..10)
+        .map(|seed| {
+            let mut s = build(config, space.clone(), seed, true).unwrap();
+            let mut h = History::new();
+            (0..40)
+                .map(|_| {
+                    step_with(s.as_mut(), space.as_ref(), &mut h, |t| {
+                        let v = encoded_score(space.as_ref(), &t.arch);
+                        t.metrics = Metrics::new().with("v", v);
+                        t.score = Some(v);
+                    })
+                    .unwrap()
+                    .score
+                    .unwrap()
+                })
+                .fold(f64::NEG_INFINITY, f64::max)
+        })
+        .sum::<f64>()
+        / 10.0
+}
+
 #[test]
 fn pnas_beats_random_search_on_a_space_that_grows() {
     let space = growing_darts();
+    let (pnas, random) = (
+        best_of_40(&small("pnas"), &space),
+        best_of_40(&StrategyConfig::named("random"), &space),
+    );
+    assert!(pnas > random, "pnas {pnas} vs random {random}");
+}
+
+/// A chain network's worth that rewards depth and width, as training usually does at this
+/// size: what morphism's deepen and widen climb.
+fn chain_worth(space: &dyn SearchSpace, arch: &Arch) -> f64 {
+    let chain = space.as_chain().unwrap();
+    (0..chain.layers_of(arch))
+        .map(|i| {
+            let (op, _, filters, skips) = chain.layer(arch, i);
+            let op_worth = if op.ends_with("conv") { 1.0 } else { 0.3 };
+            op_worth * f64::from(filters).ln() + 0.2 * skips.len() as f64
+        })
+        .sum()
+}
+
+#[test]
+fn morphism_climbs_by_morphs_and_beats_random_search_on_a_chain() {
+    let space = growing_chain();
     let best = |config: &StrategyConfig| -> f64 {
         (0..10)
             .map(|seed| {
                 let mut s = build(config, space.clone(), seed, true).unwrap();
                 let mut h = History::new();
-                (0..40)
-                    .map(|_| {
-                        step_with(s.as_mut(), space.as_ref(), &mut h, |t| {
-                            let v = encoded_score(space.as_ref(), &t.arch);
-                            t.metrics = Metrics::new().with("v", v);
-                            t.score = Some(v);
-                        })
-                        .unwrap()
-                        .score
-                        .unwrap()
-                    })
-                    .fold(f64::NEG_INFINITY, f64::max)
+                let mut best = f64::NEG_INFINITY;
+                let mut fallbacks = 0;
+                for i in 0..40 {
+                    let p = s.ask(&h).unwrap();
+                    if config.name == "morphism" && i >= 3 {
+                        // After the first networks, a proposal is a morph of a told network,
+                        // named with its parent when the parent's weights are kept.
+                        match &p.inherit {
+                            Some(inherit) => {
+                                let parent = h.get(inherit.parent).expect("an evaluated parent");
+                                assert_eq!(parent.arch, inherit.parent_arch);
+                                let chain = space.as_chain().unwrap();
+                                assert!(chain.morphs(&parent.arch, 16).iter().any(|(m, child)| {
+                                    *child == p.arch && m.to_string() == inherit.morph
+                                }));
+                            }
+                            // A child of a network whose weights are not kept, or a
+                            // random network when no network has a new child.
+                            None => {
+                                let chain = space.as_chain().unwrap();
+                                let morphed = h.trials().iter().any(|t| {
+                                    chain.morphs(&t.arch, 16).iter().any(|(_, c)| *c == p.arch)
+                                });
+                                if !morphed {
+                                    fallbacks += 1;
+                                }
+                            }
+                        }
+                    }
+                    let mut t = Trial::new(
+                        h.next_id(),
+                        p.arch.clone(),
+                        space.canonical_hash(&p.arch),
+                        p.fidelity,
+                    );
+                    t.state = TrialState::Complete;
+                    let v = chain_worth(space.as_ref(), &t.arch);
+                    t.metrics = Metrics::new().with("v", v);
+                    t.score = Some(v);
+                    h.record(t.clone());
+                    s.tell(&t);
+                    best = best.max(v);
+                }
+                assert!(
+                    fallbacks <= 10,
+                    "seed {seed}: {fallbacks} of 37 proposals were no morph"
+                );
+                best
             })
             .sum::<f64>()
             / 10.0
     };
-    let (pnas, random) = (best(&small("pnas")), best(&StrategyConfig::named("random")));
-    assert!(pnas > random, "pnas {pnas} vs random {random}");
+    let (morphism, random) = (
+        best(&small("morphism")),
+        best(&StrategyConfig::named("random")),
+    );
+    assert!(morphism > random, "morphism {morphism} vs random {random}");
+}
+
+#[test]
+fn morphism_refuses_a_space_it_cannot_morph_and_says_why() {
+    let err = build(&small("morphism"), nb201(), 0, true)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("chains of layers"), "{err}");
+    let fixed = SpaceConfig::named("macro").build().unwrap();
+    let err = build(&small("morphism"), fixed, 0, true)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("min_layers"), "{err}");
 }
 
 #[test]
@@ -417,11 +544,14 @@ fn invalid_settings_are_named() {
         "{err}"
     );
     assert!(
-        err.contains("parego-bo, parego-bananas, ehvi-bo, pnas"),
+        err.contains("parego-bo, parego-bananas, ehvi-bo, pnas, morphism"),
         "{err}"
     );
     if cfg!(feature = "neural") {
-        assert!(err.contains("ehvi-bo, pnas, rl-lstm, ppo, nao"), "{err}");
+        assert!(
+            err.contains("ehvi-bo, pnas, morphism, rl-lstm, ppo, nao"),
+            "{err}"
+        );
     }
 }
 
@@ -582,7 +712,11 @@ fn every_strategy_searches_a_declared_space_with_every_primitive() {
         archer_predict::check_strategy(&c).unwrap_or_else(|e| panic!("{label}: {e}"));
         c
     });
-    let single = configs().into_iter().chain(variants);
+    // `morphism` changes chains of layers only (its refusal of other spaces is tested above).
+    let single = configs()
+        .into_iter()
+        .filter(|c| c.name != "morphism")
+        .chain(variants);
     for config in single {
         let mut s = build(&config, space.clone(), 5, true).unwrap();
         let mut h = History::new();

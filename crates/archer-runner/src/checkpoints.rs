@@ -3,7 +3,10 @@
 //! `scheduler.max_paused_checkpoints = k` at most k PAUSED trials keep theirs, the least
 //! promising (as the scheduler ranks them) losing theirs first. Every coordination calls
 //! this after it stored an evaluated trial; a trial whose process is killed mid-evaluation
-//! keeps its folder, since its next attempt continues from it.
+//! keeps its folder, since its next attempt continues from it. A strategy whose proposals
+//! inherit trained weights (network morphism) keeps the final checkpoints of its best
+//! COMPLETE trials ([`archer_strategy::Strategy::parents_kept`]); the in-process study keeps
+//! them, a distributed worker does not (its children then train from scratch and say so).
 
 use archer_core::{History, Trial, TrialState};
 use archer_schedule::Scheduler;
@@ -23,9 +26,18 @@ pub const CHECKPOINT_DROPPED_ATTR: &str = "checkpoint_dropped";
 /// Marks `trial`, about to be stored as COMPLETE, PRUNED or FAILED for good, with
 /// [`CHECKPOINT_REMOVED_ATTR`] when it has a checkpoint folder; the caller stores it, then
 /// calls [`remove_folder`] (so a kill in between leaves a folder too many, never a
-/// stored trial that lost its folder before its result was kept). True when marked.
-pub(crate) fn mark_finished(experiment: &Experiment, trial: &mut Trial) -> bool {
+/// stored trial that lost its folder before its result was kept). True when marked. With
+/// `parents_kept` above 0 a COMPLETE trial keeps its folder for now ([`bound_parents`]
+/// decides later).
+pub(crate) fn mark_finished(
+    experiment: &Experiment,
+    trial: &mut Trial,
+    parents_kept: usize,
+) -> bool {
     if !(trial.state.is_finished() && has_folder(experiment, trial.id)) {
+        return false;
+    }
+    if parents_kept > 0 && trial.state == TrialState::Complete {
         return false;
     }
     trial.attrs.insert(
@@ -76,6 +88,35 @@ pub(crate) fn bound_paused(
         dropped.push(t);
     }
     Ok(dropped)
+}
+
+/// Keeps the final checkpoints of the best `keep` COMPLETE trials of `history` (feasible
+/// first, then by score) and removes every other COMPLETE trial's folder. Nothing is
+/// recorded on those trials (the store keeps finished trials as they were); a child whose
+/// parent's folder is gone trains from scratch and records `inherit_missing`.
+pub(crate) fn bound_parents(
+    experiment: &Experiment,
+    history: &History,
+    keep: usize,
+) -> Result<(), RunError> {
+    let mut kept: Vec<&Trial> = history
+        .trials()
+        .iter()
+        .filter(|t| t.state == TrialState::Complete && has_folder(experiment, t.id))
+        .collect();
+    if kept.len() <= keep {
+        return Ok(());
+    }
+    kept.sort_by(|a, b| {
+        let key = |t: &Trial| (t.feasible, t.score.unwrap_or(f64::NEG_INFINITY));
+        let (fa, sa) = key(a);
+        let (fb, sb) = key(b);
+        fb.cmp(&fa).then(sb.total_cmp(&sa)).then(a.id.cmp(&b.id))
+    });
+    for t in &kept[keep..] {
+        remove_folder(experiment, t.id)?;
+    }
+    Ok(())
 }
 
 fn has_folder(experiment: &Experiment, id: u64) -> bool {

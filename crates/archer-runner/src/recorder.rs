@@ -140,6 +140,9 @@ impl Recorder for DirRecorder {
         if let Some(best) = &summary.best {
             s["best_arch_str"] = json!(space.format(&best.arch));
         }
+        if !summary.ask_seconds.is_empty() {
+            s["ask_ms"] = ask_ms(&summary.ask_seconds);
+        }
         if experiment.objectives.len() > 1 {
             let front: Vec<serde_json::Value> = history
                 .pareto_front()
@@ -221,4 +224,24 @@ fn trials_csv(history: &History, format: impl Fn(&Trial) -> String) -> String {
         w.write_record(&row).expect("in-memory write");
     }
     String::from_utf8(w.into_inner().expect("in-memory flush")).expect("csv is UTF-8")
+}
+
+/// How long the strategy took to propose, in this process's run: the number of asks, their
+/// median and maximum, and the median and maximum of the last 10 (the strategy at its
+/// largest history), in milliseconds.
+fn ask_ms(seconds: &[f64]) -> serde_json::Value {
+    let stats = |s: &[f64]| {
+        let mut ms: Vec<f64> = s.iter().map(|x| x * 1000.0).collect();
+        ms.sort_by(f64::total_cmp);
+        (ms[ms.len() / 2], ms[ms.len() - 1])
+    };
+    let (median, max) = stats(seconds);
+    let (last_median, last_max) = stats(&seconds[seconds.len().saturating_sub(10)..]);
+    json!({
+        "asks": seconds.len(),
+        "median": median,
+        "max": max,
+        "last_10_median": last_median,
+        "last_10_max": last_max,
+    })
 }

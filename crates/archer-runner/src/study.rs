@@ -420,7 +420,9 @@ impl Study {
         }
         self.consecutive_failures = next_failure_streak(self.consecutive_failures, trial.state);
         self.strategy.tell(&trial);
-        let remove_folder = crate::checkpoints::mark_finished(&self.experiment, &mut trial);
+        let parents_kept = self.strategy.parents_kept();
+        let remove_folder =
+            crate::checkpoints::mark_finished(&self.experiment, &mut trial, parents_kept);
         self.history.record(trial.clone());
         if let Some(d) = &mut self.durable {
             d.store
@@ -428,6 +430,9 @@ impl Study {
         }
         if remove_folder {
             crate::checkpoints::remove_folder(&self.experiment, trial.id)?;
+        }
+        if parents_kept > 0 {
+            crate::checkpoints::bound_parents(&self.experiment, &self.history, parents_kept)?;
         }
         let finished = self.trajectory.last().map_or(0, |p| p.trials) + 1;
         let new_best = trial.state == TrialState::Complete
@@ -930,6 +935,12 @@ pub(crate) fn start_trial(
 ) -> Trial {
     let hash = space.canonical_hash(&proposal.arch);
     let mut t = Trial::new(id, proposal.arch, hash, proposal.fidelity);
+    if let Some(inherit) = &proposal.inherit {
+        t.attrs.insert(
+            INHERIT_ATTR.into(),
+            serde_json::to_value(inherit).expect("plain data serialises"),
+        );
+    }
     t.state = TrialState::Running;
     t.attempts = 1;
     t.worker = Some(worker.to_string());
@@ -994,6 +1005,11 @@ pub(crate) fn checkpoint_dir(experiment: &Experiment, id: u64) -> Option<std::pa
 /// adds them all again.
 pub const STEPS_RUN_ATTR: &str = "steps_run";
 
+/// The trial attribute naming the trained parent a trial starts from (network morphism):
+/// an [`archer_strategy::Inheritance`] as JSON, kept in the store so that resumed studies and
+/// other workers evaluate the trial the same way.
+pub const INHERIT_ATTR: &str = "inherit";
+
 /// The trial attribute that records where a trial's checkpoint folder is.
 pub const CHECKPOINT_ATTR: &str = "checkpoint";
 
@@ -1021,6 +1037,9 @@ pub(crate) fn evaluate(
             serde_json::json!(dir.to_string_lossy()),
         );
         ctx = ctx.with_checkpoint_dir(dir);
+    }
+    if let Some(inherited) = inheritance(experiment, trial) {
+        ctx = ctx.with_inheritance(inherited);
     }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         evaluator.evaluate(&trial.arch, &trial.fidelity, &mut ctx)
@@ -1069,6 +1088,18 @@ pub(crate) fn evaluate(
     });
     apply_outcome(experiment, trial, outcome, charged);
     parts.report_seconds
+}
+
+/// The parent `trial` inherits its weights from, with where the parent's checkpoint is; `None`
+/// for a trial trained from scratch or a study without a folder.
+fn inheritance(experiment: &Experiment, trial: &Trial) -> Option<archer_core::Inherited> {
+    let inherit: archer_strategy::Inheritance =
+        serde_json::from_value(trial.attrs.get(INHERIT_ATTR)?.clone()).ok()?;
+    Some(archer_core::Inherited {
+        parent: inherit.parent,
+        checkpoint_dir: checkpoint_dir(experiment, inherit.parent)?,
+        arch: inherit.parent_arch,
+    })
 }
 
 /// The study's answer to one intermediate report.

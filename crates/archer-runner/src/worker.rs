@@ -313,8 +313,8 @@ impl Worker {
         });
         newly_charged(&mut trial);
         let kept = how_kept(&self.experiment.config.study, &mut trial);
-        let remove_folder =
-            kept == Kept::Told && crate::checkpoints::mark_finished(&self.experiment, &mut trial);
+        let remove_folder = kept == Kept::Told
+            && crate::checkpoints::mark_finished(&self.experiment, &mut trial, 0);
         let mut outcome = Ok(());
         for _ in 0..RESULT_WRITE_TRIES {
             outcome = if kept != Kept::Told {

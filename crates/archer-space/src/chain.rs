@@ -271,6 +271,11 @@ impl ChainSpace {
         )
     }
 
+    /// Where layer `i`'s genes start, and how many it has (op, kernel, filters, skips).
+    pub(crate) fn layout_of(&self, i: usize) -> (usize, usize) {
+        self.layout[i]
+    }
+
     fn token(&self, arch: &Arch, i: usize) -> usize {
         let (o, _) = self.layout[i];
         let c = &arch.indices();
@@ -349,6 +354,10 @@ impl SearchSpace for ChainSpace {
                 std::iter::once(o..o + len).collect()
             },
         )
+    }
+
+    fn as_chain(&self) -> Option<&ChainSpace> {
+        Some(self)
     }
 
     fn format(&self, arch: &Arch) -> String {

@@ -37,6 +37,9 @@ pub enum SpaceError {
         item: String,
         reason: String,
     },
+    /// A network morph that does not apply to the architecture (the reason).
+    #[error("morph refused: {0}")]
+    MorphRefused(String),
     #[error("unknown search space {name:?}; built-in spaces: {accepted}")]
     UnknownSpace { name: String, accepted: String },
 }

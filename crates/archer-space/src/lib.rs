@@ -6,6 +6,7 @@
 
 mod arch;
 mod chain;
+mod chain_morph;
 mod config;
 mod darts;
 mod declared;
@@ -21,6 +22,7 @@ mod space;
 
 pub use arch::{Arch, Gene};
 pub use chain::{ChainSpace, CHAIN_FILTERS, CHAIN_KERNELS, CHAIN_OPS};
+pub use chain_morph::Morph;
 pub use config::{
     builtin_spaces, Kind, SpaceConfig, SpaceKind, SpaceSettings, DECLARED_KIND, KINDS,
 };

@@ -142,6 +142,12 @@ pub trait SearchSpace: Send + Sync + Debug {
     fn encode(&self, arch: &Arch, encoding: Encoding) -> Vec<f32> {
         encoding::encode(self, arch, encoding)
     }
+
+    /// The space as the chain (`macro`) space, for what only chains of layers offer: network
+    /// morphism's function-preserving morphs ([`crate::Morph`]) and edit distance.
+    fn as_chain(&self) -> Option<&crate::ChainSpace> {
+        None
+    }
 }
 
 /// The first 12 bytes of the digest in hex: the form of every canonical hash.

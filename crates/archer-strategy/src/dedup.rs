@@ -87,6 +87,10 @@ impl Strategy for Dedup {
         self.inner.tell(trial)
     }
 
+    fn parents_kept(&self) -> usize {
+        self.inner.parents_kept()
+    }
+
     fn state(&self) -> serde_json::Value {
         serde_json::to_value(DedupState {
             inner: self.inner.state(),

@@ -27,4 +27,4 @@ pub use strategies::random::RandomSearch;
 pub use strategies::rea::RegularizedEvolution;
 pub use strategies::reinforce::Reinforce;
 pub use strategies::KINDS;
-pub use strategy::{Proposal, Strategy};
+pub use strategy::{Inheritance, Proposal, Strategy};

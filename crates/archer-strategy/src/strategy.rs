@@ -1,4 +1,5 @@
 use archer_core::{Arch, Fidelity, History, Trial};
+use serde::{Deserialize, Serialize};
 
 use crate::StrategyError;
 
@@ -7,6 +8,20 @@ use crate::StrategyError;
 pub struct Proposal {
     pub arch: Arch,
     pub fidelity: Fidelity,
+    /// The finished trial whose trained weights this architecture starts from (network
+    /// morphism), when the evaluator can use them; `None`: trained from scratch.
+    pub inherit: Option<Inheritance>,
+}
+
+/// Which trained network a proposal starts from, and how it was changed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Inheritance {
+    /// The parent trial's id; its checkpoint holds the weights.
+    pub parent: u64,
+    /// The parent's architecture.
+    pub parent_arch: Arch,
+    /// The change from the parent, for people (`widen(layer 2)`).
+    pub morph: String,
 }
 
 impl Proposal {
@@ -15,7 +30,14 @@ impl Proposal {
         Proposal {
             arch,
             fidelity: Fidelity::full(),
+            inherit: None,
         }
+    }
+
+    /// `self`, starting from `inheritance`'s trained parent.
+    pub fn inheriting(mut self, inheritance: Inheritance) -> Self {
+        self.inherit = Some(inheritance);
+        self
     }
 }
 
@@ -45,4 +67,11 @@ pub trait Strategy: Send {
 
     /// Continue from a `state()` of a strategy built with the same configuration.
     fn restore(&mut self, state: serde_json::Value) -> Result<(), StrategyError>;
+
+    /// How many of the best COMPLETE trials keep their final checkpoints, as parents whose
+    /// weights later proposals inherit ([`Proposal::inherit`]). 0 (the default): a finished
+    /// trial's checkpoint is removed.
+    fn parents_kept(&self) -> usize {
+        0
+    }
 }

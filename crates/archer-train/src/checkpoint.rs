@@ -104,64 +104,119 @@ pub fn load(
     opt: &mut Sgd,
     expect: &CheckpointMeta,
 ) -> Result<Loaded, TrainError> {
-    let meta_path = dir.join(META);
-    let text = match std::fs::read_to_string(&meta_path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::None),
-        Err(e) => return Ok(Loaded::Ignored(format!("{}: {e}", meta_path.display()))),
-    };
-    let meta: CheckpointMeta = match serde_json::from_str(&text) {
-        Ok(m) => m,
-        Err(e) => return Ok(Loaded::Ignored(format!("{}: {e}", meta_path.display()))),
-    };
-    let differs = |what: &str| Ok(Loaded::Ignored(format!("it is of another run ({what})")));
-    if meta.format != FORMAT {
-        return differs("format");
-    }
-    if meta.arch != expect.arch {
-        return differs("architecture");
-    }
-    if meta.seed != expect.seed {
-        return differs("seed");
-    }
-    if meta.epochs != expect.epochs {
-        return differs("schedule length");
-    }
-    if meta.epoch > expect.epochs {
-        return differs("epoch beyond the schedule");
-    }
-    let path = dir.join(&meta.tensors);
-    let loaded = match Tensor::load_multi_with_device(&path, net.vs.device()) {
-        Ok(l) => l,
-        Err(e) => return Ok(Loaded::Ignored(format!("{}: {e}", path.display()))),
-    };
-    let mut saved: HashMap<String, Tensor> = loaded.into_iter().collect();
-    let mut vars: Vec<(String, Tensor)> = net.vs.variables().into_iter().collect();
-    // Everything is checked before anything is copied: an ignored checkpoint leaves the
-    // freshly built network as it was.
-    for (name, var) in &vars {
-        match saved.get(name) {
-            None => return Ok(Loaded::Ignored(format!("it lacks the variable {name}"))),
-            Some(value) if value.size() != var.size() => {
-                return Ok(Loaded::Ignored(format!(
-                    "variable {name} has shape {:?}, the network {:?}",
-                    value.size(),
-                    var.size()
-                )))
-            }
-            Some(_) => {}
+    let accept = |meta: &CheckpointMeta| {
+        if meta.arch != expect.arch {
+            return Err("architecture");
         }
-    }
+        if meta.seed != expect.seed {
+            return Err("seed");
+        }
+        if meta.epochs != expect.epochs {
+            return Err("schedule length");
+        }
+        if meta.epoch > expect.epochs {
+            return Err("epoch beyond the schedule");
+        }
+        Ok(())
+    };
+    let (meta, mut saved) = match read(dir, net, accept) {
+        Read::Found(meta, saved) => (meta, saved),
+        Read::None => return Ok(Loaded::None),
+        Read::Ignored(why) => return Ok(Loaded::Ignored(why)),
+    };
     if let Err(why) = opt.check_state(&saved) {
         return Ok(Loaded::Ignored(why));
     }
-    for (name, var) in vars.iter_mut() {
-        let value = saved.remove(name.as_str()).expect("checked above");
-        tch::no_grad(|| var.copy_(&value));
-    }
+    copy_into(net, &mut saved);
     opt.load_state(&mut saved);
     Ok(Loaded::Resumed {
         epoch: meta.epoch,
         step: meta.step,
     })
+}
+
+/// Loads only the network's weights from the checkpoint of `dir`, whatever run saved them,
+/// when they are of architecture `arch` (a parent's final weights, for a morphed child).
+pub fn load_weights(dir: &Path, net: &mut Network, arch: &str) -> Result<Loaded, TrainError> {
+    let accept = |meta: &CheckpointMeta| {
+        if meta.arch != arch {
+            return Err("architecture");
+        }
+        Ok(())
+    };
+    match read(dir, net, accept) {
+        Read::Found(meta, mut saved) => {
+            copy_into(net, &mut saved);
+            Ok(Loaded::Resumed {
+                epoch: meta.epoch,
+                step: meta.step,
+            })
+        }
+        Read::None => Ok(Loaded::None),
+        Read::Ignored(why) => Ok(Loaded::Ignored(why)),
+    }
+}
+
+/// A checkpoint as read, before anything is copied.
+enum Read {
+    None,
+    Ignored(String),
+    Found(CheckpointMeta, HashMap<String, Tensor>),
+}
+
+/// Reads `dir`'s checkpoint when `accept` takes its meta (else why not: "it is of another
+/// run (…)") and it has a tensor of the right shape for every variable of `net`.
+fn read(
+    dir: &Path,
+    net: &Network,
+    accept: impl Fn(&CheckpointMeta) -> Result<(), &'static str>,
+) -> Read {
+    let meta_path = dir.join(META);
+    let text = match std::fs::read_to_string(&meta_path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Read::None,
+        Err(e) => return Read::Ignored(format!("{}: {e}", meta_path.display())),
+    };
+    let meta: CheckpointMeta = match serde_json::from_str(&text) {
+        Ok(m) => m,
+        Err(e) => return Read::Ignored(format!("{}: {e}", meta_path.display())),
+    };
+    let accepted = if meta.format == FORMAT {
+        accept(&meta)
+    } else {
+        Err("format")
+    };
+    if let Err(what) = accepted {
+        return Read::Ignored(format!("it is of another run ({what})"));
+    }
+    let path = dir.join(&meta.tensors);
+    let loaded = match Tensor::load_multi_with_device(&path, net.vs.device()) {
+        Ok(l) => l,
+        Err(e) => return Read::Ignored(format!("{}: {e}", path.display())),
+    };
+    let saved: HashMap<String, Tensor> = loaded.into_iter().collect();
+    // Everything is checked before anything is copied: an ignored checkpoint leaves the
+    // freshly built network as it was.
+    for (name, var) in net.vs.variables() {
+        match saved.get(&name) {
+            None => return Read::Ignored(format!("it lacks the variable {name}")),
+            Some(value) if value.size() != var.size() => {
+                return Read::Ignored(format!(
+                    "variable {name} has shape {:?}, the network {:?}",
+                    value.size(),
+                    var.size()
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Read::Found(meta, saved)
+}
+
+/// Copies every variable of `net` from `saved` (checked by [`read`]), taking it out.
+fn copy_into(net: &mut Network, saved: &mut HashMap<String, Tensor>) {
+    for (name, mut var) in net.vs.variables() {
+        let value = saved.remove(name.as_str()).expect("checked when read");
+        tch::no_grad(|| var.copy_(&value));
+    }
 }

@@ -121,15 +121,7 @@ impl TrainEvaluator {
             self.train.clone()
         };
         let dev = device(cfg.device)?;
-        let mut net = Network::build(
-            self.space.as_ref(),
-            arch,
-            &self.settings.network,
-            self.train.shape,
-            self.train.classes as i64,
-            width,
-            dev,
-        )?;
+        let mut net = self.network(arch, width, dev)?;
         let limits = Limits {
             time_limit_s: self.settings.time_limit_seconds,
             memory_limit_mb: self.settings.memory_limit_mb,
@@ -149,6 +141,14 @@ impl TrainEvaluator {
             tensors: String::new(),
         };
         let start = resume(ctx, &mut net, &mut opt, &expect)?;
+        if start == Start::default() && ctx.inheritance().is_some() {
+            if let Err(why) = self.inherit(ctx, arch, &net, width, dev) {
+                // Refused or partly copied: train from a freshly built network instead.
+                ctx.set_attr("inherit_refused", serde_json::json!(why));
+                net = self.network(arch, width, dev)?;
+                opt = Sgd::new(&net.vs, cfg);
+            }
+        }
         let load_seconds = started.elapsed().as_secs_f64();
         if start.epoch >= epochs {
             return Err(TrainError::Setting(format!(
@@ -227,6 +227,66 @@ impl TrainEvaluator {
             );
         }
         Ok(m)
+    }
+}
+
+impl TrainEvaluator {
+    /// The network of `arch` for this evaluator's data and recipe, channels scaled by `width`.
+    fn network(&self, arch: &Arch, width: f64, dev: tch::Device) -> Result<Network, TrainError> {
+        Network::build(
+            self.space.as_ref(),
+            arch,
+            &self.settings.network,
+            self.train.shape,
+            self.train.classes as i64,
+            width,
+            dev,
+        )
+    }
+
+    /// Sets `net`'s weights from the trained parent of [`TrialCtx::inheritance`] so that it
+    /// computes the parent's function (network morphism on the chain space). Records
+    /// `inherited_from` (the parent trial) when it did, `inherit_missing` when the parent's
+    /// checkpoint is gone (the network stays as built: it trains from scratch); an error is
+    /// the reason the weights could not be carried over (the network may be partly
+    /// overwritten and must be built again).
+    fn inherit(
+        &self,
+        ctx: &mut TrialCtx,
+        arch: &Arch,
+        net: &Network,
+        width: f64,
+        dev: tch::Device,
+    ) -> Result<(), String> {
+        let inherited = ctx
+            .inheritance()
+            .expect("asked with an inheritance")
+            .clone();
+        let chain = self.space.as_chain().ok_or_else(|| {
+            format!(
+                "the {} space has no weight-preserving morphs",
+                self.space.name()
+            )
+        })?;
+        let mut parent = self
+            .network(&inherited.arch, width, dev)
+            .map_err(|e| e.to_string())?;
+        let parent_text = self.space.format(&inherited.arch);
+        match checkpoint::load_weights(&inherited.checkpoint_dir, &mut parent, &parent_text)
+            .map_err(|e| e.to_string())?
+        {
+            Loaded::Resumed { .. } => {}
+            Loaded::None => {
+                ctx.set_attr("inherit_missing", serde_json::Value::Bool(true));
+                return Ok(());
+            }
+            Loaded::Ignored(why) => return Err(format!("the parent's checkpoint: {why}")),
+        }
+        let mut rng = archer_rng::Rng::derive(ctx.seed(), inherited.parent);
+        crate::morph::inherit(chain, &parent, &inherited.arch, net, arch, &mut rng)
+            .map_err(|e| e.to_string())?;
+        ctx.set_attr("inherited_from", serde_json::json!(inherited.parent));
+        Ok(())
     }
 }
 

@@ -1,19 +1,19 @@
-//! Function-preserving morphs of chain (`macro`) networks (Net2Net, Chen et al. 2016;
-//! Auto-Keras, Jin et al. 2019): a child architecture one morph away from its parent, and
-//! the child's weights computed from the parent's so that, in evaluation mode, the child
-//! gives the parent's outputs before it trains.
+//! The weight surgery of network morphism on chain (`macro`) networks (Net2Net, Chen et al.
+//! 2016; Auto-Keras, Jin et al. 2019): a child's weights computed from its parent's so that,
+//! in evaluation mode, the child gives the parent's outputs before it trains. The morphs
+//! themselves are architecture edits ([`archer_space::Morph`], `ChainSpace::morph`):
 //!
-//! - [`Morph::Deepen`] appends a `conv` layer with the last layer's filter count and no
+//! - `Morph::Deepen` appends a `conv` layer with the last layer's filter count and no
 //!   skips. Its kernel is the identity and its batch norm the identity (running mean 0,
 //!   running variance 1, weight √(1 + ε), bias 0), so it outputs `ReLU(x)`; the classifier
 //!   reads `ReLU` of the last layer already, so nothing changes. The space must allow one
 //!   more layer (`min_layers` below `layers`), and the new layer may not sit where the
 //!   network pools (1/3 and 2/3 of the most layers).
-//! - [`Morph::Widen`] moves one layer's filters to the next larger allowed count. Each new
+//! - `Morph::Widen` moves one layer's filters to the next larger allowed count. Each new
 //!   channel copies an existing one (drawn from the caller's generator) in the layer's conv
 //!   and batch norm; every reader's weights for that layer's channels are copied alike and
 //!   divided by the number of copies. ReLU and pooling act per channel, so they commute.
-//! - [`Morph::Skip`] turns on a skip connection; its new input channels get zero weights.
+//! - `Morph::Skip` turns on a skip connection; its new input channels get zero weights.
 //!
 //! A morph that would need a new projection (a pool or identity layer whose input and output
 //! widths stop matching) cannot preserve the function through its ReLU and is refused.
@@ -21,23 +21,10 @@
 use std::collections::HashMap;
 
 use archer_rng::Rng;
-use archer_space::{Arch, ChainSpace, Gene, SearchSpace, CHAIN_FILTERS, CHAIN_KERNELS, CHAIN_OPS};
-use serde::{Deserialize, Serialize};
+use archer_space::{Arch, ChainSpace};
 use tch::Tensor;
 
 use crate::{Network, TrainError};
-
-/// One morph of a chain architecture.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "morph", rename_all = "snake_case")]
-pub enum Morph {
-    /// Append a `conv` layer of this kernel size.
-    Deepen { kernel: u32 },
-    /// The next larger filter count for this layer.
-    Widen { layer: usize },
-    /// A skip connection from layer `from` into layer `to` (`from + 2 <= to`).
-    Skip { from: usize, to: usize },
-}
 
 /// The ε of libtorch's batch norm (tch's default configuration).
 const BN_EPS: f64 = 1e-5;
@@ -47,95 +34,6 @@ type Layer = (&'static str, u32, u32, Vec<usize>);
 
 fn refuse(reason: String) -> TrainError {
     TrainError::Setting(format!("morph refused: {reason}"))
-}
-
-/// The child of `parent` under `morph`, in `space`; an error says why the morph does not
-/// apply (the network-level checks come with [`inherit`]).
-pub fn morph_arch(space: &ChainSpace, parent: &Arch, morph: Morph) -> Result<Arch, TrainError> {
-    let dims = space.dimensions();
-    let mut genes = parent.genes.clone();
-    let layers = space.layers_of(parent);
-    let position = |label: &str| dims.iter().position(|d| d.label == label);
-    let index_of = |vocab: &[u32], v: u32| vocab.iter().position(|&x| x == v).map(|i| i as u16);
-    match morph {
-        Morph::Deepen { kernel } => {
-            if layers >= space.layers() {
-                return Err(refuse(format!(
-                    "the space allows at most {} layers",
-                    space.layers()
-                )));
-            }
-            let n = space.layers();
-            if layers == n / 3 || layers == 2 * n / 3 {
-                return Err(refuse(format!("layer {layers} would start with pooling")));
-            }
-            let depth = position("layers").ok_or_else(|| {
-                refuse("the space has a fixed number of layers (set min_layers)".into())
-            })?;
-            let (_, _, filters, _) = space.layer(parent, layers - 1);
-            genes[depth] = Gene::Index(
-                dims[depth]
-                    .allowed
-                    .get(layers + 1 - space.min_layers())
-                    .copied()
-                    .ok_or_else(|| refuse("no such depth".into()))?,
-            );
-            let set = |genes: &mut Vec<Gene>, label: String, value: Option<u16>| {
-                let at = position(&label).ok_or_else(|| refuse(format!("no dimension {label}")))?;
-                let v = value.filter(|v| dims[at].allows(*v)).ok_or_else(|| {
-                    refuse(format!("{label} does not allow the value the morph needs"))
-                })?;
-                genes[at] = Gene::Index(v);
-                Ok::<(), TrainError>(())
-            };
-            let conv = CHAIN_OPS
-                .iter()
-                .position(|&o| o == "conv")
-                .map(|i| i as u16);
-            set(&mut genes, format!("layer{layers}_op"), conv)?;
-            set(
-                &mut genes,
-                format!("layer{layers}_kernel"),
-                index_of(&CHAIN_KERNELS, kernel),
-            )?;
-            set(
-                &mut genes,
-                format!("layer{layers}_filters"),
-                index_of(&CHAIN_FILTERS, filters),
-            )?;
-            for j in 0..layers.saturating_sub(1) {
-                set(&mut genes, format!("layer{layers}_skip_from{j}"), Some(0))?;
-            }
-        }
-        Morph::Widen { layer } => {
-            if layer >= layers {
-                return Err(refuse(format!("there is no layer {layer}")));
-            }
-            let at = position(&format!("layer{layer}_filters")).expect("every layer has filters");
-            let now = genes[at].index().unwrap_or(0);
-            let next = dims[at]
-                .allowed
-                .iter()
-                .copied()
-                .filter(|&v| CHAIN_FILTERS[usize::from(v)] > CHAIN_FILTERS[usize::from(now)])
-                .min_by_key(|&v| CHAIN_FILTERS[usize::from(v)])
-                .ok_or_else(|| refuse(format!("layer {layer} has the most filters allowed")))?;
-            genes[at] = Gene::Index(next);
-        }
-        Morph::Skip { from, to } => {
-            if to >= layers || from + 2 > to {
-                return Err(refuse(format!("no skip from layer {from} into layer {to}")));
-            }
-            let at = position(&format!("layer{to}_skip_from{from}")).expect("skip dimension");
-            if genes[at] == Gene::Index(1) {
-                return Err(refuse(format!("layer {to} already reads layer {from}")));
-            }
-            genes[at] = Gene::Index(1);
-        }
-    }
-    let child = parent.with_genes(genes);
-    space.check(&child).map_err(|e| refuse(e.to_string()))?;
-    Ok(child)
 }
 
 /// Sets `child`'s weights (a network of `child_arch`, one morph from `parent_arch`, built

@@ -2,8 +2,8 @@
 
 use archer_eval::NetworkConfig;
 use archer_rng::Rng;
-use archer_space::{ChainSpace, SearchSpace};
-use archer_train::morph::{inherit, morph_arch, Morph};
+use archer_space::{ChainSpace, Morph, SearchSpace};
+use archer_train::morph::inherit;
 use archer_train::ops::Shape;
 use archer_train::Network;
 use tch::{Device, Kind, Tensor};
@@ -59,8 +59,23 @@ fn a_morphed_child_computes_its_parents_function_before_it_trains() {
         Morph::Skip { from: 0, to: 4 },
         Morph::Skip { from: 1, to: 3 },
     ];
+    // The space offers every function-preserving morph, and only those (stem of 16).
+    let offered: Vec<(Morph, archer_space::Arch)> = space.morphs(&parent_arch, 16);
     for morph in legal {
-        let child_arch = morph_arch(&space, &parent_arch, morph).unwrap();
+        assert!(
+            offered.iter().any(|(m, _)| *m == morph),
+            "{morph:?} is offered"
+        );
+    }
+    for morph in [Morph::Widen { layer: 1 }, Morph::Skip { from: 0, to: 2 }] {
+        assert!(
+            !offered.iter().any(|(m, _)| *m == morph),
+            "{morph:?} is not offered"
+        );
+    }
+    for (morph, child_arch) in offered {
+        assert_eq!(space.morph(&parent_arch, morph).unwrap(), child_arch);
+        assert!(space.exact(&parent_arch, &child_arch), "{morph:?}");
         assert_ne!(child_arch, parent_arch);
         let child = build(&space, &child_arch);
         let before = child.forward_t(&x, false);
@@ -81,19 +96,26 @@ fn a_morphed_child_computes_its_parents_function_before_it_trains() {
             "{morph:?} adds parameters"
         );
     }
-    // Morphs that would need a projection through a ReLU are refused, with the reason.
+    // Morphs that would need a projection through a ReLU are refused by the surgery too.
     for morph in [Morph::Widen { layer: 1 }, Morph::Skip { from: 0, to: 2 }] {
-        let child_arch = morph_arch(&space, &parent_arch, morph).unwrap();
+        let child_arch = space.morph(&parent_arch, morph).unwrap();
         let child = build(&space, &child_arch);
         let err = inherit(&space, &parent, &parent_arch, &child, &child_arch, &mut rng)
             .unwrap_err()
             .to_string();
         assert!(err.contains("projection"), "{morph:?}: {err}");
     }
-    // A deepened layer may not start with pooling: 6 layers pool before layers 2 and 4.
+    // A layer appended where the network pools (6 layers pool before layers 2 and 4) keeps
+    // every weight, and the function only approximately: it is offered, and not exact.
     let two = space.parse("conv:3:16|conv:3:16").unwrap();
-    let err = morph_arch(&space, &two, Morph::Deepen { kernel: 3 })
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("pooling"), "{err}");
+    let deeper = space.morph(&two, Morph::Deepen { kernel: 3 }).unwrap();
+    assert!(space.carries_weights(&two, &deeper, 16) && !space.exact(&two, &deeper));
+    let (parent, child) = (build(&space, &two), build(&space, &deeper));
+    inherit(&space, &parent, &two, &child, &deeper, &mut rng).unwrap();
+    assert!(space.exact(
+        &parent_arch,
+        &space
+            .morph(&parent_arch, Morph::Deepen { kernel: 3 })
+            .unwrap()
+    ));
 }

@@ -1,6 +1,6 @@
 //! The registered model-based strategies: one module each, one line in the list below.
 
-archer_strategy::registry!(MODEL_KINDS: bo, bananas, npenas, parego_bo, parego_bananas, ehvi_bo, pnas);
+archer_strategy::registry!(MODEL_KINDS: bo, bananas, npenas, parego_bo, parego_bananas, ehvi_bo, pnas, morphism);
 
 /// `_tag` when a setting differs from its default, for labels (`bo_path`, `bananas_its`).
 pub(crate) fn differs(tag: &str, default: &str) -> String {
