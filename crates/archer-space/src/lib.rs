@@ -38,6 +38,6 @@ pub use error::SpaceError;
 pub use finite::FiniteSpace;
 pub use generic::{draw, settle, FLOAT_MUTATION_SIGMA};
 pub use graph::OpGraph;
-pub use nb201::{Nb201Space, NB201_OPS};
+pub use nb201::{Nb201Space, NB201_EDGES, NB201_OPS};
 pub use sketch::{CellSketch, LayerSketch, Sketch, SketchEdge};
 pub use space::{hash_genes, SearchSpace, FLOAT_HASH_DIGITS};

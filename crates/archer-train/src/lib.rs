@@ -16,7 +16,7 @@ pub mod export;
 mod genet;
 pub mod memory;
 pub mod morph;
-mod nb201;
+pub mod nb201;
 mod net;
 pub mod ops;
 pub mod sgd;

@@ -70,17 +70,18 @@ impl ModuleT for Cell {
 }
 
 /// NB201's `ResNetBasicblock` with stride 2: ReLU-conv-BN (stride 2), ReLU-conv-BN, plus a
-/// shortcut of 2×2 average pooling and a 1×1 conv.
+/// shortcut of 2×2 average pooling and a 1×1 conv. Also the reduction of NB201 supernets.
 #[derive(Debug)]
-struct Reduction {
+pub struct Reduction {
     a: ReluConvBn,
     b: ReluConvBn,
     shortcut: Conv,
-    out: Shape,
+    pub out: Shape,
 }
 
 impl Reduction {
-    fn new(p: &nn::Path, tally: &FlopTally, input: Shape, c_out: i64) -> Self {
+    /// From `input` to `c_out` channels at half the resolution.
+    pub fn new(p: &nn::Path, tally: &FlopTally, input: Shape, c_out: i64) -> Self {
         let a = ReluConvBn::new(&(p / "a"), tally, input, c_out, 3, 2);
         let b = ReluConvBn::new(&(p / "b"), tally, a.out, c_out, 3, 1);
         let pooled = Shape::new(input.c, input.h / 2, input.w / 2);

@@ -1,0 +1,24 @@
+//! Weight-sharing ("one-shot") architecture search on libtorch (tch-rs): one supernet holds
+//! every architecture of a space, is trained once, and the architecture is read from it.
+//!
+//! Built so far: the NAS-Bench-201 supernet ([`Nb201Supernet`]: every edge of the cell a
+//! [`MixedEdge`] over the space's allowed operations, the cell's α shared by all cells, batch
+//! norms without affine parameters in the candidate operations, as AutoDL-Projects' search
+//! networks), the two ways of mixing ([`Mixing`]), and the search steps of first-order DARTS
+//! (Liu et al. 2019) and GDAS (Dong & Yang 2019) ([`search`]) with a saveable Adam for α.
+//! Not yet: the other methods (second-order DARTS, SNAS, DrNAS, RSPS, SPOS, ENAS), the DARTS
+//! and chain supernets, checkpoints, supernet trust, and `archer search` running it (plan:
+//! `docs/oneshot-plan.md`).
+
+mod adam;
+mod bn;
+mod error;
+mod mixed;
+mod nb201;
+pub mod search;
+
+pub use adam::Adam;
+pub use bn::SearchBn;
+pub use error::OneShotError;
+pub use mixed::{gdas_weights, MixedEdge, Mixing, Nb201Candidate};
+pub use nb201::{Nb201Supernet, SupernetConfig};

@@ -1,0 +1,136 @@
+//! A mixed edge: every candidate operation of one edge of a cell, combined by the mixing
+//! weights of the search method.
+
+use archer_train::ops::{Conv, FlopTally, Shape};
+use tch::nn;
+use tch::{Kind, Tensor};
+
+use crate::SearchBn;
+
+/// One candidate operation of a NAS-Bench-201 edge (stride 1, channels kept).
+#[derive(Debug)]
+pub enum Nb201Candidate {
+    /// `none`: the zero operation; it adds exactly nothing and is never computed.
+    Zero,
+    /// `skip_connect`.
+    Skip,
+    /// `nor_conv_kxk`: ReLU → k×k conv → batch norm (no affine parameters).
+    Conv(Box<(Conv, SearchBn)>),
+    /// `avg_pool_3x3` (padding not counted).
+    AvgPool,
+}
+
+impl Nb201Candidate {
+    /// The operation named as in `archer_space::NB201_OPS`.
+    pub fn new(p: &nn::Path, name: &str, shape: Shape) -> Self {
+        let conv = |k: i64| {
+            let tally = FlopTally::default();
+            Nb201Candidate::Conv(Box::new((
+                Conv::new(&(p / "conv"), &tally, shape, shape.c, k, 1, k / 2, 1, 1),
+                SearchBn::new(&(p / "bn"), shape.c, false),
+            )))
+        };
+        match name {
+            "none" => Nb201Candidate::Zero,
+            "skip_connect" => Nb201Candidate::Skip,
+            "nor_conv_1x1" => conv(1),
+            "nor_conv_3x3" => conv(3),
+            _ => Nb201Candidate::AvgPool,
+        }
+    }
+
+    /// `None` for the zero operation.
+    fn forward_t(&self, x: &Tensor, train: bool) -> Option<Tensor> {
+        match self {
+            Nb201Candidate::Zero => None,
+            Nb201Candidate::Skip => Some(x.shallow_clone()),
+            Nb201Candidate::Conv(conv_bn) => {
+                let (conv, bn) = conv_bn.as_ref();
+                Some(bn.forward_t(&x.relu().apply(conv), train))
+            }
+            Nb201Candidate::AvgPool => {
+                Some(x.avg_pool2d([3, 3], [1, 1], [1, 1], false, false, None))
+            }
+        }
+    }
+}
+
+/// How an edge combines its candidates.
+#[derive(Clone, Copy, Debug)]
+pub enum Mixing<'a> {
+    /// Every candidate, weighted: `weights` holds one weight per candidate (DARTS:
+    /// `softmax(α)`'s row).
+    Soft(&'a Tensor),
+    /// Only candidate `index` is computed, scaled by `weights[index]`; the other weights are
+    /// added as they are (exactly zero in value), so that their gradient flows (GDAS's
+    /// straight-through estimator).
+    Hard { weights: &'a Tensor, index: usize },
+    /// Only candidate `index`, unweighted (single-path training).
+    Single(usize),
+}
+
+/// Every candidate of one edge.
+#[derive(Debug)]
+pub struct MixedEdge {
+    candidates: Vec<Nb201Candidate>,
+}
+
+impl MixedEdge {
+    /// The candidates `ops` (names of `archer_space::NB201_OPS`) on feature maps of `shape`.
+    pub fn new(p: &nn::Path, ops: &[&str], shape: Shape) -> Self {
+        MixedEdge {
+            candidates: ops
+                .iter()
+                .enumerate()
+                .map(|(i, op)| Nb201Candidate::new(&(p / format!("op{i}")), op, shape))
+                .collect(),
+        }
+    }
+
+    /// The edge's output for input `x`.
+    pub fn forward_t(&self, x: &Tensor, mixing: Mixing, train: bool) -> Tensor {
+        match mixing {
+            Mixing::Soft(weights) => {
+                let mut sum: Option<Tensor> = None;
+                for (i, c) in self.candidates.iter().enumerate() {
+                    if let Some(y) = c.forward_t(x, train) {
+                        let y = y * weights.get(i as i64);
+                        sum = Some(match sum {
+                            Some(s) => s + y,
+                            None => y,
+                        });
+                    }
+                }
+                // All-zero candidates: the output is 0, still a function of the weights.
+                sum.unwrap_or_else(|| x.zeros_like() * weights.sum(Kind::Float))
+            }
+            Mixing::Hard { weights, index } => {
+                let chosen = weights.get(index as i64);
+                let others = weights.sum(weights.kind()) - &chosen;
+                match self.candidates[index].forward_t(x, train) {
+                    Some(y) => y * chosen + others,
+                    None => x.zeros_like() * chosen + others,
+                }
+            }
+            Mixing::Single(index) => self.candidates[index]
+                .forward_t(x, train)
+                .unwrap_or_else(|| x.zeros_like()),
+        }
+    }
+}
+
+/// GDAS's hard Gumbel-softmax weights from `alpha` (edges × candidates), Gumbel noise
+/// `gumbel` of the same shape and temperature `tau`: a one-hot row per edge in value,
+/// `softmax((log_softmax(α) + g)/τ)` in gradient, and each row's chosen candidate.
+pub fn gdas_weights(alpha: &Tensor, gumbel: &Tensor, tau: f64) -> (Tensor, Vec<usize>) {
+    let p = ((alpha.log_softmax(-1, alpha.kind()) + gumbel) / tau).softmax(-1, alpha.kind());
+    let index = p.argmax(-1, true);
+    let one_hot = p.zeros_like().scatter_value(-1, &index, 1.0);
+    let hard = one_hot - p.detach() + &p;
+    let chosen = Vec::<i64>::try_from(index.view([-1]))
+        .expect("indices")
+        .into_iter()
+        .map(|i| i as usize)
+        .collect();
+    (hard, chosen)
+}

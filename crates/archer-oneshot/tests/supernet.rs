@@ -1,0 +1,205 @@
+//! The NAS-Bench-201 supernet: gradients with respect to α and the weights agree with finite
+//! differences (double precision), for DARTS's soft and GDAS's hard mixing; DARTS and GDAS
+//! steps learn a task that needs convolutions, deterministically from the seed.
+
+use archer_eval::TrainConfig;
+use archer_oneshot::search::{darts_step, gdas_step, gdas_tau};
+use archer_oneshot::{gdas_weights, Adam, Mixing, Nb201Supernet, SupernetConfig};
+use archer_space::{Nb201Space, SearchSpace};
+use archer_train::ops::Shape;
+use archer_train::sgd::Sgd;
+use tch::{Device, Kind, Tensor};
+
+fn config(channels: i64) -> SupernetConfig {
+    SupernetConfig {
+        channels,
+        depth: 1,
+        input: Shape::new(1, 8, 8),
+        classes: 3,
+    }
+}
+
+/// `f(α)`'s derivative along α's entries against central differences of `g(α)` (`f` itself
+/// unless a straight-through estimator makes `f`'s gradient that of a surrogate).
+fn check_alpha(name: &str, net: &Nb201Supernet, f: &dyn Fn() -> Tensor, g: &dyn Fn() -> Tensor) {
+    let loss = f();
+    let grad = Tensor::run_backward(&[&loss], &[&net.alpha], false, false)
+        .remove(0)
+        .view([-1]);
+    let n = net.alpha.numel() as i64;
+    for k in [0, 3, n / 2, n - 1] {
+        let analytic = grad.double_value(&[k]);
+        let numeric = tch::no_grad(|| {
+            let mut a = net.alpha.view([-1]).narrow(0, k, 1);
+            let eps = 1e-6;
+            let _ = a.f_add_scalar_(eps).unwrap();
+            let plus = g().double_value(&[]);
+            let _ = a.f_add_scalar_(-2.0 * eps).unwrap();
+            let minus = g().double_value(&[]);
+            let _ = a.f_add_scalar_(eps).unwrap();
+            (plus - minus) / (2.0 * eps)
+        });
+        let tol = 1e-6 + 1e-4 * numeric.abs().max(analytic.abs());
+        assert!(
+            (analytic - numeric).abs() <= tol,
+            "{name}: dα[{k}]: backward {analytic}, finite difference {numeric}"
+        );
+    }
+}
+
+#[test]
+fn mixed_edges_have_correct_gradients_for_alpha_and_weights() {
+    let _lock = archer_train::training_lock();
+    tch::manual_seed(1);
+    let space = Nb201Space::default();
+    let mut net = Nb201Supernet::new(&space, &config(2), Device::Cpu).unwrap();
+    net.double();
+    tch::no_grad(|| {
+        let mut a = net.alpha.shallow_clone();
+        a.copy_(&Tensor::randn([6, 5], (Kind::Double, Device::Cpu)));
+    });
+    let x = Tensor::randn([4, 1, 8, 8], (Kind::Double, Device::Cpu));
+    let probe = Tensor::randn([4, 3], (Kind::Double, Device::Cpu));
+    // DARTS: every edge mixed by softmax(α); batch statistics (training mode).
+    let soft = || {
+        let w = net.alpha.softmax(-1, Kind::Double);
+        let rows: Vec<Tensor> = (0..6).map(|e| w.get(e)).collect();
+        let mixing: Vec<Mixing> = rows.iter().map(Mixing::Soft).collect();
+        (net.forward_t(&x, &mixing, true) * &probe).sum(Kind::Double)
+    };
+    check_alpha("soft", &net, &soft, &soft);
+    // The same for the weights: one convolution of a mixed edge.
+    let (name, w) = net
+        .vs
+        .variables()
+        .into_iter()
+        .find(|(n, _)| n.contains("edge4") && n.ends_with("conv.weight"))
+        .unwrap();
+    let loss = soft();
+    let g = Tensor::run_backward(&[&loss], &[&w], false, false).remove(0);
+    let analytic = g.view([-1]).double_value(&[0]);
+    let numeric = tch::no_grad(|| {
+        let mut e = w.view([-1]).narrow(0, 0, 1);
+        let _ = e.f_add_scalar_(1e-6).unwrap();
+        let plus = soft().double_value(&[]);
+        let _ = e.f_add_scalar_(-2e-6).unwrap();
+        let minus = soft().double_value(&[]);
+        let _ = e.f_add_scalar_(1e-6).unwrap();
+        (plus - minus) / 2e-6
+    });
+    assert!(
+        (analytic - numeric).abs() <= 1e-6 + 1e-4 * numeric.abs(),
+        "{name}: backward {analytic}, finite difference {numeric}"
+    );
+    // GDAS: fixed Gumbel noise. The hard weights are one-hot in value, so the loss does not
+    // change with α; its straight-through gradient is that of Σ p(α)·c, c the loss's gradient
+    // with respect to the one-hot weights.
+    let noise = -Tensor::rand([6, 5], (Kind::Double, Device::Cpu))
+        .log()
+        .neg()
+        .log();
+    let loss_of = |weights: &Tensor, chosen: &[usize]| {
+        let rows: Vec<Tensor> = (0..6).map(|e| weights.get(e)).collect();
+        let mixing: Vec<Mixing> = rows
+            .iter()
+            .zip(chosen)
+            .map(|(weights, &index)| Mixing::Hard { weights, index })
+            .collect();
+        (net.forward_t(&x, &mixing, true) * &probe).sum(Kind::Double)
+    };
+    let (one_hot, chosen) = gdas_weights(&net.alpha, &noise, 1.0);
+    let ones = one_hot.sum_dim_intlist(-1, false, Kind::Double);
+    assert!(bool::try_from(ones.eq(1.0).all()).unwrap(), "{ones}");
+    let leaf = one_hot.detach().set_requires_grad(true);
+    let c = Tensor::run_backward(&[&loss_of(&leaf, &chosen)], &[&leaf], false, false).remove(0);
+    let hard = || {
+        let (weights, now) = gdas_weights(&net.alpha, &noise, 1.0);
+        assert_eq!(now, chosen);
+        loss_of(&weights, &now)
+    };
+    let surrogate = || {
+        let p =
+            ((net.alpha.log_softmax(-1, Kind::Double) + &noise) / 1.0).softmax(-1, Kind::Double);
+        (p * &c).sum(Kind::Double)
+    };
+    check_alpha("hard", &net, &hard, &surrogate);
+}
+
+/// Stripes: class 0 horizontal, 1 vertical, 2 none; brightness drawn at random, so that only
+/// a convolution tells the classes apart.
+fn stripes(n: i64, seed: i64) -> (Tensor, Tensor) {
+    tch::manual_seed(seed);
+    let labels = Tensor::randint(3, [n], (Kind::Int64, Device::Cpu));
+    let rows = Tensor::arange(8, (Kind::Float, Device::Cpu)).remainder(2.0);
+    let horizontal = rows.view([1, 1, 8, 1]).expand([n, 1, 8, 8], false);
+    let vertical = rows.view([1, 1, 1, 8]).expand([n, 1, 8, 8], false);
+    let flat = Tensor::full([n, 1, 8, 8], 0.5, (Kind::Float, Device::Cpu));
+    let l = labels.view([n, 1, 1, 1]);
+    let pattern = horizontal.where_self(&l.eq(0), &vertical.where_self(&l.eq(1), &flat));
+    let brightness = Tensor::rand([n, 1, 1, 1], (Kind::Float, Device::Cpu)) + 0.5;
+    let noise = Tensor::randn([n, 1, 8, 8], (Kind::Float, Device::Cpu)) * 0.1;
+    (pattern * brightness + noise, labels)
+}
+
+/// 40 steps of `method` from seed 7: (first and last training losses, α, derived cell).
+fn search(method: &str) -> (f64, f64, Tensor, archer_space::Arch) {
+    let _lock = archer_train::training_lock();
+    tch::set_num_threads(1);
+    let (xt, yt) = stripes(512, 1);
+    let (xv, yv) = stripes(512, 2);
+    tch::manual_seed(7);
+    let space = Nb201Space::default();
+    let net = Nb201Supernet::new(&space, &config(4), Device::Cpu).unwrap();
+    let cfg = TrainConfig {
+        lr: 0.025,
+        weight_decay: 5e-4,
+        ..TrainConfig::default()
+    };
+    let mut sgd = Sgd::new(&net.vs, &cfg);
+    let mut adam = Adam::new(&net.alpha, 3e-3, (0.5, 0.999), 1e-3);
+    let mut losses = Vec::new();
+    for step in 0..40u64 {
+        let at = (step as i64 % 8) * 64;
+        let train = (&xt.narrow(0, at, 64), &yt.narrow(0, at, 64));
+        let valid = (&xv.narrow(0, at, 64), &yv.narrow(0, at, 64));
+        let l = match method {
+            "darts" => darts_step(&net, &mut adam, &mut sgd, train, valid, 0.025, 5.0, step),
+            _ => {
+                let tau = gdas_tau((step / 8) as u32, 5, 10.0, 0.1);
+                gdas_step(
+                    &net, &mut adam, &mut sgd, train, valid, tau, 0.025, 5.0, step,
+                )
+            }
+        }
+        .unwrap();
+        losses.push(l.weights);
+    }
+    assert_eq!(adam.steps(), 40);
+    let first = losses[..5].iter().sum::<f64>() / 5.0;
+    let last = losses[35..].iter().sum::<f64>() / 5.0;
+    (first, last, net.alpha.detach().copy(), net.derive())
+}
+
+#[test]
+fn darts_and_gdas_learn_and_derive_a_cell_deterministically() {
+    let space = Nb201Space::default();
+    for method in ["darts", "gdas"] {
+        let (first, last, alpha, arch) = search(method);
+        assert!(last < first * 0.9, "{method}: loss {first} -> {last}");
+        assert!(
+            f64::try_from(alpha.abs().max()).unwrap() > 1e-2,
+            "{method}: α moved from its 1e-3 start"
+        );
+        space.check(&arch).unwrap();
+        let (_, _, again, arch_again) = search(method);
+        assert!(
+            alpha.equal(&again),
+            "{method}: same seed, same α bit for bit"
+        );
+        assert_eq!(arch, arch_again);
+        eprintln!(
+            "{method}: loss {first:.3} -> {last:.3}, cell {}",
+            space.format(&arch)
+        );
+    }
+}
