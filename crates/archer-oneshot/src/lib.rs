@@ -5,8 +5,10 @@
 //! [`MixedEdge`] over the space's allowed operations, the cell's α shared by all cells, batch
 //! norms without affine parameters in the candidate operations, as AutoDL-Projects' search
 //! networks), the two ways of mixing ([`Mixing`]), and the search steps of first-order DARTS
-//! (Liu et al. 2019) and GDAS (Dong & Yang 2019) ([`search`]) with a saveable Adam for α.
-//! Not yet: the other methods (second-order DARTS, SNAS, DrNAS, RSPS, SPOS, ENAS), the DARTS
+//! (Liu et al. 2019) and GDAS (Dong & Yang 2019) ([`search`]) with a saveable Adam for α,
+//! single-path training (RSPS, SPOS), and scoring a sub-network on the shared weights with its
+//! batch norms recalibrated ([`score`]). Not yet: the other methods' searches (second-order
+//! DARTS, SNAS, DrNAS, RSPS's and SPOS's selection, ENAS), the DARTS
 //! and chain supernets, checkpoints, supernet trust, and `archer search` running it (plan:
 //! `docs/oneshot-plan.md`).
 
@@ -15,6 +17,7 @@ mod bn;
 mod error;
 mod mixed;
 mod nb201;
+pub mod score;
 pub mod search;
 
 pub use adam::Adam;

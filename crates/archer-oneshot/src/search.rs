@@ -146,3 +146,22 @@ pub fn gdas_tau(epoch: u32, epochs: u32, tau_max: f64, tau_min: f64) -> f64 {
     }
     tau_max - (tau_max - tau_min) * f64::from(epoch) / f64::from(epochs - 1)
 }
+
+/// One step of single-path training (RSPS, SPOS): only `arch`'s operations, on `train`.
+pub fn single_path_step(
+    net: &Nb201Supernet,
+    sgd: &mut Sgd,
+    train: Batch,
+    arch: &archer_space::Arch,
+    lr: f64,
+    grad_clip: f64,
+    step: u64,
+) -> Result<f64, OneShotError> {
+    let mixing = net.single_path(arch)?;
+    let loss = net
+        .forward_t(train.0, &mixing, true)
+        .cross_entropy_for_logits(train.1);
+    let w = finite("weights", &loss, step)?;
+    weight_step(sgd, &loss, lr, grad_clip);
+    Ok(w)
+}

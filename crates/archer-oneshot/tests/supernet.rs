@@ -203,3 +203,106 @@ fn darts_and_gdas_learn_and_derive_a_cell_deterministically() {
         );
     }
 }
+
+#[test]
+fn recalibration_gives_exact_statistics_and_scoring_leaves_the_supernet_unchanged() {
+    use archer_oneshot::score::{recalibrate, score};
+    let _lock = archer_train::training_lock();
+    let (x, y) = stripes(384, 5);
+    tch::manual_seed(3);
+    let space = Nb201Space::default();
+    let net = Nb201Supernet::new(&space, &config(4), Device::Cpu).unwrap();
+    let a = space
+        .parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|")
+        .unwrap();
+    let b = space
+        .parse("|skip_connect~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|none~0|nor_conv_3x3~1|skip_connect~2|")
+        .unwrap();
+    let perturb = |arch: &archer_space::Arch, at: i64| {
+        tch::no_grad(|| {
+            let _ = net.forward_t(&x.narrow(0, at, 64), &net.single_path(arch).unwrap(), true);
+        })
+    };
+    let stats = || -> Vec<Tensor> {
+        let mut v: Vec<(String, Tensor)> = net
+            .vs
+            .variables()
+            .into_iter()
+            .filter(|(n, _)| n.contains("running"))
+            .collect();
+        v.sort_by(|p, q| p.0.cmp(&q.0));
+        v.into_iter().map(|(_, t)| t.copy()).collect()
+    };
+    perturb(&b, 0);
+    let valid = vec![(x.narrow(0, 0, 128), y.narrow(0, 0, 128))];
+    let recal = x.narrow(0, 128, 256);
+    let before = stats();
+    let first = score(&net, &a, Some(&recal), &valid).unwrap();
+    for (p, q) in before.iter().zip(stats()) {
+        assert!(p.equal(&q), "scoring left the statistics as they were");
+    }
+    // Other paths trained in between do not change a recalibrated score.
+    perturb(&b, 64);
+    perturb(&a, 128);
+    assert_eq!(score(&net, &a, Some(&recal), &valid).unwrap(), first);
+    // The stem's batch norm holds the exact mean and unbiased variance of its input.
+    recalibrate(&net, &net.single_path(&a).unwrap(), &recal);
+    let vars = net.vs.variables();
+    let stem = recal.conv2d(
+        &vars["stem.weight"],
+        None::<Tensor>,
+        [1, 1],
+        [1, 1],
+        [1, 1],
+        1,
+    );
+    let mean = stem.mean_dim(&[0i64, 2, 3][..], false, Kind::Float);
+    let var = stem.var_dim(&[0i64, 2, 3][..], true, false);
+    let gap = |p: &Tensor, q: &Tensor| f64::try_from((p - q).abs().max()).unwrap();
+    assert!(gap(&vars["stem_bn.running_mean"], &mean) < 1e-5);
+    assert!(gap(&vars["stem_bn.running_var"], &var) < 1e-4);
+}
+
+#[test]
+fn single_path_training_learns_and_recalibrated_scores_rank_paths() {
+    use archer_oneshot::score::score;
+    use archer_oneshot::search::single_path_step;
+    let _lock = archer_train::training_lock();
+    tch::set_num_threads(1);
+    let (xt, yt) = stripes(512, 1);
+    let (xv, yv) = stripes(256, 2);
+    tch::manual_seed(11);
+    let space = Nb201Space::default();
+    let net = Nb201Supernet::new(&space, &config(4), Device::Cpu).unwrap();
+    let cfg = TrainConfig {
+        lr: 0.05,
+        weight_decay: 5e-4,
+        ..TrainConfig::default()
+    };
+    let mut sgd = Sgd::new(&net.vs, &cfg);
+    let mut rng = archer_rng::Rng::seed_from(4);
+    let mut losses = Vec::new();
+    for step in 0..80u64 {
+        let arch = space.sample(&mut rng).unwrap();
+        let at = (step as i64 % 8) * 64;
+        let train = (&xt.narrow(0, at, 64), &yt.narrow(0, at, 64));
+        losses.push(single_path_step(&net, &mut sgd, train, &arch, 0.05, 5.0, step).unwrap());
+    }
+    let first = losses[..20].iter().sum::<f64>() / 20.0;
+    let last = losses[60..].iter().sum::<f64>() / 20.0;
+    assert!(last < first, "loss {first} -> {last}");
+    // RSPS's selection: the best of random paths on the shared weights.
+    let valid = vec![(xv.narrow(0, 0, 128), yv.narrow(0, 0, 128))];
+    let recal = xv.narrow(0, 128, 128);
+    let scores: Vec<f64> = (0..10)
+        .map(|_| {
+            let arch = space.sample(&mut rng).unwrap();
+            score(&net, &arch, Some(&recal), &valid).unwrap()
+        })
+        .collect();
+    let best = scores.iter().copied().fold(0.0, f64::max);
+    assert!(
+        best > 0.5,
+        "the best path of 10 is well above chance (1/3): {scores:?}"
+    );
+}
