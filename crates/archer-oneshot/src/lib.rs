@@ -7,7 +7,8 @@
 //! networks), the two ways of mixing ([`Mixing`]), and the search steps of first-order DARTS
 //! (Liu et al. 2019) and GDAS (Dong & Yang 2019) ([`search`]) with a saveable Adam for α,
 //! single-path training (RSPS, SPOS), and scoring a sub-network on the shared weights with its
-//! batch norms recalibrated ([`score`]). Not yet: the other methods' searches (second-order
+//! batch norms recalibrated ([`score`]), and the measures of supernet trust on a stratified
+//! sample of NAS-Bench-201 cells ([`trust`]). Not yet: the other methods' searches (second-order
 //! DARTS, SNAS, DrNAS, RSPS's and SPOS's selection, ENAS), the DARTS
 //! and chain supernets, checkpoints, supernet trust, and `archer search` running it (plan:
 //! `docs/oneshot-plan.md`).
@@ -19,6 +20,7 @@ mod mixed;
 mod nb201;
 pub mod score;
 pub mod search;
+pub mod trust;
 
 pub use adam::Adam;
 pub use bn::SearchBn;

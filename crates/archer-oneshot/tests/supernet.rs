@@ -306,3 +306,41 @@ fn single_path_training_learns_and_recalibrated_scores_rank_paths() {
         "the best path of 10 is well above chance (1/3): {scores:?}"
     );
 }
+
+#[test]
+fn trust_measures_ranking_on_a_stratified_sample_of_the_table() {
+    use archer_oneshot::trust::{stratified_sample, trust};
+    let table = archer_eval::Nb201Table::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../data/nas-bench-201/nb201_results.csv.gz"),
+    )
+    .unwrap();
+    let dataset = archer_eval::Nb201Dataset::Cifar10;
+    let mut rng = archer_rng::Rng::seed_from(0);
+    let sample = stratified_sample(&table, dataset, 200, &mut rng).unwrap();
+    assert_eq!(sample.len(), 200);
+    let accs: Vec<f64> = sample.iter().map(|(_, a)| *a).collect();
+    // One cell per stratum: sorted, spanning the table from its worst cells to its best.
+    assert!(accs.windows(2).all(|w| w[0] <= w[1]));
+    assert!(
+        accs[0] < 15.0 && accs[199] > 93.5,
+        "{} .. {}",
+        accs[0],
+        accs[199]
+    );
+    let distinct: std::collections::HashSet<_> = sample.iter().map(|(a, _)| a.clone()).collect();
+    assert_eq!(distinct.len(), 200);
+    let again =
+        stratified_sample(&table, dataset, 200, &mut archer_rng::Rng::seed_from(0)).unwrap();
+    assert_eq!(again, sample);
+    // Perfect, reversed and uninformative scores.
+    let perfect = trust(&accs, &accs);
+    assert_eq!((perfect.kendall_tau, perfect.precision_top5), (1.0, 1.0));
+    let reversed: Vec<f64> = accs.iter().map(|a| -a).collect();
+    let r = trust(&reversed, &accs);
+    assert_eq!((r.kendall_tau, r.precision_top5), (-1.0, 0.0));
+    assert!((r.spearman_rho + 1.0).abs() < 1e-9);
+    let shuffled: Vec<f64> = (0..200).map(|i| ((i * 7919) % 200) as f64).collect();
+    let s = trust(&shuffled, &accs);
+    assert!(s.kendall_tau.abs() < 0.2, "{s:?}");
+}
