@@ -165,3 +165,125 @@ pub fn single_path_step(
     weight_step(sgd, &loss, lr, grad_clip);
     Ok(w)
 }
+
+/// The supernet's trainable weights in name order (the order of `archer-train`'s SGD).
+fn weights(net: &Nb201Supernet) -> Vec<(String, Tensor)> {
+    let mut v: Vec<(String, Tensor)> = net
+        .vs
+        .variables()
+        .into_iter()
+        .filter(|(_, t)| t.requires_grad())
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+/// The loss of `batch` with every edge mixed by `softmax(α)`.
+fn soft_loss(net: &Nb201Supernet, batch: Batch) -> Tensor {
+    let w = net.alpha.softmax(-1, net.alpha.kind());
+    let rows: Vec<Tensor> = (0..w.size()[0]).map(|e| w.get(e)).collect();
+    let mixing: Vec<Mixing> = rows.iter().map(Mixing::Soft).collect();
+    net.forward_t(batch.0, &mixing, true)
+        .cross_entropy_for_logits(batch.1)
+}
+
+/// `w += scale · v` for every weight, in place.
+fn shift(ws: &[Tensor], v: &[Tensor], scale: f64) {
+    tch::no_grad(|| {
+        for (w, d) in ws.iter().zip(v) {
+            let _ = w.shallow_clone().g_add_(&(d * scale));
+        }
+    });
+}
+
+/// DARTS's finite-difference Hessian-vector product `∇²_{α,w} L(batch) · v`: with
+/// `R = epsilon/‖v‖` (DARTS: 0.01), `(∇α L(w + Rv) − ∇α L(w − Rv)) / 2R`. The weights end as
+/// they were, up to rounding; the two passes update batch-norm statistics, as DARTS's do.
+pub fn hessian_vector_alpha(
+    net: &Nb201Supernet,
+    batch: Batch,
+    v: &[Tensor],
+    epsilon: f64,
+) -> Tensor {
+    let ws: Vec<Tensor> = weights(net).into_iter().map(|(_, t)| t).collect();
+    let norm = v
+        .iter()
+        .map(|d| d.square().sum(d.kind()).double_value(&[]))
+        .sum::<f64>()
+        .sqrt();
+    let r = epsilon / norm.max(1e-12);
+    let grad_alpha = || {
+        let loss = soft_loss(net, batch);
+        Tensor::run_backward(&[&loss], &[&net.alpha], false, false).remove(0)
+    };
+    shift(&ws, v, r);
+    let plus = grad_alpha();
+    shift(&ws, v, -2.0 * r);
+    let minus = grad_alpha();
+    shift(&ws, v, r);
+    (plus - minus) / (2.0 * r)
+}
+
+/// DARTS's finite-difference step: `R = 0.01/‖v‖` (quark0/darts `architect.py`).
+pub const DARTS_EPSILON: f64 = 0.01;
+
+/// One step of second-order DARTS (Liu et al. 2019, eq. 7–8, as quark0/darts computes it):
+/// the α gradient of the validation loss at the weights after one virtual SGD step
+/// `w' = w − ξ(μ·b + ∇w L_train + wd·w)` (b: the optimiser's momentum buffer, ξ = `lr`), minus
+/// `ξ · ∇²_{α,w} L_train · ∇w' L_valid` by [`hessian_vector_alpha`]; then the weights' step as
+/// in first-order DARTS. The virtual step's weights and batch-norm statistics are undone.
+#[allow(clippy::too_many_arguments)]
+pub fn darts2_step(
+    net: &Nb201Supernet,
+    adam: &mut Adam,
+    sgd: &mut Sgd,
+    train: Batch,
+    valid: Batch,
+    lr: f64,
+    momentum: f64,
+    weight_decay: f64,
+    grad_clip: f64,
+    step: u64,
+) -> Result<StepLosses, OneShotError> {
+    let named = weights(net);
+    let ws: Vec<Tensor> = named.iter().map(|(_, t)| t.shallow_clone()).collect();
+    let buffers: std::collections::HashMap<String, Tensor> = sgd.state().into_iter().collect();
+    let loss = soft_loss(net, train);
+    finite("weights", &loss, step)?;
+    let g = Tensor::run_backward(&[&loss], &ws, false, false);
+    let saved: Vec<Tensor> = ws.iter().map(|w| w.detach().copy()).collect();
+    let stats = crate::score::BnSnapshot::of(net);
+    tch::no_grad(|| {
+        for ((name, w), g) in named.iter().zip(&g) {
+            let mut d = g + w * weight_decay;
+            let key = format!("{}{name}", archer_train::sgd::MOMENTUM_PREFIX);
+            if let Some(b) = buffers.get(&key) {
+                d += b * momentum;
+            }
+            let _ = w.shallow_clone().g_sub_(&(d * lr));
+        }
+    });
+    let arch_loss = soft_loss(net, valid);
+    let arch = finite("architecture", &arch_loss, step)?;
+    let mut inputs = vec![net.alpha.shallow_clone()];
+    inputs.extend(ws.iter().map(|w| w.shallow_clone()));
+    let mut grads = Tensor::run_backward(&[&arch_loss], &inputs, false, false);
+    let d_alpha = grads.remove(0);
+    tch::no_grad(|| {
+        for (w, s) in ws.iter().zip(&saved) {
+            w.shallow_clone().copy_(s);
+        }
+    });
+    stats.restore();
+    let hvp = hessian_vector_alpha(net, train, &grads, DARTS_EPSILON);
+    adam.step(&net.alpha, &(d_alpha - hvp * lr));
+    let weights = net.alpha.softmax(-1, net.alpha.kind()).detach();
+    let rows: Vec<Tensor> = (0..weights.size()[0]).map(|e| weights.get(e)).collect();
+    let mixing: Vec<Mixing> = rows.iter().map(Mixing::Soft).collect();
+    let loss = net
+        .forward_t(train.0, &mixing, true)
+        .cross_entropy_for_logits(train.1);
+    let w = finite("weights", &loss, step)?;
+    weight_step(sgd, &loss, lr, grad_clip);
+    Ok(StepLosses { arch, weights: w })
+}
