@@ -4,13 +4,13 @@
 //! Built so far: the NAS-Bench-201 supernet ([`Nb201Supernet`]: every edge of the cell a
 //! [`MixedEdge`] over the space's allowed operations, the cell's α shared by all cells, batch
 //! norms without affine parameters in the candidate operations, as AutoDL-Projects' search
-//! networks), the two ways of mixing ([`Mixing`]), and the search steps of first- and
-//! second-order DARTS (Liu et al. 2019) and GDAS (Dong & Yang 2019) ([`search`]) with a saveable Adam for α,
-//! single-path training (RSPS, SPOS), and scoring a sub-network on the shared weights with its
-//! batch norms recalibrated ([`score`]), and the measures of supernet trust on a stratified
-//! sample of NAS-Bench-201 cells ([`trust`]). Not yet: the other methods' searches (SNAS, DrNAS, RSPS's and SPOS's selection, ENAS), the DARTS
-//! and chain supernets, checkpoints, supernet trust, and `archer search` running it (plan:
-//! `docs/oneshot-plan.md`).
+//! networks), the ways of mixing ([`Mixing`]), the search steps of first- and second-order
+//! DARTS (Liu et al. 2019) and GDAS (Dong & Yang 2019) with a saveable [`Adam`] for α and
+//! single-path training for RSPS and SPOS ([`search`]), scoring a sub-network on the shared
+//! weights with its batch norms recalibrated ([`score`]), and the measures of supernet trust
+//! on a stratified sample of NAS-Bench-201 cells ([`trust`]). Not yet: SNAS, DrNAS, ENAS,
+//! RSPS's and SPOS's selection loops, the DARTS and chain supernets, checkpoints, and
+//! `archer search` running it (plan: `docs/oneshot-plan.md`).
 
 mod adam;
 mod bn;

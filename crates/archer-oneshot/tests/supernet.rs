@@ -386,8 +386,8 @@ fn second_order_darts_hessian_vector_product_matches_double_backward() {
     let exact = Tensor::run_backward(&[&dot], &[&net.alpha], false, false).remove(0);
     // A step of 1e-3. Measured on this net: 1e-2 is far off (60 against a scale of 2.5: the
     // curvature of a 2-channel network), 1e-3 gives 7e-4, and smaller steps do worse again
-    // (4e-3 at 1e-4, 0.88 at 1e-7), more than double precision explains: some part may run
-    // in single precision (not found yet).
+    // (4e-3 at 1e-4, 0.88 at 1e-7), more than double precision explains (every variable is
+    // double; the cause is not found yet).
     let approx = hessian_vector_alpha(&net, (&x, &y), &v, 1e-3);
     let err = f64::try_from((&approx - &exact).abs().max()).unwrap();
     let scale = f64::try_from(exact.abs().max()).unwrap();
