@@ -3,7 +3,7 @@
 
 use archer_train::ops::{Conv, FlopTally, Shape};
 use tch::nn;
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use crate::SearchBn;
 
@@ -102,7 +102,7 @@ impl MixedEdge {
                     }
                 }
                 // All-zero candidates: the output is 0, still a function of the weights.
-                sum.unwrap_or_else(|| x.zeros_like() * weights.sum(Kind::Float))
+                sum.unwrap_or_else(|| x.zeros_like() * weights.sum(weights.kind()))
             }
             Mixing::Hard { weights, index } => {
                 let chosen = weights.get(index as i64);

@@ -3,7 +3,7 @@
 //! training batch.
 
 use archer_train::sgd::Sgd;
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use crate::{gdas_weights, Adam, Mixing, Nb201Supernet, OneShotError};
 
@@ -62,25 +62,27 @@ pub fn darts_step(
     grad_clip: f64,
     step: u64,
 ) -> Result<StepLosses, OneShotError> {
-    let soft = |weights: &Tensor| -> Tensor {
-        let rows: Vec<Tensor> = (0..weights.size()[0]).map(|e| weights.get(e)).collect();
-        let mixing: Vec<Mixing> = rows.iter().map(Mixing::Soft).collect();
-        net.forward_t(valid.0, &mixing, true)
-            .cross_entropy_for_logits(valid.1)
-    };
-    let weights = net.alpha.softmax(-1, Kind::Float);
-    let arch_loss = soft(&weights);
+    let arch_loss = soft_loss(net, valid, &net.alpha);
     let arch = finite("architecture", &arch_loss, step)?;
     arch_step(net, adam, &arch_loss);
-    let weights = net.alpha.softmax(-1, Kind::Float).detach();
-    let rows: Vec<Tensor> = (0..weights.size()[0]).map(|e| weights.get(e)).collect();
-    let mixing: Vec<Mixing> = rows.iter().map(Mixing::Soft).collect();
-    let loss = net
-        .forward_t(train.0, &mixing, true)
-        .cross_entropy_for_logits(train.1);
+    let weights = fixed_alpha_weight_step(net, sgd, train, lr, grad_clip, step)?;
+    Ok(StepLosses { arch, weights })
+}
+
+/// The weights' step of both DARTS orders: `train` with every edge mixed by `softmax(α)`, α
+/// held fixed. Returns the training loss.
+fn fixed_alpha_weight_step(
+    net: &Nb201Supernet,
+    sgd: &mut Sgd,
+    train: Batch,
+    lr: f64,
+    grad_clip: f64,
+    step: u64,
+) -> Result<f64, OneShotError> {
+    let loss = soft_loss(net, train, &net.alpha.detach());
     let w = finite("weights", &loss, step)?;
     weight_step(sgd, &loss, lr, grad_clip);
-    Ok(StepLosses { arch, weights: w })
+    Ok(w)
 }
 
 /// Gumbel noise like `alpha`, from libtorch's generator: −log(Exp(1)).
@@ -178,9 +180,10 @@ fn weights(net: &Nb201Supernet) -> Vec<(String, Tensor)> {
     v
 }
 
-/// The loss of `batch` with every edge mixed by `softmax(α)`.
-fn soft_loss(net: &Nb201Supernet, batch: Batch) -> Tensor {
-    let w = net.alpha.softmax(-1, net.alpha.kind());
+/// The loss of `batch` with every edge mixed by `softmax(alpha)` (`net.alpha`, or a detached
+/// copy to keep α out of the graph).
+fn soft_loss(net: &Nb201Supernet, batch: Batch, alpha: &Tensor) -> Tensor {
+    let w = alpha.softmax(-1, alpha.kind());
     let rows: Vec<Tensor> = (0..w.size()[0]).map(|e| w.get(e)).collect();
     let mixing: Vec<Mixing> = rows.iter().map(Mixing::Soft).collect();
     net.forward_t(batch.0, &mixing, true)
@@ -213,7 +216,7 @@ pub fn hessian_vector_alpha(
         .sqrt();
     let r = epsilon / norm.max(1e-12);
     let grad_alpha = || {
-        let loss = soft_loss(net, batch);
+        let loss = soft_loss(net, batch, &net.alpha);
         Tensor::run_backward(&[&loss], &[&net.alpha], false, false).remove(0)
     };
     shift(&ws, v, r);
@@ -248,7 +251,7 @@ pub fn darts2_step(
     let named = weights(net);
     let ws: Vec<Tensor> = named.iter().map(|(_, t)| t.shallow_clone()).collect();
     let buffers: std::collections::HashMap<String, Tensor> = sgd.state().into_iter().collect();
-    let loss = soft_loss(net, train);
+    let loss = soft_loss(net, train, &net.alpha);
     finite("weights", &loss, step)?;
     let g = Tensor::run_backward(&[&loss], &ws, false, false);
     let saved: Vec<Tensor> = ws.iter().map(|w| w.detach().copy()).collect();
@@ -263,7 +266,7 @@ pub fn darts2_step(
             let _ = w.shallow_clone().g_sub_(&(d * lr));
         }
     });
-    let arch_loss = soft_loss(net, valid);
+    let arch_loss = soft_loss(net, valid, &net.alpha);
     let arch = finite("architecture", &arch_loss, step)?;
     let mut inputs = vec![net.alpha.shallow_clone()];
     inputs.extend(ws.iter().map(|w| w.shallow_clone()));
@@ -277,13 +280,6 @@ pub fn darts2_step(
     stats.restore();
     let hvp = hessian_vector_alpha(net, train, &grads, DARTS_EPSILON);
     adam.step(&net.alpha, &(d_alpha - hvp * lr));
-    let weights = net.alpha.softmax(-1, net.alpha.kind()).detach();
-    let rows: Vec<Tensor> = (0..weights.size()[0]).map(|e| weights.get(e)).collect();
-    let mixing: Vec<Mixing> = rows.iter().map(Mixing::Soft).collect();
-    let loss = net
-        .forward_t(train.0, &mixing, true)
-        .cross_entropy_for_logits(train.1);
-    let w = finite("weights", &loss, step)?;
-    weight_step(sgd, &loss, lr, grad_clip);
-    Ok(StepLosses { arch, weights: w })
+    let weights = fixed_alpha_weight_step(net, sgd, train, lr, grad_clip, step)?;
+    Ok(StepLosses { arch, weights })
 }

@@ -151,12 +151,9 @@ impl ChainSpace {
     /// identity layer gains or loses its projection. `stem` is the network's stem width (the
     /// `channels` of `[evaluator.network]`, 16 by default).
     pub fn carries_weights(&self, parent: &Arch, child: &Arch, stem: u32) -> bool {
-        let layers = self.layers_of(parent);
-        (0..layers).all(|i| {
-            let (op, _, _, _) = self.layer(child, i);
-            !projects_only_when_needed(op)
-                || self.projects(parent, i, stem) == self.projects(child, i, stem)
-        })
+        let before = self.projections(parent, stem);
+        let after = self.projections(child, stem);
+        after.get(..before.len()) == Some(before.as_slice())
     }
 
     /// Whether `child`, one morph from `parent` whose weights it carries, computes exactly
@@ -166,14 +163,24 @@ impl ChainSpace {
         self.layers_of(child) == added || (added != n / 3 && added != 2 * n / 3)
     }
 
-    /// Whether layer `i` of `arch`'s network projects: a pool or identity layer whose input
-    /// width differs from its filter count.
-    fn projects(&self, arch: &Arch, i: usize, stem: u32) -> bool {
-        let (op, _, filters, skips) = self.layer(arch, i);
-        let width = |j: usize| self.layer(arch, j).2;
-        let input =
-            if i == 0 { stem } else { width(i - 1) } + skips.iter().map(|&j| width(j)).sum::<u32>();
-        projects_only_when_needed(op) && input != filters
+    /// Whether each layer of `arch`'s network projects: a pool or identity layer whose input
+    /// width (the previous layer's, or `stem`, plus its skip sources') differs from its
+    /// filter count.
+    fn projections(&self, arch: &Arch, stem: u32) -> Vec<bool> {
+        let (layers, skips) = self.outline(arch);
+        let width = |i: usize| CHAIN_FILTERS[usize::from(layers[i][2])];
+        (0..layers.len())
+            .map(|i| {
+                let previous = if i == 0 { stem } else { width(i - 1) };
+                let input = previous
+                    + skips
+                        .iter()
+                        .filter(|&&(_, to)| to == i)
+                        .map(|&(from, _)| width(from))
+                        .sum::<u32>();
+                projects_only_when_needed(CHAIN_OPS[usize::from(layers[i][0])]) && input != width(i)
+            })
+            .collect()
     }
 
     /// Every child of `arch` one morph away that carries all its weights

@@ -141,8 +141,9 @@ impl TrainEvaluator {
             tensors: String::new(),
         };
         let start = resume(ctx, &mut net, &mut opt, &expect)?;
-        if start == Start::default() && ctx.inheritance().is_some() {
-            if let Err(why) = self.inherit(ctx, arch, &net, width, dev) {
+        let inherited = ctx.inheritance().cloned();
+        if let Some(inherited) = inherited.filter(|_| start == Start::default()) {
+            if let Err(why) = self.inherit(ctx, &inherited, arch, &net, width, dev) {
                 // Refused or partly copied: train from a freshly built network instead.
                 ctx.set_attr("inherit_refused", serde_json::json!(why));
                 net = self.network(arch, width, dev)?;
@@ -244,8 +245,8 @@ impl TrainEvaluator {
         )
     }
 
-    /// Sets `net`'s weights from the trained parent of [`TrialCtx::inheritance`] so that it
-    /// computes the parent's function (network morphism on the chain space). Records
+    /// Sets `net`'s weights from the trained parent `inherited` so that it computes the
+    /// parent's function (network morphism on the chain space). Records
     /// `inherited_from` (the parent trial) when it did, `inherit_missing` when the parent's
     /// checkpoint is gone (the network stays as built: it trains from scratch); an error is
     /// the reason the weights could not be carried over (the network may be partly
@@ -253,15 +254,12 @@ impl TrainEvaluator {
     fn inherit(
         &self,
         ctx: &mut TrialCtx,
+        inherited: &archer_core::Inherited,
         arch: &Arch,
         net: &Network,
         width: f64,
         dev: tch::Device,
     ) -> Result<(), String> {
-        let inherited = ctx
-            .inheritance()
-            .expect("asked with an inheritance")
-            .clone();
         let chain = self.space.as_chain().ok_or_else(|| {
             format!(
                 "the {} space has no weight-preserving morphs",

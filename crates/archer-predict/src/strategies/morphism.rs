@@ -131,6 +131,13 @@ struct Observed {
     trial: u64,
     arch: Arch,
     score: f64,
+    /// Whether it met the study's constraints (the study keeps feasible parents first).
+    #[serde(default = "feasible")]
+    feasible: bool,
+}
+
+fn feasible() -> bool {
+    true
 }
 
 #[derive(Serialize, Deserialize)]
@@ -243,8 +250,13 @@ impl Morphism {
     /// The new children of the best `beam` networks that have any: (parent, morph, child,
     /// whether the parent's weights are kept), each child once, from its best parent.
     fn candidates(&self, history: &History) -> Vec<Candidate> {
+        // In the order the study keeps parents' weights in: feasible first, then by score.
         let mut parents: Vec<&Observed> = self.state.observed.iter().collect();
-        parents.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.trial.cmp(&b.trial)));
+        parents.sort_by(|a, b| {
+            (b.feasible.cmp(&a.feasible))
+                .then(b.score.total_cmp(&a.score))
+                .then(a.trial.cmp(&b.trial))
+        });
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         let mut fertile = 0;
@@ -350,6 +362,7 @@ impl Strategy for Morphism {
                     trial: trial.id,
                     arch: trial.arch.clone(),
                     score,
+                    feasible: trial.feasible,
                 });
             }
         }
