@@ -41,6 +41,11 @@ pub enum BenchCommand {
     /// same networks in PyTorch (bench/engine_reference.py) run by a given Python.
     #[cfg(feature = "train")]
     Engine(crate::bench_engine::EngineArgs),
+    /// One DARTS and one GDAS search step of the NAS-Bench-201 supernet on libtorch, beside
+    /// the same supernet in PyTorch (bench/oneshot_reference.py) run by a given Python.
+    #[cfg(feature = "train")]
+    #[command(name = "oneshot-engine")]
+    OneshotEngine(crate::bench_oneshot_engine::OneshotEngineArgs),
     /// The dashboard under load: N concurrent clients on loopback against `archer ui`'s
     /// study page and trial-table API, beside a static file under the same load.
     Ui(crate::bench_ui::UiBenchArgs),
@@ -213,6 +218,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Nb201Size(args) => nb201_size(args),
         #[cfg(feature = "train")]
         BenchCommand::Engine(args) => crate::bench_engine::run(args),
+        #[cfg(feature = "train")]
+        BenchCommand::OneshotEngine(args) => crate::bench_oneshot_engine::run(args),
         #[cfg(feature = "train")]
         BenchCommand::Compare(args) => crate::bench_compare::run(args),
         BenchCommand::Ui(args) => crate::bench_ui::run(args),

@@ -62,12 +62,34 @@ impl Progress {
     }
 
     pub fn observe(&mut self, event: Event, format: &dyn Fn(&archer_core::Arch) -> String) {
-        let Event::TrialFinished {
-            trial,
-            new_best,
-            sim_seconds,
-            trials,
-        } = event;
+        let (trial, new_best, sim_seconds, trials) = match event {
+            Event::TrialFinished {
+                trial,
+                new_best,
+                sim_seconds,
+                trials,
+            } => (trial, new_best, sim_seconds, trials),
+            Event::OneShotEpoch {
+                epoch,
+                of,
+                genotype,
+                train_loss,
+                table_acc,
+                seconds,
+            } => {
+                self.bar.set_length(u64::from(of));
+                self.bar.set_position(u64::from(epoch));
+                self.bar.set_message(format!("supernet epoch {epoch}/{of}"));
+                if !self.quiet {
+                    let table = table_acc.map_or(String::new(), |a| format!(" | table {a:.2}"));
+                    self.bar.println(format!(
+                        "  supernet epoch {epoch:>3}/{of} | {seconds:>6.1} s | train loss {train_loss:.3}{table}  {}",
+                        genotype.unwrap_or("")
+                    ));
+                }
+                return;
+            }
+        };
         match self.unit {
             Unit::Trials => self
                 .bar

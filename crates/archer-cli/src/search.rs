@@ -8,6 +8,7 @@ use clap::Args;
 
 use crate::out::say;
 use crate::progress::Progress;
+use crate::UsageError;
 
 #[derive(Args)]
 pub struct SearchArgs {
@@ -144,6 +145,13 @@ pub fn run(args: SearchArgs) -> Result<()> {
         config.study.output = Some(std::path::absolute(&out).unwrap_or(out));
     }
     let experiment = config.validate()?;
+    if args.storage.is_some() && archer_runner::is_oneshot(&experiment.config.strategy.name) {
+        return Err(UsageError(format!(
+            "--storage: the one-shot method {:?} trains one supernet in this process; it has no trials for workers (run without --storage)",
+            experiment.config.strategy.name
+        ))
+        .into());
+    }
     let output = experiment
         .config
         .study

@@ -50,4 +50,38 @@ impl Adam {
     pub fn steps(&self) -> u64 {
         self.t
     }
+
+    /// The moments by name (`<prefix>m`, `<prefix>v`), for a checkpoint; the step count is
+    /// [`Adam::steps`].
+    pub fn state(&self, prefix: &str) -> Vec<(String, Tensor)> {
+        vec![
+            (format!("{prefix}m"), self.m.shallow_clone()),
+            (format!("{prefix}v"), self.v.shallow_clone()),
+        ]
+    }
+
+    /// Takes a checkpoint's moments and step count back; the reason when they do not fit.
+    pub fn load_state(
+        &mut self,
+        prefix: &str,
+        saved: &mut std::collections::HashMap<String, Tensor>,
+        steps: u64,
+    ) -> Result<(), String> {
+        let mut take = |which: &str, like: &Tensor| {
+            let key = format!("{prefix}{which}");
+            match saved.remove(&key) {
+                Some(t) if t.size() == like.size() => Ok(t.to_device(like.device())),
+                Some(t) => Err(format!(
+                    "{key} has shape {:?}, expected {:?}",
+                    t.size(),
+                    like.size()
+                )),
+                None => Err(format!("{key} is missing")),
+            }
+        };
+        let m = take("m", &self.m)?;
+        let v = take("v", &self.v)?;
+        (self.m, self.v, self.t) = (m, v, steps);
+        Ok(())
+    }
 }

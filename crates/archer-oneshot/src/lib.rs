@@ -7,22 +7,84 @@
 //! networks), the ways of mixing ([`Mixing`]), the search steps of first- and second-order
 //! DARTS (Liu et al. 2019) and GDAS (Dong & Yang 2019) with a saveable [`Adam`] for α and
 //! single-path training for RSPS and SPOS ([`search`]), scoring a sub-network on the shared
-//! weights with its batch norms recalibrated ([`score`]), and the measures of supernet trust
-//! on a stratified sample of NAS-Bench-201 cells ([`trust`]). Not yet: SNAS, DrNAS, ENAS,
-//! RSPS's and SPOS's selection loops, the DARTS and chain supernets, checkpoints, and
-//! `archer search` running it (plan: `docs/oneshot-plan.md`).
+//! weights with its batch norms recalibrated ([`score`]), the measures of supernet trust on
+//! a stratified sample of NAS-Bench-201 cells ([`trust`]), and whole searches ([`run`]) by
+//! the registered methods ([`METHODS`]: darts1, darts2, gdas, rsps, spos), checkpointed every
+//! epoch so that a killed search continues bit for bit on the CPU. Not yet: SNAS, DrNAS,
+//! ENAS, the DARTS and chain supernets, finalists (plan: `docs/oneshot-plan.md`).
 
 mod adam;
 mod bn;
+pub mod checkpoint;
+pub mod engine_bench;
 mod error;
+mod method;
+mod methods;
 mod mixed;
 mod nb201;
+pub mod run;
 pub mod score;
 pub mod search;
+mod settings;
 pub mod trust;
 
 pub use adam::Adam;
 pub use bn::SearchBn;
 pub use error::OneShotError;
+pub use method::{method_kind, Method, MethodKind, Scorer, Step, METHODS};
+pub use methods::spos::evolve;
 pub use mixed::{gdas_weights, MixedEdge, Mixing, Nb201Candidate};
 pub use nb201::{Nb201Supernet, SupernetConfig};
+pub use run::{search as run_search, EpochRecord, Outcome, SearchInputs};
+pub use settings::{
+    ArchSettings, EvolutionSettings, OneShotSettings, ScoringSettings, TrustSettings,
+    WeightSettings,
+};
+
+use std::path::Path;
+
+/// Checks `[strategy]`'s settings for the one-shot method `name` on the space named
+/// `space`, before anything runs.
+pub fn check(
+    name: &str,
+    settings: &serde_json::Map<String, serde_json::Value>,
+    space: &str,
+) -> Result<OneShotSettings, OneShotError> {
+    let kind = method_kind(name).ok_or_else(|| OneShotError::Invalid {
+        key: "strategy.name".into(),
+        reason: format!("{name:?} is not a one-shot method"),
+    })?;
+    if space != archer_space::Nb201Space::NAME {
+        return Err(OneShotError::Invalid {
+            key: "strategy.name".into(),
+            reason: format!(
+                "{:?} searches nb201; {space} has no supernet yet",
+                kind.name
+            ),
+        });
+    }
+    let s = OneShotSettings::parse(settings)?;
+    s.validate(kind.name)?;
+    if let Some(t) = &s.trust {
+        if !t.table.is_file() {
+            return Err(OneShotError::Invalid {
+                key: "strategy.trust.table".into(),
+                reason: format!("{}: no such file", t.table.display()),
+            });
+        }
+    }
+    Ok(s)
+}
+
+/// Makes `trust.table` absolute, taken from `base` (the experiment file's folder).
+pub fn resolve_paths(settings: &mut serde_json::Map<String, serde_json::Value>, base: &Path) {
+    let Some(serde_json::Value::Object(trust)) = settings.get_mut("trust") else {
+        return;
+    };
+    if let Some(serde_json::Value::String(table)) = trust.get_mut("table") {
+        let p = Path::new(table.as_str());
+        if p.is_relative() {
+            *table = base.join(p).to_string_lossy().into_owned();
+        }
+    }
+}

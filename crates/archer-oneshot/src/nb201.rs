@@ -176,6 +176,15 @@ impl Nb201Supernet {
             .collect()
     }
 
+    /// The count of trainable weights (α not included).
+    pub fn params(&self) -> u64 {
+        self.vs
+            .trainable_variables()
+            .iter()
+            .map(|t| t.numel() as u64)
+            .sum()
+    }
+
     /// Everything in double precision (for gradient checks).
     pub fn double(&mut self) {
         self.vs.double();

@@ -71,7 +71,7 @@ pub fn darts_step(
 
 /// The weights' step of both DARTS orders: `train` with every edge mixed by `softmax(α)`, α
 /// held fixed. Returns the training loss.
-fn fixed_alpha_weight_step(
+pub(crate) fn fixed_alpha_weight_step(
     net: &Nb201Supernet,
     sgd: &mut Sgd,
     train: Batch,
@@ -105,6 +105,36 @@ fn gdas_mixing(alpha: &Tensor, tau: f64) -> Result<(Tensor, Vec<usize>), OneShot
     )))
 }
 
+/// One forward pass of `batch` under GDAS's hard mixing `(hard, chosen)`: its loss.
+fn gdas_loss(net: &Nb201Supernet, batch: Batch, hard: &Tensor, chosen: &[usize]) -> Tensor {
+    let rows: Vec<Tensor> = (0..hard.size()[0]).map(|e| hard.get(e)).collect();
+    let mixing: Vec<Mixing> = rows
+        .iter()
+        .zip(chosen)
+        .map(|(weights, &index)| Mixing::Hard { weights, index })
+        .collect();
+    net.forward_t(batch.0, &mixing, true)
+        .cross_entropy_for_logits(batch.1)
+}
+
+/// GDAS's weight half-step: `train` under its own hard sample at temperature `tau` (α out
+/// of the graph). Returns the training loss.
+pub(crate) fn gdas_weight_step(
+    net: &Nb201Supernet,
+    sgd: &mut Sgd,
+    train: Batch,
+    tau: f64,
+    lr: f64,
+    grad_clip: f64,
+    step: u64,
+) -> Result<f64, OneShotError> {
+    let (hard, chosen) = gdas_mixing(&net.alpha, tau)?;
+    let loss = gdas_loss(net, train, &hard.detach(), &chosen);
+    let w = finite("weights", &loss, step)?;
+    weight_step(sgd, &loss, lr, grad_clip);
+    Ok(w)
+}
+
 /// One step of GDAS: the weights on `train`, then α on `valid`, each forward pass with its
 /// own hard sample at temperature `tau` (only the sampled operation of each edge is
 /// computed).
@@ -120,22 +150,9 @@ pub fn gdas_step(
     grad_clip: f64,
     step: u64,
 ) -> Result<StepLosses, OneShotError> {
-    let forward = |batch: Batch, hard: &Tensor, chosen: &[usize]| -> Tensor {
-        let rows: Vec<Tensor> = (0..hard.size()[0]).map(|e| hard.get(e)).collect();
-        let mixing: Vec<Mixing> = rows
-            .iter()
-            .zip(chosen)
-            .map(|(weights, &index)| Mixing::Hard { weights, index })
-            .collect();
-        net.forward_t(batch.0, &mixing, true)
-            .cross_entropy_for_logits(batch.1)
-    };
+    let w = gdas_weight_step(net, sgd, train, tau, lr, grad_clip, step)?;
     let (hard, chosen) = gdas_mixing(&net.alpha, tau)?;
-    let loss = forward(train, &hard.detach(), &chosen);
-    let w = finite("weights", &loss, step)?;
-    weight_step(sgd, &loss, lr, grad_clip);
-    let (hard, chosen) = gdas_mixing(&net.alpha, tau)?;
-    let arch_loss = forward(valid, &hard, &chosen);
+    let arch_loss = gdas_loss(net, valid, &hard, &chosen);
     let arch = finite("architecture", &arch_loss, step)?;
     arch_step(net, adam, &arch_loss);
     Ok(StepLosses { arch, weights: w })

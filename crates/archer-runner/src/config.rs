@@ -260,6 +260,8 @@ impl ExperimentConfig {
                 message: e.to_string().trim_end().to_string(),
             })?;
         config.space.read_file(base)?;
+        #[cfg(feature = "train")]
+        crate::oneshot::resolve_paths(&mut config, base);
         let kind = evaluator_kind(&config.evaluator.kind)?;
         kind.resolve_paths(&mut config.evaluator.settings, base)?;
         Ok(config)
@@ -303,7 +305,10 @@ impl ExperimentConfig {
                 "must be at least 1",
             ));
         }
-        self.budget.validate()?;
+        let one_shot = crate::oneshot::is_oneshot(&self.strategy.name);
+        if !one_shot {
+            self.budget.validate()?;
+        }
         self.scheduler
             .validate()
             .map_err(|e| ConfigError::invalid(&e.key, e.reason))?;
@@ -319,7 +324,11 @@ impl ExperimentConfig {
             }
         }
         let space = self.space.build()?;
-        archer_predict::check_strategy(&self.strategy)?;
+        if one_shot {
+            crate::oneshot::check(&self, space.name())?;
+        } else {
+            archer_predict::check_strategy(&self.strategy)?;
+        }
         let kind = evaluator_kind(&self.evaluator.kind)?;
         kind.check(&self.evaluator.settings)?;
         if let Some(required) = kind.required_space() {
@@ -353,16 +362,21 @@ impl ExperimentConfig {
             None => space,
         };
         // A strategy may refuse a space (pnas needs one that grows): say so before anything runs.
-        archer_predict::build_strategy(
-            &self.strategy,
-            space.clone(),
-            self.study.seed,
-            false,
-            Vec::new(),
-            None,
-        )?;
+        if !one_shot {
+            archer_predict::build_strategy(
+                &self.strategy,
+                space.clone(),
+                self.study.seed,
+                false,
+                Vec::new(),
+                None,
+            )?;
+        }
         let zero_cost = kind.zero_cost(&self.evaluator.settings)?;
-        if archer_predict::strategy_warm_start(&self.strategy).is_some() && zero_cost.is_none() {
+        if !one_shot
+            && archer_predict::strategy_warm_start(&self.strategy).is_some()
+            && zero_cost.is_none()
+        {
             return Err(ConfigError::invalid(
                 "strategy.warm_start",
                 format!(

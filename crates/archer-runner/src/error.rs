@@ -70,6 +70,9 @@ pub enum RunError {
     Store(#[from] archer_store::StoreError),
     #[error("benchmark failed: {0}")]
     Bench(String),
+    /// A one-shot search stopped (its checkpoint stays for `archer resume`).
+    #[error("one-shot search failed: {0}")]
+    OneShot(String),
     /// `Study::tell` for a trial that was not handed out, or is no longer running.
     #[error("cannot tell: {0}")]
     Tell(String),

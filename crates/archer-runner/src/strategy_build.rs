@@ -31,6 +31,9 @@ const RUNG_STREAM: u64 = 0x5255_4e47; // "RUNG"
 /// The strategy of `experiment` from its seed, proposing `warm` first; under a scheduler
 /// with rungs, wrapped in a [`RungSearcher`] that feeds it the rungs' values.
 fn build_with(experiment: &Experiment, warm: Vec<Arch>) -> Result<Box<dyn Strategy>, ConfigError> {
+    if crate::oneshot::is_oneshot(&experiment.config.strategy.name) {
+        return Ok(Box::new(crate::oneshot::Recorded));
+    }
     let s = &experiment.config.scheduler;
     if !s.has_rungs() {
         return build_plain(experiment, warm);

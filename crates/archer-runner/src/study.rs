@@ -95,6 +95,17 @@ pub enum Event<'a> {
         sim_seconds: f64,
         trials: u64,
     },
+    /// A one-shot search finished an epoch of supernet training.
+    OneShotEpoch {
+        epoch: u32,
+        of: u32,
+        /// The architecture the method prefers now, if it has one before its selection.
+        genotype: Option<&'a str>,
+        train_loss: f64,
+        /// That architecture's CIFAR-10 accuracy in the trust table, when one is given.
+        table_acc: Option<f64>,
+        seconds: f64,
+    },
 }
 
 /// Where the study is persisted, if anywhere.
@@ -392,6 +403,40 @@ impl Study {
         Ok(Next::Run(Box::new(t)))
     }
 
+    /// Records a trial evaluated outside the loop (a one-shot search's architecture) as
+    /// COMPLETE or FAILED by its metrics: scored, checked against the constraints, told and
+    /// stored like an evaluated trial. It is stored finished at once, so a kill never leaves
+    /// it RUNNING for a resume to re-queue.
+    #[cfg_attr(not(feature = "train"), allow(dead_code))]
+    pub(crate) fn record_evaluated(
+        &mut self,
+        proposal: Proposal,
+        metrics: Metrics,
+        attrs: serde_json::Map<String, serde_json::Value>,
+        cost_seconds: f64,
+        observer: &mut dyn FnMut(Event),
+    ) -> Result<(), RunError> {
+        let mut t = start_trial(
+            self.history.next_id(),
+            proposal,
+            self.experiment.space.as_ref(),
+            &self.worker,
+        );
+        t.attrs.extend(attrs);
+        t.finished_at = Some(Utc::now());
+        apply_outcome(&self.experiment, &mut t, Ok(metrics), cost_seconds);
+        t.attempts = 1;
+        self.sim_seconds += t.cost_seconds;
+        self.consecutive_failures = next_failure_streak(self.consecutive_failures, t.state);
+        self.strategy.tell(&t);
+        self.history.record(t.clone());
+        if let Some(d) = &mut self.durable {
+            d.store.add_trial(d.study, &t, &self.strategy.state())?;
+        }
+        self.announce(&t, observer);
+        Ok(())
+    }
+
     /// Records an evaluated trial: retried, or told and persisted with the strategy state.
     pub(crate) fn finish_trial(
         &mut self,
@@ -434,6 +479,12 @@ impl Study {
         if parents_kept > 0 {
             crate::checkpoints::bound_parents(&self.experiment, &self.history, parents_kept)?;
         }
+        self.announce(&trial, observer);
+        Ok(())
+    }
+
+    /// Extends the incumbent trajectory by a trial just told and stored, and shows it.
+    fn announce(&mut self, trial: &Trial, observer: &mut dyn FnMut(Event)) {
         let finished = self.trajectory.last().map_or(0, |p| p.trials) + 1;
         let new_best = trial.state == TrialState::Complete
             && self.history.best().map(|b| b.id) == Some(trial.id);
@@ -446,12 +497,11 @@ impl Study {
             });
         }
         observer(Event::TrialFinished {
-            trial: &trial,
+            trial,
             new_best,
             sim_seconds: self.sim_seconds,
             trials: self.history.len() as u64,
         });
-        Ok(())
     }
 
     /// Applies `scheduler.max_paused_checkpoints` after a trial paused, storing the trials
@@ -574,6 +624,8 @@ impl Study {
     ) -> Result<StudySummary, RunError> {
         let started = Instant::now();
         recorder.begin(&self.experiment)?;
+        #[cfg(feature = "train")]
+        crate::oneshot::one_shot_phase(self, observer)?;
         let workers = self.experiment.config.study.workers.max(1);
         let stop = if workers == 1 {
             self.run_inline(observer)?

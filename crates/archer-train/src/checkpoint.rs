@@ -69,12 +69,17 @@ pub fn save(dir: &Path, net: &Network, opt: &Sgd, meta: &CheckpointMeta) -> Resu
     let meta_partial = dir.join(format!("{META}.partial"));
     std::fs::write(&meta_partial, text).map_err(|e| io(&meta_partial, e))?;
     std::fs::rename(&meta_partial, &meta_path).map_err(|e| io(&meta_path, e))?;
-    // Older tensor files are no longer named by state.json; one that cannot be removed
-    // only takes disk space, and the next save tries again.
-    for old in tensor_files(dir).into_iter().filter(|p| *p != tensors) {
+    remove_older_tensors(dir, &tensors);
+    Ok(())
+}
+
+/// Removes every `state-*.pt` of `dir` but `keep`: once `state.json` names `keep`, the older
+/// tensor files are no longer read; one that cannot be removed only takes disk space, and
+/// the next save tries again.
+pub fn remove_older_tensors(dir: &Path, keep: &Path) {
+    for old in tensor_files(dir).into_iter().filter(|p| p != keep) {
         let _ = std::fs::remove_file(old);
     }
-    Ok(())
 }
 
 fn tensor_files(dir: &Path) -> Vec<PathBuf> {

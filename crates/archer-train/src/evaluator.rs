@@ -60,6 +60,38 @@ impl From<TrainError> for EvalError {
     }
 }
 
+/// An evaluator's data, loaded and split as every trial sees it.
+pub struct SplitData {
+    pub data: LoadedData,
+    /// The training part (of the data's training images).
+    pub train: ImageSet,
+    /// The validation part, `valid_fraction` of them, drawn with [`SPLIT_SEED`].
+    pub valid: ImageSet,
+    /// The training part's channel statistics.
+    pub normalize: Normalize,
+}
+
+/// Loads `settings.data` and splits off the validation part, as the `train` evaluator does
+/// (so one-shot search validates on the same images as trials).
+pub fn split_data(settings: &TrainSettings) -> Result<SplitData, TrainError> {
+    let data = load_data(&settings.data)?;
+    let (train, valid) = data.train.split(settings.valid_fraction, SPLIT_SEED);
+    if train.is_empty() || valid.is_empty() {
+        return Err(TrainError::Setting(format!(
+            "{} training images cannot be split into train and valid parts with valid_fraction = {}",
+            data.train.len(),
+            settings.valid_fraction
+        )));
+    }
+    let normalize = Normalize::of(&train);
+    Ok(SplitData {
+        data,
+        train,
+        valid,
+        normalize,
+    })
+}
+
 impl TrainEvaluator {
     /// Loads the data and splits off the validation part. `space` is the space searched.
     pub fn new(settings: TrainSettings, space: Arc<dyn SearchSpace>) -> Result<Self, TrainError> {
@@ -72,16 +104,12 @@ impl TrainEvaluator {
                 "evaluator.memory_limit_mb needs the process's resident memory, which this system does not report (/proc/self/statm)".into(),
             ));
         }
-        let data = load_data(&settings.data)?;
-        let (train, valid) = data.train.split(settings.valid_fraction, SPLIT_SEED);
-        if train.is_empty() || valid.is_empty() {
-            return Err(TrainError::Setting(format!(
-                "{} training images cannot be split into train and valid parts with valid_fraction = {}",
-                data.train.len(),
-                settings.valid_fraction
-            )));
-        }
-        let normalize = Normalize::of(&train);
+        let SplitData {
+            data,
+            train,
+            valid,
+            normalize,
+        } = split_data(&settings)?;
         Ok(TrainEvaluator {
             settings,
             space,
@@ -332,7 +360,7 @@ pub fn latency_ms(net: &Network, shape: [i64; 4], repeats: usize) -> f64 {
 
 /// The median wall time of `repeats` runs of `f` (at least one) after `warmup` untimed
 /// runs, in milliseconds.
-pub(crate) fn median_ms(repeats: usize, warmup: usize, mut f: impl FnMut()) -> f64 {
+pub fn median_ms(repeats: usize, warmup: usize, mut f: impl FnMut()) -> f64 {
     for _ in 0..warmup {
         f();
     }

@@ -23,7 +23,9 @@ pub mod sgd;
 pub mod train;
 
 pub use error::TrainError;
-pub use evaluator::{latency_ms, metrics, TrainEvaluator, SPLIT_SEED, TRAIN};
+pub use evaluator::{
+    latency_ms, median_ms, metrics, split_data, SplitData, TrainEvaluator, SPLIT_SEED, TRAIN,
+};
 pub use genet::{genet_stages, GenetStage};
 pub use net::{trainable_spaces, Network};
 
@@ -47,7 +49,7 @@ pub fn training_lock() -> MutexGuard<'static, ()> {
 
 /// Takes the training lock and prepares libtorch for one job: `threads` intra-op threads
 /// (0 keeps libtorch's default) and, when given, its generator seeded with `seed`.
-pub(crate) fn torch_session(threads: usize, seed: Option<u64>) -> MutexGuard<'static, ()> {
+pub fn torch_session(threads: usize, seed: Option<u64>) -> MutexGuard<'static, ()> {
     let lock = training_lock();
     if threads > 0 {
         tch::set_num_threads(threads as i32);

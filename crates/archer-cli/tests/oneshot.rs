@@ -1,0 +1,249 @@
+//! One-shot search through the `archer` binary: the bundled GDAS example on MNIST records the
+//! supernet's cell as the study's trial, retrains and reloads it; a search killed with
+//! SIGKILL mid-training and resumed ends at the same α and cell as an uninterrupted one;
+//! bad settings are refused by key before anything runs.
+#![cfg(feature = "train")]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+mod common;
+use common::{archer, repo};
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The example with `edits` applied (`(from, to)` text replacements), written into `dir`
+/// with its data path made absolute.
+fn example(dir: &Path, edits: &[(&str, &str)]) -> std::path::PathBuf {
+    let mut text =
+        std::fs::read_to_string(repo().join("examples/oneshot/mnist-gdas.toml")).unwrap();
+    let data = repo().join("data/mnist-small");
+    text = text.replace("../../data/mnist-small", data.to_str().unwrap());
+    for (from, to) in edits {
+        assert!(text.contains(from), "the example has no {from:?}");
+        text = text.replace(from, to);
+    }
+    let file = dir.join("oneshot.toml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+/// The study's only trial, as exported in `trials.jsonl`.
+fn only_trial(out: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(out.join("trials.jsonl")).unwrap();
+    let trials: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(trials.len(), 1, "{text}");
+    trials.into_iter().next().unwrap()
+}
+
+fn search_command(file: &Path, out: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_archer"));
+    c.args([
+        "search",
+        file.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "-q",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    c
+}
+
+#[test]
+fn the_gdas_example_records_the_supernets_cell_and_retrains_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // As shipped, but retrained for one epoch instead of two.
+    let file = example(
+        dir.path(),
+        &[("[retrain]\nepochs = 2", "[retrain]\nepochs = 1")],
+    );
+    let out = dir.path().join("run");
+    let o = search_command(&file, &out).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let outcome = json(&out.join("oneshot/outcome.json"));
+    let trial = &only_trial(&out);
+    assert_eq!(trial["state"], "COMPLETE", "{trial}");
+    assert_eq!(trial["attrs"]["oneshot_method"], "gdas");
+    // The trial is the supernet's choice, with its inherited (recalibrated) accuracy.
+    assert_eq!(trial["attrs"]["oneshot_genotype"], outcome["genotype"]);
+    assert!(trial["metrics"]["valid_acc"].as_f64().unwrap() > 0.0);
+    // The supernet learned: its training loss fell over the six epochs.
+    let epochs = outcome["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 6);
+    let loss = |e: &serde_json::Value| e["train_loss"].as_f64().unwrap();
+    assert!(
+        loss(&epochs[5]) < loss(&epochs[0]) - 0.05,
+        "training loss {} then {}",
+        loss(&epochs[0]),
+        loss(&epochs[5])
+    );
+    assert_eq!(
+        outcome["alpha"].as_array().unwrap().len(),
+        6,
+        "one α row per edge"
+    );
+    assert!(trial["metrics"]["peak_rss_mib"].as_f64().unwrap() > 0.0);
+    // Retrained from scratch and saved: the model reloads and is measured on the test set.
+    let o = archer(
+        &["evaluate", out.join("model").to_str().unwrap()],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let manifest = std::fs::read_to_string(out.join("model/manifest.json")).unwrap();
+    let genotype = outcome["genotype"].as_str().unwrap();
+    assert!(
+        manifest.contains(genotype),
+        "the exported model is the supernet's cell {genotype}: {manifest}"
+    );
+}
+
+#[test]
+fn a_one_shot_search_killed_mid_training_resumes_to_the_same_alpha_and_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    // GDAS (Gumbel noise from libtorch's generator every step) for 4 epochs on 500 images,
+    // no retraining: the test is about the supernet.
+    let file = example(
+        dir.path(),
+        &[
+            ("epochs = 6\nchannels", "epochs = 4\nchannels"),
+            ("data_fraction = 0.4", "data_fraction = 0.1"),
+            ("[retrain]\nepochs = 2\n", ""),
+        ],
+    );
+    let reference = dir.path().join("reference");
+    let o = search_command(&file, &reference).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let want = json(&reference.join("oneshot/outcome.json"));
+
+    let killed = dir.path().join("killed");
+    let mut child = search_command(&file, &killed).spawn().unwrap();
+    let state = killed.join("oneshot/state.json");
+    let epoch = || {
+        std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["epoch"].as_u64())
+            .unwrap_or(0)
+    };
+    while epoch() < 2 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the search ended before two epochs"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let at_kill = epoch();
+    assert!(at_kill < 4, "killed after all epochs");
+    assert!(!killed.join("oneshot/outcome.json").exists());
+
+    let o = archer(&["resume", killed.to_str().unwrap(), "-q"], dir.path());
+    assert!(o.status.success(), "{}", text(&o));
+    let got = json(&killed.join("oneshot/outcome.json"));
+    assert!(got["resumed_from_epoch"].as_u64().unwrap() >= at_kill);
+    // Bit for bit on the CPU: α, the cell, and every epoch's losses and choices.
+    assert_eq!(got["alpha"], want["alpha"]);
+    assert_eq!(got["genotype"], want["genotype"]);
+    let strip = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+        v["epochs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let mut e = e.clone();
+                e.as_object_mut().unwrap().remove("seconds");
+                e
+            })
+            .collect()
+    };
+    assert_eq!(strip(&got), strip(&want));
+    assert_eq!(got["metrics"]["valid_acc"], want["metrics"]["valid_acc"]);
+    assert_eq!(
+        only_trial(&killed)["attrs"]["oneshot_genotype"],
+        want["genotype"]
+    );
+}
+
+#[test]
+fn bad_one_shot_settings_are_refused_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (edits, expect) in [
+        (vec![("tau_min = 0.1", "tau_min = 0.0")], "strategy.tau_min"),
+        (
+            vec![("tau_max = 10.0", "tau_max = 10.0\nlayers = 3")],
+            "strategy.layers",
+        ),
+        (
+            vec![("name = \"gdas\"", "name = \"darts1\"")],
+            "strategy.tau_max",
+        ),
+        (
+            vec![("name = \"nb201\"", "name = \"macro\"")],
+            "strategy.name",
+        ),
+        (
+            vec![("[retrain]", "[budget]\ntrials = 3\n\n[retrain]")],
+            "budget",
+        ),
+    ] {
+        let file = example(dir.path(), &edits);
+        let out = dir.path().join("never");
+        let o = search_command(&file, &out).output().unwrap();
+        assert!(!o.status.success(), "{edits:?} was accepted");
+        let said = text(&o);
+        assert!(
+            said.contains(expect),
+            "{edits:?}: expected {expect}, got {said}"
+        );
+        assert!(!out.join("oneshot").exists(), "{edits:?}: something ran");
+    }
+}
+
+#[test]
+fn the_one_shot_engine_bench_times_both_engines_on_the_same_supernet() {
+    let o = archer(
+        &[
+            "bench",
+            "oneshot-engine",
+            "--sizes",
+            "c4n1",
+            "--rounds",
+            "1",
+            "--repeats",
+            "1",
+            "--warmup",
+            "0",
+            "--json",
+        ],
+        &repo(),
+    );
+    // The reference runs on the PyTorch this archer was built against; it refuses a
+    // supernet whose parameter count differs from Archer's.
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = v["results"].as_array().unwrap();
+    let methods: Vec<&str> = rows.iter().map(|r| r["method"].as_str().unwrap()).collect();
+    assert_eq!(methods, ["darts", "gdas"]);
+    for r in rows {
+        assert!(r["params"].as_u64().unwrap() > 0);
+        for key in ["archer_ms", "pytorch_ms", "ratio", "pytorch_autodl_ms"] {
+            assert!(r[key].as_f64().unwrap() > 0.0, "{key}: {r}");
+        }
+    }
+}

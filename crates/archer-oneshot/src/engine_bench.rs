@@ -1,0 +1,338 @@
+//! `archer bench oneshot-engine`: one DARTS and one GDAS search step of the NAS-Bench-201
+//! supernet on this engine, timed exactly as `bench/oneshot_reference.py` times the same
+//! supernet written in plain PyTorch.
+
+use std::path::Path;
+use std::process::Command;
+
+use archer_eval::TrainConfig;
+use archer_space::Nb201Space;
+use archer_train::ops::Shape;
+use archer_train::sgd::Sgd;
+use serde::Serialize;
+use tch::{Device, Kind, Tensor};
+
+use crate::search::{darts_step, gdas_step};
+use crate::{Adam, Mixing, Nb201Supernet, OneShotError, SupernetConfig};
+
+/// How the timing runs.
+#[derive(Clone, Debug, Serialize)]
+pub struct OneshotBenchConfig {
+    /// Supernet sizes `(C, N)`.
+    pub sizes: Vec<(i64, usize)>,
+    /// Rounds, each timing Archer then PyTorch; each figure is the fastest round's median.
+    pub rounds: usize,
+    pub threads: usize,
+    pub repeats: usize,
+    pub warmup: usize,
+    pub batch: i64,
+}
+
+/// The name of a size, as the reference script keys it: `c16n5`.
+pub fn size_name((c, n): (i64, usize)) -> String {
+    format!("c{c}n{n}")
+}
+
+/// Parses `c16n5` into `(16, 5)`.
+pub fn parse_size(s: &str) -> Option<(i64, usize)> {
+    let lower = s.trim().to_ascii_lowercase();
+    let (c, n) = lower.strip_prefix('c')?.split_once('n')?;
+    let (c, n): (i64, usize) = (c.parse().ok()?, n.parse().ok()?);
+    (c >= 1 && n >= 1).then_some((c, n))
+}
+
+/// One supernet's timings in one engine.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SupernetTiming {
+    pub size: String,
+    pub params: u64,
+    /// One DARTS step (α-step, then w-step), ms.
+    pub darts_ms: f64,
+    /// One GDAS step (w-step, then α-step), ms.
+    pub gdas_ms: f64,
+    /// The reference's steps as AutoDL-Projects writes them (`backward()` in both steps);
+    /// `None` for Archer.
+    pub darts_autodl_ms: Option<f64>,
+    pub gdas_autodl_ms: Option<f64>,
+    /// A soft-mixed forward pass of one image in evaluation mode: almost no arithmetic, so
+    /// it measures each engine's per-operation overhead.
+    pub forward_b1_ms: f64,
+}
+
+impl SupernetTiming {
+    fn keep_fastest(&mut self, other: &SupernetTiming) {
+        let min_opt = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.darts_ms = self.darts_ms.min(other.darts_ms);
+        self.gdas_ms = self.gdas_ms.min(other.gdas_ms);
+        self.darts_autodl_ms = min_opt(self.darts_autodl_ms, other.darts_autodl_ms);
+        self.gdas_autodl_ms = min_opt(self.gdas_autodl_ms, other.gdas_autodl_ms);
+        self.forward_b1_ms = self.forward_b1_ms.min(other.forward_b1_ms);
+    }
+}
+
+/// One method at one size, in both engines.
+#[derive(Clone, Debug, Serialize)]
+pub struct OneshotEngineRow {
+    pub size: String,
+    pub method: String,
+    pub params: u64,
+    pub archer_ms: f64,
+    /// The reference doing the same work as Archer (α's gradient alone in the α-step, α
+    /// detached in the w-step).
+    pub pytorch_ms: Option<f64>,
+    pub ratio: Option<f64>,
+    /// The reference as AutoDL-Projects writes the step (plain `backward()` in both steps).
+    pub pytorch_autodl_ms: Option<f64>,
+    pub autodl_ratio: Option<f64>,
+    /// Profile: a soft-mixed forward pass of one image.
+    pub archer_forward_b1_ms: f64,
+    pub pytorch_forward_b1_ms: Option<f64>,
+    pub backend: String,
+}
+
+/// The published NB201 recipe's optimisers: SGD 0.025, momentum 0.9, Nesterov, wd 5e-4.
+fn weight_recipe() -> TrainConfig {
+    TrainConfig {
+        lr: 0.025,
+        momentum: 0.9,
+        nesterov: true,
+        weight_decay: 5e-4,
+        grad_clip: 5.0,
+        ..TrainConfig::default()
+    }
+}
+
+/// Times the search steps of each supernet size on the CPU.
+pub fn time_archer(cfg: &OneshotBenchConfig) -> Result<Vec<SupernetTiming>, OneShotError> {
+    let _session = archer_train::torch_session(cfg.threads, Some(0));
+    let space = Nb201Space::default();
+    let mut out = Vec::new();
+    for &(c, n) in &cfg.sizes {
+        let net = Nb201Supernet::new(
+            &space,
+            &SupernetConfig {
+                channels: c,
+                depth: n,
+                input: Shape::new(3, 32, 32),
+                classes: 10,
+            },
+            Device::Cpu,
+        )?;
+        let recipe = weight_recipe();
+        let mut sgd = Sgd::new(&net.vs, &recipe);
+        let mut adam = Adam::new(&net.alpha, 3e-4, (0.5, 0.999), 1e-3);
+        let batch = || {
+            (
+                Tensor::randn([cfg.batch, 3, 32, 32], (Kind::Float, Device::Cpu)),
+                Tensor::randint(10, [cfg.batch], (Kind::Int64, Device::Cpu)),
+            )
+        };
+        let (train, valid) = (batch(), batch());
+        let mut failure = None;
+        let mut step = 0;
+        let mut run = |f: &mut dyn FnMut(u64) -> Result<(), OneShotError>| {
+            step += 1;
+            if let Err(e) = f(step) {
+                failure.get_or_insert(e);
+            }
+        };
+        let darts_ms = archer_train::median_ms(cfg.repeats, cfg.warmup, || {
+            run(&mut |s| {
+                darts_step(
+                    &net,
+                    &mut adam,
+                    &mut sgd,
+                    (&train.0, &train.1),
+                    (&valid.0, &valid.1),
+                    recipe.lr,
+                    recipe.grad_clip,
+                    s,
+                )
+                .map(drop)
+            })
+        });
+        let gdas_ms = archer_train::median_ms(cfg.repeats, cfg.warmup, || {
+            run(&mut |s| {
+                gdas_step(
+                    &net,
+                    &mut adam,
+                    &mut sgd,
+                    (&train.0, &train.1),
+                    (&valid.0, &valid.1),
+                    10.0,
+                    recipe.lr,
+                    recipe.grad_clip,
+                    s,
+                )
+                .map(drop)
+            })
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let one = train.0.narrow(0, 0, 1);
+        let forward_b1_ms = archer_train::median_ms(cfg.repeats.max(20), cfg.warmup, || {
+            let _guard = tch::no_grad_guard();
+            let w = net.alpha.softmax(-1, Kind::Float);
+            let rows: Vec<Tensor> = (0..w.size()[0]).map(|e| w.get(e)).collect();
+            let mixing: Vec<Mixing> = rows.iter().map(Mixing::Soft).collect();
+            let _ = net.forward_t(&one, &mixing, false);
+        });
+        out.push(SupernetTiming {
+            size: size_name((c, n)),
+            params: net.params(),
+            darts_ms,
+            gdas_ms,
+            darts_autodl_ms: None,
+            gdas_autodl_ms: None,
+            forward_b1_ms,
+        });
+    }
+    Ok(out)
+}
+
+/// Runs the reference script with `python` on `device` (`cpu` or `cuda`): its timings.
+pub fn time_pytorch(
+    python: &Path,
+    script: &Path,
+    cfg: &OneshotBenchConfig,
+    device: &str,
+) -> Result<(Vec<SupernetTiming>, serde_json::Value), OneShotError> {
+    let sizes: Vec<String> = cfg.sizes.iter().map(|&s| size_name(s)).collect();
+    let output = Command::new(python)
+        .arg(script)
+        .args(["--threads", &cfg.threads.to_string()])
+        .args(["--repeats", &cfg.repeats.to_string()])
+        .args(["--warmup", &cfg.warmup.to_string()])
+        .args(["--batch", &cfg.batch.to_string()])
+        .args(["--sizes", &sizes.join(",")])
+        .args(["--device", device])
+        .output()
+        .map_err(|e| OneShotError::Reference(format!("{} could not run: {e}", python.display())))?;
+    if !output.status.success() {
+        return Err(OneShotError::Reference(format!(
+            "{} failed with {}: {}",
+            script.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let v: serde_json::Value = serde_json::from_str(text.trim()).map_err(|e| {
+        OneShotError::Reference(format!("the script printed no JSON ({e}): {text}"))
+    })?;
+    let bad = |what: String| OneShotError::Reference(format!("the script's JSON {what}: {text}"));
+    let nets = v["supernets"]
+        .as_object()
+        .ok_or_else(|| bad("has no `supernets` object".into()))?;
+    let mut rows = Vec::new();
+    for (name, t) in nets {
+        let number = |key: &str| {
+            t[key]
+                .as_f64()
+                .ok_or_else(|| bad(format!("has no number `{key}` for {name}")))
+        };
+        rows.push(SupernetTiming {
+            size: name.clone(),
+            params: number("params")? as u64,
+            darts_ms: number("darts_ms")?,
+            gdas_ms: number("gdas_ms")?,
+            darts_autodl_ms: Some(number("darts_autodl_ms")?),
+            gdas_autodl_ms: Some(number("gdas_autodl_ms")?),
+            forward_b1_ms: number("forward_b1_ms")?,
+        });
+    }
+    let mut about = v.clone();
+    if let Some(o) = about.as_object_mut() {
+        o.remove("supernets");
+    }
+    Ok((rows, about))
+}
+
+fn fastest(best: &mut Option<Vec<SupernetTiming>>, round: Vec<SupernetTiming>) {
+    match best {
+        None => *best = Some(round),
+        Some(b) => {
+            for x in b.iter_mut() {
+                if let Some(y) = round.iter().find(|y| y.size == x.size) {
+                    x.keep_fastest(y);
+                }
+            }
+        }
+    }
+}
+
+/// Both engines, side by side, one row per (size, method); without `python`, Archer's
+/// column only. Also returns what the reference said of itself (torch version, threads).
+pub fn run(
+    cfg: &OneshotBenchConfig,
+    python: Option<&Path>,
+    script: &Path,
+) -> Result<(Vec<OneshotEngineRow>, Option<serde_json::Value>), OneShotError> {
+    let mut archer = None;
+    let mut reference = None;
+    let mut about = None;
+    for _ in 0..cfg.rounds.max(1) {
+        fastest(&mut archer, time_archer(cfg)?);
+        if let Some(p) = python {
+            let (rows, a) = time_pytorch(p, script, cfg, "cpu")?;
+            fastest(&mut reference, rows);
+            about = Some(a);
+        }
+    }
+    let archer = archer.expect("at least one round");
+    let backend = format!(
+        "tch-rs 0.26 / libtorch {} (CPU)",
+        archer_train::LIBTORCH_VERSION
+    );
+    let mut rows = Vec::new();
+    for a in archer {
+        let r = match &reference {
+            None => None,
+            Some(rows) => Some(rows.iter().find(|r| r.size == a.size).ok_or_else(|| {
+                OneShotError::Reference(format!(
+                    "the script did not time {}; is it current?",
+                    a.size
+                ))
+            })?),
+        };
+        if let Some(r) = r {
+            if r.params != a.params {
+                return Err(OneShotError::Reference(format!(
+                    "{}: the PyTorch supernet has {} parameters, Archer's {}; they are not the same network",
+                    a.size, r.params, a.params
+                )));
+            }
+        }
+        for method in ["darts", "gdas"] {
+            let pick = |t: &SupernetTiming| {
+                if method == "darts" {
+                    (t.darts_ms, t.darts_autodl_ms)
+                } else {
+                    (t.gdas_ms, t.gdas_autodl_ms)
+                }
+            };
+            let (archer_ms, _) = pick(&a);
+            let theirs = r.map(pick);
+            let pytorch_ms = theirs.map(|t| t.0);
+            let pytorch_autodl_ms = theirs.and_then(|t| t.1);
+            rows.push(OneshotEngineRow {
+                size: a.size.clone(),
+                method: method.to_string(),
+                params: a.params,
+                archer_ms,
+                pytorch_ms,
+                ratio: pytorch_ms.map(|p| archer_ms / p),
+                pytorch_autodl_ms,
+                autodl_ratio: pytorch_autodl_ms.map(|p| archer_ms / p),
+                archer_forward_b1_ms: a.forward_b1_ms,
+                pytorch_forward_b1_ms: r.map(|r| r.forward_b1_ms),
+                backend: backend.clone(),
+            });
+        }
+    }
+    Ok((rows, about))
+}

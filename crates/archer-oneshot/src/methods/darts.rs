@@ -1,0 +1,108 @@
+//! DARTS (Liu et al. 2019), first and second order: every edge mixed by softmax(α); α by
+//! Adam on validation batches, the weights by SGD on training batches; the architecture is
+//! the argmax of α on every edge (`none` included, as the NB201 recipe derives it).
+
+use std::collections::HashMap;
+
+use archer_rng::Rng;
+use archer_space::{Arch, SearchSpace};
+use tch::Tensor;
+
+use crate::method::{Method, MethodKind, Scorer, Step};
+use crate::search::{darts2_step, darts_step, fixed_alpha_weight_step, StepLosses};
+use crate::{Adam, Nb201Supernet, OneShotError, OneShotSettings};
+
+pub static DARTS1: MethodKind = MethodKind {
+    name: "darts1",
+    summary: "DARTS, first order: softmax-mixed edges, alpha by Adam on validation batches",
+    default_epochs: 50,
+    build: |s, net| Box::new(Darts::new(s, net, false)),
+};
+
+pub static DARTS2: MethodKind = MethodKind {
+    name: "darts2",
+    summary: "DARTS, second order: alpha's gradient through one virtual weight step (finite-difference Hessian-vector product)",
+    default_epochs: 50,
+    build: |s, net| Box::new(Darts::new(s, net, true)),
+};
+
+struct Darts {
+    adam: Adam,
+    second_order: bool,
+    momentum: f64,
+    weight_decay: f64,
+}
+
+impl Darts {
+    fn new(settings: &OneShotSettings, net: &Nb201Supernet, second_order: bool) -> Self {
+        Darts {
+            adam: super::arch_adam(settings, net),
+            second_order,
+            momentum: settings.weights.momentum,
+            weight_decay: settings.weights.weight_decay,
+        }
+    }
+}
+
+impl Method for Darts {
+    fn step(&mut self, s: Step) -> Result<StepLosses, OneShotError> {
+        if s.warmup {
+            let w = fixed_alpha_weight_step(s.net, s.sgd, s.train, s.lr, s.grad_clip, s.step)?;
+            return Ok(StepLosses {
+                arch: f64::NAN,
+                weights: w,
+            });
+        }
+        if self.second_order {
+            darts2_step(
+                s.net,
+                &mut self.adam,
+                s.sgd,
+                s.train,
+                s.valid,
+                s.lr,
+                self.momentum,
+                self.weight_decay,
+                s.grad_clip,
+                s.step,
+            )
+        } else {
+            darts_step(
+                s.net,
+                &mut self.adam,
+                s.sgd,
+                s.train,
+                s.valid,
+                s.lr,
+                s.grad_clip,
+                s.step,
+            )
+        }
+    }
+
+    fn preferred(&self, net: &Nb201Supernet) -> Option<Arch> {
+        Some(net.derive())
+    }
+
+    fn select(
+        &mut self,
+        net: &Nb201Supernet,
+        _space: &dyn SearchSpace,
+        _score: &mut Scorer,
+        _rng: &mut Rng,
+    ) -> Result<(Arch, usize), OneShotError> {
+        Ok((net.derive(), 0))
+    }
+
+    fn state(&self) -> (Vec<(String, Tensor)>, serde_json::Value) {
+        super::adam_state(&self.adam)
+    }
+
+    fn load_state(
+        &mut self,
+        tensors: &mut HashMap<String, Tensor>,
+        meta: &serde_json::Value,
+    ) -> Result<(), String> {
+        super::load_adam(&mut self.adam, tensors, meta)
+    }
+}

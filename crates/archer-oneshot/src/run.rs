@@ -1,0 +1,499 @@
+//! One one-shot search from start to end: the supernet trained epoch by epoch (checkpointed
+//! after each, so a killed run continues where it stopped and, on the CPU, computes what an
+//! uninterrupted one does), then the architecture chosen, scored on the shared weights with
+//! its batch norms recalibrated, and the supernet's trust measured against a table.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use archer_eval::{Nb201Dataset, Nb201Table, TrainConfig, TrainSettings};
+use archer_rng::Rng;
+use archer_space::{Arch, Nb201Space, SearchSpace};
+use archer_train::data::{BatchLoader, ImageSet, Normalize};
+use archer_train::sgd::Sgd;
+use archer_train::train::learning_rate;
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use crate::checkpoint::{self, Resumed, RunMeta};
+use crate::method::{method_kind, Method, Step};
+use crate::score::score;
+use crate::trust::{stratified_sample, trust};
+use crate::{Nb201Supernet, OneShotError, OneShotSettings, SupernetConfig};
+
+/// What one search needs.
+pub struct SearchInputs<'a> {
+    /// A registered method (`METHODS`).
+    pub method: &'a str,
+    pub settings: &'a OneShotSettings,
+    pub space: &'a dyn SearchSpace,
+    /// The `train` evaluator's settings: the data, its split, the loader and the limits.
+    pub train: &'a TrainSettings,
+    pub seed: u64,
+}
+
+/// One epoch of supernet training, as `epochs.jsonl` records it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based.
+    pub epoch: u32,
+    pub epochs: u32,
+    /// Mean training loss of the weights' steps.
+    pub train_loss: f64,
+    /// Mean validation loss of the α-steps (absent for methods without them, and in warm-up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arch_loss: Option<f64>,
+    /// The architecture the method prefers after this epoch, in the space's form.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub genotype: Option<String>,
+    /// That architecture's CIFAR-10 test accuracy in the trust table (never fed back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table_acc: Option<f64>,
+    pub lr: f64,
+    /// Wall seconds of the epoch (not compared across a resume).
+    pub seconds: f64,
+}
+
+/// What a finished search produced (`outcome.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub method: String,
+    pub arch: Arch,
+    /// The architecture in the space's form.
+    pub genotype: String,
+    /// The derived trial's metrics (valid_acc first: inherited, recalibrated; then the
+    /// supernet's figures).
+    pub metrics: BTreeMap<String, f64>,
+    /// α after the search (methods that have it), row by row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<Vec<Vec<f64>>>,
+    pub epochs: Vec<EpochRecord>,
+    /// Set when a checkpoint of another run was found and not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_ignored: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from_epoch: Option<u32>,
+}
+
+/// The file of a finished search in its folder.
+pub const OUTCOME_FILE: &str = "outcome.json";
+/// Per-epoch records in the folder.
+pub const EPOCHS_FILE: &str = "epochs.jsonl";
+
+const TORCH_STREAM: u64 = 0x004f_4e45_5348_4f54; // "ONESHOT"
+const PATH_STREAM: u64 = 0x5041_5448; // "PATH"
+const VALID_STREAM: u64 = 0x0056_414c_4944; // "VALID"
+const SELECT_STREAM: u64 = 0x5345_4c45_4354; // "SELECT"
+/// The trust sample's seed: every method and seed is judged on the same cells.
+const TRUST_SEED: u64 = 0;
+
+/// The saved outcome of the search in `dir`, if it finished.
+pub fn finished(dir: &Path) -> Result<Option<Outcome>, OneShotError> {
+    let path = dir.join(OUTCOME_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| OneShotError::io(&path, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(OneShotError::io(&path, e)),
+    }
+}
+
+/// Runs the search, keeping its state in `dir` when given: a finished search's saved
+/// outcome is returned as it is; an unfinished one continues from its last epoch.
+/// `observer` sees each epoch as it ends.
+pub fn search(
+    inputs: &SearchInputs,
+    dir: Option<&Path>,
+    observer: &mut dyn FnMut(&EpochRecord),
+) -> Result<Outcome, OneShotError> {
+    if let Some(done) = dir.map(finished).transpose()?.flatten() {
+        return Ok(done);
+    }
+    let kind = method_kind(inputs.method).ok_or_else(|| OneShotError::Invalid {
+        key: "strategy.name".into(),
+        reason: format!("{:?} is not a one-shot method", inputs.method),
+    })?;
+    let s = inputs.settings;
+    s.validate(kind.name)?;
+    if inputs.space.name() != Nb201Space::NAME {
+        return Err(OneShotError::Invalid {
+            key: "space.name".into(),
+            reason: format!(
+                "{} searches the nb201 space; {} has no supernet yet",
+                kind.name,
+                inputs.space.name()
+            ),
+        });
+    }
+    let epochs = s.epochs.unwrap_or(kind.default_epochs);
+    let cfg = &inputs.train.training;
+    let _session = archer_train::torch_session(cfg.threads, Some(inputs.seed));
+    let device = archer_train::train::device(cfg.device)?;
+    let split = archer_train::split_data(inputs.train)?;
+    let train_set = Arc::new(if inputs.train.data_fraction < 1.0 {
+        split
+            .train
+            .fraction(inputs.train.data_fraction, inputs.seed)
+    } else {
+        split.train
+    });
+    let valid_set = Arc::new(split.valid);
+    let normalize = split.normalize;
+    archer_train::memory::reset_peak();
+    let net = Nb201Supernet::new(
+        inputs.space,
+        &SupernetConfig {
+            channels: s.channels,
+            depth: s.depth,
+            input: train_set.shape,
+            classes: train_set.classes as i64,
+        },
+        device,
+    )?;
+    let recipe = weight_recipe(s, cfg);
+    let mut sgd = Sgd::new(&net.vs, &recipe);
+    let mut method = (kind.build)(s, &net);
+    let table = match &s.trust {
+        Some(t) => Some(
+            Nb201Table::load(&t.table).map_err(|e| OneShotError::Invalid {
+                key: "strategy.trust.table".into(),
+                reason: e.to_string(),
+            })?,
+        ),
+        None => None,
+    };
+    let meta = RunMeta::new(kind.name, s, inputs.seed, inputs.space, epochs);
+    let (mut history, mut step, start_epoch, ignored) = match dir {
+        Some(d) => match checkpoint::load(d, &net, &mut sgd, method.as_mut(), &meta)? {
+            Resumed::Fresh => (Vec::new(), 0, 0, None),
+            Resumed::From(saved) => (saved.history, saved.step, saved.epoch, None),
+            Resumed::Ignored(why) => (Vec::new(), 0, 0, Some(why)),
+        },
+        None => (Vec::new(), 0, 0, None),
+    };
+    define_gradients(&net);
+    let started = Instant::now();
+    let batch = s.weights.batch_size;
+    let steps_per_epoch = (train_set.len() / batch).max(1) as u64;
+    let total = steps_per_epoch * u64::from(epochs);
+    for epoch in start_epoch + 1..=epochs {
+        let epoch_start = Instant::now();
+        tch::manual_seed(derive(inputs.seed ^ TORCH_STREAM, epoch));
+        let mut paths = Rng::derive(inputs.seed ^ PATH_STREAM, u64::from(epoch));
+        let loader = |set: &Arc<ImageSet>, seed: u64| {
+            BatchLoader::new(
+                set.clone(),
+                batch,
+                Some(seed),
+                cfg.augment.clone(),
+                normalize.clone(),
+                cfg.prefetch,
+                true,
+            )
+        };
+        let mut train_loader = loader(&train_set, epoch_seed(inputs.seed, epoch, 0));
+        let mut valid_pass = 0u64;
+        let mut valid_loader = loader(
+            &valid_set,
+            epoch_seed(inputs.seed ^ VALID_STREAM, epoch, valid_pass),
+        );
+        let warmup = epoch <= s.warmup_epochs;
+        let (mut train_sum, mut arch_sum, mut n) = (0.0, 0.0, 0u32);
+        let mut lr = recipe.lr;
+        for t in train_loader.by_ref() {
+            let v = match valid_loader.next() {
+                Some(v) => v,
+                None => {
+                    // The validation part ran out before the training part: a new pass.
+                    valid_pass += 1;
+                    valid_loader = loader(
+                        &valid_set,
+                        epoch_seed(inputs.seed ^ VALID_STREAM, epoch, valid_pass),
+                    );
+                    valid_loader.next().ok_or_else(|| {
+                        OneShotError::Setting("the validation part holds no batch".into())
+                    })?
+                }
+            };
+            lr = learning_rate(&recipe, step, 0, total);
+            let (tx, ty) = (t.images.to_device(device), t.labels.to_device(device));
+            let (vx, vy) = (v.images.to_device(device), v.labels.to_device(device));
+            let losses = method.step(Step {
+                net: &net,
+                space: inputs.space,
+                sgd: &mut sgd,
+                train: (&tx, &ty),
+                valid: (&vx, &vy),
+                lr,
+                grad_clip: recipe.grad_clip,
+                warmup,
+                epoch: epoch - 1,
+                epochs,
+                step,
+                rng: &mut paths,
+            })?;
+            train_sum += losses.weights;
+            arch_sum += losses.arch;
+            n += 1;
+            step += 1;
+            check_limits(inputs.train, kind.name, started, epoch)?;
+        }
+        drop(valid_loader);
+        train_loader.finish()?;
+        let genotype = method.preferred(&net);
+        let record = EpochRecord {
+            epoch,
+            epochs,
+            train_loss: train_sum / f64::from(n.max(1)),
+            arch_loss: (!warmup && arch_sum.is_finite()).then(|| arch_sum / f64::from(n.max(1))),
+            table_acc: genotype
+                .as_ref()
+                .and_then(|a| table_acc(table.as_ref(), a, Nb201Dataset::Cifar10)),
+            genotype: genotype.map(|a| inputs.space.format(&a)),
+            lr,
+            seconds: epoch_start.elapsed().as_secs_f64(),
+        };
+        history.push(record.clone());
+        if let Some(d) = dir {
+            checkpoint::save(d, &net, &sgd, method.as_ref(), &meta, epoch, step, &history)?;
+        }
+        observer(&record);
+    }
+    let search_seconds = started.elapsed().as_secs_f64();
+    let mut outcome = choose(
+        inputs,
+        &net,
+        method.as_mut(),
+        &train_set,
+        &valid_set,
+        &normalize,
+        table.as_ref(),
+        device,
+    )?;
+    let m = &mut outcome.metrics;
+    m.insert("search_seconds".into(), search_seconds);
+    m.insert(
+        "step_ms".into(),
+        1e3 * history.iter().map(|r| r.seconds).sum::<f64>() / (total.max(1) as f64),
+    );
+    if let Some(mib) = archer_train::memory::peak_rss_mib() {
+        m.insert("peak_rss_mib".into(), mib);
+    }
+    m.insert("supernet_params_m".into(), net.params() as f64 / 1e6);
+    outcome.epochs = history;
+    outcome.checkpoint_ignored = ignored;
+    outcome.resumed_from_epoch = (start_epoch > 0).then_some(start_epoch);
+    if let Some(d) = dir {
+        write_outcome(d, &outcome)?;
+    }
+    Ok(outcome)
+}
+
+/// Gives every weight a (zero) gradient, so that from the first step every weight takes
+/// its weight decay and momentum even on steps whose path does not use it, as the published
+/// single-path and GDAS code ran (PyTorch 1.x's `zero_grad` zero-filled every gradient). A
+/// weight's gradient otherwise comes into being at its first use, which a checkpoint
+/// cannot record: a resumed run would skip the weights its path has not used since the
+/// restart and drift from an uninterrupted one.
+fn define_gradients(net: &Nb201Supernet) {
+    let vars = net.vs.trainable_variables();
+    let Some(total) = vars.iter().map(|v| v.sum(v.kind())).reduce(|a, b| a + b) else {
+        return;
+    };
+    (total * 0.0).backward();
+    for mut v in vars {
+        v.zero_grad();
+    }
+}
+
+/// The weights' recipe as `archer-train`'s SGD takes it.
+fn weight_recipe(s: &OneShotSettings, cfg: &TrainConfig) -> TrainConfig {
+    let w = &s.weights;
+    TrainConfig {
+        lr: w.lr,
+        min_lr: w.min_lr,
+        momentum: w.momentum,
+        nesterov: w.nesterov,
+        weight_decay: w.weight_decay,
+        grad_clip: w.grad_clip,
+        batch_size: w.batch_size,
+        warmup_epochs: 0.0,
+        ..cfg.clone()
+    }
+}
+
+fn derive(seed: u64, epoch: u32) -> i64 {
+    (Rng::derive(seed, u64::from(epoch)).next_u64() & i64::MAX as u64) as i64
+}
+
+fn epoch_seed(seed: u64, epoch: u32, pass: u64) -> u64 {
+    Rng::derive(seed, (u64::from(epoch) << 20) | pass).next_u64()
+}
+
+fn check_limits(
+    t: &TrainSettings,
+    method: &str,
+    started: Instant,
+    epoch: u32,
+) -> Result<(), OneShotError> {
+    if let Some(limit_s) = t.time_limit_seconds {
+        let elapsed_s = started.elapsed().as_secs_f64();
+        if elapsed_s > limit_s {
+            return Err(OneShotError::TimeLimit {
+                method: method.into(),
+                limit_s,
+                elapsed_s,
+                epoch,
+            });
+        }
+    }
+    if let Some(limit_mb) = t.memory_limit_mb {
+        let rss_mb = archer_train::memory::resident_mb().unwrap_or(0);
+        if rss_mb > limit_mb {
+            return Err(OneShotError::MemoryLimit {
+                method: method.into(),
+                limit_mb,
+                rss_mb,
+                epoch,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn table_acc(table: Option<&Nb201Table>, arch: &Arch, dataset: Nb201Dataset) -> Option<f64> {
+    table?.record(arch, dataset).map(|r| r.test_acc)
+}
+
+/// The first `n` images of `set` in order, normalised, in batches of `batch`.
+fn fixed_batches(
+    set: &Arc<ImageSet>,
+    n: usize,
+    batch: usize,
+    normalize: &Normalize,
+    device: Device,
+) -> Vec<(Tensor, Tensor)> {
+    let n = n.min(set.len());
+    let indices: Vec<usize> = (0..n).collect();
+    let subset = Arc::new(set.subset(&indices));
+    BatchLoader::new(
+        subset,
+        batch,
+        None,
+        archer_eval::Augment::default(),
+        normalize.clone(),
+        2,
+        false,
+    )
+    .map(|b| (b.images.to_device(device), b.labels.to_device(device)))
+    .collect()
+}
+
+/// The architecture chosen, scored on the shared weights, and the supernet's trust.
+#[allow(clippy::too_many_arguments)]
+fn choose(
+    inputs: &SearchInputs,
+    net: &Nb201Supernet,
+    method: &mut dyn Method,
+    train: &Arc<ImageSet>,
+    valid: &Arc<ImageSet>,
+    normalize: &Normalize,
+    table: Option<&Nb201Table>,
+    device: Device,
+) -> Result<Outcome, OneShotError> {
+    let s = inputs.settings;
+    let batch = s.weights.batch_size.max(64);
+    let scoring = fixed_batches(valid, s.scoring.images, batch, normalize, device);
+    let recal_images = (s.scoring.recalibration_images > 0).then(|| {
+        let batches = fixed_batches(
+            train,
+            s.scoring.recalibration_images,
+            batch,
+            normalize,
+            device,
+        );
+        Tensor::cat(&batches.iter().map(|b| &b.0).collect::<Vec<_>>(), 0)
+    });
+    let recal = recal_images.as_ref();
+    let mut rng = Rng::derive(inputs.seed ^ SELECT_STREAM, 0);
+    let started = Instant::now();
+    let (arch, scored) = method.select(
+        net,
+        inputs.space,
+        &mut |a: &Arch| score(net, a, recal, &scoring),
+        &mut rng,
+    )?;
+    inputs
+        .space
+        .check(&arch)
+        .map_err(|e| OneShotError::Setting(format!("the derived architecture: {e}")))?;
+    let valid_acc = score(net, &arch, recal, &scoring)?;
+    let mut metrics = BTreeMap::new();
+    metrics.insert("valid_acc".to_string(), 100.0 * valid_acc);
+    metrics.insert(
+        "supernet_valid_acc_no_recal".to_string(),
+        100.0 * score(net, &arch, None, &scoring)?,
+    );
+    metrics.insert("selection_scored".to_string(), scored as f64);
+    metrics.insert(
+        "selection_seconds".to_string(),
+        started.elapsed().as_secs_f64(),
+    );
+    if let Some(table) = table {
+        for (key, dataset) in [
+            ("test_acc_cifar10", Nb201Dataset::Cifar10),
+            ("test_acc_cifar100", Nb201Dataset::Cifar100),
+            ("test_acc_imagenet16", Nb201Dataset::ImageNet16),
+        ] {
+            if let Some(acc) = table_acc(Some(table), &arch, dataset) {
+                metrics.insert(key.to_string(), acc);
+            }
+        }
+        let started = Instant::now();
+        let n = s.trust.as_ref().map_or(200, |t| t.sample);
+        let sample = stratified_sample(
+            table,
+            Nb201Dataset::Cifar10,
+            n,
+            &mut Rng::derive(TRUST_SEED, 0),
+        )?;
+        let truth: Vec<f64> = sample.iter().map(|(_, acc)| *acc).collect();
+        for (suffix, recal) in [("", recal), ("_no_recal", None)] {
+            let scores = sample
+                .iter()
+                .map(|(a, _)| score(net, a, recal, &scoring))
+                .collect::<Result<Vec<f64>, _>>()?;
+            let t = trust(&scores, &truth);
+            metrics.insert(format!("kendall_tau{suffix}"), t.kendall_tau);
+            metrics.insert(format!("spearman_rho{suffix}"), t.spearman_rho);
+            metrics.insert(format!("precision_top5{suffix}"), t.precision_top5);
+        }
+        metrics.insert("trust_cells".into(), n as f64);
+        metrics.insert("trust_seconds".into(), started.elapsed().as_secs_f64());
+    }
+    let alpha = method.preferred(net).map(|_| {
+        let a = net.alpha.to_kind(Kind::Double).to_device(Device::Cpu);
+        Vec::<Vec<f64>>::try_from(a).unwrap_or_default()
+    });
+    Ok(Outcome {
+        method: inputs.method.to_string(),
+        genotype: inputs.space.format(&arch),
+        arch,
+        metrics,
+        alpha,
+        epochs: Vec::new(),
+        checkpoint_ignored: None,
+        resumed_from_epoch: None,
+    })
+}
+
+fn write_outcome(dir: &Path, outcome: &Outcome) -> Result<(), OneShotError> {
+    let path = dir.join(OUTCOME_FILE);
+    let partial: PathBuf = dir.join(format!("{OUTCOME_FILE}.partial"));
+    let text = serde_json::to_string_pretty(outcome).map_err(|e| OneShotError::io(&path, e))?;
+    std::fs::write(&partial, text).map_err(|e| OneShotError::io(&partial, e))?;
+    std::fs::rename(&partial, &path).map_err(|e| OneShotError::io(&path, e))
+}

@@ -1,0 +1,303 @@
+//! The `[strategy]` settings of a one-shot method, as written in an experiment file. Every
+//! default is the published NAS-Bench-201 recipe (AutoDL-Projects): supernet C = 16, N = 5;
+//! weights by SGD with cosine 0.025 → 0.001, momentum 0.9 (Nesterov), weight decay 5e-4,
+//! gradient clipping 5, batch 64; α by Adam 3e-4, betas (0.5, 0.999), weight decay 1e-3.
+//! Smaller settings for CPU runs are written in the experiment, never hidden.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::OneShotError;
+
+/// A one-shot method's settings (`[strategy]` without `name`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OneShotSettings {
+    /// Epochs of supernet training (default: the method's published count).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<u32>,
+    /// First epochs that train the weights only (α untouched).
+    #[serde(default)]
+    pub warmup_epochs: u32,
+    /// The supernet's channels in its first stage (C).
+    #[serde(default = "default_channels")]
+    pub channels: i64,
+    /// The supernet's cells per stage (N).
+    #[serde(default = "default_depth")]
+    pub depth: usize,
+    #[serde(default)]
+    pub weights: WeightSettings,
+    #[serde(default)]
+    pub arch: ArchSettings,
+    /// GDAS: the Gumbel-softmax temperature falls linearly from `tau_max` to `tau_min`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau_max: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tau_min: Option<f64>,
+    /// RSPS: random architectures scored on the shared weights at the end (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidates: Option<usize>,
+    /// SPOS: the evolutionary search over paths on the frozen supernet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evolution: Option<EvolutionSettings>,
+    #[serde(default)]
+    pub scoring: ScoringSettings,
+    /// Supernet trust against a NAS-Bench-201 table (NB201 space only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<TrustSettings>,
+}
+
+fn default_channels() -> i64 {
+    16
+}
+fn default_depth() -> usize {
+    5
+}
+
+/// `[strategy.weights]`: the supernet weights' optimiser.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WeightSettings {
+    pub lr: f64,
+    pub min_lr: f64,
+    pub momentum: f64,
+    pub nesterov: bool,
+    pub weight_decay: f64,
+    /// Gradient-norm clipping (0: none).
+    pub grad_clip: f64,
+    pub batch_size: usize,
+}
+
+impl Default for WeightSettings {
+    fn default() -> Self {
+        WeightSettings {
+            lr: 0.025,
+            min_lr: 0.001,
+            momentum: 0.9,
+            nesterov: true,
+            weight_decay: 5e-4,
+            grad_clip: 5.0,
+            batch_size: 64,
+        }
+    }
+}
+
+/// `[strategy.arch]`: α's optimiser (Adam).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArchSettings {
+    pub lr: f64,
+    pub betas: [f64; 2],
+    pub weight_decay: f64,
+}
+
+impl Default for ArchSettings {
+    fn default() -> Self {
+        ArchSettings {
+            lr: 3e-4,
+            betas: [0.5, 0.999],
+            weight_decay: 1e-3,
+        }
+    }
+}
+
+/// `[strategy.evolution]` (SPOS): a random population, then each generation's `top_k` are the
+/// parents of `mutations` mutants and `crossovers` children (SPOS: 50, 20 generations, 10,
+/// 25, 25).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvolutionSettings {
+    pub population: usize,
+    pub generations: usize,
+    pub top_k: usize,
+    pub mutations: usize,
+    pub crossovers: usize,
+}
+
+impl Default for EvolutionSettings {
+    fn default() -> Self {
+        EvolutionSettings {
+            population: 50,
+            generations: 20,
+            top_k: 10,
+            mutations: 25,
+            crossovers: 25,
+        }
+    }
+}
+
+/// `[strategy.scoring]`: how a sub-network is scored on the shared weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScoringSettings {
+    /// Batch norms recalibrated on this many training images under the sub-network before
+    /// it is scored (SPOS); 0 scores with the supernet's running statistics.
+    pub recalibration_images: usize,
+    /// Validation images each sub-network is scored on (at most the validation part).
+    pub images: usize,
+}
+
+impl Default for ScoringSettings {
+    fn default() -> Self {
+        ScoringSettings {
+            recalibration_images: 512,
+            images: 1024,
+        }
+    }
+}
+
+/// `[strategy.trust]`: rank a stratified sample of NB201 cells on the shared weights and
+/// compare with the table's CIFAR-10 test accuracy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustSettings {
+    /// The NAS-Bench-201 results table (`nb201_results.csv.gz`); a relative path is taken
+    /// from the experiment file's folder.
+    pub table: PathBuf,
+    /// Cells in the sample (at least 20).
+    #[serde(default = "default_sample")]
+    pub sample: usize,
+}
+
+fn default_sample() -> usize {
+    200
+}
+
+fn invalid(key: &str, reason: impl Into<String>) -> OneShotError {
+    OneShotError::Invalid {
+        key: format!("strategy.{key}"),
+        reason: reason.into(),
+    }
+}
+
+impl OneShotSettings {
+    /// Parses `[strategy]`'s settings (without `name`); an unknown key is named.
+    pub fn parse(
+        settings: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, OneShotError> {
+        serde_json::from_value(serde_json::Value::Object(settings.clone()))
+            .map_err(|e| invalid("", e.to_string()).with_key_from_message())
+    }
+
+    /// Checks every setting for `method` (a registered name): a key that another method
+    /// uses is refused, as is any value that cannot work.
+    pub fn validate(&self, method: &str) -> Result<(), OneShotError> {
+        if self.epochs == Some(0) {
+            return Err(invalid("epochs", "must be at least 1"));
+        }
+        if self.channels < 1 || self.depth < 1 {
+            return Err(invalid(
+                "channels",
+                format!(
+                    "channels = {} and depth = {} must each be at least 1",
+                    self.channels, self.depth
+                ),
+            ));
+        }
+        let w = &self.weights;
+        if !(w.lr > 0.0 && w.min_lr >= 0.0 && w.min_lr <= w.lr) {
+            return Err(invalid("weights.lr", "needs 0 <= min_lr <= lr and lr > 0"));
+        }
+        if !(0.0..1.0).contains(&w.momentum) || w.weight_decay < 0.0 || w.grad_clip < 0.0 {
+            return Err(invalid(
+                "weights",
+                "momentum in [0, 1), weight_decay and grad_clip at least 0",
+            ));
+        }
+        if w.batch_size == 0 {
+            return Err(invalid("weights.batch_size", "must be at least 1"));
+        }
+        let a = &self.arch;
+        if !(a.lr > 0.0 && a.weight_decay >= 0.0 && a.betas.iter().all(|b| (0.0..1.0).contains(b)))
+        {
+            return Err(invalid(
+                "arch",
+                "lr > 0, weight_decay >= 0 and betas in [0, 1)",
+            ));
+        }
+        let uses_tau = method == "gdas";
+        if !uses_tau && (self.tau_max.is_some() || self.tau_min.is_some()) {
+            return Err(invalid(
+                "tau_max",
+                format!("is a gdas setting; {method} has no temperature"),
+            ));
+        }
+        let (tau_max, tau_min) = self.tau();
+        if uses_tau && !(tau_min > 0.0 && tau_min <= tau_max) {
+            return Err(invalid(
+                "tau_min",
+                format!("{tau_min}; must be in (0, tau_max = {tau_max}]"),
+            ));
+        }
+        if method != "rsps" && self.candidates.is_some() {
+            return Err(invalid(
+                "candidates",
+                format!("is an rsps setting, not {method}'s"),
+            ));
+        }
+        if method != "spos" && self.evolution.is_some() {
+            return Err(invalid(
+                "evolution",
+                format!("is an spos setting, not {method}'s"),
+            ));
+        }
+        let e = self.evolution();
+        if e.population == 0 || e.top_k == 0 {
+            return Err(invalid(
+                "evolution",
+                "population and top_k must be at least 1",
+            ));
+        }
+        if self.candidates == Some(0) {
+            return Err(invalid("candidates", "must be at least 1"));
+        }
+        if self.scoring.images == 0 {
+            return Err(invalid("scoring.images", "must be at least 1"));
+        }
+        if let Some(t) = &self.trust {
+            if t.sample < 20 {
+                return Err(invalid(
+                    "trust.sample",
+                    format!("{}; must be at least 20", t.sample),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// GDAS's temperatures `(tau_max, tau_min)` (defaults 10 and 0.1).
+    pub fn tau(&self) -> (f64, f64) {
+        (self.tau_max.unwrap_or(10.0), self.tau_min.unwrap_or(0.1))
+    }
+
+    /// SPOS's evolution (defaults: SPOS's).
+    pub fn evolution(&self) -> EvolutionSettings {
+        self.evolution.clone().unwrap_or_default()
+    }
+
+    /// RSPS's candidates (default 100).
+    pub fn candidates(&self) -> usize {
+        self.candidates.unwrap_or(100)
+    }
+}
+
+impl OneShotError {
+    /// serde names an unknown key only in its message: lift it into the key.
+    fn with_key_from_message(self) -> Self {
+        match self {
+            OneShotError::Invalid { key, reason } => {
+                let named = reason
+                    .split('`')
+                    .nth(1)
+                    .filter(|_| reason.starts_with("unknown field"))
+                    .map(|k| format!("strategy.{k}"));
+                OneShotError::Invalid {
+                    key: named.unwrap_or_else(|| key.trim_end_matches('.').to_string()),
+                    reason,
+                }
+            }
+            other => other,
+        }
+    }
+}
