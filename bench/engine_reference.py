@@ -205,13 +205,16 @@ DARTS_V2_REDUCE = [("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2)
 NB201_11472 = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
 
 
-def median_ms(fn, repeats, warmup):
+def median_ms(fn, repeats, warmup, sync=lambda: None):
+    """Median milliseconds of `repeats` calls after `warmup`; `sync` waits for the device."""
     for _ in range(warmup):
         fn()
+    sync()
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
         fn()
+        sync()
         times.append((time.perf_counter() - t) * 1e3)
     return statistics.median(times)
 

@@ -27,16 +27,14 @@ Two ways of writing each step are timed:
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from engine_reference import NB201_EDGES, Nb201Reduction  # noqa: E402
+from engine_reference import NB201_EDGES, Nb201Reduction, median_ms  # noqa: E402
 
 OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 
@@ -188,19 +186,6 @@ class Search:
         self.net.eval()
         with torch.no_grad():
             self.net(self.train[0][:1], soft_mix(self.net.alpha))
-
-
-def median_ms(fn, repeats, warmup, sync):
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(times)
 
 
 def parse_size(s):

@@ -1,6 +1,6 @@
 //! `archer bench engine`: Archer's training engine against PyTorch on the same networks.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use archer_train::engine_bench::{self, EngineBenchConfig};
@@ -40,6 +40,32 @@ pub struct EngineArgs {
     json: bool,
 }
 
+/// The Python that runs a bench's PyTorch reference `script`: `given`, else the environment
+/// this archer was built against; `None` with `no_reference`. A usage error when there is
+/// none, or the script is missing.
+pub fn reference_python(
+    given: Option<PathBuf>,
+    no_reference: bool,
+    script: &Path,
+) -> Result<Option<PathBuf>> {
+    if no_reference {
+        return Ok(None);
+    }
+    let python = given.or_else(engine_bench::linked_python).ok_or_else(|| {
+        UsageError(
+            "no Python with torch found: pass --reference-python PATH or --no-reference".into(),
+        )
+    })?;
+    if !script.is_file() {
+        return Err(UsageError(format!(
+            "{}: reference script not found (run from the repository root or pass --script)",
+            script.display()
+        ))
+        .into());
+    }
+    Ok(Some(python))
+}
+
 pub fn run(args: EngineArgs) -> Result<()> {
     let cfg = EngineBenchConfig {
         rounds: args.rounds.max(1),
@@ -49,27 +75,7 @@ pub fn run(args: EngineArgs) -> Result<()> {
         train_batch: args.train_batch.max(1),
         forward_batch: args.forward_batch.max(1),
     };
-    let python = if args.no_reference {
-        None
-    } else {
-        Some(
-            args.reference_python
-                .or_else(engine_bench::linked_python)
-                .ok_or_else(|| {
-                    UsageError(
-                        "no Python with torch found: pass --reference-python PATH or --no-reference"
-                            .into(),
-                    )
-                })?,
-        )
-    };
-    if python.is_some() && !args.script.is_file() {
-        return Err(UsageError(format!(
-            "{}: reference script not found (run from the repository root or pass --script)",
-            args.script.display()
-        ))
-        .into());
-    }
+    let python = reference_python(args.reference_python, args.no_reference, &args.script)?;
     let rows = engine_bench::run(&cfg, python.as_deref(), &args.script).context("bench engine")?;
     if args.json {
         return Ok(say(serde_json::to_string_pretty(&serde_json::json!({

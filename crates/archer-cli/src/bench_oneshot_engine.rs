@@ -63,27 +63,11 @@ pub fn run(args: OneshotEngineArgs) -> Result<()> {
         warmup: args.warmup,
         batch: args.batch.max(1),
     };
-    let python = if args.no_reference {
-        None
-    } else {
-        Some(
-            args.reference_python
-                .or_else(archer_train::engine_bench::linked_python)
-                .ok_or_else(|| {
-                    UsageError(
-                        "no Python with torch found: pass --reference-python PATH or --no-reference"
-                            .into(),
-                    )
-                })?,
-        )
-    };
-    if python.is_some() && !args.script.is_file() {
-        return Err(UsageError(format!(
-            "{}: reference script not found (run from the repository root or pass --script)",
-            args.script.display()
-        ))
-        .into());
-    }
+    let python = crate::bench_engine::reference_python(
+        args.reference_python,
+        args.no_reference,
+        &args.script,
+    )?;
     let (rows, about) =
         engine_bench::run(&cfg, python.as_deref(), &args.script).context("bench oneshot-engine")?;
     if args.json {

@@ -5,18 +5,9 @@
 #![cfg(feature = "train")]
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 mod common;
-use common::{archer, repo};
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::{archer, only_trial, output_text as text, repo, search_or_resume};
 
 fn json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -39,31 +30,6 @@ fn example(dir: &Path, edits: &[(&str, &str)]) -> std::path::PathBuf {
     file
 }
 
-/// The study's only trial, as exported in `trials.jsonl`.
-fn only_trial(out: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(out.join("trials.jsonl")).unwrap();
-    let trials: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(trials.len(), 1, "{text}");
-    trials.into_iter().next().unwrap()
-}
-
-fn search_command(file: &Path, out: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_archer"));
-    c.args([
-        "search",
-        file.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-        "-q",
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
-    c
-}
-
 #[test]
 fn the_gdas_example_records_the_supernets_cell_and_retrains_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -73,7 +39,7 @@ fn the_gdas_example_records_the_supernets_cell_and_retrains_it() {
         &[("[retrain]\nepochs = 2", "[retrain]\nepochs = 1")],
     );
     let out = dir.path().join("run");
-    let o = search_command(&file, &out).output().unwrap();
+    let o = search_or_resume(&file, &out).output().unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let outcome = json(&out.join("oneshot/outcome.json"));
     let trial = &only_trial(&out);
@@ -126,12 +92,12 @@ fn a_one_shot_search_killed_mid_training_resumes_to_the_same_alpha_and_cell() {
         ],
     );
     let reference = dir.path().join("reference");
-    let o = search_command(&file, &reference).output().unwrap();
+    let o = search_or_resume(&file, &reference).output().unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let want = json(&reference.join("oneshot/outcome.json"));
 
     let killed = dir.path().join("killed");
-    let mut child = search_command(&file, &killed).spawn().unwrap();
+    let mut child = search_or_resume(&file, &killed).spawn().unwrap();
     let state = killed.join("oneshot/state.json");
     let epoch = || {
         std::fs::read_to_string(&state)
@@ -204,7 +170,7 @@ fn bad_one_shot_settings_are_refused_by_key() {
     ] {
         let file = example(dir.path(), &edits);
         let out = dir.path().join("never");
-        let o = search_command(&file, &out).output().unwrap();
+        let o = search_or_resume(&file, &out).output().unwrap();
         assert!(!o.status.success(), "{edits:?} was accepted");
         let said = text(&o);
         assert!(

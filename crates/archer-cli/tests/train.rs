@@ -7,15 +7,7 @@
 use std::process::Output;
 
 mod common;
-use common::{archer, count_rows, repo};
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::{archer, count_rows, only_trial, output_text as text, repo};
 
 /// A small real search: 3 chain networks, each trained for one epoch on 5 % of the subset.
 /// `archer search FILE --output OUT --quiet`, run in `cwd`.
@@ -198,17 +190,6 @@ fn bad_training_settings_get_clear_errors() {
 /// Epoch reports of trial 0 in the folder's store so far (0 before it exists).
 fn reports(dir: &std::path::Path) -> usize {
     count_rows(dir, "SELECT COUNT(*) FROM trial_values WHERE number = 0")
-}
-
-/// The only trial of a finished one-trial search, from its export.
-fn only_trial(dir: &std::path::Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(dir.join("trials.jsonl")).unwrap();
-    let trials: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(trials.len(), 1, "{text}");
-    trials[0].clone()
 }
 
 #[test]

@@ -3,7 +3,6 @@
 //! supernet written in plain PyTorch.
 
 use std::path::Path;
-use std::process::Command;
 
 use archer_eval::TrainConfig;
 use archer_space::Nb201Space;
@@ -202,28 +201,20 @@ pub fn time_pytorch(
     device: &str,
 ) -> Result<(Vec<SupernetTiming>, serde_json::Value), OneShotError> {
     let sizes: Vec<String> = cfg.sizes.iter().map(|&s| size_name(s)).collect();
-    let output = Command::new(python)
-        .arg(script)
-        .args(["--threads", &cfg.threads.to_string()])
-        .args(["--repeats", &cfg.repeats.to_string()])
-        .args(["--warmup", &cfg.warmup.to_string()])
-        .args(["--batch", &cfg.batch.to_string()])
-        .args(["--sizes", &sizes.join(",")])
-        .args(["--device", device])
-        .output()
-        .map_err(|e| OneShotError::Reference(format!("{} could not run: {e}", python.display())))?;
-    if !output.status.success() {
-        return Err(OneShotError::Reference(format!(
-            "{} failed with {}: {}",
-            script.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
-    }
-    let text = String::from_utf8_lossy(&output.stdout);
-    let v: serde_json::Value = serde_json::from_str(text.trim()).map_err(|e| {
-        OneShotError::Reference(format!("the script printed no JSON ({e}): {text}"))
-    })?;
+    let args = [
+        ("--threads", cfg.threads.to_string()),
+        ("--repeats", cfg.repeats.to_string()),
+        ("--warmup", cfg.warmup.to_string()),
+        ("--batch", cfg.batch.to_string()),
+        ("--sizes", sizes.join(",")),
+        ("--device", device.to_string()),
+    ]
+    .into_iter()
+    .flat_map(|(k, v)| [k.to_string(), v])
+    .collect::<Vec<_>>();
+    let v = archer_train::engine_bench::run_reference(python, script, &args)
+        .map_err(OneShotError::Reference)?;
+    let text = v.to_string();
     let bad = |what: String| OneShotError::Reference(format!("the script's JSON {what}: {text}"));
     let nets = v["supernets"]
         .as_object()

@@ -31,7 +31,7 @@ pub mod trust;
 pub use adam::Adam;
 pub use bn::SearchBn;
 pub use error::OneShotError;
-pub use method::{method_kind, Method, MethodKind, Scorer, Step, METHODS};
+pub use method::{method_for, method_kind, Method, MethodKind, Scorer, Step, METHODS};
 pub use methods::spos::evolve;
 pub use mixed::{gdas_weights, MixedEdge, Mixing, Nb201Candidate};
 pub use nb201::{Nb201Supernet, SupernetConfig};
@@ -50,19 +50,7 @@ pub fn check(
     settings: &serde_json::Map<String, serde_json::Value>,
     space: &str,
 ) -> Result<OneShotSettings, OneShotError> {
-    let kind = method_kind(name).ok_or_else(|| OneShotError::Invalid {
-        key: "strategy.name".into(),
-        reason: format!("{name:?} is not a one-shot method"),
-    })?;
-    if space != archer_space::Nb201Space::NAME {
-        return Err(OneShotError::Invalid {
-            key: "strategy.name".into(),
-            reason: format!(
-                "{:?} searches nb201; {space} has no supernet yet",
-                kind.name
-            ),
-        });
-    }
+    let kind = method_for(name, space)?;
     let s = OneShotSettings::parse(settings)?;
     s.validate(kind.name)?;
     if let Some(t) = &s.trust {

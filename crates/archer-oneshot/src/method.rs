@@ -91,3 +91,18 @@ pub static METHODS: &[&MethodKind] = &[
 pub fn method_kind(name: &str) -> Option<&'static MethodKind> {
     METHODS.iter().copied().find(|m| m.name == name)
 }
+
+/// The method `name` for the space named `space`, or why it cannot search it.
+pub fn method_for(name: &str, space: &str) -> Result<&'static MethodKind, OneShotError> {
+    let kind = method_kind(name).ok_or_else(|| OneShotError::Invalid {
+        key: "strategy.name".into(),
+        reason: format!("{name:?} is not a one-shot method"),
+    })?;
+    if space != archer_space::Nb201Space::NAME {
+        return Err(OneShotError::Invalid {
+            key: "strategy.name".into(),
+            reason: format!("{name:?} searches nb201; {space} has no supernet yet"),
+        });
+    }
+    Ok(kind)
+}

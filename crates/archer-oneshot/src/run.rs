@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use archer_eval::{Nb201Dataset, Nb201Table, TrainConfig, TrainSettings};
 use archer_rng::Rng;
-use archer_space::{Arch, Nb201Space, SearchSpace};
+use archer_space::{Arch, SearchSpace};
 use archer_train::data::{BatchLoader, ImageSet, Normalize};
 use archer_train::sgd::Sgd;
 use archer_train::train::learning_rate;
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use crate::checkpoint::{self, Resumed, RunMeta};
-use crate::method::{method_kind, Method, Step};
+use crate::method::{method_for, Method, Step};
 use crate::score::score;
 use crate::trust::{stratified_sample, trust};
 use crate::{Nb201Supernet, OneShotError, OneShotSettings, SupernetConfig};
@@ -112,22 +112,9 @@ pub fn search(
     if let Some(done) = dir.map(finished).transpose()?.flatten() {
         return Ok(done);
     }
-    let kind = method_kind(inputs.method).ok_or_else(|| OneShotError::Invalid {
-        key: "strategy.name".into(),
-        reason: format!("{:?} is not a one-shot method", inputs.method),
-    })?;
+    let kind = method_for(inputs.method, inputs.space.name())?;
     let s = inputs.settings;
     s.validate(kind.name)?;
-    if inputs.space.name() != Nb201Space::NAME {
-        return Err(OneShotError::Invalid {
-            key: "space.name".into(),
-            reason: format!(
-                "{} searches the nb201 space; {} has no supernet yet",
-                kind.name,
-                inputs.space.name()
-            ),
-        });
-    }
     let epochs = s.epochs.unwrap_or(kind.default_epochs);
     let cfg = &inputs.train.training;
     let _session = archer_train::torch_session(cfg.threads, Some(inputs.seed));
@@ -174,7 +161,6 @@ pub fn search(
         },
         None => (Vec::new(), 0, 0, None),
     };
-    define_gradients(&net);
     let started = Instant::now();
     let batch = s.weights.batch_size;
     let steps_per_epoch = (train_set.len() / batch).max(1) as u64;
@@ -201,7 +187,8 @@ pub fn search(
             epoch_seed(inputs.seed ^ VALID_STREAM, epoch, valid_pass),
         );
         let warmup = epoch <= s.warmup_epochs;
-        let (mut train_sum, mut arch_sum, mut n) = (0.0, 0.0, 0u32);
+        let (mut train_sum, mut n) = (0.0, 0u32);
+        let (mut arch_sum, mut arch_n) = (0.0, 0u32);
         let mut lr = recipe.lr;
         for t in train_loader.by_ref() {
             let v = match valid_loader.next() {
@@ -236,7 +223,10 @@ pub fn search(
                 rng: &mut paths,
             })?;
             train_sum += losses.weights;
-            arch_sum += losses.arch;
+            if let Some(a) = losses.arch {
+                arch_sum += a;
+                arch_n += 1;
+            }
             n += 1;
             step += 1;
             check_limits(inputs.train, kind.name, started, epoch)?;
@@ -248,7 +238,7 @@ pub fn search(
             epoch,
             epochs,
             train_loss: train_sum / f64::from(n.max(1)),
-            arch_loss: (!warmup && arch_sum.is_finite()).then(|| arch_sum / f64::from(n.max(1))),
+            arch_loss: (arch_n > 0).then(|| arch_sum / f64::from(arch_n)),
             table_acc: genotype
                 .as_ref()
                 .and_then(|a| table_acc(table.as_ref(), a, Nb201Dataset::Cifar10)),
@@ -290,23 +280,6 @@ pub fn search(
         write_outcome(d, &outcome)?;
     }
     Ok(outcome)
-}
-
-/// Gives every weight a (zero) gradient, so that from the first step every weight takes
-/// its weight decay and momentum even on steps whose path does not use it, as the published
-/// single-path and GDAS code ran (PyTorch 1.x's `zero_grad` zero-filled every gradient). A
-/// weight's gradient otherwise comes into being at its first use, which a checkpoint
-/// cannot record: a resumed run would skip the weights its path has not used since the
-/// restart and drift from an uninterrupted one.
-fn define_gradients(net: &Nb201Supernet) {
-    let vars = net.vs.trainable_variables();
-    let Some(total) = vars.iter().map(|v| v.sum(v.kind())).reduce(|a, b| a + b) else {
-        return;
-    };
-    (total * 0.0).backward();
-    for mut v in vars {
-        v.zero_grad();
-    }
 }
 
 /// The weights' recipe as `archer-train`'s SGD takes it.
@@ -405,7 +378,7 @@ fn choose(
     device: Device,
 ) -> Result<Outcome, OneShotError> {
     let s = inputs.settings;
-    let batch = s.weights.batch_size.max(64);
+    let batch = inputs.train.training.eval_batch_size;
     let scoring = fixed_batches(valid, s.scoring.images, batch, normalize, device);
     let recal_images = (s.scoring.recalibration_images > 0).then(|| {
         let batches = fixed_batches(

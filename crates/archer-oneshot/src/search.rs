@@ -13,10 +13,21 @@ pub type Batch<'a> = (&'a Tensor, &'a Tensor);
 /// The losses of one search step.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StepLosses {
-    /// The α-step's validation loss.
-    pub arch: f64,
+    /// The α-step's validation loss (`None`: the step had none, as in warm-up and for
+    /// single-path methods).
+    pub arch: Option<f64>,
     /// The w-step's training loss.
     pub weights: f64,
+}
+
+impl StepLosses {
+    /// A step that trained the weights only.
+    pub fn weights_only(weights: f64) -> Self {
+        StepLosses {
+            arch: None,
+            weights,
+        }
+    }
 }
 
 fn finite(which: &'static str, loss: &Tensor, step: u64) -> Result<f64, OneShotError> {
@@ -66,7 +77,10 @@ pub fn darts_step(
     let arch = finite("architecture", &arch_loss, step)?;
     arch_step(net, adam, &arch_loss);
     let weights = fixed_alpha_weight_step(net, sgd, train, lr, grad_clip, step)?;
-    Ok(StepLosses { arch, weights })
+    Ok(StepLosses {
+        arch: Some(arch),
+        weights,
+    })
 }
 
 /// The weights' step of both DARTS orders: `train` with every edge mixed by `softmax(α)`, α
@@ -155,7 +169,10 @@ pub fn gdas_step(
     let arch_loss = gdas_loss(net, valid, &hard, &chosen);
     let arch = finite("architecture", &arch_loss, step)?;
     arch_step(net, adam, &arch_loss);
-    Ok(StepLosses { arch, weights: w })
+    Ok(StepLosses {
+        arch: Some(arch),
+        weights: w,
+    })
 }
 
 /// GDAS's temperature at `epoch` of `epochs`: linear from `tau_max` down to `tau_min`.
@@ -298,5 +315,8 @@ pub fn darts2_step(
     let hvp = hessian_vector_alpha(net, train, &grads, DARTS_EPSILON);
     adam.step(&net.alpha, &(d_alpha - hvp * lr));
     let weights = fixed_alpha_weight_step(net, sgd, train, lr, grad_clip, step)?;
-    Ok(StepLosses { arch, weights })
+    Ok(StepLosses {
+        arch: Some(arch),
+        weights,
+    })
 }

@@ -172,12 +172,19 @@ fn invalid(key: &str, reason: impl Into<String>) -> OneShotError {
 }
 
 impl OneShotSettings {
-    /// Parses `[strategy]`'s settings (without `name`); an unknown key is named.
+    /// Parses `[strategy]`'s settings (without `name`); an unknown key is named in the error's
+    /// key (`strategy.layers`).
     pub fn parse(
         settings: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<Self, OneShotError> {
-        serde_json::from_value(serde_json::Value::Object(settings.clone()))
-            .map_err(|e| invalid("", e.to_string()).with_key_from_message())
+        serde_json::from_value(serde_json::Value::Object(settings.clone())).map_err(|e| {
+            let reason = e.to_string();
+            let key = reason
+                .strip_prefix("unknown field `")
+                .and_then(|rest| rest.split('`').next())
+                .map_or_else(|| "strategy".to_string(), |k| format!("strategy.{k}"));
+            OneShotError::Invalid { key, reason }
+        })
     }
 
     /// Checks every setting for `method` (a registered name): a key that another method
@@ -279,25 +286,5 @@ impl OneShotSettings {
     /// RSPS's candidates (default 100).
     pub fn candidates(&self) -> usize {
         self.candidates.unwrap_or(100)
-    }
-}
-
-impl OneShotError {
-    /// serde names an unknown key only in its message: lift it into the key.
-    fn with_key_from_message(self) -> Self {
-        match self {
-            OneShotError::Invalid { key, reason } => {
-                let named = reason
-                    .split('`')
-                    .nth(1)
-                    .filter(|_| reason.starts_with("unknown field"))
-                    .map(|k| format!("strategy.{k}"));
-                OneShotError::Invalid {
-                    key: named.unwrap_or_else(|| key.trim_end_matches('.').to_string()),
-                    reason,
-                }
-            }
-            other => other,
-        }
     }
 }

@@ -133,11 +133,12 @@ mod phase {
         if !super::is_oneshot(&config.strategy.name) {
             return Ok(());
         }
+        // The trial is stored finished at once (`Study::record_evaluated`).
         let recorded = study
             .history
             .trials()
             .iter()
-            .any(|t| t.attrs.contains_key(ONESHOT_ATTR) && t.state.is_finished());
+            .any(|t| t.attrs.contains_key(ONESHOT_ATTR));
         if recorded {
             return Ok(());
         }

@@ -163,35 +163,49 @@ pub fn linked_python() -> Option<PathBuf> {
     python.is_file().then_some(python)
 }
 
+/// Runs a reference script (`python script args…`) and returns the JSON object it prints;
+/// the error says why it failed or what it printed instead.
+pub fn run_reference(
+    python: &Path,
+    script: &Path,
+    args: &[String],
+) -> Result<serde_json::Value, String> {
+    let output = Command::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{} could not run: {e}", python.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "the reference script {} failed with {}: {}",
+            script.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(text.trim())
+        .map_err(|e| format!("the reference script printed no JSON ({e}): {text}"))
+}
+
 /// Runs the reference script with `python`: its timings.
 pub fn time_pytorch(
     python: &Path,
     script: &Path,
     cfg: &EngineBenchConfig,
 ) -> Result<Vec<Timing>, TrainError> {
-    let output = Command::new(python)
-        .arg(script)
-        .args(["--threads", &cfg.threads.to_string()])
-        .args(["--repeats", &cfg.repeats.to_string()])
-        .args(["--warmup", &cfg.warmup.to_string()])
-        .args(["--train-batch", &cfg.train_batch.to_string()])
-        .args(["--forward-batch", &cfg.forward_batch.to_string()])
-        .output()
-        .map_err(|e| TrainError::io(python, e))?;
-    if !output.status.success() {
-        return Err(TrainError::Export(format!(
-            "the reference script {} failed with {}: {}",
-            script.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
-    }
-    let text = String::from_utf8_lossy(&output.stdout);
-    let v: serde_json::Value = serde_json::from_str(text.trim()).map_err(|e| {
-        TrainError::Export(format!(
-            "the reference script printed no JSON ({e}): {text}"
-        ))
-    })?;
+    let args = [
+        ("--threads", cfg.threads.to_string()),
+        ("--repeats", cfg.repeats.to_string()),
+        ("--warmup", cfg.warmup.to_string()),
+        ("--train-batch", cfg.train_batch.to_string()),
+        ("--forward-batch", cfg.forward_batch.to_string()),
+    ]
+    .into_iter()
+    .flat_map(|(k, v)| [k.to_string(), v])
+    .collect::<Vec<_>>();
+    let v = run_reference(python, script, &args).map_err(TrainError::Export)?;
+    let text = v.to_string();
     let bad =
         |what: String| TrainError::Export(format!("the reference script's JSON {what}: {text}"));
     let nets = v["networks"]

@@ -2,7 +2,8 @@
 //! buffer per parameter) can be saved in a checkpoint and loaded back: libtorch's optimizer,
 //! as tch exposes it, keeps that state out of reach. The update is PyTorch's:
 //! `g = ∇ + wd·p`; `b = g` at the first step, else `b = μ·b + g`; `g = g + μ·b` (Nesterov)
-//! or `g = b`; `p = p − lr·g`.
+//! or `g = b`; `p = p − lr·g`. Every parameter steps every time, also one the step's loss did
+//! not use (its gradient is 0), as under PyTorch 1.x's zero-filled `zero_grad`.
 
 use std::collections::HashMap;
 
@@ -21,6 +22,19 @@ pub struct Sgd {
     nesterov: bool,
 }
 
+/// Gives every parameter a zero gradient. Without it a gradient comes into being at the
+/// parameter's first use, and `step` skips a parameter until then: state that no checkpoint
+/// holds, so a run resumed from one (weight-sharing supernets, whose steps each use a few
+/// paths) would skip parameters an uninterrupted run steps.
+fn define_gradients(params: &[Tensor]) {
+    tch::with_grad(|| {
+        let Some(total) = params.iter().map(|p| p.sum(p.kind())).reduce(|a, b| a + b) else {
+            return;
+        };
+        (total * 0.0).backward();
+    });
+}
+
 /// The prefix of a momentum buffer's name in a checkpoint.
 pub const MOMENTUM_PREFIX: &str = "momentum.";
 
@@ -34,6 +48,7 @@ impl Sgd {
             .collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         let (names, params): (Vec<String>, Vec<Tensor>) = vars.into_iter().unzip();
+        define_gradients(&params);
         let buffers = params.iter().map(|_| None).collect();
         Sgd {
             names,

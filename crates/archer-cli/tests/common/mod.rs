@@ -14,6 +14,26 @@ pub fn repo() -> PathBuf {
         .unwrap()
 }
 
+/// A finished command's stdout and stderr, for assertion messages.
+pub fn output_text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The only trial of a finished one-trial search, from its export.
+pub fn only_trial(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("trials.jsonl")).unwrap();
+    let trials: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(trials.len(), 1, "{text}");
+    trials[0].clone()
+}
+
 /// Runs the `archer` binary in `cwd` and waits for it.
 pub fn archer(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_archer"))

@@ -48,10 +48,7 @@ impl Method for Darts {
     fn step(&mut self, s: Step) -> Result<StepLosses, OneShotError> {
         if s.warmup {
             let w = fixed_alpha_weight_step(s.net, s.sgd, s.train, s.lr, s.grad_clip, s.step)?;
-            return Ok(StepLosses {
-                arch: f64::NAN,
-                weights: w,
-            });
+            return Ok(StepLosses::weights_only(w));
         }
         if self.second_order {
             darts2_step(

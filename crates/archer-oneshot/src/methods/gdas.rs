@@ -42,10 +42,7 @@ impl Method for Gdas {
         let tau = gdas_tau(s.epoch, s.epochs, self.tau_max, self.tau_min);
         if s.warmup {
             let w = gdas_weight_step(s.net, s.sgd, s.train, tau, s.lr, s.grad_clip, s.step)?;
-            return Ok(StepLosses {
-                arch: f64::NAN,
-                weights: w,
-            });
+            return Ok(StepLosses::weights_only(w));
         }
         gdas_step(
             s.net,

@@ -21,10 +21,7 @@ pub(crate) fn uniform_path_step(s: Step) -> Result<StepLosses, OneShotError> {
         .sample(s.rng)
         .map_err(|e| OneShotError::Setting(e.to_string()))?;
     let w = single_path_step(s.net, s.sgd, s.train, &arch, s.lr, s.grad_clip, s.step)?;
-    Ok(StepLosses {
-        arch: f64::NAN,
-        weights: w,
-    })
+    Ok(StepLosses::weights_only(w))
 }
 
 /// α's Adam as the settings give it.
