@@ -46,6 +46,14 @@ pub enum BenchCommand {
     #[cfg(feature = "train")]
     #[command(name = "oneshot-engine")]
     OneshotEngine(crate::bench_oneshot_engine::OneshotEngineArgs),
+    /// One-shot methods × seeds under the CPU protocol in bench/oneshot-nb201-cpu.toml, each
+    /// derived cell scored in the NAS-Bench-201 table beside the published figures; runs
+    /// resume from their checkpoints.
+    #[cfg(feature = "train")]
+    Oneshot {
+        #[command(subcommand)]
+        benchmark: crate::bench_oneshot::OneshotBenchmark,
+    },
     /// The dashboard under load: N concurrent clients on loopback against `archer ui`'s
     /// study page and trial-table API, beside a static file under the same load.
     Ui(crate::bench_ui::UiBenchArgs),
@@ -220,6 +228,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Engine(args) => crate::bench_engine::run(args),
         #[cfg(feature = "train")]
         BenchCommand::OneshotEngine(args) => crate::bench_oneshot_engine::run(args),
+        #[cfg(feature = "train")]
+        BenchCommand::Oneshot { benchmark } => crate::bench_oneshot::run(benchmark),
         #[cfg(feature = "train")]
         BenchCommand::Compare(args) => crate::bench_compare::run(args),
         BenchCommand::Ui(args) => crate::bench_ui::run(args),

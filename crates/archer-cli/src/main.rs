@@ -7,6 +7,8 @@ mod bench_curves;
 #[cfg(feature = "train")]
 mod bench_engine;
 #[cfg(feature = "train")]
+mod bench_oneshot;
+#[cfg(feature = "train")]
 mod bench_oneshot_engine;
 mod bench_table;
 mod bench_ui;

@@ -1,7 +1,9 @@
 //! One-shot search through the `archer` binary: the bundled GDAS example on MNIST records the
 //! supernet's cell as the study's trial, retrains and reloads it; a search killed with
 //! SIGKILL mid-training and resumed ends at the same α and cell as an uninterrupted one;
-//! bad settings are refused by key before anything runs.
+//! bad settings are refused by key before anything runs; `bench oneshot nb201` runs each
+//! method and seed of a protocol once, scores the cells in the table and reads finished runs
+//! back.
 #![cfg(feature = "train")]
 
 use std::path::Path;
@@ -212,4 +214,105 @@ fn the_one_shot_engine_bench_times_both_engines_on_the_same_supernet() {
             assert!(r[key].as_f64().unwrap() > 0.0, "{key}: {r}");
         }
     }
+}
+
+#[test]
+fn the_one_shot_benchmark_runs_each_method_and_seed_once_and_scores_it_in_the_table() {
+    // A protocol like bench/oneshot-nb201-cpu.toml, sized for a test: MNIST, C = 4, N = 1, one
+    // epoch; trust over 20 cells.
+    let dir = tempfile::tempdir().unwrap();
+    let protocol = dir.path().join("protocol.toml");
+    std::fs::write(
+        &protocol,
+        format!(
+            r#"
+protocol = "test protocol: MNIST subset, C = 4, N = 1, one epoch"
+
+[experiment.study]
+name = "t"
+seed = 0
+[experiment.space]
+name = "nb201"
+[experiment.strategy]
+channels = 4
+depth = 1
+epochs = 1
+weights = {{ lr = 0.05, batch_size = 64 }}
+scoring = {{ recalibration_images = 64, images = 128 }}
+trust = {{ table = "{table}", sample = 20 }}
+[experiment.evaluator]
+kind = "train"
+valid_fraction = 0.5
+data_fraction = 0.1
+data = {{ format = "idx", dir = "{data}" }}
+training = {{ threads = 1 }}
+
+[methods.drnas]
+[methods.enas]
+candidates = 3
+controller = {{ hidden = 8, layers = 1, train_steps = 1, aggregate = 2 }}
+"#,
+            table = repo()
+                .join("data/nas-bench-201/nb201_results.csv.gz")
+                .display(),
+            data = repo().join("data/mnist-small").display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("runs");
+    let bench = |extra: &[&str]| {
+        let mut args = vec![
+            "bench",
+            "oneshot",
+            "nb201",
+            "--protocol",
+            protocol.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let o = archer(&args, &repo());
+        assert!(o.status.success(), "{}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v
+    };
+    let v = bench(&["--seeds", "1"]);
+    let runs = v["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{v}");
+    for r in runs {
+        for key in [
+            "test_acc_cifar10",
+            "test_acc_cifar100",
+            "test_acc_imagenet16",
+            "search_seconds",
+            "peak_rss_mb",
+        ] {
+            assert!(r[key].as_f64().unwrap() > 0.0, "{key}: {r}");
+        }
+        for key in ["kendall_tau", "spearman"] {
+            assert!(r[key].as_f64().unwrap().abs() <= 1.0, "{key}: {r}");
+        }
+        assert!(r["genotype"].as_str().unwrap().starts_with('|'), "{r}");
+    }
+    assert_eq!(v["methods"][0]["method"], "drnas");
+    assert_eq!(v["methods"][0]["published"][0][0], 94.36);
+    assert!(v["settings"]["enas"]
+        .as_str()
+        .unwrap()
+        .contains("1 epochs, C = 4, N = 1"));
+    // A second call reads finished runs back (their figures unchanged) and runs only the new
+    // seed; --report-only runs nothing and names what is missing.
+    let first_drnas = runs[0].clone();
+    let report = bench(&["--seeds", "3", "--report-only", "--methods", "drnas"]);
+    assert_eq!(report["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(report["runs"][0], first_drnas);
+    assert_eq!(
+        report["missing"],
+        serde_json::json!(["drnas-s1", "drnas-s2"])
+    );
+    let two = bench(&["--seeds", "2", "--methods", "drnas"]);
+    assert_eq!(two["runs"][0], first_drnas);
+    assert_eq!(two["runs"].as_array().unwrap().len(), 2);
+    assert!(out.join("drnas-s1/oneshot/outcome.json").is_file());
 }

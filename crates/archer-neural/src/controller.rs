@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 use crate::lstm::{Lstm, LstmState};
-use crate::params::{Params, DTYPE};
+use crate::params::{AdamConstants, Params, DTYPE};
 
 /// The controller's shape and its logit transform, shared by `rl-lstm` and `ppo`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -91,7 +91,17 @@ pub(crate) struct Controller {
 
 impl Controller {
     pub(crate) fn new(space: Arc<dyn SearchSpace>, shape: ControllerShape, rng: &mut Rng) -> Self {
-        let mut params = Params::new();
+        Controller::with_adam(space, shape, AdamConstants::default(), rng)
+    }
+
+    /// A controller whose parameters Adam trains with `adam`'s constants.
+    pub(crate) fn with_adam(
+        space: Arc<dyn SearchSpace>,
+        shape: ControllerShape,
+        adam: AdamConstants,
+        rng: &mut Rng,
+    ) -> Self {
+        let mut params = Params::with_adam(adam);
         let h = shape.hidden as i64;
         let r = shape.init_range;
         let start = params.uniform(&[1, h], r, rng);
@@ -118,6 +128,10 @@ impl Controller {
             lstm,
             heads,
         }
+    }
+
+    pub(crate) fn space(&self) -> &Arc<dyn SearchSpace> {
+        &self.space
     }
 
     pub(crate) fn params_mut(&mut self) -> &mut Params {

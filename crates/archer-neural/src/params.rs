@@ -39,20 +39,40 @@ pub(crate) struct Params {
     m: Vec<Tensor>,
     v: Vec<Tensor>,
     steps: u64,
+    adam: AdamConstants,
 }
 
-/// Adam's constants (Kingma & Ba 2015).
-const BETA1: f64 = 0.9;
-const BETA2: f64 = 0.999;
-const EPS: f64 = 1e-8;
+/// Adam's constants.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdamConstants {
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+}
+
+impl Default for AdamConstants {
+    /// Kingma & Ba 2015: (0.9, 0.999), 1e-8.
+    fn default() -> Self {
+        AdamConstants {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+}
 
 impl Params {
     pub(crate) fn new() -> Self {
+        Params::with_adam(AdamConstants::default())
+    }
+
+    pub(crate) fn with_adam(adam: AdamConstants) -> Self {
         Params {
             tensors: Vec::new(),
             m: Vec::new(),
             v: Vec::new(),
             steps: 0,
+            adam,
         }
     }
 
@@ -99,7 +119,8 @@ impl Params {
     fn adam_step(&mut self, learning_rate: f64, clip: Option<f64>) {
         self.steps += 1;
         let t = self.steps as i32;
-        let (c1, c2) = (1.0 - BETA1.powi(t), 1.0 - BETA2.powi(t));
+        let AdamConstants { beta1, beta2, eps } = self.adam;
+        let (c1, c2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
         tch::no_grad(|| {
             let grads: Vec<Option<Tensor>> = self
                 .tensors
@@ -132,11 +153,11 @@ impl Params {
                 // In place, few ops: these networks are small enough for the op count to
                 // be the cost. m ← β1·m + (1 − β1)·g, v ← β2·v + (1 − β2)·g²,
                 // θ ← θ − lr·(m / c1) / (√(v / c2) + ε).
-                let _ = self.m[i].lerp_(&g, 1.0 - BETA1);
+                let _ = self.m[i].lerp_(&g, 1.0 - beta1);
                 let _ = self.v[i]
-                    .g_mul_scalar_(BETA2)
-                    .addcmul_(&(&g * (1.0 - BETA2)), &g);
-                let denom = (&self.v[i] / c2).sqrt_().g_add_scalar_(EPS);
+                    .g_mul_scalar_(beta2)
+                    .addcmul_(&(&g * (1.0 - beta2)), &g);
+                let denom = (&self.v[i] / c2).sqrt_().g_add_scalar_(eps);
                 let _ = self.tensors[i].addcdiv_(&(&self.m[i] * (-learning_rate / c1)), &denom);
             }
         });

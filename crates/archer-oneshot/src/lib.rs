@@ -4,14 +4,15 @@
 //! Built so far: the NAS-Bench-201 supernet ([`Nb201Supernet`]: every edge of the cell a
 //! [`MixedEdge`] over the space's allowed operations, the cell's α shared by all cells, batch
 //! norms without affine parameters in the candidate operations, as AutoDL-Projects' search
-//! networks), the ways of mixing ([`Mixing`]), the search steps of first- and second-order
-//! DARTS (Liu et al. 2019) and GDAS (Dong & Yang 2019) with a saveable [`Adam`] for α and
-//! single-path training for RSPS and SPOS ([`search`]), scoring a sub-network on the shared
-//! weights with its batch norms recalibrated ([`score`]), the measures of supernet trust on
-//! a stratified sample of NAS-Bench-201 cells ([`trust`]), and whole searches ([`run`]) by
-//! the registered methods ([`METHODS`]: darts1, darts2, gdas, rsps, spos), checkpointed every
-//! epoch so that a killed search continues bit for bit on the CPU. Not yet: SNAS, DrNAS,
-//! ENAS, the DARTS and chain supernets, finalists (plan: `docs/oneshot-plan.md`).
+//! networks), the ways of mixing ([`Mixing`]; DARTS's softmax, GDAS's hard and SNAS's relaxed
+//! Gumbel-softmax, DrNAS's reparameterised Dirichlet), the search steps with a saveable
+//! [`Adam`] for α and single-path training ([`search`]), scoring a sub-network on the shared
+//! weights with its batch norms recalibrated ([`score`]), the measures of supernet trust on a
+//! stratified sample of NAS-Bench-201 cells ([`trust`]), and whole searches ([`run`]) by the
+//! registered methods ([`METHODS`]: darts1, darts2, gdas, snas, drnas, rsps, spos, enas; ENAS's
+//! controller is `archer-neural`'s LSTM [`archer_neural::Policy`]), checkpointed every epoch so
+//! that a killed search continues bit for bit on the CPU. Not yet: the DARTS and chain
+//! supernets, finalists, partial channels (plan: `docs/oneshot-plan.md`).
 
 mod adam;
 mod bn;
@@ -31,14 +32,19 @@ pub mod trust;
 pub use adam::Adam;
 pub use bn::SearchBn;
 pub use error::OneShotError;
-pub use method::{method_for, method_kind, Method, MethodKind, Scorer, Step, METHODS};
+pub use method::{
+    method_for, method_kind, EpochEnd, Method, MethodInit, MethodKind, Scorer, Step, METHODS,
+};
 pub use methods::spos::evolve;
-pub use mixed::{gdas_weights, MixedEdge, Mixing, Nb201Candidate};
+pub use mixed::{
+    dirichlet_concentration, dirichlet_kl, dirichlet_surrogate, dirichlet_weights, gdas_weights,
+    snas_weights, MixedEdge, Mixing, Nb201Candidate,
+};
 pub use nb201::{Nb201Supernet, SupernetConfig};
 pub use run::{search as run_search, EpochRecord, Outcome, SearchInputs};
 pub use settings::{
-    ArchSettings, EvolutionSettings, OneShotSettings, ScoringSettings, TrustSettings,
-    WeightSettings,
+    ArchSettings, ControllerSettings, DirichletSettings, EvolutionSettings, OneShotSettings,
+    Regularizer, ScoringSettings, TrustSettings, WeightSettings,
 };
 
 use std::path::Path;

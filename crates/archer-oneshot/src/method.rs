@@ -3,6 +3,7 @@
 //! [`METHODS`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use archer_rng::Rng;
 use archer_space::{Arch, SearchSpace};
@@ -10,7 +11,7 @@ use archer_train::sgd::Sgd;
 use tch::Tensor;
 
 use crate::search::{Batch, StepLosses};
-use crate::{methods, Nb201Supernet, OneShotError, OneShotSettings};
+use crate::{methods, Adam, Nb201Supernet, OneShotError, OneShotSettings};
 
 /// What a method sees at one search step.
 pub struct Step<'a> {
@@ -33,39 +34,93 @@ pub struct Step<'a> {
     pub rng: &'a mut Rng,
 }
 
+/// What a method sees once an epoch's steps are done.
+pub struct EpochEnd<'a> {
+    pub net: &'a Nb201Supernet,
+    /// A warm-up epoch: the weights only.
+    pub warmup: bool,
+    /// The accuracy (a fraction) of an architecture on the next validation batch, with the
+    /// batch's own statistics; the supernet is left as it was.
+    pub reward: &'a mut dyn FnMut(&Arch) -> Result<f64, OneShotError>,
+    /// The epoch's own draws (seeded by the run's seed and the epoch).
+    pub rng: &'a mut Rng,
+}
+
+/// What building a method may use.
+pub struct MethodInit<'a> {
+    pub settings: &'a OneShotSettings,
+    pub net: &'a Nb201Supernet,
+    pub space: &'a Arc<dyn SearchSpace>,
+    /// The run's seed, for a method's own initial parameters.
+    pub seed: u64,
+}
+
 /// Scores a sub-network on the shared weights (validation accuracy, a fraction).
 pub type Scorer<'a> = dyn FnMut(&Arch) -> Result<f64, OneShotError> + 'a;
 
-/// A one-shot method's training and selection.
+/// A one-shot method's training and selection. The defaults fit a method that learns α
+/// with an [`Adam`] (DARTS, GDAS, SNAS, DrNAS): the architecture is α's argmax on every edge,
+/// and α's optimiser is checkpointed; such a method implements `step` and the two `adam`
+/// accessors only.
 pub trait Method: Send {
     /// One search step.
     fn step(&mut self, s: Step) -> Result<StepLosses, OneShotError>;
 
+    /// α's optimiser, for a method that learns α.
+    fn adam(&self) -> Option<&Adam> {
+        None
+    }
+
+    fn adam_mut(&mut self) -> Option<&mut Adam> {
+        None
+    }
+
+    /// Called after each epoch's steps, before the checkpoint (ENAS trains its controller
+    /// here).
+    fn end_epoch(&mut self, _end: EpochEnd) -> Result<(), OneShotError> {
+        Ok(())
+    }
+
     /// The architecture the method's parameters prefer now (the per-epoch trend), or `None`
     /// for a method that has none before its selection (RSPS).
-    fn preferred(&self, net: &Nb201Supernet) -> Option<Arch>;
+    fn preferred(&self, net: &Nb201Supernet) -> Option<Arch> {
+        Some(net.derive())
+    }
+
+    /// Whether the method learns the supernet's α (reported in the outcome).
+    fn has_alpha(&self) -> bool {
+        true
+    }
 
     /// The final architecture and how many sub-networks the choice scored.
     fn select(
         &mut self,
         net: &Nb201Supernet,
-        space: &dyn SearchSpace,
-        score: &mut Scorer,
-        rng: &mut Rng,
-    ) -> Result<(Arch, usize), OneShotError>;
+        _space: &dyn SearchSpace,
+        _score: &mut Scorer,
+        _rng: &mut Rng,
+    ) -> Result<(Arch, usize), OneShotError> {
+        Ok((net.derive(), 0))
+    }
 
     /// The method's own state to checkpoint: tensors, and a JSON value for the rest.
     fn state(&self) -> (Vec<(String, Tensor)>, serde_json::Value) {
-        (Vec::new(), serde_json::Value::Null)
+        match self.adam() {
+            Some(adam) => methods::adam_state(adam),
+            None => (Vec::new(), serde_json::Value::Null),
+        }
     }
 
     /// Takes a checkpoint's state back; the reason when it does not fit.
     fn load_state(
         &mut self,
-        _tensors: &mut HashMap<String, Tensor>,
-        _meta: &serde_json::Value,
+        tensors: &mut HashMap<String, Tensor>,
+        meta: &serde_json::Value,
     ) -> Result<(), String> {
-        Ok(())
+        match self.adam_mut() {
+            Some(adam) => methods::load_adam(adam, tensors, meta),
+            None => Ok(()),
+        }
     }
 }
 
@@ -75,7 +130,7 @@ pub struct MethodKind {
     pub name: &'static str,
     pub summary: &'static str,
     pub default_epochs: u32,
-    pub build: fn(&OneShotSettings, &Nb201Supernet) -> Box<dyn Method>,
+    pub build: fn(&MethodInit) -> Result<Box<dyn Method>, OneShotError>,
 }
 
 /// Every one-shot method, one line each.
@@ -83,8 +138,11 @@ pub static METHODS: &[&MethodKind] = &[
     &methods::darts::DARTS1,
     &methods::darts::DARTS2,
     &methods::gdas::GDAS,
+    &methods::snas::SNAS,
+    &methods::drnas::DRNAS,
     &methods::rsps::RSPS,
     &methods::spos::SPOS,
+    &methods::enas::ENAS,
 ];
 
 /// The method registered as `name`.

@@ -134,3 +134,58 @@ pub fn gdas_weights(alpha: &Tensor, gumbel: &Tensor, tau: f64) -> (Tensor, Vec<u
         .collect();
     (hard, chosen)
 }
+
+/// SNAS's relaxed Gumbel-softmax weights from `alpha` (edges × candidates) and Gumbel noise
+/// `gumbel` of the same shape at temperature `tau`: `softmax((log_softmax(α) + g)/τ)`, every
+/// candidate weighted (as DrNAS's `gumbel` species computes them).
+pub fn snas_weights(alpha: &Tensor, gumbel: &Tensor, tau: f64) -> Tensor {
+    ((alpha.log_softmax(-1, alpha.kind()) + gumbel) / tau).softmax(-1, alpha.kind())
+}
+
+/// DrNAS's concentrations `β = elu(α) + 1` (positive, 1 at α = 0).
+pub fn dirichlet_concentration(alpha: &Tensor) -> Tensor {
+    alpha.elu() + 1.0
+}
+
+/// A reparameterised draw from `Dirichlet(β)` per row, `β = elu(α) + 1` (DrNAS's mixing
+/// weights). The draw comes from libtorch's generator; its gradient with respect to β is the
+/// implicit one PyTorch's `Dirichlet.rsample` gives (`_dirichlet_grad`): with `x` the draw and
+/// `d_i = ∂x_i/∂β_i` at fixed other coordinates' Gamma variates, `∂x_j/∂β_i = d_i(δ_ij − x_j)`.
+/// It is built as `x + J·(β − stop_gradient(β))`, which is `x` in value and `J` in gradient.
+pub fn dirichlet_weights(alpha: &Tensor) -> Tensor {
+    let beta = dirichlet_concentration(alpha);
+    let (x, d) = tch::no_grad(|| {
+        let b = beta.detach();
+        let x = b.internal_sample_dirichlet();
+        let total = b.sum_dim_intlist(-1, true, b.kind()).expand_as(&b);
+        let d = Tensor::internal_dirichlet_grad(&x, &b, &total);
+        (x, d)
+    });
+    dirichlet_surrogate(&beta, &x, &d)
+}
+
+/// `x` in value, `∂x_j/∂β_i = d_i(δ_ij − x_j)` in gradient (see [`dirichlet_weights`]).
+pub fn dirichlet_surrogate(beta: &Tensor, x: &Tensor, d: &Tensor) -> Tensor {
+    let delta = (beta - beta.detach()) * d;
+    x + &delta - x * delta.sum_dim_intlist(-1, true, delta.kind())
+}
+
+/// `Σ_edges KL(Dir(β_e) ‖ Dir(1))`, `β = elu(α) + 1`: DrNAS's `kl` regulariser, with
+/// `KL = ln Γ(β₀) − Σ ln Γ(β_i) − ln Γ(K) + Σ (β_i − 1)(ψ(β_i) − ψ(β₀))`, `β₀ = Σ β_i`.
+pub fn dirichlet_kl(alpha: &Tensor) -> Tensor {
+    let beta = dirichlet_concentration(alpha);
+    let kind = beta.kind();
+    let k = beta.size()[1] as f64;
+    let total = beta.sum_dim_intlist(-1, true, kind);
+    let log_gamma_k = log_gamma_of_whole(k);
+    let per_edge = total.lgamma().squeeze_dim(-1)
+        - beta.lgamma().sum_dim_intlist(-1, false, kind)
+        - log_gamma_k
+        + ((&beta - 1.0) * (beta.digamma() - total.digamma())).sum_dim_intlist(-1, false, kind);
+    per_edge.sum(kind)
+}
+
+/// `ln Γ(k)` for a whole number `k ≥ 1`: `ln (k − 1)!`.
+fn log_gamma_of_whole(k: f64) -> f64 {
+    (1..(k as u64)).map(|i| (i as f64).ln()).sum()
+}

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use crate::checkpoint::{self, Resumed, RunMeta};
-use crate::method::{method_for, Method, Step};
+use crate::method::{method_for, EpochEnd, Method, MethodInit, Step};
 use crate::score::score;
 use crate::trust::{stratified_sample, trust};
 use crate::{Nb201Supernet, OneShotError, OneShotSettings, SupernetConfig};
@@ -28,7 +28,7 @@ pub struct SearchInputs<'a> {
     /// A registered method (`METHODS`).
     pub method: &'a str,
     pub settings: &'a OneShotSettings,
-    pub space: &'a dyn SearchSpace,
+    pub space: Arc<dyn SearchSpace>,
     /// The `train` evaluator's settings: the data, its split, the loader and the limits.
     pub train: &'a TrainSettings,
     pub seed: u64,
@@ -131,7 +131,7 @@ pub fn search(
     let normalize = split.normalize;
     archer_train::memory::reset_peak();
     let net = Nb201Supernet::new(
-        inputs.space,
+        inputs.space.as_ref(),
         &SupernetConfig {
             channels: s.channels,
             depth: s.depth,
@@ -142,7 +142,12 @@ pub fn search(
     )?;
     let recipe = weight_recipe(s, cfg);
     let mut sgd = Sgd::new(&net.vs, &recipe);
-    let mut method = (kind.build)(s, &net);
+    let mut method = (kind.build)(&MethodInit {
+        settings: s,
+        net: &net,
+        space: &inputs.space,
+        seed: inputs.seed,
+    })?;
     let table = match &s.trust {
         Some(t) => Some(
             Nb201Table::load(&t.table).map_err(|e| OneShotError::Invalid {
@@ -152,7 +157,7 @@ pub fn search(
         ),
         None => None,
     };
-    let meta = RunMeta::new(kind.name, s, inputs.seed, inputs.space, epochs);
+    let meta = RunMeta::new(kind.name, s, inputs.seed, inputs.space.as_ref(), epochs);
     let (mut history, mut step, start_epoch, ignored) = match dir {
         Some(d) => match checkpoint::load(d, &net, &mut sgd, method.as_mut(), &meta)? {
             Resumed::Fresh => (Vec::new(), 0, 0, None),
@@ -186,18 +191,16 @@ pub fn search(
             &valid_set,
             epoch_seed(inputs.seed ^ VALID_STREAM, epoch, valid_pass),
         );
-        let warmup = epoch <= s.warmup_epochs;
-        let (mut train_sum, mut n) = (0.0, 0u32);
-        let (mut arch_sum, mut arch_n) = (0.0, 0u32);
-        let mut lr = recipe.lr;
-        for t in train_loader.by_ref() {
+        // The next validation batch; when the validation part runs out before the training
+        // part (or the controller's rewards need more), a new pass.
+        let valid_part = &valid_set;
+        let mut next_valid = move || -> Result<(Tensor, Tensor), OneShotError> {
             let v = match valid_loader.next() {
                 Some(v) => v,
                 None => {
-                    // The validation part ran out before the training part: a new pass.
                     valid_pass += 1;
                     valid_loader = loader(
-                        &valid_set,
+                        valid_part,
                         epoch_seed(inputs.seed ^ VALID_STREAM, epoch, valid_pass),
                     );
                     valid_loader.next().ok_or_else(|| {
@@ -205,12 +208,19 @@ pub fn search(
                     })?
                 }
             };
+            Ok((v.images.to_device(device), v.labels.to_device(device)))
+        };
+        let warmup = epoch <= s.warmup_epochs;
+        let (mut train_sum, mut n) = (0.0, 0u32);
+        let (mut arch_sum, mut arch_n) = (0.0, 0u32);
+        let mut lr = recipe.lr;
+        for t in train_loader.by_ref() {
+            let (vx, vy) = next_valid()?;
             lr = learning_rate(&recipe, step, 0, total);
             let (tx, ty) = (t.images.to_device(device), t.labels.to_device(device));
-            let (vx, vy) = (v.images.to_device(device), v.labels.to_device(device));
             let losses = method.step(Step {
                 net: &net,
-                space: inputs.space,
+                space: inputs.space.as_ref(),
                 sgd: &mut sgd,
                 train: (&tx, &ty),
                 valid: (&vx, &vy),
@@ -231,8 +241,18 @@ pub fn search(
             step += 1;
             check_limits(inputs.train, kind.name, started, epoch)?;
         }
-        drop(valid_loader);
         train_loader.finish()?;
+        let mut reward = |arch: &Arch| {
+            let (vx, vy) = next_valid()?;
+            crate::score::batch_accuracy(&net, arch, &vx, &vy)
+        };
+        method.end_epoch(EpochEnd {
+            net: &net,
+            warmup,
+            reward: &mut reward,
+            rng: &mut paths,
+        })?;
+        drop(next_valid);
         let genotype = method.preferred(&net);
         let record = EpochRecord {
             epoch,
@@ -252,7 +272,8 @@ pub fn search(
         }
         observer(&record);
     }
-    let search_seconds = started.elapsed().as_secs_f64();
+    // Every epoch's seconds, those of earlier processes of a resumed run included.
+    let training_seconds: f64 = history.iter().map(|r| r.seconds).sum();
     let mut outcome = choose(
         inputs,
         &net,
@@ -264,10 +285,13 @@ pub fn search(
         device,
     )?;
     let m = &mut outcome.metrics;
+    // The search: supernet training and the selection (not the trust measurement).
+    let search_seconds = training_seconds + m.get("selection_seconds").copied().unwrap_or(0.0);
     m.insert("search_seconds".into(), search_seconds);
+    m.insert("training_seconds".into(), training_seconds);
     m.insert(
         "step_ms".into(),
-        1e3 * history.iter().map(|r| r.seconds).sum::<f64>() / (total.max(1) as f64),
+        1e3 * training_seconds / (total.max(1) as f64),
     );
     if let Some(mib) = archer_train::memory::peak_rss_mib() {
         m.insert("peak_rss_mib".into(), mib);
@@ -395,7 +419,7 @@ fn choose(
     let started = Instant::now();
     let (arch, scored) = method.select(
         net,
-        inputs.space,
+        inputs.space.as_ref(),
         &mut |a: &Arch| score(net, a, recal, &scoring),
         &mut rng,
     )?;
@@ -447,7 +471,7 @@ fn choose(
         metrics.insert("trust_cells".into(), n as f64);
         metrics.insert("trust_seconds".into(), started.elapsed().as_secs_f64());
     }
-    let alpha = method.preferred(net).map(|_| {
+    let alpha = method.has_alpha().then(|| {
         let a = net.alpha.to_kind(Kind::Double).to_device(Device::Cpu);
         Vec::<Vec<f64>>::try_from(a).unwrap_or_default()
     });

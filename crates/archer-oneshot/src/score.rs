@@ -103,3 +103,22 @@ pub fn score(
     snapshot.restore();
     Ok(acc)
 }
+
+/// The accuracy (0–1) of `arch` on one batch `(x, y)` with the batch's own statistics (batch
+/// norms in training mode, as ENAS rewards its controller); the running statistics are put
+/// back, so the supernet is left as it was.
+pub fn batch_accuracy(
+    net: &Nb201Supernet,
+    arch: &Arch,
+    x: &Tensor,
+    y: &Tensor,
+) -> Result<f64, OneShotError> {
+    let mixing = net.single_path(arch)?;
+    let snapshot = BnSnapshot::of(net);
+    let acc = tch::no_grad(|| {
+        let predicted = net.forward_t(x, &mixing, true).argmax(-1, false);
+        predicted.eq_tensor(y).sum(Kind::Int64).int64_value(&[]) as f64 / y.size()[0].max(1) as f64
+    });
+    snapshot.restore();
+    Ok(acc)
+}

@@ -73,14 +73,66 @@ pub fn darts_step(
     grad_clip: f64,
     step: u64,
 ) -> Result<StepLosses, OneShotError> {
-    let arch_loss = soft_loss(net, valid, &net.alpha);
+    let softmax = |a: &Tensor| a.softmax(-1, a.kind());
+    let mixing = SoftMixing {
+        weights: &softmax,
+        penalty: None,
+    };
+    soft_mixing_step(net, adam, sgd, train, valid, &mixing, lr, grad_clip, step)
+}
+
+/// How a method mixes every edge's candidates: the mixing weights (edges × candidates) as a
+/// differentiable function of α, drawn afresh at every call by a sampling method (SNAS's
+/// relaxed Gumbel-softmax, DrNAS's Dirichlet), and a regulariser added to the α loss.
+pub struct SoftMixing<'a> {
+    pub weights: &'a dyn Fn(&Tensor) -> Tensor,
+    pub penalty: Option<&'a dyn Fn(&Tensor) -> Tensor>,
+}
+
+/// One step of a method that mixes every edge (DARTS first order, SNAS, DrNAS): α on `valid`
+/// under `mixing.weights(α)` plus the penalty, then the weights on `train` under a draw with α
+/// out of the graph.
+#[allow(clippy::too_many_arguments)]
+pub fn soft_mixing_step(
+    net: &Nb201Supernet,
+    adam: &mut Adam,
+    sgd: &mut Sgd,
+    train: Batch,
+    valid: Batch,
+    mixing: &SoftMixing,
+    lr: f64,
+    grad_clip: f64,
+    step: u64,
+) -> Result<StepLosses, OneShotError> {
+    let arch_loss = mixed_loss(net, valid, &(mixing.weights)(&net.alpha));
     let arch = finite("architecture", &arch_loss, step)?;
+    let arch_loss = match mixing.penalty {
+        Some(penalty) => arch_loss + penalty(&net.alpha),
+        None => arch_loss,
+    };
     arch_step(net, adam, &arch_loss);
-    let weights = fixed_alpha_weight_step(net, sgd, train, lr, grad_clip, step)?;
+    let weights = soft_weight_step(net, sgd, train, mixing, lr, grad_clip, step)?;
     Ok(StepLosses {
         arch: Some(arch),
         weights,
     })
+}
+
+/// The weights' step of the soft-mixing methods: `train` under `mixing.weights` of α held
+/// fixed. Returns the training loss.
+pub(crate) fn soft_weight_step(
+    net: &Nb201Supernet,
+    sgd: &mut Sgd,
+    train: Batch,
+    mixing: &SoftMixing,
+    lr: f64,
+    grad_clip: f64,
+    step: u64,
+) -> Result<f64, OneShotError> {
+    let loss = mixed_loss(net, train, &(mixing.weights)(&net.alpha.detach()));
+    let w = finite("weights", &loss, step)?;
+    weight_step(sgd, &loss, lr, grad_clip);
+    Ok(w)
 }
 
 /// The weights' step of both DARTS orders: `train` with every edge mixed by `softmax(α)`, α
@@ -93,14 +145,16 @@ pub(crate) fn fixed_alpha_weight_step(
     grad_clip: f64,
     step: u64,
 ) -> Result<f64, OneShotError> {
-    let loss = soft_loss(net, train, &net.alpha.detach());
-    let w = finite("weights", &loss, step)?;
-    weight_step(sgd, &loss, lr, grad_clip);
-    Ok(w)
+    let softmax = |a: &Tensor| a.softmax(-1, a.kind());
+    let mixing = SoftMixing {
+        weights: &softmax,
+        penalty: None,
+    };
+    soft_weight_step(net, sgd, train, &mixing, lr, grad_clip, step)
 }
 
 /// Gumbel noise like `alpha`, from libtorch's generator: −log(Exp(1)).
-fn gumbel_like(alpha: &Tensor) -> Tensor {
+pub(crate) fn gumbel_like(alpha: &Tensor) -> Tensor {
     -alpha.empty_like().exponential_(1.0).log()
 }
 
@@ -217,8 +271,12 @@ fn weights(net: &Nb201Supernet) -> Vec<(String, Tensor)> {
 /// The loss of `batch` with every edge mixed by `softmax(alpha)` (`net.alpha`, or a detached
 /// copy to keep α out of the graph).
 fn soft_loss(net: &Nb201Supernet, batch: Batch, alpha: &Tensor) -> Tensor {
-    let w = alpha.softmax(-1, alpha.kind());
-    let rows: Vec<Tensor> = (0..w.size()[0]).map(|e| w.get(e)).collect();
+    mixed_loss(net, batch, &alpha.softmax(-1, alpha.kind()))
+}
+
+/// The loss of `batch` with edge `e` mixed by row `e` of `weights` (edges × candidates).
+fn mixed_loss(net: &Nb201Supernet, batch: Batch, weights: &Tensor) -> Tensor {
+    let rows: Vec<Tensor> = (0..weights.size()[0]).map(|e| weights.get(e)).collect();
     let mixing: Vec<Mixing> = rows.iter().map(Mixing::Soft).collect();
     net.forward_t(batch.0, &mixing, true)
         .cross_entropy_for_logits(batch.1)

@@ -30,17 +30,25 @@ pub struct OneShotSettings {
     pub weights: WeightSettings,
     #[serde(default)]
     pub arch: ArchSettings,
-    /// GDAS: the Gumbel-softmax temperature falls linearly from `tau_max` to `tau_min`.
+    /// GDAS and SNAS: the Gumbel-softmax temperature falls linearly from `tau_max` to
+    /// `tau_min` (GDAS: 10 → 0.1, AutoDL-Projects; SNAS: 10 → 1, DrNAS's implementation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tau_max: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tau_min: Option<f64>,
-    /// RSPS: random architectures scored on the shared weights at the end (default 100).
+    /// RSPS and ENAS: architectures (random; ENAS: drawn from the controller) scored on the
+    /// shared weights at the end (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub candidates: Option<usize>,
     /// SPOS: the evolutionary search over paths on the frozen supernet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evolution: Option<EvolutionSettings>,
+    /// ENAS: the controller and its training.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<ControllerSettings>,
+    /// DrNAS: how α is regularised (default L2 with scale 1e-3, the DrNAS NB201 default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dirichlet: Option<DirichletSettings>,
     #[serde(default)]
     pub scoring: ScoringSettings,
     /// Supernet trust against a NAS-Bench-201 table (NB201 space only).
@@ -125,6 +133,81 @@ impl Default for EvolutionSettings {
             crossovers: 25,
         }
     }
+}
+
+/// `[strategy.controller]` (ENAS): an LSTM controller over the space's decisions, trained by
+/// REINFORCE after each epoch's shared-weight training on `train_steps × aggregate` sampled
+/// paths, each rewarded by its accuracy on one validation batch. Defaults: AutoDL-Projects'
+/// NB201 ENAS (`ENAS.config`, `ENAS.py`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControllerSettings {
+    pub hidden: usize,
+    pub layers: usize,
+    /// Initial weights uniform in ±`init_range`.
+    pub init_range: f64,
+    /// Logits divided by this, then bounded by `tanh_constant · tanh`.
+    pub temperature: f64,
+    pub tanh_constant: f64,
+    /// The controller's Adam.
+    pub lr: f64,
+    pub betas: [f64; 2],
+    pub eps: f64,
+    pub entropy_weight: f64,
+    pub baseline_decay: f64,
+    /// Gradient-norm clipping of the controller (0: none).
+    pub grad_clip: f64,
+    /// Controller updates per epoch.
+    pub train_steps: usize,
+    /// Sampled paths per update.
+    pub aggregate: usize,
+}
+
+impl Default for ControllerSettings {
+    fn default() -> Self {
+        ControllerSettings {
+            hidden: 32,
+            layers: 2,
+            init_range: 0.1,
+            temperature: 5.0,
+            tanh_constant: 2.5,
+            lr: 1e-3,
+            betas: [0.0, 0.999],
+            eps: 1e-3,
+            entropy_weight: 1e-4,
+            baseline_decay: 0.99,
+            grad_clip: 0.0,
+            train_steps: 50,
+            aggregate: 20,
+        }
+    }
+}
+
+/// `[strategy.dirichlet]` (DrNAS): the regulariser on α, as DrNAS's `--reg_type` and
+/// `--reg_scale`. `l2` is α's Adam weight decay set to `scale`; `kl` adds
+/// `scale · KL(Dir(β) ‖ Dir(1))` per edge to the α loss, with no weight decay.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DirichletSettings {
+    pub regularizer: Regularizer,
+    pub scale: f64,
+}
+
+impl Default for DirichletSettings {
+    fn default() -> Self {
+        DirichletSettings {
+            regularizer: Regularizer::L2,
+            scale: 1e-3,
+        }
+    }
+}
+
+/// DrNAS's regulariser kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Regularizer {
+    L2,
+    Kl,
 }
 
 /// `[strategy.scoring]`: how a sub-network is scored on the shared weights.
@@ -223,25 +306,73 @@ impl OneShotSettings {
                 "lr > 0, weight_decay >= 0 and betas in [0, 1)",
             ));
         }
-        let uses_tau = method == "gdas";
+        let uses_tau = matches!(method, "gdas" | "snas");
         if !uses_tau && (self.tau_max.is_some() || self.tau_min.is_some()) {
             return Err(invalid(
                 "tau_max",
-                format!("is a gdas setting; {method} has no temperature"),
+                format!("is a gdas and snas setting; {method} has no temperature"),
             ));
         }
-        let (tau_max, tau_min) = self.tau();
+        let (tau_max, tau_min) = self.tau(method);
         if uses_tau && !(tau_min > 0.0 && tau_min <= tau_max) {
             return Err(invalid(
                 "tau_min",
                 format!("{tau_min}; must be in (0, tau_max = {tau_max}]"),
             ));
         }
-        if method != "rsps" && self.candidates.is_some() {
+        if !matches!(method, "rsps" | "enas") && self.candidates.is_some() {
             return Err(invalid(
                 "candidates",
-                format!("is an rsps setting, not {method}'s"),
+                format!("is an rsps and enas setting, not {method}'s"),
             ));
+        }
+        if method != "enas" && self.controller.is_some() {
+            return Err(invalid(
+                "controller",
+                format!("is an enas setting, not {method}'s"),
+            ));
+        }
+        let c = self.controller();
+        if c.train_steps == 0 || c.aggregate == 0 {
+            return Err(invalid(
+                "controller",
+                "train_steps and aggregate must each be at least 1",
+            ));
+        }
+        if !(c.lr > 0.0
+            && c.eps > 0.0
+            && c.betas.iter().all(|b| (0.0..1.0).contains(b))
+            && (0.0..1.0).contains(&c.baseline_decay)
+            && c.entropy_weight >= 0.0
+            && c.grad_clip >= 0.0)
+        {
+            return Err(invalid(
+                "controller",
+                "lr > 0, eps > 0, betas and baseline_decay in [0, 1), entropy_weight and \
+                 grad_clip at least 0",
+            ));
+        }
+        if method != "drnas" && self.dirichlet.is_some() {
+            return Err(invalid(
+                "dirichlet",
+                format!("is a drnas setting, not {method}'s"),
+            ));
+        }
+        if method == "drnas" {
+            if self.arch.weight_decay != ArchSettings::default().weight_decay {
+                return Err(invalid(
+                    "arch.weight_decay",
+                    "drnas regularises alpha by strategy.dirichlet (regularizer l2 or kl, and \
+                     its scale); arch.weight_decay is not used",
+                ));
+            }
+            let scale = self.dirichlet().scale;
+            if !(scale.is_finite() && scale >= 0.0) {
+                return Err(invalid(
+                    "dirichlet.scale",
+                    format!("{scale}; must be at least 0"),
+                ));
+            }
         }
         if method != "spos" && self.evolution.is_some() {
             return Err(invalid(
@@ -273,9 +404,20 @@ impl OneShotSettings {
         Ok(())
     }
 
-    /// GDAS's temperatures `(tau_max, tau_min)` (defaults 10 and 0.1).
-    pub fn tau(&self) -> (f64, f64) {
-        (self.tau_max.unwrap_or(10.0), self.tau_min.unwrap_or(0.1))
+    /// The temperatures `(tau_max, tau_min)` of `method` (GDAS: 10 and 0.1; SNAS: 10 and 1).
+    pub fn tau(&self, method: &str) -> (f64, f64) {
+        let min = if method == "snas" { 1.0 } else { 0.1 };
+        (self.tau_max.unwrap_or(10.0), self.tau_min.unwrap_or(min))
+    }
+
+    /// ENAS's controller (defaults: AutoDL-Projects' NB201 ENAS).
+    pub fn controller(&self) -> ControllerSettings {
+        self.controller.clone().unwrap_or_default()
+    }
+
+    /// DrNAS's regulariser (default: L2, 1e-3).
+    pub fn dirichlet(&self) -> DirichletSettings {
+        self.dirichlet.clone().unwrap_or_default()
     }
 
     /// SPOS's evolution (defaults: SPOS's).
@@ -283,7 +425,7 @@ impl OneShotSettings {
         self.evolution.clone().unwrap_or_default()
     }
 
-    /// RSPS's candidates (default 100).
+    /// RSPS's and ENAS's candidates (default 100).
     pub fn candidates(&self) -> usize {
         self.candidates.unwrap_or(100)
     }

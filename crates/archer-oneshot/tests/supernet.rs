@@ -1,10 +1,15 @@
 //! The NAS-Bench-201 supernet: gradients with respect to α and the weights agree with finite
-//! differences (double precision), for DARTS's soft and GDAS's hard mixing; both DARTS orders
+//! differences (double precision), for DARTS's soft, SNAS's relaxed and GDAS's hard mixing and
+//! DrNAS's KL regulariser; DrNAS's reparameterised Dirichlet gradient averages to the exact
+//! gradient of the expectation; both DARTS orders
 //! and GDAS learn a task that needs convolutions, deterministically from the seed.
 
 use archer_eval::TrainConfig;
 use archer_oneshot::search::{darts2_step, darts_step, gdas_step, gdas_tau};
-use archer_oneshot::{gdas_weights, Adam, Mixing, Nb201Supernet, SupernetConfig};
+use archer_oneshot::{
+    dirichlet_concentration, dirichlet_kl, dirichlet_weights, gdas_weights, snas_weights, Adam,
+    Mixing, Nb201Supernet, OneShotSettings, Step, SupernetConfig,
+};
 use archer_space::{Nb201Space, SearchSpace};
 use archer_train::ops::Shape;
 use archer_train::sgd::Sgd;
@@ -123,6 +128,63 @@ fn mixed_edges_have_correct_gradients_for_alpha_and_weights() {
         (p * &c).sum(Kind::Double)
     };
     check_alpha("hard", &net, &hard, &surrogate);
+    // SNAS: fixed Gumbel noise, every edge mixed by the relaxed sample.
+    let relaxed = || {
+        let w = snas_weights(&net.alpha, &noise, 0.7);
+        let rows: Vec<Tensor> = (0..6).map(|e| w.get(e)).collect();
+        let mixing: Vec<Mixing> = rows.iter().map(Mixing::Soft).collect();
+        (net.forward_t(&x, &mixing, true) * &probe).sum(Kind::Double)
+    };
+    check_alpha("relaxed", &net, &relaxed, &relaxed);
+    // DrNAS's KL regulariser.
+    let kl = || dirichlet_kl(&net.alpha);
+    check_alpha("dirichlet kl", &net, &kl, &kl);
+}
+
+#[test]
+fn dirichlet_kl_is_zero_at_the_uniform_prior_and_positive_elsewhere() {
+    let zero = Tensor::zeros([3, 5], (Kind::Double, Device::Cpu));
+    assert!(dirichlet_kl(&zero).double_value(&[]).abs() < 1e-12);
+    let a = Tensor::from_slice(&[0.5f64, -0.3, 2.0, 0.0, 1.0]).view([1, 5]);
+    assert!(dirichlet_kl(&a).double_value(&[]) > 0.01);
+}
+
+#[test]
+fn dirichlet_draws_have_the_exact_expected_gradient() {
+    // The pathwise gradient of a draw is unbiased: averaged over many draws, the gradient of
+    // f(x) = Σ c_i x_i + Σ e_i x_i² equals the gradient of E f(x), known in closed form
+    // (E x_i = β_i/β₀, E x_i² = β_i(β_i + 1)/(β₀(β₀ + 1))).
+    let _lock = archer_train::training_lock();
+    tch::manual_seed(3);
+    let alpha = Tensor::from_slice(&[0.4f64, -0.6, 1.5, 0.0, -0.2]).view([1, 5]);
+    let c = Tensor::from_slice(&[1.0f64, -2.0, 0.5, 3.0, -1.0]);
+    let e = Tensor::from_slice(&[2.0f64, 1.0, -3.0, 0.5, 4.0]);
+    let rows = 200_000;
+    // One copy of α per draw, so that one backward gives every draw's own gradient.
+    let copies = alpha.repeat([rows, 1]).set_requires_grad(true);
+    let x = dirichlet_weights(&copies);
+    let sums = x.sum_dim_intlist(-1, false, Kind::Double);
+    assert!(bool::try_from((sums - 1.0).abs().max().lt(1e-9)).unwrap());
+    let f = (&x * &c).sum_dim_intlist(-1, false, Kind::Double)
+        + (x.square() * &e).sum_dim_intlist(-1, false, Kind::Double);
+    let per_draw =
+        Tensor::run_backward(&[&f.sum(Kind::Double)], &[&copies], false, false).remove(0);
+    let mean = per_draw.mean_dim(0, false, Kind::Double);
+    let std = per_draw.std_dim(0, true, false);
+    let alpha = alpha.set_requires_grad(true);
+    let beta = dirichlet_concentration(&alpha);
+    let total = beta.sum(Kind::Double);
+    let expected_f = (&beta * &c).sum(Kind::Double) / &total
+        + (&beta * (&beta + 1.0) * &e).sum(Kind::Double) / (&total * (&total + 1.0));
+    let exact = Tensor::run_backward(&[&expected_f], &[&alpha], false, false).remove(0);
+    for k in 0..5 {
+        let (m, t) = (mean.double_value(&[k]), exact.double_value(&[0, k]));
+        let tol = 5.0 * std.double_value(&[k]) / (rows as f64).sqrt();
+        assert!(
+            (m - t).abs() <= tol,
+            "dα[{k}]: mean pathwise gradient {m}, exact {t} (tolerance {tol})"
+        );
+    }
 }
 
 /// Stripes: class 0 horizontal, 1 vertical, 2 none; brightness drawn at random, so that only
@@ -141,8 +203,9 @@ fn stripes(n: i64, seed: i64) -> (Tensor, Tensor) {
     (pattern * brightness + noise, labels)
 }
 
-/// 40 steps of `method` (darts, darts2, gdas) from seed 7: (first and last training losses,
-/// α, derived cell).
+/// 40 steps of `method` (darts, darts2, gdas by their step functions; snas and drnas as
+/// registered, with α's learning rate 3e-3) from seed 7: (first and last training losses, α,
+/// derived cell).
 fn search(method: &str) -> (f64, f64, Tensor, archer_space::Arch) {
     let _lock = archer_train::training_lock();
     tch::set_num_threads(1);
@@ -158,12 +221,39 @@ fn search(method: &str) -> (f64, f64, Tensor, archer_space::Arch) {
     };
     let mut sgd = Sgd::new(&net.vs, &cfg);
     let mut adam = Adam::new(&net.alpha, 3e-3, (0.5, 0.999), 1e-3);
+    let mut settings: OneShotSettings = serde_json::from_str("{}").unwrap();
+    settings.arch.lr = 3e-3;
+    let shared: std::sync::Arc<dyn SearchSpace> = std::sync::Arc::new(Nb201Space::default());
+    let mut registered = archer_oneshot::method_kind(method).map(|k| {
+        (k.build)(&archer_oneshot::MethodInit {
+            settings: &settings,
+            net: &net,
+            space: &shared,
+            seed: 7,
+        })
+        .unwrap()
+    });
+    let mut rng = archer_rng::Rng::seed_from(7);
     let mut losses = Vec::new();
     for step in 0..40u64 {
         let at = (step as i64 % 8) * 64;
         let train = (&xt.narrow(0, at, 64), &yt.narrow(0, at, 64));
         let valid = (&xv.narrow(0, at, 64), &yv.narrow(0, at, 64));
         let l = match method {
+            "snas" | "drnas" => registered.as_mut().unwrap().step(Step {
+                net: &net,
+                space: &space,
+                sgd: &mut sgd,
+                train,
+                valid,
+                lr: 0.025,
+                grad_clip: 5.0,
+                warmup: false,
+                epoch: (step / 8) as u32,
+                epochs: 5,
+                step,
+                rng: &mut rng,
+            }),
             "darts" => darts_step(&net, &mut adam, &mut sgd, train, valid, 0.025, 5.0, step),
             "darts2" => darts2_step(
                 &net,
@@ -186,17 +276,20 @@ fn search(method: &str) -> (f64, f64, Tensor, archer_space::Arch) {
         }
         .unwrap();
         losses.push(l.weights);
+        assert!(l.arch.is_some());
     }
-    assert_eq!(adam.steps(), 40);
+    if registered.is_none() {
+        assert_eq!(adam.steps(), 40);
+    }
     let first = losses[..5].iter().sum::<f64>() / 5.0;
     let last = losses[35..].iter().sum::<f64>() / 5.0;
     (first, last, net.alpha.detach().copy(), net.derive())
 }
 
 #[test]
-fn darts_both_orders_and_gdas_learn_and_derive_a_cell_deterministically() {
+fn darts_both_orders_gdas_snas_and_drnas_learn_and_derive_a_cell_deterministically() {
     let space = Nb201Space::default();
-    for method in ["darts", "darts2", "gdas"] {
+    for method in ["darts", "darts2", "gdas", "snas", "drnas"] {
         let (first, last, alpha, arch) = search(method);
         assert!(last < first * 0.9, "{method}: loss {first} -> {last}");
         assert!(

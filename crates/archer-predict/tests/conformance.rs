@@ -184,16 +184,16 @@ fn all_configs() -> Vec<(StrategyConfig, bool)> {
 #[test]
 fn same_seed_same_run_different_seed_different_run() {
     for (c, dedup) in all_configs() {
-        let a = run(&c, dedup, 1, 80, textured);
+        let a = run(&c, dedup, 1, 40, textured);
         assert_eq!(
             a,
-            run(&c, dedup, 1, 80, textured),
+            run(&c, dedup, 1, 40, textured),
             "{} dedup={dedup}",
             c.name()
         );
         assert_ne!(
             a,
-            run(&c, dedup, 2, 80, textured),
+            run(&c, dedup, 2, 40, textured),
             "{} dedup={dedup}",
             c.name()
         );
@@ -204,10 +204,10 @@ fn same_seed_same_run_different_seed_different_run() {
 fn resuming_from_state_continues_exactly() {
     for (c, dedup) in all_configs() {
         let space = space_for(&c);
-        let uninterrupted = run(&c, dedup, 5, 120, textured);
+        let uninterrupted = run(&c, dedup, 5, 70, textured);
         let mut first = build(&c, space.clone(), 5, dedup).unwrap();
         let mut h = History::new();
-        let mut got: Vec<Arch> = (0..60)
+        let mut got: Vec<Arch> = (0..35)
             .map(|_| {
                 step(first.as_mut(), space.as_ref(), &mut h, textured)
                     .unwrap()
@@ -221,7 +221,7 @@ fn resuming_from_state_continues_exactly() {
         second
             .restore(serde_json::from_str(&saved).unwrap())
             .unwrap();
-        got.extend((0..60).map(|_| {
+        got.extend((0..35).map(|_| {
             step(second.as_mut(), space.as_ref(), &mut h, textured)
                 .unwrap()
                 .arch
@@ -249,7 +249,7 @@ fn restore_rejects_foreign_state() {
 fn dedup_never_repeats_an_architecture_up_to_isomorphism() {
     for (c, _) in all_configs() {
         let space = space_for(&c);
-        let archs = run(&c, true, 3, 300, textured);
+        let archs = run(&c, true, 3, 150, textured);
         let hashes: HashSet<String> = archs.iter().map(|a| space.canonical_hash(a)).collect();
         assert_eq!(hashes.len(), archs.len(), "{}", c.name());
     }

@@ -13,7 +13,9 @@ use crate::{ConfigError, ExperimentConfig};
 
 /// The one-shot methods' names, known to every build (the methods need the `train`
 /// feature; without it a name is refused with that reason).
-pub const ONESHOT_NAMES: [&str; 5] = ["darts1", "darts2", "gdas", "rsps", "spos"];
+pub const ONESHOT_NAMES: [&str; 8] = [
+    "darts1", "darts2", "gdas", "snas", "drnas", "rsps", "spos", "enas",
+];
 
 /// The trial attribute naming the method that derived a trial.
 pub const ONESHOT_ATTR: &str = "oneshot_method";
@@ -154,7 +156,7 @@ mod phase {
         let inputs = archer_oneshot::SearchInputs {
             method: &config.strategy.name,
             settings: &settings,
-            space: study.experiment.space.as_ref(),
+            space: study.experiment.space.clone(),
             train: &train,
             seed: config.study.seed,
         };

@@ -2,13 +2,7 @@
 //! Adam on validation batches, the weights by SGD on training batches; the architecture is
 //! the argmax of α on every edge (`none` included, as the NB201 recipe derives it).
 
-use std::collections::HashMap;
-
-use archer_rng::Rng;
-use archer_space::{Arch, SearchSpace};
-use tch::Tensor;
-
-use crate::method::{Method, MethodKind, Scorer, Step};
+use crate::method::{Method, MethodKind, Step};
 use crate::search::{darts2_step, darts_step, fixed_alpha_weight_step, StepLosses};
 use crate::{Adam, Nb201Supernet, OneShotError, OneShotSettings};
 
@@ -16,14 +10,14 @@ pub static DARTS1: MethodKind = MethodKind {
     name: "darts1",
     summary: "DARTS, first order: softmax-mixed edges, alpha by Adam on validation batches",
     default_epochs: 50,
-    build: |s, net| Box::new(Darts::new(s, net, false)),
+    build: |i| Ok(Box::new(Darts::new(i.settings, i.net, false))),
 };
 
 pub static DARTS2: MethodKind = MethodKind {
     name: "darts2",
     summary: "DARTS, second order: alpha's gradient through one virtual weight step (finite-difference Hessian-vector product)",
     default_epochs: 50,
-    build: |s, net| Box::new(Darts::new(s, net, true)),
+    build: |i| Ok(Box::new(Darts::new(i.settings, i.net, true))),
 };
 
 struct Darts {
@@ -77,29 +71,11 @@ impl Method for Darts {
         }
     }
 
-    fn preferred(&self, net: &Nb201Supernet) -> Option<Arch> {
-        Some(net.derive())
+    fn adam(&self) -> Option<&Adam> {
+        Some(&self.adam)
     }
 
-    fn select(
-        &mut self,
-        net: &Nb201Supernet,
-        _space: &dyn SearchSpace,
-        _score: &mut Scorer,
-        _rng: &mut Rng,
-    ) -> Result<(Arch, usize), OneShotError> {
-        Ok((net.derive(), 0))
-    }
-
-    fn state(&self) -> (Vec<(String, Tensor)>, serde_json::Value) {
-        super::adam_state(&self.adam)
-    }
-
-    fn load_state(
-        &mut self,
-        tensors: &mut HashMap<String, Tensor>,
-        meta: &serde_json::Value,
-    ) -> Result<(), String> {
-        super::load_adam(&mut self.adam, tensors, meta)
+    fn adam_mut(&mut self) -> Option<&mut Adam> {
+        Some(&mut self.adam)
     }
 }

@@ -3,13 +3,7 @@
 //! the temperature falls linearly from `tau_max` to `tau_min` over the epochs. The
 //! architecture is the argmax of α.
 
-use std::collections::HashMap;
-
-use archer_rng::Rng;
-use archer_space::{Arch, SearchSpace};
-use tch::Tensor;
-
-use crate::method::{Method, MethodKind, Scorer, Step};
+use crate::method::{Method, MethodKind, Step};
 use crate::search::{gdas_step, gdas_tau, gdas_weight_step, StepLosses};
 use crate::{Adam, Nb201Supernet, OneShotError, OneShotSettings};
 
@@ -17,7 +11,7 @@ pub static GDAS: MethodKind = MethodKind {
     name: "gdas",
     summary: "GDAS: one operation per edge sampled by a hard Gumbel-softmax, temperature annealed",
     default_epochs: 250,
-    build: |s, net| Box::new(Gdas::new(s, net)),
+    build: |i| Ok(Box::new(Gdas::new(i.settings, i.net))),
 };
 
 struct Gdas {
@@ -28,7 +22,7 @@ struct Gdas {
 
 impl Gdas {
     fn new(settings: &OneShotSettings, net: &Nb201Supernet) -> Self {
-        let (tau_max, tau_min) = settings.tau();
+        let (tau_max, tau_min) = settings.tau("gdas");
         Gdas {
             adam: super::arch_adam(settings, net),
             tau_max,
@@ -57,29 +51,11 @@ impl Method for Gdas {
         )
     }
 
-    fn preferred(&self, net: &Nb201Supernet) -> Option<Arch> {
-        Some(net.derive())
+    fn adam(&self) -> Option<&Adam> {
+        Some(&self.adam)
     }
 
-    fn select(
-        &mut self,
-        net: &Nb201Supernet,
-        _space: &dyn SearchSpace,
-        _score: &mut Scorer,
-        _rng: &mut Rng,
-    ) -> Result<(Arch, usize), OneShotError> {
-        Ok((net.derive(), 0))
-    }
-
-    fn state(&self) -> (Vec<(String, Tensor)>, serde_json::Value) {
-        super::adam_state(&self.adam)
-    }
-
-    fn load_state(
-        &mut self,
-        tensors: &mut HashMap<String, Tensor>,
-        meta: &serde_json::Value,
-    ) -> Result<(), String> {
-        super::load_adam(&mut self.adam, tensors, meta)
+    fn adam_mut(&mut self) -> Option<&mut Adam> {
+        Some(&mut self.adam)
     }
 }

@@ -1,16 +1,21 @@
 //! The one-shot methods, one per file.
 
 pub mod darts;
+pub mod drnas;
+pub mod enas;
 pub mod gdas;
 pub mod rsps;
+pub mod snas;
 pub mod spos;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+use archer_space::{Arch, SearchSpace};
 
 use tch::Tensor;
 
-use crate::method::Step;
-use crate::search::{single_path_step, StepLosses};
+use crate::method::{Scorer, Step};
+use crate::search::{single_path_step, soft_mixing_step, soft_weight_step, SoftMixing, StepLosses};
 use crate::{Adam, Nb201Supernet, OneShotError, OneShotSettings};
 
 /// The step of RSPS and SPOS: one path drawn uniformly from the space, its weights trained
@@ -22,6 +27,30 @@ pub(crate) fn uniform_path_step(s: Step) -> Result<StepLosses, OneShotError> {
         .map_err(|e| OneShotError::Setting(e.to_string()))?;
     let w = single_path_step(s.net, s.sgd, s.train, &arch, s.lr, s.grad_clip, s.step)?;
     Ok(StepLosses::weights_only(w))
+}
+
+/// The step of a method that mixes every edge (DARTS first order, SNAS, DrNAS) by `mixing`:
+/// the weights alone in a warm-up epoch, else α on the validation batch and then the weights.
+pub(crate) fn soft_method_step(
+    s: Step,
+    adam: &mut Adam,
+    mixing: &SoftMixing,
+) -> Result<StepLosses, OneShotError> {
+    if s.warmup {
+        let w = soft_weight_step(s.net, s.sgd, s.train, mixing, s.lr, s.grad_clip, s.step)?;
+        return Ok(StepLosses::weights_only(w));
+    }
+    soft_mixing_step(
+        s.net,
+        adam,
+        s.sgd,
+        s.train,
+        s.valid,
+        mixing,
+        s.lr,
+        s.grad_clip,
+        s.step,
+    )
 }
 
 /// α's Adam as the settings give it.
@@ -50,4 +79,31 @@ pub(crate) fn load_adam(
         .as_u64()
         .ok_or("the checkpoint has no adam_steps")?;
     adam.load_state(ADAM_PREFIX, tensors, steps)
+}
+
+/// The best by `score` of up to `n` distinct architectures from `draw` (distinct up to the
+/// space's isomorphism), and how many were scored: RSPS draws uniformly, ENAS from its
+/// controller. A space (or a converged controller) with fewer gives fewer; 20·n draws at most.
+pub(crate) fn best_of_distinct(
+    n: usize,
+    space: &dyn SearchSpace,
+    score: &mut Scorer,
+    draw: &mut dyn FnMut() -> Result<Arch, OneShotError>,
+) -> Result<(Arch, usize), OneShotError> {
+    let mut seen = HashSet::new();
+    let mut best: Option<(Arch, f64)> = None;
+    let mut tries = 0;
+    while seen.len() < n && tries < n * 20 {
+        tries += 1;
+        let arch = draw()?;
+        if !seen.insert(space.canonical_hash(&arch)) {
+            continue;
+        }
+        let acc = score(&arch)?;
+        if best.as_ref().is_none_or(|(_, b)| acc > *b) {
+            best = Some((arch, acc));
+        }
+    }
+    let (arch, _) = best.ok_or_else(|| OneShotError::Setting("no candidate to score".into()))?;
+    Ok((arch, seen.len()))
 }

@@ -2,8 +2,6 @@
 //! drawn uniformly from the space; at the end `candidates` distinct random architectures
 //! are scored on the shared weights and the best is chosen.
 
-use std::collections::HashSet;
-
 use archer_rng::Rng;
 use archer_space::{Arch, SearchSpace};
 
@@ -15,7 +13,11 @@ pub static RSPS: MethodKind = MethodKind {
     name: "rsps",
     summary: "random search with parameter sharing: uniform single paths, then the best of N random architectures on the shared weights",
     default_epochs: 250,
-    build: |s, _net| Box::new(Rsps { candidates: s.candidates() }),
+    build: |i| {
+        Ok(Box::new(Rsps {
+            candidates: i.settings.candidates(),
+        }))
+    },
 };
 
 struct Rsps {
@@ -31,6 +33,10 @@ impl Method for Rsps {
         None
     }
 
+    fn has_alpha(&self) -> bool {
+        false
+    }
+
     fn select(
         &mut self,
         _net: &Nb201Supernet,
@@ -38,25 +44,10 @@ impl Method for Rsps {
         score: &mut Scorer,
         rng: &mut Rng,
     ) -> Result<(Arch, usize), OneShotError> {
-        let mut seen = HashSet::new();
-        let mut best: Option<(Arch, f64)> = None;
-        // Distinct architectures; a space with fewer than `candidates` stops at its size.
-        let mut tries = 0;
-        while seen.len() < self.candidates && tries < self.candidates * 20 {
-            tries += 1;
-            let arch = space
+        super::best_of_distinct(self.candidates, space, score, &mut || {
+            space
                 .sample(rng)
-                .map_err(|e| OneShotError::Setting(e.to_string()))?;
-            if !seen.insert(space.canonical_hash(&arch)) {
-                continue;
-            }
-            let acc = score(&arch)?;
-            if best.as_ref().is_none_or(|(_, b)| acc > *b) {
-                best = Some((arch, acc));
-            }
-        }
-        let (arch, _) =
-            best.ok_or_else(|| OneShotError::Setting("no candidate to score".into()))?;
-        Ok((arch, seen.len()))
+                .map_err(|e| OneShotError::Setting(e.to_string()))
+        })
     }
 }

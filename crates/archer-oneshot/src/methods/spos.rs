@@ -19,10 +19,10 @@ pub static SPOS: MethodKind = MethodKind {
     name: "spos",
     summary: "single path one-shot: uniform single paths, then evolution over paths on the frozen supernet",
     default_epochs: 250,
-    build: |s, _net| {
-        Box::new(Spos {
-            evolution: s.evolution(),
-        })
+    build: |i| {
+        Ok(Box::new(Spos {
+            evolution: i.settings.evolution(),
+        }))
     },
 };
 
@@ -37,6 +37,10 @@ impl Method for Spos {
 
     fn preferred(&self, _net: &Nb201Supernet) -> Option<Arch> {
         None
+    }
+
+    fn has_alpha(&self) -> bool {
+        false
     }
 
     fn select(

@@ -1,0 +1,532 @@
+//! `archer bench oneshot nb201`: one-shot methods × seeds on CIFAR-10 under a CPU protocol
+//! fixed in the repo (`bench/oneshot-nb201-cpu.toml`), each derived cell scored in the
+//! NAS-Bench-201 table, beside the published figures.
+//!
+//! Each (method, seed) is an ordinary experiment folder `<output>/<method>-s<seed>`: a finished
+//! one is read back, an unfinished one resumes from its last epoch's checkpoint, so the runs of
+//! one benchmark may span several sessions (`--report-only` prints what is finished).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use archer_bench::{mean, std_dev};
+use archer_oneshot::run::{finished, Outcome};
+use archer_runner::{launch, Event, ExperimentConfig, ExperimentDir, Overrides};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use crate::out::say;
+use crate::UsageError;
+
+#[derive(Subcommand)]
+pub enum OneshotBenchmark {
+    /// The NAS-Bench-201 space searched on CIFAR-10; derived cells scored in the NB201 table.
+    Nb201(OneshotNb201Args),
+}
+
+#[derive(Args)]
+pub struct OneshotNb201Args {
+    /// The protocol: a base experiment (`[experiment]`), its description (`protocol`) and
+    /// per-method settings (`[methods.<name>]`, merged into `[strategy]`).
+    #[arg(long, default_value = "bench/oneshot-nb201-cpu.toml")]
+    protocol: PathBuf,
+    /// Comma-separated one-shot methods (default: every method of the protocol).
+    #[arg(long, value_delimiter = ',')]
+    methods: Vec<String>,
+    /// Seeds per method.
+    #[arg(long, default_value_t = 3)]
+    seeds: u64,
+    /// The first seed (report on seeds 0…; tune on 100…).
+    #[arg(long, default_value_t = 0)]
+    first_seed: u64,
+    /// Folder of the runs (`<output>/<method>-s<seed>`).
+    #[arg(long, default_value = "bench-out/oneshot-nb201")]
+    output: PathBuf,
+    /// Run nothing: report the finished runs among those asked for.
+    #[arg(long)]
+    report_only: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+/// Mean and standard deviation on CIFAR-10, CIFAR-100 and ImageNet16-120, where published.
+type Published = [Option<(f64, f64)>; 3];
+
+/// The published NB201 figures (CIFAR-10 search, test accuracy on the three datasets, mean and
+/// standard deviation where given), from `../shared/RESULTS.md` and the methods' READMEs.
+const PUBLISHED: &[(&str, &str, Published)] = &[
+    (
+        "darts1",
+        "NB201 paper (all-skip cell)",
+        [Some((54.30, 0.0)), Some((15.61, 0.0)), Some((16.32, 0.0))],
+    ),
+    (
+        "darts2",
+        "NB201 paper (all-skip cell)",
+        [Some((54.30, 0.0)), Some((15.61, 0.0)), Some((16.32, 0.0))],
+    ),
+    (
+        "gdas",
+        "NB201 paper",
+        [
+            Some((93.61, 0.09)),
+            Some((70.70, 0.30)),
+            Some((41.84, 0.90)),
+        ],
+    ),
+    (
+        "snas",
+        "DrNAS README",
+        [
+            Some((92.77, 0.83)),
+            Some((69.34, 1.98)),
+            Some((43.16, 2.64)),
+        ],
+    ),
+    (
+        "drnas",
+        "DrNAS README",
+        [Some((94.36, 0.0)), Some((73.51, 0.0)), Some((46.34, 0.0))],
+    ),
+    (
+        "rsps",
+        "NB201 paper",
+        [
+            Some((87.66, 1.69)),
+            Some((46.60, 6.57)),
+            Some((30.78, 6.12)),
+        ],
+    ),
+    ("spos", "no published NB201 figure", [None, None, None]),
+    (
+        "enas",
+        "NB201 paper (all-skip cell)",
+        [Some((54.30, 0.0)), Some((15.61, 0.0)), Some((16.32, 0.0))],
+    ),
+];
+
+/// One (method, seed) run, as printed.
+#[derive(Clone, Debug, Serialize)]
+struct RunRow {
+    method: String,
+    seed: u64,
+    genotype: String,
+    test_acc_cifar10: f64,
+    test_acc_cifar100: f64,
+    test_acc_imagenet16: f64,
+    /// Supernet training (every epoch, over resumes) and the selection; trust apart.
+    search_seconds: f64,
+    /// The peak resident set of the process that finished the run (MiB).
+    peak_rss_mb: f64,
+    kendall_tau: f64,
+    spearman: f64,
+    precision_top5: f64,
+    kendall_tau_no_recal: f64,
+    spearman_no_recal: f64,
+    /// The supernet's inherited, recalibrated validation accuracy of the cell (%).
+    valid_acc: f64,
+    epochs: u32,
+    step_ms: f64,
+    trust_seconds: f64,
+    /// Edges of the cell on `skip_connect`, and on `none`: DARTS's collapse shows here.
+    skip_edges: usize,
+    none_edges: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct MethodRow {
+    method: String,
+    runs: usize,
+    seeds: Vec<u64>,
+    mean_cifar10: f64,
+    std_cifar10: f64,
+    mean_cifar100: f64,
+    std_cifar100: f64,
+    mean_imagenet16: f64,
+    std_imagenet16: f64,
+    mean_search_seconds: f64,
+    mean_kendall_tau: f64,
+    mean_spearman: f64,
+    published_source: &'static str,
+    published: Published,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    protocol: String,
+    protocol_file: PathBuf,
+    /// Per method: epochs, C, N as the protocol sets them.
+    settings: BTreeMap<String, String>,
+    methods: Vec<MethodRow>,
+    runs: Vec<RunRow>,
+    /// Runs asked for and not finished (`--report-only`).
+    missing: Vec<String>,
+    /// Wall seconds this invocation spent running.
+    wall_seconds: f64,
+}
+
+/// The protocol file: a base experiment and per-method settings.
+struct Protocol {
+    file: PathBuf,
+    description: String,
+    experiment: toml::Table,
+    methods: toml::Table,
+}
+
+impl Protocol {
+    fn load(file: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("reading the protocol {}", file.display()))?;
+        let mut table: toml::Table =
+            toml::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
+        let take = |t: &mut toml::Table, key: &str| {
+            t.remove(key).ok_or_else(|| {
+                UsageError(format!(
+                    "{}: the protocol needs a `{key}` entry",
+                    file.display()
+                ))
+            })
+        };
+        let description = match take(&mut table, "protocol")? {
+            toml::Value::String(s) => s,
+            _ => bail!(UsageError(format!(
+                "{}: `protocol` is text",
+                file.display()
+            ))),
+        };
+        let (Some(experiment), Some(methods)) = (
+            take(&mut table, "experiment")?.as_table().cloned(),
+            take(&mut table, "methods")?.as_table().cloned(),
+        ) else {
+            bail!(UsageError(format!(
+                "{}: `experiment` and `methods` are tables",
+                file.display()
+            )));
+        };
+        if let Some(key) = table.keys().next() {
+            bail!(UsageError(format!(
+                "{}: unknown key `{key}`; a protocol holds protocol, experiment and methods",
+                file.display()
+            )));
+        }
+        Ok(Protocol {
+            file: file.to_path_buf(),
+            description,
+            experiment,
+            methods,
+        })
+    }
+
+    /// The experiment of `method`: the base with `[methods.<method>]` merged into
+    /// `[strategy]` and the method named.
+    fn experiment(&self, method: &str) -> Result<ExperimentConfig> {
+        let Some(own) = self.methods.get(method).and_then(|m| m.as_table()) else {
+            bail!(UsageError(format!(
+                "{}: no [methods.{method}]; the protocol has {}",
+                self.file.display(),
+                self.methods.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        };
+        let mut doc = self.experiment.clone();
+        let strategy = doc
+            .entry("strategy")
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(strategy) = strategy.as_table_mut() else {
+            bail!(UsageError(format!(
+                "{}: experiment.strategy is a table",
+                self.file.display()
+            )));
+        };
+        for (k, v) in own {
+            strategy.insert(k.clone(), v.clone());
+        }
+        strategy.insert("name".into(), toml::Value::String(method.into()));
+        if let Some(study) = doc.get_mut("study").and_then(|s| s.as_table_mut()) {
+            study.insert(
+                "name".into(),
+                toml::Value::String(format!("oneshot-nb201-{method}")),
+            );
+        }
+        let text = toml::to_string(&doc)?;
+        let base = self.file.parent().unwrap_or(Path::new("."));
+        Ok(ExperimentConfig::from_toml(&text, base, &self.file)?)
+    }
+
+    /// `epochs E, C c, N n` of `method`, from its merged settings.
+    fn settings_of(&self, method: &str) -> Result<String> {
+        let c = self.experiment(method)?;
+        let s = &c.strategy.settings;
+        let kind = archer_oneshot::method_kind(method)
+            .ok_or_else(|| UsageError(format!("{method:?} is not a one-shot method")))?;
+        let get = |k: &str| s.get(k).map(|v| v.to_string());
+        Ok(format!(
+            "{} epochs, C = {}, N = {}",
+            get("epochs").unwrap_or_else(|| kind.default_epochs.to_string()),
+            get("channels").unwrap_or_else(|| "16".into()),
+            get("depth").unwrap_or_else(|| "5".into()),
+        ))
+    }
+}
+
+pub fn run(benchmark: OneshotBenchmark) -> Result<()> {
+    let OneshotBenchmark::Nb201(args) = benchmark;
+    let protocol = Protocol::load(&args.protocol)?;
+    let methods: Vec<String> = if args.methods.is_empty() {
+        archer_oneshot::METHODS
+            .iter()
+            .map(|m| m.name.to_string())
+            .filter(|m| protocol.methods.contains_key(m))
+            .collect()
+    } else {
+        args.methods.iter().map(|m| m.trim().to_string()).collect()
+    };
+    let mut settings = BTreeMap::new();
+    for m in &methods {
+        if archer_oneshot::method_kind(m).is_none() {
+            bail!(UsageError(format!(
+                "--methods: {m:?} is not a one-shot method; accepted: {}",
+                archer_oneshot::METHODS
+                    .iter()
+                    .map(|k| k.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        settings.insert(m.clone(), protocol.settings_of(m)?);
+    }
+    let started = std::time::Instant::now();
+    let mut runs = Vec::new();
+    let mut missing = Vec::new();
+    // Seed by seed, so that an interrupted benchmark has every method's early seeds.
+    for seed in args.first_seed..args.first_seed + args.seeds {
+        for method in &methods {
+            let dir = std::path::absolute(args.output.join(format!("{method}-s{seed}")))?;
+            let outcome = if args.report_only {
+                finished(&dir.join("oneshot"))?
+            } else {
+                Some(run_one(&protocol, method, seed, &dir)?)
+            };
+            match outcome {
+                Some(o) => {
+                    let row = run_row(method, seed, &o);
+                    eprintln!(
+                        "[{method} seed {seed}] {} : {:.2} / {:.2} / {:.2} in the table; search {:.0} s, tau {:.3}",
+                        row.genotype,
+                        row.test_acc_cifar10,
+                        row.test_acc_cifar100,
+                        row.test_acc_imagenet16,
+                        row.search_seconds,
+                        row.kendall_tau
+                    );
+                    runs.push(row);
+                }
+                None => missing.push(format!("{method}-s{seed}")),
+            }
+        }
+    }
+    let report = Report {
+        protocol: protocol.description.clone(),
+        protocol_file: protocol.file.clone(),
+        settings,
+        methods: methods.iter().map(|m| method_row(m, &runs)).collect(),
+        runs,
+        missing,
+        wall_seconds: started.elapsed().as_secs_f64(),
+    };
+    std::fs::create_dir_all(&args.output)?;
+    std::fs::write(
+        args.output.join("report.json"),
+        serde_json::to_string_pretty(&report)? + "\n",
+    )?;
+    if args.json {
+        say(serde_json::to_string_pretty(&report)?)?;
+    } else {
+        say(render(&report))?;
+    }
+    Ok(())
+}
+
+/// Runs (or resumes, or reads back) one method and seed in `dir`.
+fn run_one(protocol: &Protocol, method: &str, seed: u64, dir: &Path) -> Result<Outcome> {
+    if let Some(done) = finished(&dir.join("oneshot"))? {
+        return Ok(done);
+    }
+    let resuming = dir.join(archer_runner::RUN_FILE).is_file();
+    let (mut study, mut recorder) = if resuming {
+        let opened = ExperimentDir::open(dir)?;
+        eprintln!("[{method} seed {seed}] resuming {}", dir.display());
+        launch::reopen(&opened, &Overrides::default())?
+    } else {
+        let mut config = protocol.experiment(method)?;
+        config.apply(&Overrides {
+            output: Some(dir.to_path_buf()),
+            seed: Some(seed),
+            ..Overrides::default()
+        });
+        let experiment = config.validate()?;
+        let created = ExperimentDir::create(dir)?;
+        eprintln!("[{method} seed {seed}] starting in {}", dir.display());
+        launch::start(experiment, &created, None)?
+    };
+    study
+        .run(&mut recorder, &mut |event| {
+            if let Event::OneShotEpoch {
+                epoch,
+                of,
+                train_loss,
+                genotype,
+                table_acc,
+                seconds,
+            } = event
+            {
+                eprintln!(
+                    "[{method} seed {seed}] epoch {epoch}/{of}: loss {train_loss:.3}, {seconds:.1} s{}{}",
+                    genotype.map(|g| format!(", {g}")).unwrap_or_default(),
+                    table_acc.map(|a| format!(" ({a:.2} in the table)")).unwrap_or_default()
+                );
+            }
+        })
+        .with_context(|| format!("{method} seed {seed} in {}", dir.display()))?;
+    finished(&dir.join("oneshot"))?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "{method} seed {seed}: the study ended without a one-shot outcome in {}",
+            dir.display()
+        )
+    })
+}
+
+fn run_row(method: &str, seed: u64, o: &Outcome) -> RunRow {
+    let m = |k: &str| o.metrics.get(k).copied().unwrap_or(f64::NAN);
+    let ops: Vec<&str> = o
+        .genotype
+        .split('|')
+        .filter_map(|edge| edge.split('~').next())
+        .filter(|op| !op.is_empty() && *op != "+")
+        .collect();
+    RunRow {
+        method: method.to_string(),
+        seed,
+        genotype: o.genotype.clone(),
+        test_acc_cifar10: m("test_acc_cifar10"),
+        test_acc_cifar100: m("test_acc_cifar100"),
+        test_acc_imagenet16: m("test_acc_imagenet16"),
+        search_seconds: m("search_seconds"),
+        peak_rss_mb: m("peak_rss_mib"),
+        kendall_tau: m("kendall_tau"),
+        spearman: m("spearman_rho"),
+        precision_top5: m("precision_top5"),
+        kendall_tau_no_recal: m("kendall_tau_no_recal"),
+        spearman_no_recal: m("spearman_rho_no_recal"),
+        valid_acc: m("valid_acc"),
+        epochs: o.epochs.len() as u32,
+        step_ms: m("step_ms"),
+        trust_seconds: m("trust_seconds"),
+        skip_edges: ops.iter().filter(|op| **op == "skip_connect").count(),
+        none_edges: ops.iter().filter(|op| **op == "none").count(),
+    }
+}
+
+fn method_row(method: &str, runs: &[RunRow]) -> MethodRow {
+    let mine: Vec<&RunRow> = runs.iter().filter(|r| r.method == method).collect();
+    let of = |f: fn(&RunRow) -> f64| mine.iter().map(|r| f(r)).collect::<Vec<f64>>();
+    let (source, published) = PUBLISHED
+        .iter()
+        .find(|(m, _, _)| *m == method)
+        .map_or(("", [None, None, None]), |(_, s, p)| (*s, *p));
+    MethodRow {
+        method: method.to_string(),
+        runs: mine.len(),
+        seeds: mine.iter().map(|r| r.seed).collect(),
+        mean_cifar10: mean(&of(|r| r.test_acc_cifar10)),
+        std_cifar10: std_dev(&of(|r| r.test_acc_cifar10)),
+        mean_cifar100: mean(&of(|r| r.test_acc_cifar100)),
+        std_cifar100: std_dev(&of(|r| r.test_acc_cifar100)),
+        mean_imagenet16: mean(&of(|r| r.test_acc_imagenet16)),
+        std_imagenet16: std_dev(&of(|r| r.test_acc_imagenet16)),
+        mean_search_seconds: mean(&of(|r| r.search_seconds)),
+        mean_kendall_tau: mean(&of(|r| r.kendall_tau)),
+        mean_spearman: mean(&of(|r| r.spearman)),
+        published_source: source,
+        published,
+    }
+}
+
+fn pm(mean: f64, std: f64) -> String {
+    if mean.is_nan() {
+        "-".into()
+    } else {
+        format!("{mean:.2} ± {std:.2}")
+    }
+}
+
+fn render(r: &Report) -> String {
+    let mut out = format!("Protocol ({}): {}\n", r.protocol_file.display(), r.protocol);
+    for (m, s) in &r.settings {
+        let _ = writeln!(out, "  {m}: {s}");
+    }
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "{:<7} {:>5} {:<58} {:>7} {:>7} {:>7} {:>9} {:>8} {:>7} {:>7} {:>9}",
+        "method",
+        "seed",
+        "genotype",
+        "C10",
+        "C100",
+        "IN16",
+        "search s",
+        "peak MB",
+        "tau",
+        "rho",
+        "tau norec"
+    );
+    for x in &r.runs {
+        let _ = writeln!(
+            out,
+            "{:<7} {:>5} {:<58} {:>7.2} {:>7.2} {:>7.2} {:>9.0} {:>8.0} {:>7.3} {:>7.3} {:>9.3}",
+            x.method,
+            x.seed,
+            x.genotype,
+            x.test_acc_cifar10,
+            x.test_acc_cifar100,
+            x.test_acc_imagenet16,
+            x.search_seconds,
+            x.peak_rss_mb,
+            x.kendall_tau,
+            x.spearman,
+            x.kendall_tau_no_recal
+        );
+    }
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "{:<7} {:>4} {:>15} {:>15} {:>15} {:>9}   published (C10 / C100 / IN16)",
+        "method", "runs", "C10", "C100", "IN16", "search s"
+    );
+    for m in &r.methods {
+        let published = m
+            .published
+            .iter()
+            .map(|p| p.map_or("-".to_string(), |(a, s)| pm(a, s)))
+            .collect::<Vec<_>>()
+            .join(" / ");
+        let _ = writeln!(
+            out,
+            "{:<7} {:>4} {:>15} {:>15} {:>15} {:>9.0}   {published} ({})",
+            m.method,
+            m.runs,
+            pm(m.mean_cifar10, m.std_cifar10),
+            pm(m.mean_cifar100, m.std_cifar100),
+            pm(m.mean_imagenet16, m.std_imagenet16),
+            m.mean_search_seconds,
+            m.published_source
+        );
+    }
+    if !r.missing.is_empty() {
+        let _ = writeln!(out, "\nNot finished yet: {}", r.missing.join(", "));
+    }
+    let _ = write!(out, "\nThis invocation: {:.0} s wall", r.wall_seconds);
+    out
+}

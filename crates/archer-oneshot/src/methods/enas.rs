@@ -1,0 +1,155 @@
+//! ENAS (Pham et al. 2018), as AutoDL-Projects runs it on NAS-Bench-201 (`ENAS.py`): each
+//! epoch first trains the shared weights, one path per step drawn from an LSTM controller;
+//! then the controller is trained by REINFORCE (`train_steps` updates of `aggregate` sampled
+//! paths, each rewarded by its accuracy on one validation batch plus an entropy bonus,
+//! against a moving-average baseline). At the end `candidates` paths drawn from the
+//! controller are scored on the shared weights and the best is chosen.
+//!
+//! The controller is `archer-neural`'s LSTM [`Policy`] (tch autograd). Its initial weights
+//! and its draws come from the run's seed, so a run is reproducible and resumes exactly.
+//! Deviation: the weights keep the shared `[strategy.weights]` recipe; AutoDL's ENAS config
+//! uses lr 0.05 → 5e-4, weight decay 2.5e-4 and batch 128, which a user sets there.
+
+use std::collections::HashMap;
+
+use archer_neural::{AdamConstants, ControllerShape, Policy, Reinforce};
+use archer_rng::Rng;
+use archer_space::{Arch, SearchSpace};
+use tch::Tensor;
+
+use crate::method::{EpochEnd, Method, MethodInit, MethodKind, Scorer, Step};
+use crate::search::{single_path_step, StepLosses};
+use crate::settings::ControllerSettings;
+use crate::{Nb201Supernet, OneShotError};
+
+pub static ENAS: MethodKind = MethodKind {
+    name: "enas",
+    summary:
+        "ENAS: paths drawn from an LSTM controller trained by REINFORCE on shared-weight accuracy",
+    default_epochs: 250,
+    build: |i| Ok(Box::new(Enas::new(i)?)),
+};
+
+/// The controller's own seed stream.
+const CONTROLLER_STREAM: u64 = 0x454e_4153; // "ENAS"
+
+struct Enas {
+    policy: Policy,
+    settings: ControllerSettings,
+    candidates: usize,
+}
+
+impl Enas {
+    fn new(i: &MethodInit) -> Result<Self, OneShotError> {
+        let c = i.settings.controller();
+        let shape = ControllerShape {
+            hidden: c.hidden,
+            layers: c.layers,
+            init_range: c.init_range,
+            temperature: c.temperature,
+            tanh_constant: c.tanh_constant,
+        };
+        let adam = AdamConstants {
+            beta1: c.betas[0],
+            beta2: c.betas[1],
+            eps: c.eps,
+        };
+        let mut rng = Rng::derive(i.seed ^ CONTROLLER_STREAM, 0);
+        let policy = Policy::new(i.space.clone(), shape, adam, &mut rng).map_err(|reason| {
+            OneShotError::Invalid {
+                key: "strategy.controller".into(),
+                reason,
+            }
+        })?;
+        Ok(Enas {
+            policy,
+            settings: c,
+            candidates: i.settings.candidates(),
+        })
+    }
+
+    fn rule(&self) -> Reinforce {
+        let c = &self.settings;
+        Reinforce {
+            learning_rate: c.lr,
+            baseline_decay: c.baseline_decay,
+            entropy_weight: c.entropy_weight,
+            grad_clip: (c.grad_clip > 0.0).then_some(c.grad_clip),
+        }
+    }
+}
+
+impl Method for Enas {
+    fn step(&mut self, s: Step) -> Result<StepLosses, OneShotError> {
+        let arch = self.policy.sample(1, s.rng).remove(0);
+        let w = single_path_step(s.net, s.sgd, s.train, &arch, s.lr, s.grad_clip, s.step)?;
+        Ok(StepLosses::weights_only(w))
+    }
+
+    fn end_epoch(&mut self, end: EpochEnd) -> Result<(), OneShotError> {
+        if end.warmup {
+            return Ok(());
+        }
+        let rule = self.rule();
+        for _ in 0..self.settings.train_steps {
+            let paths = self.policy.sample(self.settings.aggregate, end.rng);
+            let mut rewarded = Vec::with_capacity(paths.len());
+            for arch in paths {
+                let accuracy = (end.reward)(&arch)?;
+                rewarded.push((arch, accuracy));
+            }
+            self.policy.reinforce(&rewarded, &rule);
+        }
+        Ok(())
+    }
+
+    fn preferred(&self, _net: &Nb201Supernet) -> Option<Arch> {
+        // The most probable of 64 paths drawn with a fixed seed: the controller's trend,
+        // drawn apart from the run's streams so that reporting it changes nothing.
+        let samples = self.policy.sample(64, &mut Rng::seed_from(0));
+        samples
+            .iter()
+            .max_by(|a, b| {
+                let la = self.policy.log_prob(a).unwrap_or(f64::NEG_INFINITY);
+                let lb = self.policy.log_prob(b).unwrap_or(f64::NEG_INFINITY);
+                la.total_cmp(&lb)
+            })
+            .cloned()
+    }
+
+    fn has_alpha(&self) -> bool {
+        false
+    }
+
+    fn select(
+        &mut self,
+        _net: &Nb201Supernet,
+        space: &dyn SearchSpace,
+        score: &mut Scorer,
+        rng: &mut Rng,
+    ) -> Result<(Arch, usize), OneShotError> {
+        let policy = &self.policy;
+        super::best_of_distinct(self.candidates, space, score, &mut || {
+            Ok(policy.sample(1, rng).remove(0))
+        })
+    }
+
+    fn state(&self) -> (Vec<(String, Tensor)>, serde_json::Value) {
+        (
+            Vec::new(),
+            serde_json::json!({ "controller": self.policy.state() }),
+        )
+    }
+
+    fn load_state(
+        &mut self,
+        _tensors: &mut HashMap<String, Tensor>,
+        meta: &serde_json::Value,
+    ) -> Result<(), String> {
+        let saved = meta
+            .get("controller")
+            .cloned()
+            .ok_or("the checkpoint has no controller")?;
+        self.policy.restore(saved)
+    }
+}
