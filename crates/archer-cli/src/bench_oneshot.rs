@@ -47,6 +47,11 @@ pub struct OneshotNb201Args {
     /// Run nothing: report the finished runs among those asked for.
     #[arg(long)]
     report_only: bool,
+    /// Also run REA with real training of every candidate (the protocol's `[rea]`) on the
+    /// same data, each seed with the wall-clock budget of the best method's mean search time
+    /// (`<output>/rea-s<seed>`), its winner scored in the same table.
+    #[arg(long)]
+    vs_rea: bool,
     #[arg(long)]
     json: bool,
 }
@@ -140,17 +145,41 @@ struct MethodRow {
     method: String,
     runs: usize,
     seeds: Vec<u64>,
+    #[serde(flatten)]
+    table: TableMeans,
+    mean_search_seconds: f64,
+    mean_kendall_tau: f64,
+    mean_spearman: f64,
+    published_source: &'static str,
+    published: Published,
+}
+
+/// Mean and standard deviation of the table accuracies of a set of cells.
+#[derive(Debug, Serialize)]
+struct TableMeans {
     mean_cifar10: f64,
     std_cifar10: f64,
     mean_cifar100: f64,
     std_cifar100: f64,
     mean_imagenet16: f64,
     std_imagenet16: f64,
-    mean_search_seconds: f64,
-    mean_kendall_tau: f64,
-    mean_spearman: f64,
-    published_source: &'static str,
-    published: Published,
+}
+
+impl TableMeans {
+    /// Of `(CIFAR-10, CIFAR-100, ImageNet16-120)` accuracies.
+    fn of(accs: impl Iterator<Item = [f64; 3]>) -> Self {
+        let accs: Vec<[f64; 3]> = accs.collect();
+        let column = |i: usize| accs.iter().map(|a| a[i]).collect::<Vec<f64>>();
+        let (c10, c100, in16) = (column(0), column(1), column(2));
+        TableMeans {
+            mean_cifar10: mean(&c10),
+            std_cifar10: std_dev(&c10),
+            mean_cifar100: mean(&c100),
+            std_cifar100: std_dev(&c100),
+            mean_imagenet16: mean(&in16),
+            std_imagenet16: std_dev(&in16),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -163,16 +192,48 @@ struct Report {
     runs: Vec<RunRow>,
     /// Runs asked for and not finished (`--report-only`).
     missing: Vec<String>,
+    /// `--vs-rea`: multi-trial search at the best method's search time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rea: Option<ReaComparison>,
     /// Wall seconds this invocation spent running.
     wall_seconds: f64,
 }
 
-/// The protocol file: a base experiment and per-method settings.
+/// REA with real training at the one-shot method's search time, seed by seed.
+#[derive(Debug, Serialize)]
+struct ReaComparison {
+    /// The one-shot method with the best mean CIFAR-10 table accuracy, and its mean search
+    /// seconds: each REA seed's `budget.wall_seconds`.
+    against: String,
+    wall_seconds: f64,
+    description: String,
+    runs: Vec<ReaRow>,
+    #[serde(flatten)]
+    table: TableMeans,
+}
+
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+struct ReaRow {
+    seed: u64,
+    genotype: String,
+    trials: u64,
+    /// The winner's validation accuracy after its low-fidelity training (%).
+    valid_acc: f64,
+    test_acc_cifar10: f64,
+    test_acc_cifar100: f64,
+    test_acc_imagenet16: f64,
+    wall_seconds: f64,
+}
+
+/// The protocol file: a base experiment, per-method settings, and REA's.
 struct Protocol {
     file: PathBuf,
     description: String,
     experiment: toml::Table,
     methods: toml::Table,
+    /// `[rea]`: `description`, `strategy` (REA's settings), and entries set in `[evaluator]`
+    /// (the network and its low-fidelity training).
+    rea: Option<toml::Table>,
 }
 
 impl Protocol {
@@ -205,9 +266,14 @@ impl Protocol {
                 file.display()
             )));
         };
+        let rea = match table.remove("rea") {
+            None => None,
+            Some(toml::Value::Table(t)) => Some(t),
+            Some(_) => bail!(UsageError(format!("{}: `rea` is a table", file.display()))),
+        };
         if let Some(key) = table.keys().next() {
             bail!(UsageError(format!(
-                "{}: unknown key `{key}`; a protocol holds protocol, experiment and methods",
+                "{}: unknown key `{key}`; a protocol holds protocol, experiment, methods and rea",
                 file.display()
             )));
         }
@@ -216,6 +282,7 @@ impl Protocol {
             description,
             experiment,
             methods,
+            rea,
         })
     }
 
@@ -252,6 +319,73 @@ impl Protocol {
         let text = toml::to_string(&doc)?;
         let base = self.file.parent().unwrap_or(Path::new("."));
         Ok(ExperimentConfig::from_toml(&text, base, &self.file)?)
+    }
+
+    /// REA's experiment: the base with `[strategy]` replaced by `rea.strategy`, the other
+    /// entries of `[rea]` set in `[evaluator]`, and the wall-clock budget `wall_seconds`.
+    fn rea_experiment(&self, wall_seconds: f64) -> Result<(ExperimentConfig, String)> {
+        let Some(rea) = &self.rea else {
+            bail!(UsageError(format!(
+                "{}: --vs-rea needs a [rea] table (strategy, and the evaluator's network and training)",
+                self.file.display()
+            )));
+        };
+        let mut doc = self.experiment.clone();
+        let mut description = String::new();
+        for (k, v) in rea {
+            match (k.as_str(), v) {
+                ("description", toml::Value::String(d)) => description = d.clone(),
+                ("strategy", toml::Value::Table(t)) => {
+                    doc.insert("strategy".into(), toml::Value::Table(t.clone()));
+                }
+                (_, value) => {
+                    let evaluator = doc
+                        .entry("evaluator")
+                        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                    if let Some(e) = evaluator.as_table_mut() {
+                        e.insert(k.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        let mut budget = toml::Table::new();
+        budget.insert("wall_seconds".into(), toml::Value::Float(wall_seconds));
+        doc.insert("budget".into(), toml::Value::Table(budget));
+        if let Some(study) = doc.get_mut("study").and_then(|s| s.as_table_mut()) {
+            study.insert(
+                "name".into(),
+                toml::Value::String("oneshot-nb201-rea".into()),
+            );
+        }
+        let text = toml::to_string(&doc)?;
+        let base = self.file.parent().unwrap_or(Path::new("."));
+        Ok((
+            ExperimentConfig::from_toml(&text, base, &self.file)?,
+            description,
+        ))
+    }
+
+    /// The NB201 table the protocol's trust names.
+    fn table(&self) -> Result<archer_eval::Nb201Table> {
+        let config = self.experiment(
+            self.methods
+                .keys()
+                .next()
+                .ok_or_else(|| UsageError("the protocol has no [methods]".into()))?,
+        )?;
+        let path = config
+            .strategy
+            .settings
+            .get("trust")
+            .and_then(|t| t.get("table"))
+            .and_then(|t| t.as_str())
+            .ok_or_else(|| {
+                UsageError(format!(
+                    "{}: --vs-rea scores REA's winner in the table of experiment.strategy.trust",
+                    self.file.display()
+                ))
+            })?;
+        Ok(archer_eval::Nb201Table::load(Path::new(path))?)
     }
 
     /// `epochs E, C c, N n` of `method`, from its merged settings.
@@ -326,13 +460,20 @@ pub fn run(benchmark: OneshotBenchmark) -> Result<()> {
             }
         }
     }
+    let methods_rows: Vec<MethodRow> = methods.iter().map(|m| method_row(m, &runs)).collect();
+    let rea = if args.vs_rea {
+        Some(compare_with_rea(&protocol, &methods_rows, &args)?)
+    } else {
+        None
+    };
     let report = Report {
         protocol: protocol.description.clone(),
         protocol_file: protocol.file.clone(),
         settings,
-        methods: methods.iter().map(|m| method_row(m, &runs)).collect(),
+        methods: methods_rows,
         runs,
         missing,
+        rea,
         wall_seconds: started.elapsed().as_secs_f64(),
     };
     std::fs::create_dir_all(&args.output)?;
@@ -397,6 +538,97 @@ fn run_one(protocol: &Protocol, method: &str, seed: u64, dir: &Path) -> Result<O
     })
 }
 
+/// REA at the best method's mean search time, seed by seed (each run resumes or is read back
+/// as the one-shot runs are).
+fn compare_with_rea(
+    protocol: &Protocol,
+    methods: &[MethodRow],
+    args: &OneshotNb201Args,
+) -> Result<ReaComparison> {
+    let best = methods
+        .iter()
+        .filter(|m| m.runs > 0 && m.table.mean_cifar10.is_finite())
+        .max_by(|a, b| a.table.mean_cifar10.total_cmp(&b.table.mean_cifar10))
+        .ok_or_else(|| UsageError("--vs-rea: no one-shot run has finished yet".into()))?;
+    let wall_seconds = best.mean_search_seconds;
+    let table = protocol.table()?;
+    let (config, description) = protocol.rea_experiment(wall_seconds)?;
+    let mut runs = Vec::new();
+    for seed in args.first_seed..args.first_seed + args.seeds {
+        let dir = std::path::absolute(args.output.join(format!("rea-s{seed}")))?;
+        let summary_file = dir.join("rea-summary.json");
+        if let Ok(text) = std::fs::read_to_string(&summary_file) {
+            runs.push(serde_json::from_str::<ReaRow>(&text)?);
+            continue;
+        }
+        if args.report_only {
+            continue;
+        }
+        let mut config = config.clone();
+        config.apply(&Overrides {
+            output: Some(dir.clone()),
+            seed: Some(seed),
+            ..Overrides::default()
+        });
+        let experiment = config.validate()?;
+        let space = experiment.space.clone();
+        let (mut study, mut recorder) = if dir.join(archer_runner::RUN_FILE).is_file() {
+            launch::reopen(&ExperimentDir::open(&dir)?, &Overrides::default())?
+        } else {
+            launch::start(experiment, &ExperimentDir::create(&dir)?, None)?
+        };
+        eprintln!(
+            "[rea seed {seed}] {wall_seconds:.0} wall s (the mean search time of {}) in {}",
+            best.method,
+            dir.display()
+        );
+        let summary = study
+            .run(&mut recorder, &mut |_| {})
+            .with_context(|| format!("rea seed {seed} in {}", dir.display()))?;
+        let winner = summary.best.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("rea seed {seed}: no trial finished in {wall_seconds:.0} s")
+        })?;
+        let acc = |d| {
+            table
+                .record(&winner.arch, d)
+                .map_or(f64::NAN, |r| r.test_acc)
+        };
+        let row = ReaRow {
+            seed,
+            genotype: space.format(&winner.arch),
+            trials: summary.trials,
+            valid_acc: winner.metrics.get("valid_acc").unwrap_or(f64::NAN),
+            test_acc_cifar10: acc(archer_eval::Nb201Dataset::Cifar10),
+            test_acc_cifar100: acc(archer_eval::Nb201Dataset::Cifar100),
+            test_acc_imagenet16: acc(archer_eval::Nb201Dataset::ImageNet16),
+            wall_seconds: summary.wall_seconds,
+        };
+        eprintln!(
+            "[rea seed {seed}] {} trials, winner {} : {:.2} / {:.2} / {:.2} in the table",
+            row.trials,
+            row.genotype,
+            row.test_acc_cifar10,
+            row.test_acc_cifar100,
+            row.test_acc_imagenet16
+        );
+        std::fs::write(&summary_file, serde_json::to_string_pretty(&row)? + "\n")?;
+        runs.push(row);
+    }
+    Ok(ReaComparison {
+        against: best.method.clone(),
+        wall_seconds,
+        description,
+        table: TableMeans::of(runs.iter().map(|r| {
+            [
+                r.test_acc_cifar10,
+                r.test_acc_cifar100,
+                r.test_acc_imagenet16,
+            ]
+        })),
+        runs,
+    })
+}
+
 fn run_row(method: &str, seed: u64, o: &Outcome) -> RunRow {
     let m = |k: &str| o.metrics.get(k).copied().unwrap_or(f64::NAN);
     let ops: Vec<&str> = o
@@ -439,12 +671,13 @@ fn method_row(method: &str, runs: &[RunRow]) -> MethodRow {
         method: method.to_string(),
         runs: mine.len(),
         seeds: mine.iter().map(|r| r.seed).collect(),
-        mean_cifar10: mean(&of(|r| r.test_acc_cifar10)),
-        std_cifar10: std_dev(&of(|r| r.test_acc_cifar10)),
-        mean_cifar100: mean(&of(|r| r.test_acc_cifar100)),
-        std_cifar100: std_dev(&of(|r| r.test_acc_cifar100)),
-        mean_imagenet16: mean(&of(|r| r.test_acc_imagenet16)),
-        std_imagenet16: std_dev(&of(|r| r.test_acc_imagenet16)),
+        table: TableMeans::of(mine.iter().map(|r| {
+            [
+                r.test_acc_cifar10,
+                r.test_acc_cifar100,
+                r.test_acc_imagenet16,
+            ]
+        })),
         mean_search_seconds: mean(&of(|r| r.search_seconds)),
         mean_kendall_tau: mean(&of(|r| r.kendall_tau)),
         mean_spearman: mean(&of(|r| r.spearman)),
@@ -469,7 +702,7 @@ fn render(r: &Report) -> String {
     out.push('\n');
     let _ = writeln!(
         out,
-        "{:<7} {:>5} {:<58} {:>7} {:>7} {:>7} {:>9} {:>8} {:>7} {:>7} {:>9}",
+        "{:<7} {:>5} {:<84} {:>7} {:>7} {:>7} {:>9} {:>8} {:>7} {:>7} {:>9}",
         "method",
         "seed",
         "genotype",
@@ -485,7 +718,7 @@ fn render(r: &Report) -> String {
     for x in &r.runs {
         let _ = writeln!(
             out,
-            "{:<7} {:>5} {:<58} {:>7.2} {:>7.2} {:>7.2} {:>9.0} {:>8.0} {:>7.3} {:>7.3} {:>9.3}",
+            "{:<7} {:>5} {:<84} {:>7.2} {:>7.2} {:>7.2} {:>9.0} {:>8.0} {:>7.3} {:>7.3} {:>9.3}",
             x.method,
             x.seed,
             x.genotype,
@@ -514,14 +747,47 @@ fn render(r: &Report) -> String {
             .join(" / ");
         let _ = writeln!(
             out,
-            "{:<7} {:>4} {:>15} {:>15} {:>15} {:>9.0}   {published} ({})",
+            "{:<7} {:>4} {:>15} {:>15} {:>15} {:>9}   {published} ({})",
             m.method,
             m.runs,
-            pm(m.mean_cifar10, m.std_cifar10),
-            pm(m.mean_cifar100, m.std_cifar100),
-            pm(m.mean_imagenet16, m.std_imagenet16),
-            m.mean_search_seconds,
+            pm(m.table.mean_cifar10, m.table.std_cifar10),
+            pm(m.table.mean_cifar100, m.table.std_cifar100),
+            pm(m.table.mean_imagenet16, m.table.std_imagenet16),
+            if m.runs == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.0}", m.mean_search_seconds)
+            },
             m.published_source
+        );
+    }
+    if let Some(c) = &r.rea {
+        let _ = writeln!(
+            out,
+            "\nREA with real training at {}'s mean search time ({:.0} wall s a seed): {}",
+            c.against, c.wall_seconds, c.description
+        );
+        for x in &c.runs {
+            let _ = writeln!(
+                out,
+                "rea     {:>5} {:<84} {:>7.2} {:>7.2} {:>7.2}   {} trials, {:.0} s",
+                x.seed,
+                x.genotype,
+                x.test_acc_cifar10,
+                x.test_acc_cifar100,
+                x.test_acc_imagenet16,
+                x.trials,
+                x.wall_seconds
+            );
+        }
+        let _ = writeln!(
+            out,
+            "rea     {:>4} {:>15} {:>15} {:>15}   against {}",
+            c.runs.len(),
+            pm(c.table.mean_cifar10, c.table.std_cifar10),
+            pm(c.table.mean_cifar100, c.table.std_cifar100),
+            pm(c.table.mean_imagenet16, c.table.std_imagenet16),
+            c.against
         );
     }
     if !r.missing.is_empty() {

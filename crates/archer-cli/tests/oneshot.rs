@@ -251,6 +251,13 @@ training = {{ threads = 1 }}
 [methods.enas]
 candidates = 3
 controller = {{ hidden = 8, layers = 1, train_steps = 1, aggregate = 2 }}
+
+[rea]
+description = "rea, NB201 C = 4, N = 1, one epoch"
+strategy = {{ name = "rea", population = 3, sample = 2 }}
+network = {{ channels = 4, depth = 1 }}
+training = {{ epochs = 1, batch_size = 64, threads = 1 }}
+measure_latency = false
 "#,
             table = repo()
                 .join("data/nas-bench-201/nb201_results.csv.gz")
@@ -315,4 +322,13 @@ controller = {{ hidden = 8, layers = 1, train_steps = 1, aggregate = 2 }}
     assert_eq!(two["runs"][0], first_drnas);
     assert_eq!(two["runs"].as_array().unwrap().len(), 2);
     assert!(out.join("drnas-s1/oneshot/outcome.json").is_file());
+    // REA with real training at the best method's mean search time, scored in the table.
+    let vs = bench(&["--seeds", "1", "--methods", "drnas", "--vs-rea"]);
+    let rea = &vs["rea"];
+    assert_eq!(rea["against"], "drnas", "{vs}");
+    assert_eq!(rea["wall_seconds"], first_drnas["search_seconds"]);
+    let row = &rea["runs"][0];
+    assert!(row["trials"].as_u64().unwrap() >= 1, "{row}");
+    assert!(row["test_acc_cifar10"].as_f64().unwrap() > 0.0, "{row}");
+    assert!(row["genotype"].as_str().unwrap().starts_with('|'), "{row}");
 }
