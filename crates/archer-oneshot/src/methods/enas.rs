@@ -106,15 +106,12 @@ impl Method for Enas {
     fn preferred(&self, _net: &Nb201Supernet) -> Option<Arch> {
         // The most probable of 64 paths drawn with a fixed seed: the controller's trend,
         // drawn apart from the run's streams so that reporting it changes nothing.
-        let samples = self.policy.sample(64, &mut Rng::seed_from(0));
-        samples
-            .iter()
-            .max_by(|a, b| {
-                let la = self.policy.log_prob(a).unwrap_or(f64::NEG_INFINITY);
-                let lb = self.policy.log_prob(b).unwrap_or(f64::NEG_INFINITY);
-                la.total_cmp(&lb)
-            })
-            .cloned()
+        self.policy
+            .sample(64, &mut Rng::seed_from(0))
+            .into_iter()
+            .filter_map(|a| self.policy.log_prob(&a).map(|lp| (lp, a)))
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, a)| a)
     }
 
     fn has_alpha(&self) -> bool {
