@@ -27,7 +27,9 @@ Two ways of writing each step are timed:
 import argparse
 import json
 import os
+import statistics
 import sys
+import time
 
 import torch
 import torch.nn as nn
@@ -182,10 +184,36 @@ class Search:
         self.weight_step(self.loss(self.train, gdas_mix(alpha, tau)))
         self.arch_step(self.loss(self.valid, gdas_mix(self.net.alpha, tau)), same_work)
 
+    def darts_phases(self):
+        """One same-work DARTS step split into its phases: seconds of each, in order."""
+        t = [time.perf_counter()]
+        self.net.train()
+        loss = self.loss(self.valid, soft_mix(self.net.alpha))
+        t.append(time.perf_counter())
+        self.a_opt.zero_grad()
+        (self.net.alpha.grad,) = torch.autograd.grad(loss, [self.net.alpha])
+        t.append(time.perf_counter())
+        self.a_opt.step()
+        t.append(time.perf_counter())
+        loss = self.loss(self.train, soft_mix(self.net.alpha.detach()))
+        t.append(time.perf_counter())
+        self.w_opt.zero_grad()
+        loss.backward()
+        t.append(time.perf_counter())
+        nn.utils.clip_grad_norm_(self.net.weights(), 5.0)
+        t.append(time.perf_counter())
+        self.w_opt.step()
+        t.append(time.perf_counter())
+        return [b - a for a, b in zip(t, t[1:])]
+
     def forward_one(self):
         self.net.eval()
         with torch.no_grad():
             self.net(self.train[0][:1], soft_mix(self.net.alpha))
+
+
+# The phases of one DARTS step, as `archer bench oneshot-engine` names them.
+DARTS_PHASES = ["arch_forward", "arch_backward", "arch_adam", "weight_forward", "weight_backward", "clip", "sgd"]
 
 
 def parse_size(s):
@@ -222,6 +250,13 @@ def main():
             row[f"{method}_ms"] = median_ms(lambda: step(True), a.repeats, a.warmup, sync)
             row[f"{method}_autodl_ms"] = median_ms(lambda: step(False), a.repeats, a.warmup, sync)
         row["forward_b1_ms"] = median_ms(s.forward_one, max(a.repeats, 20), a.warmup, sync)
+        if device.type == "cpu":
+            for _ in range(a.warmup):
+                s.darts_phases()
+            runs = [s.darts_phases() for _ in range(a.repeats)]
+            row["darts_profile_ms"] = dict(
+                zip(DARTS_PHASES, (1e3 * statistics.median(r[i] for r in runs) for i in range(len(DARTS_PHASES))))
+            )
         if device.type == "cuda":
             row["peak_gpu_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
         out["supernets"][f"c{c}n{n}"] = row

@@ -5,6 +5,9 @@
 //! Each (method, seed) is an ordinary experiment folder `<output>/<method>-s<seed>`: a finished
 //! one is read back, an unfinished one resumes from its last epoch's checkpoint, so the runs of
 //! one benchmark may span several sessions (`--report-only` prints what is finished).
+//! `--results DIR` also keeps every finished run as one JSON file in `DIR` (with the protocol
+//! it ran under), and reads finished runs back from there first: a folder small enough to
+//! commit, so that a benchmark spans machines whose run folders are gone.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -52,8 +55,76 @@ pub struct OneshotNb201Args {
     /// (`<output>/rea-s<seed>`), its winner scored in the same table.
     #[arg(long)]
     vs_rea: bool,
+    /// Keep every finished run's outcome as `<results>/<method>-s<seed>.json` (and REA's as
+    /// `rea-s<seed>.json`), with the protocol as `protocol.toml`, and read finished runs back
+    /// from there before running anything. Refused when the folder holds another protocol.
+    #[arg(long)]
+    results: Option<PathBuf>,
     #[arg(long)]
     json: bool,
+}
+
+/// `--results`: finished runs, one JSON file each, under the protocol they ran under.
+struct ResultsDir {
+    dir: PathBuf,
+}
+
+impl ResultsDir {
+    const PROTOCOL_FILE: &'static str = "protocol.toml";
+
+    /// Opens (creating) `dir` for `protocol`; an error when it holds another protocol's runs
+    /// (the same settings with other comments or layout are the same protocol).
+    fn open(dir: &Path, protocol: &Protocol) -> Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let kept = dir.join(Self::PROTOCOL_FILE);
+        let same = |text: &str| {
+            toml::from_str::<toml::Table>(text).ok()
+                == toml::from_str::<toml::Table>(&protocol.text).ok()
+        };
+        match std::fs::read_to_string(&kept) {
+            Ok(text) if same(&text) => {}
+            Ok(_) => bail!(UsageError(format!(
+                "--results {}: its runs were made under another protocol than {} ({} differs); use another folder",
+                dir.display(),
+                protocol.file.display(),
+                kept.display()
+            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                write_atomically(&kept, &protocol.text)?
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {}", kept.display())),
+        }
+        Ok(ResultsDir {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn read<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
+        let file = self.dir.join(format!("{name}.json"));
+        match std::fs::read_to_string(&file) {
+            Ok(text) => Ok(Some(
+                serde_json::from_str(&text)
+                    .with_context(|| format!("parsing {}", file.display()))?,
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", file.display())),
+        }
+    }
+
+    fn keep<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
+        write_atomically(
+            &self.dir.join(format!("{name}.json")),
+            &(serde_json::to_string_pretty(value)? + "\n"),
+        )
+    }
+}
+
+/// Writes `text` to `file` through a temporary file beside it, so that a killed process
+/// leaves the old file or the new one, never half of one.
+fn write_atomically(file: &Path, text: &str) -> Result<()> {
+    let partial = file.with_extension("partial");
+    std::fs::write(&partial, text).with_context(|| format!("writing {}", partial.display()))?;
+    std::fs::rename(&partial, file).with_context(|| format!("writing {}", file.display()))
 }
 
 /// Mean and standard deviation on CIFAR-10, CIFAR-100 and ImageNet16-120, where published.
@@ -228,6 +299,8 @@ struct ReaRow {
 /// The protocol file: a base experiment, per-method settings, and REA's.
 struct Protocol {
     file: PathBuf,
+    /// The file as it was read (`--results` keeps it beside the runs).
+    text: String,
     description: String,
     experiment: toml::Table,
     methods: toml::Table,
@@ -279,6 +352,7 @@ impl Protocol {
         }
         Ok(Protocol {
             file: file.to_path_buf(),
+            text,
             description,
             experiment,
             methods,
@@ -430,6 +504,10 @@ pub fn run(benchmark: OneshotBenchmark) -> Result<()> {
         }
         settings.insert(m.clone(), protocol.settings_of(m)?);
     }
+    let results = match &args.results {
+        Some(dir) => Some(ResultsDir::open(dir, &protocol)?),
+        None => None,
+    };
     let started = std::time::Instant::now();
     let mut runs = Vec::new();
     let mut missing = Vec::new();
@@ -437,10 +515,21 @@ pub fn run(benchmark: OneshotBenchmark) -> Result<()> {
     for seed in args.first_seed..args.first_seed + args.seeds {
         for method in &methods {
             let dir = std::path::absolute(args.output.join(format!("{method}-s{seed}")))?;
-            let outcome = if args.report_only {
+            let name = format!("{method}-s{seed}");
+            let kept = match &results {
+                Some(r) => r.read::<Outcome>(&name)?,
+                None => None,
+            };
+            let outcome = if kept.is_some() {
+                kept
+            } else if args.report_only {
                 finished(&dir.join("oneshot"))?
             } else {
-                Some(run_one(&protocol, method, seed, &dir)?)
+                let o = run_one(&protocol, method, seed, &dir)?;
+                if let Some(r) = &results {
+                    r.keep(&name, &o)?;
+                }
+                Some(o)
             };
             match outcome {
                 Some(o) => {
@@ -462,7 +551,12 @@ pub fn run(benchmark: OneshotBenchmark) -> Result<()> {
     }
     let methods_rows: Vec<MethodRow> = methods.iter().map(|m| method_row(m, &runs)).collect();
     let rea = if args.vs_rea {
-        Some(compare_with_rea(&protocol, &methods_rows, &args)?)
+        Some(compare_with_rea(
+            &protocol,
+            &methods_rows,
+            &args,
+            results.as_ref(),
+        )?)
     } else {
         None
     };
@@ -544,6 +638,7 @@ fn compare_with_rea(
     protocol: &Protocol,
     methods: &[MethodRow],
     args: &OneshotNb201Args,
+    results: Option<&ResultsDir>,
 ) -> Result<ReaComparison> {
     let best = methods
         .iter()
@@ -557,8 +652,21 @@ fn compare_with_rea(
     for seed in args.first_seed..args.first_seed + args.seeds {
         let dir = std::path::absolute(args.output.join(format!("rea-s{seed}")))?;
         let summary_file = dir.join("rea-summary.json");
+        let name = format!("rea-s{seed}");
+        if let Some(row) = results
+            .map(|r| r.read::<ReaRow>(&name))
+            .transpose()?
+            .flatten()
+        {
+            runs.push(row);
+            continue;
+        }
         if let Ok(text) = std::fs::read_to_string(&summary_file) {
-            runs.push(serde_json::from_str::<ReaRow>(&text)?);
+            let row = serde_json::from_str::<ReaRow>(&text)?;
+            if let Some(r) = results {
+                r.keep(&name, &row)?;
+            }
+            runs.push(row);
             continue;
         }
         if args.report_only {
@@ -612,6 +720,9 @@ fn compare_with_rea(
             row.test_acc_imagenet16
         );
         std::fs::write(&summary_file, serde_json::to_string_pretty(&row)? + "\n")?;
+        if let Some(r) = results {
+            r.keep(&name, &row)?;
+        }
         runs.push(row);
     }
     Ok(ReaComparison {

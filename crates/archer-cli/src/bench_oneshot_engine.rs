@@ -111,6 +111,21 @@ pub fn run(args: OneshotEngineArgs) -> Result<()> {
             opt(r.pytorch_forward_b1_ms, 2)
         ))?;
     }
+    for r in rows.iter().filter(|r| !r.profile.is_empty()) {
+        say(format!(
+            "profile of one {} step at {} (ms, median per phase):",
+            r.method, r.size
+        ))?;
+        for p in &r.profile {
+            say(format!(
+                "  {:<16} {:>9.1} {:>11} {:>7}",
+                p.phase,
+                p.archer_ms,
+                opt(p.pytorch_ms, 1),
+                opt(p.pytorch_ms.map(|t| p.archer_ms / t), 2)
+            ))?;
+        }
+    }
     say("pytorch_ms: the same work as Archer (α's gradient alone in the α-step, α detached in the w-step); autodl_ms: plain backward() in both steps, as AutoDL-Projects writes them.")?;
     say("fwd1: a soft-mixed forward pass of one image: each engine's per-operation overhead.")?;
     if let Some(r) = rows.first() {

@@ -80,6 +80,104 @@ fn the_gdas_example_records_the_supernets_cell_and_retrains_it() {
     );
 }
 
+/// One run for three options: two supernet epochs with partial channels (K = 4 of 8); trust
+/// without a table (MNIST is not the table's data), against 5 cells trained from scratch for
+/// one epoch; then the three most probable cells under GDAS's α as finalists, one epoch each.
+#[test]
+fn finalists_train_from_scratch_and_trust_without_a_table_retrains_a_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = example(
+        dir.path(),
+        &[
+            (
+                "epochs = 6",
+                "epochs = 2\npartial_channels = 4\nfinalists = 3\nfinalist_epochs = 1\ntrust = { sample = 5, retrain_epochs = 1 }",
+            ),
+            ("[retrain]\nepochs = 2", ""),
+        ],
+    );
+    let out = dir.path().join("run");
+    let o = search_or_resume(&file, &out).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let outcome = json(&out.join("oneshot/outcome.json"));
+    let m = &outcome["metrics"];
+    assert_eq!(m["trust_cells"], 5.0, "{m}");
+    assert_eq!(m["trust_retrain_epochs"], 1.0, "{m}");
+    for key in ["kendall_tau", "spearman_rho", "kendall_tau_no_recal"] {
+        let v = m[key].as_f64().unwrap_or(f64::NAN);
+        assert!((-1.0..=1.0).contains(&v), "{key} = {v}: {m}");
+    }
+    assert!(
+        m.get("test_acc_cifar10").is_none(),
+        "no table, no table accuracy: {m}"
+    );
+    let trials: Vec<serde_json::Value> = std::fs::read_to_string(out.join("trials.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(trials.len(), 3, "{trials:?}");
+    let mut genotypes = std::collections::HashSet::new();
+    let mut last_score = f64::INFINITY;
+    for (rank, t) in trials.iter().enumerate() {
+        assert_eq!(t["state"], "COMPLETE", "{t}");
+        assert_eq!(t["attrs"]["oneshot_method"], "gdas");
+        assert_eq!(t["attrs"]["oneshot_rank"], rank as u64, "{t}");
+        assert_eq!(t["fidelity"]["epochs"], 1, "trained briefly: {t}");
+        // Trained from scratch: the train evaluator's metrics, not the supernet's.
+        assert_eq!(t["metrics"]["epochs"], 1.0, "{t}");
+        assert!(t["metrics"]["train_acc"].as_f64().is_some(), "{t}");
+        assert!(t["metrics"].get("kendall_tau").is_none(), "{t}");
+        let score = t["attrs"]["oneshot_score"].as_f64().unwrap();
+        assert!(
+            score <= 0.0 && score <= last_score,
+            "log-probabilities, best first: {t}"
+        );
+        last_score = score;
+        assert!(
+            genotypes.insert(t["attrs"]["oneshot_genotype"].to_string()),
+            "distinct"
+        );
+    }
+    // Rank 0 is the supernet's own choice and carries its figures.
+    assert_eq!(trials[0]["attrs"]["oneshot_genotype"], outcome["genotype"]);
+    assert!(trials[0]["attrs"]["oneshot_metrics"]["valid_acc"]
+        .as_f64()
+        .is_some());
+    let finalists = outcome["finalists"].as_array().unwrap();
+    assert_eq!(finalists.len(), 3);
+    // The study's best is the best trained validation accuracy.
+    let acc = |t: &serde_json::Value| t["metrics"]["valid_acc"].as_f64().unwrap();
+    let best_trained = trials
+        .iter()
+        .max_by(|a, b| acc(a).total_cmp(&acc(b)))
+        .unwrap();
+    let best = json(&out.join("best.json"));
+    assert_eq!(best["trial"], best_trained["id"], "{best}");
+}
+
+#[test]
+fn a_wall_clock_budget_ends_supernet_training_after_the_epoch_that_reaches_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = example(
+        dir.path(),
+        &[("[retrain]\nepochs = 2", "[budget]\nwall_seconds = 0.001")],
+    );
+    let out = dir.path().join("run");
+    let o = search_or_resume(&file, &out).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let outcome = json(&out.join("oneshot/outcome.json"));
+    assert_eq!(
+        outcome["epochs"].as_array().unwrap().len(),
+        1,
+        "one of six epochs"
+    );
+    let trial = &only_trial(&out);
+    assert_eq!(trial["state"], "COMPLETE", "{trial}");
+    assert_eq!(trial["metrics"]["stopped_by_budget_after_epoch"], 1.0);
+    assert_eq!(trial["attrs"]["oneshot_genotype"], outcome["genotype"]);
+}
+
 #[test]
 fn a_one_shot_search_killed_mid_training_resumes_to_the_same_alpha_and_cell() {
     let dir = tempfile::tempdir().unwrap();
@@ -168,6 +266,18 @@ fn bad_one_shot_settings_are_refused_by_key() {
         (
             vec![("[retrain]", "[budget]\ntrials = 3\n\n[retrain]")],
             "budget",
+        ),
+        (
+            vec![("tau_max = 10.0", "tau_max = 10.0\ntrust = { sample = 5 }")],
+            "strategy.trust",
+        ),
+        (
+            vec![("tau_max = 10.0", "tau_max = 10.0\npartial_channels = 3")],
+            "strategy.partial_channels",
+        ),
+        (
+            vec![("tau_max = 10.0", "tau_max = 10.0\nfinalist_epochs = 2")],
+            "strategy.finalist_epochs",
         ),
     ] {
         let file = example(dir.path(), &edits);
@@ -331,4 +441,54 @@ measure_latency = false
     assert!(row["trials"].as_u64().unwrap() >= 1, "{row}");
     assert!(row["test_acc_cifar10"].as_f64().unwrap() > 0.0, "{row}");
     assert!(row["genotype"].as_str().unwrap().starts_with('|'), "{row}");
+    // --results keeps finished runs in a folder of their own: with the run folders gone, the
+    // report reads them back from there; another protocol is refused there.
+    let kept = dir.path().join("kept");
+    let with_results = bench(&[
+        "--seeds",
+        "1",
+        "--methods",
+        "drnas",
+        "--vs-rea",
+        "--results",
+        kept.to_str().unwrap(),
+    ]);
+    assert!(kept.join("drnas-s0.json").is_file() && kept.join("rea-s0.json").is_file());
+    std::fs::remove_dir_all(&out).unwrap();
+    let back = bench(&[
+        "--seeds",
+        "1",
+        "--methods",
+        "drnas",
+        "--vs-rea",
+        "--report-only",
+        "--results",
+        kept.to_str().unwrap(),
+    ]);
+    assert_eq!(back["runs"], with_results["runs"]);
+    assert_eq!(back["rea"]["runs"], with_results["rea"]["runs"]);
+    assert_eq!(back["missing"], serde_json::json!([]));
+    let other = dir.path().join("other.toml");
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(&protocol)
+            .unwrap()
+            .replace("epochs = 1\nweights", "epochs = 2\nweights"),
+    )
+    .unwrap();
+    let o = archer(
+        &[
+            "bench",
+            "oneshot",
+            "nb201",
+            "--protocol",
+            other.to_str().unwrap(),
+            "--results",
+            kept.to_str().unwrap(),
+            "--report-only",
+        ],
+        &repo(),
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("another protocol"), "{}", text(&o));
 }

@@ -130,6 +130,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         depth: s.depth,
         input: Shape::new(3, 32, 32),
         classes: 10,
+        partial_channels: 1,
     };
     let net = Nb201Supernet::new(&space, &config, Device::Cpu)?;
     let cfg = TrainConfig {

@@ -3,6 +3,7 @@
 //! supernet written in plain PyTorch.
 
 use std::path::Path;
+use std::time::Instant;
 
 use archer_eval::TrainConfig;
 use archer_space::Nb201Space;
@@ -11,7 +12,7 @@ use archer_train::sgd::Sgd;
 use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
-use crate::search::{darts_step, gdas_step};
+use crate::search::{darts_step, gdas_step, soft_loss};
 use crate::{Adam, Mixing, Nb201Supernet, OneShotError, SupernetConfig};
 
 /// How the timing runs.
@@ -56,7 +57,21 @@ pub struct SupernetTiming {
     /// A soft-mixed forward pass of one image in evaluation mode: almost no arithmetic, so
     /// it measures each engine's per-operation overhead.
     pub forward_b1_ms: f64,
+    /// One DARTS step split into [`DARTS_PHASES`], ms each (medians over the repeats);
+    /// empty where the engine did not report it.
+    pub darts_profile_ms: Vec<f64>,
 }
+
+/// The phases of one DARTS step, in order, as both engines time them.
+pub const DARTS_PHASES: [&str; 7] = [
+    "arch_forward",
+    "arch_backward",
+    "arch_adam",
+    "weight_forward",
+    "weight_backward",
+    "clip",
+    "sgd",
+];
 
 impl SupernetTiming {
     fn keep_fastest(&mut self, other: &SupernetTiming) {
@@ -69,6 +84,9 @@ impl SupernetTiming {
         self.darts_autodl_ms = min_opt(self.darts_autodl_ms, other.darts_autodl_ms);
         self.gdas_autodl_ms = min_opt(self.gdas_autodl_ms, other.gdas_autodl_ms);
         self.forward_b1_ms = self.forward_b1_ms.min(other.forward_b1_ms);
+        if other.darts_ms <= self.darts_ms || self.darts_profile_ms.is_empty() {
+            self.darts_profile_ms = other.darts_profile_ms.clone();
+        }
     }
 }
 
@@ -89,7 +107,68 @@ pub struct OneshotEngineRow {
     /// Profile: a soft-mixed forward pass of one image.
     pub archer_forward_b1_ms: f64,
     pub pytorch_forward_b1_ms: Option<f64>,
+    /// DARTS only: each phase of the step in both engines (`[phase, archer_ms, pytorch_ms]`).
+    pub profile: Vec<PhaseTiming>,
     pub backend: String,
+}
+
+/// One phase of a step in both engines.
+#[derive(Clone, Debug, Serialize)]
+pub struct PhaseTiming {
+    pub phase: String,
+    pub archer_ms: f64,
+    pub pytorch_ms: Option<f64>,
+}
+
+/// One DARTS step timed phase by phase, as [`darts_step`] runs it (seconds of each of
+/// [`DARTS_PHASES`]).
+fn darts_phases(
+    net: &Nb201Supernet,
+    adam: &mut Adam,
+    sgd: &mut Sgd,
+    train: (&Tensor, &Tensor),
+    valid: (&Tensor, &Tensor),
+    grad_clip: f64,
+) -> Vec<f64> {
+    let mut t = vec![Instant::now()];
+    let loss = soft_loss(net, valid, &net.alpha);
+    let _ = loss.double_value(&[]);
+    t.push(Instant::now());
+    let grad = Tensor::run_backward(&[&loss], &[&net.alpha], false, false);
+    t.push(Instant::now());
+    adam.step(&net.alpha, &grad[0]);
+    t.push(Instant::now());
+    let loss = soft_loss(net, train, &net.alpha.detach());
+    let _ = loss.double_value(&[]);
+    t.push(Instant::now());
+    sgd.zero_grad();
+    loss.backward();
+    t.push(Instant::now());
+    sgd.clip_grad_norm(grad_clip);
+    t.push(Instant::now());
+    sgd.step();
+    t.push(Instant::now());
+    t.windows(2).map(|w| (w[1] - w[0]).as_secs_f64()).collect()
+}
+
+/// Medians (ms) of each phase over `repeats` profiled steps after `warmup`.
+fn profile_darts(repeats: usize, warmup: usize, mut step: impl FnMut() -> Vec<f64>) -> Vec<f64> {
+    for _ in 0..warmup {
+        step();
+    }
+    let runs: Vec<Vec<f64>> = (0..repeats.max(1)).map(|_| step()).collect();
+    (0..DARTS_PHASES.len())
+        .map(|i| {
+            let mut v: Vec<f64> = runs.iter().map(|r| r[i] * 1e3).collect();
+            v.sort_by(f64::total_cmp);
+            let m = v.len();
+            if m % 2 == 1 {
+                v[m / 2]
+            } else {
+                0.5 * (v[m / 2 - 1] + v[m / 2])
+            }
+        })
+        .collect()
 }
 
 /// The published NB201 recipe's optimisers: SGD 0.025, momentum 0.9, Nesterov, wd 5e-4.
@@ -117,6 +196,7 @@ pub fn time_archer(cfg: &OneshotBenchConfig) -> Result<Vec<SupernetTiming>, OneS
                 depth: n,
                 input: Shape::new(3, 32, 32),
                 classes: 10,
+                partial_channels: 1,
             },
             Device::Cpu,
         )?;
@@ -172,6 +252,16 @@ pub fn time_archer(cfg: &OneshotBenchConfig) -> Result<Vec<SupernetTiming>, OneS
         if let Some(e) = failure {
             return Err(e);
         }
+        let darts_profile_ms = profile_darts(cfg.repeats, cfg.warmup, || {
+            darts_phases(
+                &net,
+                &mut adam,
+                &mut sgd,
+                (&train.0, &train.1),
+                (&valid.0, &valid.1),
+                recipe.grad_clip,
+            )
+        });
         let one = train.0.narrow(0, 0, 1);
         let forward_b1_ms = archer_train::median_ms(cfg.repeats.max(20), cfg.warmup, || {
             let _guard = tch::no_grad_guard();
@@ -188,6 +278,7 @@ pub fn time_archer(cfg: &OneshotBenchConfig) -> Result<Vec<SupernetTiming>, OneS
             darts_autodl_ms: None,
             gdas_autodl_ms: None,
             forward_b1_ms,
+            darts_profile_ms,
         });
     }
     Ok(out)
@@ -234,6 +325,11 @@ pub fn time_pytorch(
             darts_autodl_ms: Some(number("darts_autodl_ms")?),
             gdas_autodl_ms: Some(number("gdas_autodl_ms")?),
             forward_b1_ms: number("forward_b1_ms")?,
+            darts_profile_ms: DARTS_PHASES
+                .iter()
+                .map(|p| t["darts_profile_ms"][p].as_f64())
+                .collect::<Option<Vec<f64>>>()
+                .unwrap_or_default(),
         });
     }
     let mut about = v.clone();
@@ -321,9 +417,28 @@ pub fn run(
                 autodl_ratio: pytorch_autodl_ms.map(|p| archer_ms / p),
                 archer_forward_b1_ms: a.forward_b1_ms,
                 pytorch_forward_b1_ms: r.map(|r| r.forward_b1_ms),
+                profile: if method == "darts" {
+                    phase_rows(&a, r)
+                } else {
+                    Vec::new()
+                },
                 backend: backend.clone(),
             });
         }
     }
     Ok((rows, about))
+}
+
+/// The DARTS profile of both engines, phase by phase.
+fn phase_rows(archer: &SupernetTiming, reference: Option<&SupernetTiming>) -> Vec<PhaseTiming> {
+    archer
+        .darts_profile_ms
+        .iter()
+        .enumerate()
+        .map(|(i, &ms)| PhaseTiming {
+            phase: DARTS_PHASES[i].to_string(),
+            archer_ms: ms,
+            pytorch_ms: reference.and_then(|r| r.darts_profile_ms.get(i).copied()),
+        })
+        .collect()
 }

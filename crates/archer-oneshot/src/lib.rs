@@ -11,14 +11,16 @@
 //! stratified sample of NAS-Bench-201 cells ([`trust`]), and whole searches ([`run`]) by the
 //! registered methods ([`METHODS`]: darts1, darts2, gdas, snas, drnas, rsps, spos, enas; ENAS's
 //! controller is `archer-neural`'s LSTM [`archer_neural::Policy`]), checkpointed every epoch so
-//! that a killed search continues bit for bit on the CPU. Not yet: the DARTS and chain
-//! supernets, finalists, partial channels (plan: `docs/oneshot-plan.md`).
+//! that a killed search continues bit for bit on the CPU, and the architectures each method
+//! ranks best ([`finalists`]) for the runner to train from scratch. Not yet: the DARTS and
+//! chain supernets, partial channels (plan: `docs/oneshot-plan.md`).
 
 mod adam;
 mod bn;
 pub mod checkpoint;
 pub mod engine_bench;
 mod error;
+pub mod finalists;
 mod method;
 mod methods;
 mod mixed;
@@ -33,12 +35,13 @@ pub use adam::Adam;
 pub use bn::SearchBn;
 pub use error::OneShotError;
 pub use method::{
-    method_for, method_kind, EpochEnd, Method, MethodInit, MethodKind, Scorer, Step, METHODS,
+    method_for, method_kind, EpochEnd, Method, MethodInit, MethodKind, Scorer, Selection, Step,
+    METHODS,
 };
 pub use methods::spos::evolve;
 pub use mixed::{
-    dirichlet_concentration, dirichlet_kl, dirichlet_surrogate, dirichlet_weights, gdas_weights,
-    snas_weights, MixedEdge, Mixing, Nb201Candidate,
+    channel_shuffle, dirichlet_concentration, dirichlet_kl, dirichlet_surrogate, dirichlet_weights,
+    gdas_weights, snas_weights, MixedEdge, Mixing, Nb201Candidate,
 };
 pub use nb201::{Nb201Supernet, SupernetConfig};
 pub use run::{search as run_search, EpochRecord, Outcome, SearchInputs};
@@ -59,11 +62,11 @@ pub fn check(
     let kind = method_for(name, space)?;
     let s = OneShotSettings::parse(settings)?;
     s.validate(kind.name)?;
-    if let Some(t) = &s.trust {
-        if !t.table.is_file() {
+    if let Some(table) = s.trust.as_ref().and_then(|t| t.table.as_ref()) {
+        if !table.is_file() {
             return Err(OneShotError::Invalid {
                 key: "strategy.trust.table".into(),
-                reason: format!("{}: no such file", t.table.display()),
+                reason: format!("{}: no such file", table.display()),
             });
         }
     }

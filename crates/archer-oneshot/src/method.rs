@@ -8,7 +8,7 @@ use std::sync::Arc;
 use archer_rng::Rng;
 use archer_space::{Arch, SearchSpace};
 use archer_train::sgd::Sgd;
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 use crate::search::{Batch, StepLosses};
 use crate::{methods, Adam, Nb201Supernet, OneShotError, OneShotSettings};
@@ -58,6 +58,40 @@ pub struct MethodInit<'a> {
 /// Scores a sub-network on the shared weights (validation accuracy, a fraction).
 pub type Scorer<'a> = dyn FnMut(&Arch) -> Result<f64, OneShotError> + 'a;
 
+/// A method's choice at the end of a search.
+#[derive(Clone, Debug)]
+pub struct Selection {
+    /// Architectures best first, distinct up to the space's isomorphism, each with the
+    /// method's score of it: the log-probability under the final distribution (α-methods)
+    /// or the inherited validation accuracy (scoring methods). The first is the choice; at
+    /// most the number asked for, at least one.
+    pub ranked: Vec<(Arch, f64)>,
+    /// Sub-networks scored on the shared weights to choose.
+    pub scored: usize,
+}
+
+impl Selection {
+    /// Scored candidates (any order) as a selection of the best `keep` (at least one):
+    /// best first, ties in the order they were scored.
+    pub fn best_of(mut scored: Vec<(Arch, f64)>, keep: usize) -> Result<Self, OneShotError> {
+        let n = scored.len();
+        if n == 0 {
+            return Err(OneShotError::Setting("no candidate to score".into()));
+        }
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        scored.truncate(keep.max(1));
+        Ok(Selection {
+            ranked: scored,
+            scored: n,
+        })
+    }
+
+    /// The chosen architecture.
+    pub fn choice(&self) -> &Arch {
+        &self.ranked[0].0
+    }
+}
+
 /// A one-shot method's training and selection. The defaults fit a method that learns α
 /// with an [`Adam`] (DARTS, GDAS, SNAS, DrNAS): the architecture is α's argmax on every edge,
 /// and α's optimiser is checkpointed; such a method implements `step` and the two `adam`
@@ -92,15 +126,36 @@ pub trait Method: Send {
         true
     }
 
-    /// The final architecture and how many sub-networks the choice scored.
+    /// Each edge's probabilities over its candidates under the method's final distribution
+    /// (edges × candidates; default `softmax(α)`), whose per-edge argmax is [`Method::preferred`].
+    fn probabilities(&self, net: &Nb201Supernet) -> Tensor {
+        net.alpha.detach().softmax(-1, Kind::Double)
+    }
+
+    /// The final choice, with up to `keep` of the best architectures (the finalists; at
+    /// least the choice). The default, for α-methods: the most probable architectures under
+    /// [`Method::probabilities`], the first being α's argmax on every edge.
     fn select(
         &mut self,
         net: &Nb201Supernet,
-        _space: &dyn SearchSpace,
+        space: &dyn SearchSpace,
         _score: &mut Scorer,
         _rng: &mut Rng,
-    ) -> Result<(Arch, usize), OneShotError> {
-        Ok((net.derive(), 0))
+        keep: usize,
+    ) -> Result<Selection, OneShotError> {
+        let probs = self
+            .probabilities(net)
+            .to_kind(Kind::Double)
+            .to_device(tch::Device::Cpu);
+        let probs = Vec::<Vec<f64>>::try_from(probs)
+            .map_err(|e| OneShotError::Setting(format!("the method's probabilities: {e}")))?;
+        let ranked = crate::finalists::most_probable_distinct(&probs, keep.max(1), space, |c| {
+            net.arch_of(c)
+        });
+        if ranked.is_empty() {
+            return Err(OneShotError::Setting("no architecture to choose".into()));
+        }
+        Ok(Selection { ranked, scored: 0 })
     }
 
     /// The method's own state to checkpoint: tensors, and a JSON value for the rest.

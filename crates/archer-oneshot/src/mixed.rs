@@ -73,22 +73,47 @@ pub enum Mixing<'a> {
 #[derive(Debug)]
 pub struct MixedEdge {
     candidates: Vec<Nb201Candidate>,
+    /// PC-DARTS's K (Xu et al. 2020): only the first `c/K` channels pass through the
+    /// candidates, the others bypass the edge, and the two parts are concatenated and
+    /// shuffled in K groups; 1: every channel through the candidates.
+    partial: i64,
 }
 
 impl MixedEdge {
     /// The candidates `ops` (names of `archer_space::NB201_OPS`) on feature maps of `shape`.
     pub fn new(p: &nn::Path, ops: &[&str], shape: Shape) -> Self {
+        Self::with_partial_channels(p, ops, shape, 1)
+    }
+
+    /// As [`MixedEdge::new`], with only `shape.c / k` channels through the candidates
+    /// (PC-DARTS); `k` must divide `shape.c`.
+    pub fn with_partial_channels(p: &nn::Path, ops: &[&str], shape: Shape, k: i64) -> Self {
+        let k = k.max(1);
+        let part = Shape::new(shape.c / k, shape.h, shape.w);
         MixedEdge {
             candidates: ops
                 .iter()
                 .enumerate()
-                .map(|(i, op)| Nb201Candidate::new(&(p / format!("op{i}")), op, shape))
+                .map(|(i, op)| Nb201Candidate::new(&(p / format!("op{i}")), op, part))
                 .collect(),
+            partial: k,
         }
     }
 
     /// The edge's output for input `x`.
     pub fn forward_t(&self, x: &Tensor, mixing: Mixing, train: bool) -> Tensor {
+        if self.partial == 1 {
+            return self.mix(x, mixing, train);
+        }
+        let c = x.size()[1];
+        let part = c / self.partial;
+        let mixed = self.mix(&x.narrow(1, 0, part), mixing, train);
+        let bypass = x.narrow(1, part, c - part);
+        channel_shuffle(&Tensor::cat(&[mixed, bypass], 1), self.partial)
+    }
+
+    /// The candidates' mixture for input `x`.
+    fn mix(&self, x: &Tensor, mixing: Mixing, train: bool) -> Tensor {
         match mixing {
             Mixing::Soft(weights) => {
                 let mut sum: Option<Tensor> = None;
@@ -117,6 +142,17 @@ impl MixedEdge {
                 .unwrap_or_else(|| x.zeros_like()),
         }
     }
+}
+
+/// PC-DARTS's channel shuffle: the channels in `groups` groups, interleaved (channel
+/// `g·(c/groups) + i` moves to `i·groups + g`).
+pub fn channel_shuffle(x: &Tensor, groups: i64) -> Tensor {
+    let s = x.size();
+    let (b, c, h, w) = (s[0], s[1], s[2], s[3]);
+    x.view([b, groups, c / groups, h, w])
+        .transpose(1, 2)
+        .contiguous()
+        .view([b, c, h, w])
 }
 
 /// GDAS's hard Gumbel-softmax weights from `alpha` (edges × candidates), Gumbel noise

@@ -23,6 +23,9 @@ pub struct SupernetConfig {
     /// Input `(channels, height, width)`.
     pub input: Shape,
     pub classes: i64,
+    /// PC-DARTS's partial channels: `1/K` of each edge's channels through its candidates
+    /// (1: all). K must divide C.
+    pub partial_channels: i64,
 }
 
 #[derive(Debug)]
@@ -81,6 +84,13 @@ impl Nb201Supernet {
                 config.channels, config.depth
             )));
         }
+        let partial = config.partial_channels;
+        if partial < 1 || config.channels % partial != 0 {
+            return Err(OneShotError::Setting(format!(
+                "partial channels K = {partial} must be at least 1 and divide channels = {}",
+                config.channels
+            )));
+        }
         let vs = nn::VarStore::new(device);
         let p = vs.root();
         let tally = FlopTally::default();
@@ -106,7 +116,12 @@ impl Nb201Supernet {
                             .iter()
                             .map(|&o| archer_space::NB201_OPS[usize::from(o)])
                             .collect();
-                        MixedEdge::new(&(&q / format!("edge{e}")), &names, shape)
+                        MixedEdge::with_partial_channels(
+                            &(&q / format!("edge{e}")),
+                            &names,
+                            shape,
+                            partial,
+                        )
                     })
                     .collect();
                 body.push(Block::Cell(edges));
@@ -152,10 +167,16 @@ impl Nb201Supernet {
     /// recipe derives it).
     pub fn derive(&self) -> Arch {
         let best = Vec::<i64>::try_from(self.alpha.argmax(-1, false)).expect("one index per edge");
-        let genes = best
+        let best: Vec<usize> = best.iter().map(|&i| i as usize).collect();
+        self.arch_of(&best)
+    }
+
+    /// The architecture that takes candidate `choice[e]` (a column of α) on edge `e`.
+    pub fn arch_of(&self, choice: &[usize]) -> Arch {
+        let genes = choice
             .iter()
             .zip(&self.ops)
-            .map(|(&i, allowed)| Gene::Index(allowed[i as usize]))
+            .map(|(&i, allowed)| Gene::Index(allowed[i]))
             .collect();
         Arch::from_genes(Nb201Space::NAME, Nb201Space::VERSION, genes)
     }

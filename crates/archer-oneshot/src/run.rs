@@ -18,9 +18,10 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use crate::checkpoint::{self, Resumed, RunMeta};
+use crate::finalists::Finalist;
 use crate::method::{method_for, EpochEnd, Method, MethodInit, Step};
 use crate::score::score;
-use crate::trust::{stratified_sample, trust};
+use crate::trust::{stratified_sample, trust, uniform_sample};
 use crate::{Nb201Supernet, OneShotError, OneShotSettings, SupernetConfig};
 
 /// What one search needs.
@@ -32,6 +33,11 @@ pub struct SearchInputs<'a> {
     /// The `train` evaluator's settings: the data, its split, the loader and the limits.
     pub train: &'a TrainSettings,
     pub seed: u64,
+    /// A wall-clock budget for supernet training (`budget.wall_seconds`): no epoch starts
+    /// once the epochs so far (every process of a resumed run) took this long; the
+    /// selection follows as usual. The schedules (learning rate, temperature) keep their
+    /// planned length.
+    pub wall_seconds: Option<f64>,
 }
 
 /// One epoch of supernet training, as `epochs.jsonl` records it.
@@ -75,6 +81,10 @@ pub struct Outcome {
     pub checkpoint_ignored: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumed_from_epoch: Option<u32>,
+    /// With `finalists = k`: the k architectures the method ranks best, the choice first,
+    /// for the runner to train from scratch (empty without).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finalists: Vec<Finalist>,
 }
 
 /// The file of a finished search in its folder.
@@ -86,6 +96,7 @@ const TORCH_STREAM: u64 = 0x004f_4e45_5348_4f54; // "ONESHOT"
 const PATH_STREAM: u64 = 0x5041_5448; // "PATH"
 const VALID_STREAM: u64 = 0x0056_414c_4944; // "VALID"
 const SELECT_STREAM: u64 = 0x5345_4c45_4354; // "SELECT"
+const TRUST_STREAM: u64 = 0x0054_5255_5354; // "TRUST"
 /// The trust sample's seed: every method and seed is judged on the same cells.
 const TRUST_SEED: u64 = 0;
 
@@ -117,7 +128,7 @@ pub fn search(
     s.validate(kind.name)?;
     let epochs = s.epochs.unwrap_or(kind.default_epochs);
     let cfg = &inputs.train.training;
-    let _session = archer_train::torch_session(cfg.threads, Some(inputs.seed));
+    let session = archer_train::torch_session(cfg.threads, Some(inputs.seed));
     let device = archer_train::train::device(cfg.device)?;
     let split = archer_train::split_data(inputs.train)?;
     let train_set = Arc::new(if inputs.train.data_fraction < 1.0 {
@@ -137,6 +148,7 @@ pub fn search(
             depth: s.depth,
             input: train_set.shape,
             classes: train_set.classes as i64,
+            partial_channels: s.partial_channels(),
         },
         device,
     )?;
@@ -148,13 +160,11 @@ pub fn search(
         space: &inputs.space,
         seed: inputs.seed,
     })?;
-    let table = match &s.trust {
-        Some(t) => Some(
-            Nb201Table::load(&t.table).map_err(|e| OneShotError::Invalid {
-                key: "strategy.trust.table".into(),
-                reason: e.to_string(),
-            })?,
-        ),
+    let table = match s.trust.as_ref().and_then(|t| t.table.as_ref()) {
+        Some(path) => Some(Nb201Table::load(path).map_err(|e| OneShotError::Invalid {
+            key: "strategy.trust.table".into(),
+            reason: e.to_string(),
+        })?),
         None => None,
     };
     let meta = RunMeta::new(kind.name, s, inputs.seed, inputs.space.as_ref(), epochs);
@@ -170,7 +180,13 @@ pub fn search(
     let batch = s.weights.batch_size;
     let steps_per_epoch = (train_set.len() / batch).max(1) as u64;
     let total = steps_per_epoch * u64::from(epochs);
+    let mut stopped_after = None;
     for epoch in start_epoch + 1..=epochs {
+        let spent: f64 = history.iter().map(|r| r.seconds).sum();
+        if inputs.wall_seconds.is_some_and(|w| spent >= w) {
+            stopped_after = Some(epoch - 1);
+            break;
+        }
         let epoch_start = Instant::now();
         tch::manual_seed(derive(inputs.seed ^ TORCH_STREAM, epoch));
         let mut paths = Rng::derive(inputs.seed ^ PATH_STREAM, u64::from(epoch));
@@ -274,7 +290,7 @@ pub fn search(
     }
     // Every epoch's seconds, those of earlier processes of a resumed run included.
     let training_seconds: f64 = history.iter().map(|r| r.seconds).sum();
-    let mut outcome = choose(
+    let (mut outcome, pending) = choose(
         inputs,
         &net,
         method.as_mut(),
@@ -284,6 +300,10 @@ pub fn search(
         table.as_ref(),
         device,
     )?;
+    if let Some(epochs) = s.trust.as_ref().and_then(|t| t.retrain_epochs) {
+        drop(session);
+        retrain_trust(inputs, pending, epochs, &mut outcome.metrics)?;
+    }
     let m = &mut outcome.metrics;
     // The search: supernet training and the selection (not the trust measurement).
     let search_seconds = training_seconds + m.get("selection_seconds").copied().unwrap_or(0.0);
@@ -291,8 +311,12 @@ pub fn search(
     m.insert("training_seconds".into(), training_seconds);
     m.insert(
         "step_ms".into(),
-        1e3 * training_seconds / (total.max(1) as f64),
+        1e3 * training_seconds / (step.max(1) as f64),
     );
+    if let Some(e) = stopped_after {
+        // The budget ended training early: the epochs it trained, of `epochs`.
+        m.insert("stopped_by_budget_after_epoch".into(), f64::from(e));
+    }
     if let Some(mib) = archer_train::memory::peak_rss_mib() {
         m.insert("peak_rss_mib".into(), mib);
     }
@@ -389,7 +413,12 @@ fn fixed_batches(
     .collect()
 }
 
-/// The architecture chosen, scored on the shared weights, and the supernet's trust.
+/// A trust sample scored on the shared weights (recalibrated, then with running
+/// statistics) whose truth is still to be measured by retraining.
+type PendingTrust = Vec<(Arch, [f64; 2])>;
+
+/// The architecture chosen, scored on the shared weights, and the supernet's trust (or,
+/// without a table, the trust sample's scores for [`retrain_trust`]).
 #[allow(clippy::too_many_arguments)]
 fn choose(
     inputs: &SearchInputs,
@@ -400,7 +429,7 @@ fn choose(
     normalize: &Normalize,
     table: Option<&Nb201Table>,
     device: Device,
-) -> Result<Outcome, OneShotError> {
+) -> Result<(Outcome, PendingTrust), OneShotError> {
     let s = inputs.settings;
     let batch = inputs.train.training.eval_batch_size;
     let scoring = fixed_batches(valid, s.scoring.images, batch, normalize, device);
@@ -417,12 +446,29 @@ fn choose(
     let recal = recal_images.as_ref();
     let mut rng = Rng::derive(inputs.seed ^ SELECT_STREAM, 0);
     let started = Instant::now();
-    let (arch, scored) = method.select(
+    let selection = method.select(
         net,
         inputs.space.as_ref(),
         &mut |a: &Arch| score(net, a, recal, &scoring),
         &mut rng,
+        s.finalists.max(1),
     )?;
+    let (arch, scored) = (selection.choice().clone(), selection.scored);
+    let finalists: Vec<Finalist> = if s.finalists == 0 {
+        Vec::new()
+    } else {
+        selection
+            .ranked
+            .iter()
+            .enumerate()
+            .map(|(rank, (a, score))| Finalist {
+                rank,
+                arch: a.clone(),
+                genotype: inputs.space.format(a),
+                score: *score,
+            })
+            .collect()
+    };
     inputs
         .space
         .check(&arch)
@@ -449,42 +495,133 @@ fn choose(
                 metrics.insert(key.to_string(), acc);
             }
         }
+    }
+    // Supernet trust: the sample scored on the shared weights, with and without
+    // recalibration; the truth is the table's, or (without a table) a brief retraining
+    // that `search` runs once the training lock is released.
+    let mut pending = Vec::new();
+    if let Some(t) = &s.trust {
         let started = Instant::now();
-        let n = s.trust.as_ref().map_or(200, |t| t.sample);
-        let sample = stratified_sample(
-            table,
-            Nb201Dataset::Cifar10,
-            n,
-            &mut Rng::derive(TRUST_SEED, 0),
-        )?;
-        let truth: Vec<f64> = sample.iter().map(|(_, acc)| *acc).collect();
-        for (suffix, recal) in [("", recal), ("_no_recal", None)] {
-            let scores = sample
+        let trust_batches = match t.images {
+            Some(n) if n < s.scoring.images => fixed_batches(valid, n, batch, normalize, device),
+            _ => scoring
                 .iter()
-                .map(|(a, _)| score(net, a, recal, &scoring))
-                .collect::<Result<Vec<f64>, _>>()?;
-            let t = trust(&scores, &truth);
-            metrics.insert(format!("kendall_tau{suffix}"), t.kendall_tau);
-            metrics.insert(format!("spearman_rho{suffix}"), t.spearman_rho);
-            metrics.insert(format!("precision_top5{suffix}"), t.precision_top5);
+                .map(|(x, y)| (x.shallow_clone(), y.shallow_clone()))
+                .collect(),
+        };
+        let trust_images: i64 = trust_batches.iter().map(|(_, y)| y.size()[0]).sum();
+        let sample: Vec<(Arch, Option<f64>)> = match table {
+            Some(table) => stratified_sample(
+                table,
+                Nb201Dataset::Cifar10,
+                t.sample,
+                &mut Rng::derive(TRUST_SEED, 0),
+            )?
+            .into_iter()
+            .map(|(a, acc)| (a, Some(acc)))
+            .collect(),
+            None => uniform_sample(
+                inputs.space.as_ref(),
+                t.sample,
+                &mut Rng::derive(TRUST_SEED, 1),
+            )?
+            .into_iter()
+            .map(|a| (a, None))
+            .collect(),
+        };
+        let mut scored = Vec::with_capacity(sample.len());
+        for (a, truth) in sample {
+            let with = score(net, &a, recal, &trust_batches)?;
+            let without = score(net, &a, None, &trust_batches)?;
+            scored.push((a, [with, without], truth));
         }
-        metrics.insert("trust_cells".into(), n as f64);
+        metrics.insert("trust_cells".into(), scored.len() as f64);
+        metrics.insert("trust_images".into(), trust_images as f64);
         metrics.insert("trust_seconds".into(), started.elapsed().as_secs_f64());
+        if table.is_some() {
+            let truth: Vec<f64> = scored
+                .iter()
+                .map(|(_, _, t)| t.unwrap_or(f64::NAN))
+                .collect();
+            insert_trust(&mut metrics, &scored, &truth);
+        } else {
+            pending = scored.into_iter().map(|(a, sc, _)| (a, sc)).collect();
+        }
     }
     let alpha = method.has_alpha().then(|| {
         let a = net.alpha.to_kind(Kind::Double).to_device(Device::Cpu);
         Vec::<Vec<f64>>::try_from(a).unwrap_or_default()
     });
-    Ok(Outcome {
-        method: inputs.method.to_string(),
-        genotype: inputs.space.format(&arch),
-        arch,
-        metrics,
-        alpha,
-        epochs: Vec::new(),
-        checkpoint_ignored: None,
-        resumed_from_epoch: None,
-    })
+    Ok((
+        Outcome {
+            method: inputs.method.to_string(),
+            genotype: inputs.space.format(&arch),
+            arch,
+            metrics,
+            alpha,
+            epochs: Vec::new(),
+            checkpoint_ignored: None,
+            resumed_from_epoch: None,
+            finalists,
+        },
+        pending,
+    ))
+}
+
+/// Kendall τ, Spearman ρ and precision at the top 5 % of `scored`'s scores against `truth`,
+/// with batch norms recalibrated and with running statistics (`_no_recal`).
+fn insert_trust(
+    metrics: &mut BTreeMap<String, f64>,
+    scored: &[(Arch, [f64; 2], Option<f64>)],
+    truth: &[f64],
+) {
+    for (suffix, which) in [("", 0), ("_no_recal", 1)] {
+        let scores: Vec<f64> = scored.iter().map(|(_, s, _)| s[which]).collect();
+        let t = trust(&scores, truth);
+        metrics.insert(format!("kendall_tau{suffix}"), t.kendall_tau);
+        metrics.insert(format!("spearman_rho{suffix}"), t.spearman_rho);
+        metrics.insert(format!("precision_top5{suffix}"), t.precision_top5);
+    }
+}
+
+/// Trust against a brief retraining (no table): each sampled architecture trained from
+/// scratch for `epochs` by the `train` evaluator, its validation accuracy the truth. Call it
+/// without the training lock: the evaluator takes it for each training.
+fn retrain_trust(
+    inputs: &SearchInputs,
+    pending: PendingTrust,
+    epochs: u32,
+    metrics: &mut BTreeMap<String, f64>,
+) -> Result<(), OneShotError> {
+    use archer_eval::Evaluator;
+    let started = Instant::now();
+    let evaluator = archer_train::TrainEvaluator::new(inputs.train.clone(), inputs.space.clone())?;
+    let fidelity = archer_core::Fidelity {
+        epochs: Some(epochs),
+        ..archer_core::Fidelity::default()
+    };
+    let mut truth = Vec::with_capacity(pending.len());
+    for (i, (arch, _)) in pending.iter().enumerate() {
+        let seed = Rng::derive(inputs.seed ^ TRUST_STREAM, i as u64).next_u64();
+        let mut ctx = archer_core::TrialCtx::new(i as u64, seed);
+        let m = evaluator.evaluate(arch, &fidelity, &mut ctx).map_err(|e| {
+            OneShotError::Setting(format!(
+                "trust: retraining {}: {e}",
+                inputs.space.format(arch)
+            ))
+        })?;
+        truth.push(m.get("valid_acc").unwrap_or(f64::NAN));
+    }
+    let scored: Vec<(Arch, [f64; 2], Option<f64>)> =
+        pending.into_iter().map(|(a, s)| (a, s, None)).collect();
+    insert_trust(metrics, &scored, &truth);
+    metrics.insert("trust_retrain_epochs".into(), f64::from(epochs));
+    let scoring = metrics.get("trust_seconds").copied().unwrap_or(0.0);
+    metrics.insert(
+        "trust_seconds".into(),
+        scoring + started.elapsed().as_secs_f64(),
+    );
+    Ok(())
 }
 
 fn write_outcome(dir: &Path, outcome: &Outcome) -> Result<(), OneShotError> {

@@ -270,7 +270,7 @@ fn weights(net: &Nb201Supernet) -> Vec<(String, Tensor)> {
 
 /// The loss of `batch` with every edge mixed by `softmax(alpha)` (`net.alpha`, or a detached
 /// copy to keep α out of the graph).
-fn soft_loss(net: &Nb201Supernet, batch: Batch, alpha: &Tensor) -> Tensor {
+pub(crate) fn soft_loss(net: &Nb201Supernet, batch: Batch, alpha: &Tensor) -> Tensor {
     mixed_loss(net, batch, &alpha.softmax(-1, alpha.kind()))
 }
 

@@ -54,7 +54,30 @@ pub struct OneShotSettings {
     /// Supernet trust against a NAS-Bench-201 table (NB201 space only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust: Option<TrustSettings>,
+    /// Finalists: the `finalists` architectures the method ranks best (α-methods: the most
+    /// probable under their final distribution; RSPS, SPOS, ENAS: the best inherited scores)
+    /// are trained from scratch by the `train` evaluator for `finalist_epochs` each, and the
+    /// best trained validation accuracy wins. 0 (the default): the method's choice is the
+    /// study's trial, scored on the shared weights.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub finalists: usize,
+    /// Epochs of each finalist's training (default 2; needs `finalists`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finalist_epochs: Option<u32>,
+    /// PC-DARTS's partial channels K (Xu et al. 2020; their K = 4): only `1/K` of each edge's
+    /// channels pass through its candidates, the rest bypass the edge, then the two parts
+    /// are concatenated and channel-shuffled; less memory and compute per edge. K must
+    /// divide `channels`. Unset: every channel (K = 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_channels: Option<i64>,
 }
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// The epochs a finalist trains when `finalist_epochs` is not set.
+pub const DEFAULT_FINALIST_EPOCHS: u32 = 2;
 
 fn default_channels() -> i64 {
     16
@@ -230,17 +253,30 @@ impl Default for ScoringSettings {
     }
 }
 
-/// `[strategy.trust]`: rank a stratified sample of NB201 cells on the shared weights and
-/// compare with the table's CIFAR-10 test accuracy.
+/// `[strategy.trust]`: how well the supernet ranks architectures. With a `table`: a sample
+/// of NB201 cells stratified by their table accuracy, scored on the shared weights and
+/// compared with the table's CIFAR-10 test accuracy. Without one (other data, or a space with
+/// no table): `retrain_epochs` trains a uniformly drawn sample from scratch briefly, and
+/// their validation accuracies are the truth.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustSettings {
     /// The NAS-Bench-201 results table (`nb201_results.csv.gz`); a relative path is taken
     /// from the experiment file's folder.
-    pub table: PathBuf,
-    /// Cells in the sample (at least 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<PathBuf>,
+    /// Architectures in the sample (default 200; with a table at least 20, retrained at
+    /// least 5).
     #[serde(default = "default_sample")]
     pub sample: usize,
+    /// Without a table: each sampled architecture is trained from scratch for this many
+    /// epochs by the `train` evaluator (its `[evaluator.network]` and training settings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrain_epochs: Option<u32>,
+    /// Validation images each sampled cell is scored on (default: `scoring.images`, the
+    /// first of the same images); fewer make the measurement cheaper and noisier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<usize>,
 }
 
 fn default_sample() -> usize {
@@ -393,15 +429,67 @@ impl OneShotSettings {
         if self.scoring.images == 0 {
             return Err(invalid("scoring.images", "must be at least 1"));
         }
-        if let Some(t) = &self.trust {
-            if t.sample < 20 {
+        if let Some(k) = self.partial_channels {
+            if k < 1 || self.channels % k != 0 {
                 return Err(invalid(
-                    "trust.sample",
-                    format!("{}; must be at least 20", t.sample),
+                    "partial_channels",
+                    format!(
+                        "{k}; must be at least 1 and divide channels = {}",
+                        self.channels
+                    ),
                 ));
             }
         }
+        if self.finalist_epochs == Some(0) {
+            return Err(invalid("finalist_epochs", "must be at least 1"));
+        }
+        if self.finalist_epochs.is_some() && self.finalists == 0 {
+            return Err(invalid(
+                "finalist_epochs",
+                "trains finalists; set strategy.finalists (how many) too",
+            ));
+        }
+        if let Some(t) = &self.trust {
+            match (&t.table, t.retrain_epochs) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        "trust.retrain_epochs",
+                        "the truth is the table or a brief retraining, not both; drop trust.table or trust.retrain_epochs",
+                    ))
+                }
+                (None, None) => {
+                    return Err(invalid(
+                        "trust",
+                        "needs table (a NAS-Bench-201 results table) or retrain_epochs (train the sample from scratch)",
+                    ))
+                }
+                (None, Some(0)) => {
+                    return Err(invalid("trust.retrain_epochs", "must be at least 1"))
+                }
+                _ => {}
+            }
+            let least = if t.table.is_some() { 20 } else { 5 };
+            if t.sample < least {
+                return Err(invalid(
+                    "trust.sample",
+                    format!("{}; must be at least {least}", t.sample),
+                ));
+            }
+            if t.images == Some(0) {
+                return Err(invalid("trust.images", "must be at least 1"));
+            }
+        }
         Ok(())
+    }
+
+    /// PC-DARTS's K (1: every channel through the candidates).
+    pub fn partial_channels(&self) -> i64 {
+        self.partial_channels.unwrap_or(1)
+    }
+
+    /// The epochs each finalist trains.
+    pub fn finalist_epochs(&self) -> u32 {
+        self.finalist_epochs.unwrap_or(DEFAULT_FINALIST_EPOCHS)
     }
 
     /// The temperatures `(tau_max, tau_min)` of `method` (GDAS: 10 and 0.1; SNAS: 10 and 1).

@@ -1,12 +1,13 @@
 //! Supernet trust: how well a supernet's scores rank architectures against their true
 //! accuracies (Kendall's τ, Spearman's ρ, and precision at the top 5 %), on a sample of
 //! NAS-Bench-201 cells stratified by their true accuracy. The seeds' warning is not to mistake
-//! one-shot rankings for the truth; this is how a run says how far to trust its own.
+//! one-shot rankings for the truth; this is how a run says how far to trust its own. Without
+//! a table the sample is drawn uniformly and its truth is a brief retraining (`run.rs`).
 
 use archer_eval::{Nb201Dataset, Nb201Table};
 use archer_predict::{kendall_tau, spearman_rho};
 use archer_rng::Rng;
-use archer_space::Arch;
+use archer_space::{Arch, SearchSpace};
 
 use crate::OneShotError;
 
@@ -74,6 +75,28 @@ pub fn stratified_sample(
             cells[lo + rng.below(hi - lo)].clone()
         })
         .collect())
+}
+
+/// `n` architectures drawn uniformly from `space` by `rng`, distinct up to the space's
+/// isomorphism (fewer when the space has fewer; at most `20·n` draws).
+pub fn uniform_sample(
+    space: &dyn SearchSpace,
+    n: usize,
+    rng: &mut Rng,
+) -> Result<Vec<Arch>, OneShotError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(n);
+    let mut draws = 0;
+    while out.len() < n && draws < n.saturating_mul(20) {
+        draws += 1;
+        let arch = space
+            .sample(rng)
+            .map_err(|e| OneShotError::Setting(format!("the trust sample: {e}")))?;
+        if seen.insert(space.canonical_hash(&arch)) {
+            out.push(arch);
+        }
+    }
+    Ok(out)
 }
 
 fn dataset_index(dataset: Nb201Dataset) -> usize {

@@ -29,7 +29,9 @@ fn evolution_over_paths_finds_a_top_cell_of_the_table_deterministically() {
             scored.push(acc);
             Ok(acc)
         };
-        let (best, n) = evolve(&settings, &space, &mut score, &mut Rng::derive(seed, 0)).unwrap();
+        let ranked = evolve(&settings, &space, &mut score, &mut Rng::derive(seed, 0)).unwrap();
+        assert!(ranked.windows(2).all(|w| w[0].1 >= w[1].1), "best first");
+        let (best, n) = (ranked[0].0.clone(), ranked.len());
         let acc = table.record(&best, Nb201Dataset::Cifar10).unwrap().test_acc;
         let population_best = scored[..50].iter().copied().fold(f64::MIN, f64::max);
         (best, n, acc, population_best, scored.len())

@@ -55,6 +55,7 @@ fn run(method: &str, dir: &Path, stop_after_first: bool) -> Option<Outcome> {
         space,
         train: &train,
         seed: 3,
+        wall_seconds: None,
     };
     let result = catch_unwind(AssertUnwindSafe(|| {
         run_search(&inputs, Some(dir), &mut |record| {

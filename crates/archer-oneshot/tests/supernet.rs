@@ -7,8 +7,8 @@
 use archer_eval::TrainConfig;
 use archer_oneshot::search::{darts2_step, darts_step, gdas_step, gdas_tau};
 use archer_oneshot::{
-    dirichlet_concentration, dirichlet_kl, dirichlet_weights, gdas_weights, snas_weights, Adam,
-    Mixing, Nb201Supernet, OneShotSettings, Step, SupernetConfig,
+    channel_shuffle, dirichlet_concentration, dirichlet_kl, dirichlet_weights, gdas_weights,
+    snas_weights, Adam, MixedEdge, Mixing, Nb201Supernet, OneShotSettings, Step, SupernetConfig,
 };
 use archer_space::{Nb201Space, SearchSpace};
 use archer_train::ops::Shape;
@@ -21,6 +21,7 @@ fn config(channels: i64) -> SupernetConfig {
         depth: 1,
         input: Shape::new(1, 8, 8),
         classes: 3,
+        partial_channels: 1,
     }
 }
 
@@ -52,26 +53,38 @@ fn check_alpha(name: &str, net: &Nb201Supernet, f: &dyn Fn() -> Tensor, g: &dyn 
     }
 }
 
+/// Puts `net` in double precision with α ~ N(0, 1); returns an input batch (4 images) and a
+/// probe of the logits, for a scalar objective.
+fn double_with_random_alpha(net: &mut Nb201Supernet) -> (Tensor, Tensor) {
+    net.double();
+    tch::no_grad(|| {
+        let mut a = net.alpha.shallow_clone();
+        a.copy_(&Tensor::randn([6, 5], (Kind::Double, Device::Cpu)));
+    });
+    (
+        Tensor::randn([4, 1, 8, 8], (Kind::Double, Device::Cpu)),
+        Tensor::randn([4, 3], (Kind::Double, Device::Cpu)),
+    )
+}
+
+/// DARTS's objective: every edge mixed by softmax(α), batch statistics (training mode), the
+/// logits weighted by `probe`.
+fn soft_objective(net: &Nb201Supernet, x: &Tensor, probe: &Tensor) -> Tensor {
+    let w = net.alpha.softmax(-1, Kind::Double);
+    let rows: Vec<Tensor> = (0..6).map(|e| w.get(e)).collect();
+    let mixing: Vec<Mixing> = rows.iter().map(Mixing::Soft).collect();
+    (net.forward_t(x, &mixing, true) * probe).sum(Kind::Double)
+}
+
 #[test]
 fn mixed_edges_have_correct_gradients_for_alpha_and_weights() {
     let _lock = archer_train::training_lock();
     tch::manual_seed(1);
     let space = Nb201Space::default();
     let mut net = Nb201Supernet::new(&space, &config(2), Device::Cpu).unwrap();
-    net.double();
-    tch::no_grad(|| {
-        let mut a = net.alpha.shallow_clone();
-        a.copy_(&Tensor::randn([6, 5], (Kind::Double, Device::Cpu)));
-    });
-    let x = Tensor::randn([4, 1, 8, 8], (Kind::Double, Device::Cpu));
-    let probe = Tensor::randn([4, 3], (Kind::Double, Device::Cpu));
+    let (x, probe) = double_with_random_alpha(&mut net);
     // DARTS: every edge mixed by softmax(α); batch statistics (training mode).
-    let soft = || {
-        let w = net.alpha.softmax(-1, Kind::Double);
-        let rows: Vec<Tensor> = (0..6).map(|e| w.get(e)).collect();
-        let mixing: Vec<Mixing> = rows.iter().map(Mixing::Soft).collect();
-        (net.forward_t(&x, &mixing, true) * &probe).sum(Kind::Double)
-    };
+    let soft = || soft_objective(&net, &x, &probe);
     check_alpha("soft", &net, &soft, &soft);
     // The same for the weights: one convolution of a mixed edge.
     let (name, w) = net
@@ -502,4 +515,68 @@ fn second_order_darts_hessian_vector_product_matches_double_backward() {
         err <= 1e-3 * scale,
         "finite difference {err} from exact (scale {scale})"
     );
+}
+
+#[test]
+fn partial_channels_pass_a_quarter_through_the_candidates_and_keep_exact_gradients() {
+    let _lock = archer_train::training_lock();
+    tch::manual_seed(2);
+    // One edge, K = 4 of 8 channels: skip and none act on the first 2 channels only; the
+    // other 6 bypass the edge; then the 8 are shuffled in 4 groups.
+    let vs = tch::nn::VarStore::new(Device::Cpu);
+    let ops = ["none", "skip_connect", "nor_conv_3x3"];
+    let edge = MixedEdge::with_partial_channels(&vs.root(), &ops, Shape::new(8, 6, 6), 4);
+    let x = Tensor::randn([3, 8, 6, 6], (Kind::Float, Device::Cpu));
+    let skip = edge.forward_t(&x, Mixing::Single(1), true);
+    let shuffled = channel_shuffle(&x, 4);
+    assert!(
+        skip.equal(&shuffled),
+        "skip on the part, the rest bypassed, shuffled"
+    );
+    // The shuffle interleaves the groups: channel g·2 + i goes to i·4 + g.
+    for (from, to) in [(0, 0), (1, 4), (2, 1), (3, 5), (6, 3), (7, 7)] {
+        assert!(
+            shuffled.select(1, to).equal(&x.select(1, from)),
+            "{from} -> {to}"
+        );
+    }
+    let none = edge.forward_t(&x, Mixing::Single(0), true);
+    for ch in 0..8 {
+        let zero = bool::try_from(none.select(1, ch).eq(0.0).all()).unwrap();
+        // Channels 0 and 1 (the part) land at 0 and 4.
+        assert_eq!(zero, ch == 0 || ch == 4, "channel {ch}");
+    }
+    // The convolution sees 2 channels: its weight is 2 × 2 × 3 × 3.
+    let conv = vs
+        .variables()
+        .into_iter()
+        .find(|(n, _)| n.ends_with("conv.weight"))
+        .unwrap()
+        .1;
+    assert_eq!(conv.size(), [2, 2, 3, 3]);
+    // A whole supernet with K = 2, double precision: α's gradient against finite
+    // differences under DARTS's soft mixing.
+    let space = Nb201Space::default();
+    let mut net = Nb201Supernet::new(
+        &space,
+        &SupernetConfig {
+            partial_channels: 2,
+            ..config(4)
+        },
+        Device::Cpu,
+    )
+    .unwrap();
+    let (x, probe) = double_with_random_alpha(&mut net);
+    let soft = || soft_objective(&net, &x, &probe);
+    check_alpha("partial", &net, &soft, &soft);
+    // K must divide C.
+    let odd = Nb201Supernet::new(
+        &space,
+        &SupernetConfig {
+            partial_channels: 3,
+            ..config(4)
+        },
+        Device::Cpu,
+    );
+    assert!(odd.is_err());
 }

@@ -3,8 +3,12 @@
 //! trains the supernet (checkpointed every epoch in `<output>/oneshot/`, so `archer resume`
 //! continues it) and chooses the architecture; it enters the study as one COMPLETE trial,
 //! scored and stored like any evaluated trial, so that `best.json`, `[retrain]`, `archer
-//! retrain`, `export` and `evaluate` work on it unchanged. The study's strategy proposes
-//! nothing: a one-shot method is not a strategy (it trains).
+//! retrain`, `export` and `evaluate` work on it unchanged. With `strategy.finalists = k`,
+//! the k architectures the method ranks best enter instead as WAITING trials at
+//! `Fidelity { epochs: finalist_epochs }`, which the loop trains from scratch with the `train`
+//! evaluator, so the best *trained* accuracy wins (inherited and trained accuracies never
+//! compete: the supernet's figures ride on the rank-0 trial's attributes). The study's
+//! strategy proposes nothing: a one-shot method is not a strategy (it trains).
 
 use archer_core::History;
 use archer_strategy::{Proposal, Strategy, StrategyError};
@@ -19,6 +23,9 @@ pub const ONESHOT_NAMES: [&str; 8] = [
 
 /// The trial attribute naming the method that derived a trial.
 pub const ONESHOT_ATTR: &str = "oneshot_method";
+
+/// A finalist's rank in its method's order (0: the method's own choice).
+pub const FINALIST_RANK_ATTR: &str = "oneshot_rank";
 
 /// Whether `name` is a one-shot method rather than a strategy.
 pub fn is_oneshot(name: &str) -> bool {
@@ -37,11 +44,19 @@ pub(crate) fn check(config: &ExperimentConfig, space: &str) -> Result<(), Config
         ));
     }
     let b = &config.budget;
-    if b.trials.is_some() || b.sim_seconds.is_some() || b.wall_seconds.is_some() {
+    if b.trials.is_some() || b.sim_seconds.is_some() {
         return Err(ConfigError::invalid(
             "budget",
-            "a one-shot search trains one supernet for strategy.epochs and records one trial: the budget's trials and seconds do not apply (evaluator.time_limit_seconds stops a supernet that runs too long)",
+            "a one-shot search trains one supernet for strategy.epochs and records its choice (or strategy.finalists): budget.trials and sim_seconds do not apply; budget.wall_seconds ends supernet training after the epoch that reaches it",
         ));
+    }
+    if let Some(w) = b.wall_seconds {
+        if !(w.is_finite() && w > 0.0) {
+            return Err(ConfigError::invalid(
+                "budget.wall_seconds",
+                format!("{w} must be a positive number of seconds"),
+            ));
+        }
     }
     if config.scheduler.has_rungs() {
         return Err(ConfigError::invalid(
@@ -114,7 +129,7 @@ mod phase {
     use archer_core::Fidelity;
     use archer_eval::TrainSettings;
 
-    use super::ONESHOT_ATTR;
+    use super::{FINALIST_RANK_ATTR, ONESHOT_ATTR};
     use crate::study::{Event, Study};
     use crate::{ExperimentConfig, RunError};
 
@@ -135,18 +150,25 @@ mod phase {
         if !super::is_oneshot(&config.strategy.name) {
             return Ok(());
         }
-        // The trial is stored finished at once (`Study::record_evaluated`).
-        let recorded = study
-            .history
-            .trials()
-            .iter()
-            .any(|t| t.attrs.contains_key(ONESHOT_ATTR));
-        if recorded {
-            return Ok(());
-        }
         let bad = |e: String| RunError::Config(crate::ConfigError::invalid("strategy", e));
         let settings = archer_oneshot::OneShotSettings::parse(&config.strategy.settings)
             .map_err(|e| bad(e.to_string()))?;
+        // The trial is stored finished at once (`Study::record_evaluated`); finalists are
+        // stored one by one, so a kill between them leaves some to add.
+        let recorded: Vec<Option<u64>> = study
+            .history
+            .trials()
+            .iter()
+            .filter(|t| t.attrs.contains_key(ONESHOT_ATTR))
+            .map(|t| t.attrs.get(FINALIST_RANK_ATTR).and_then(|r| r.as_u64()))
+            .collect();
+        if settings.finalists == 0 && !recorded.is_empty() {
+            return Ok(());
+        }
+        let ranks_recorded: Vec<u64> = recorded.iter().flatten().copied().collect();
+        if settings.finalists > 0 && ranks_recorded.len() >= settings.finalists {
+            return Ok(());
+        }
         let train: TrainSettings =
             serde_json::from_value(serde_json::Value::Object(config.evaluator.settings.clone()))
                 .map_err(|e| {
@@ -159,6 +181,7 @@ mod phase {
             space: study.experiment.space.clone(),
             train: &train,
             seed: config.study.seed,
+            wall_seconds: config.budget.wall_seconds,
         };
         let outcome = archer_oneshot::run_search(&inputs, dir.as_deref(), &mut |r| {
             observer(Event::OneShotEpoch {
@@ -172,6 +195,9 @@ mod phase {
         })
         // The checkpoint stays: `archer resume` continues from the last epoch.
         .map_err(|e| RunError::OneShot(format!("{}: {e}", config.strategy.name)))?;
+        if settings.finalists > 0 {
+            return enqueue_finalists(study, &outcome, &ranks_recorded, settings.finalist_epochs());
+        }
         let mut metrics = archer_core::Metrics::new();
         for (k, v) in &outcome.metrics {
             metrics.insert(k, *v);
@@ -196,6 +222,51 @@ mod phase {
             inherit: None,
         };
         study.record_evaluated(proposal, metrics, attrs, cost, observer)
+    }
+
+    /// Queues the outcome's finalists not yet recorded as WAITING trials, trained from
+    /// scratch for `epochs`; the rank-0 trial (the method's choice) carries the supernet's
+    /// figures as the attribute `oneshot_metrics`.
+    fn enqueue_finalists(
+        study: &mut Study,
+        outcome: &archer_oneshot::Outcome,
+        recorded: &[u64],
+        epochs: u32,
+    ) -> Result<(), RunError> {
+        let method = study.experiment.config.strategy.name.clone();
+        if outcome.finalists.is_empty() {
+            return Err(RunError::OneShot(format!(
+                "{method}: the finished search in the experiment folder kept no finalists (it ran without strategy.finalists); start a new experiment"
+            )));
+        }
+        for f in &outcome.finalists {
+            if recorded.contains(&(f.rank as u64)) {
+                continue;
+            }
+            let mut attrs = serde_json::Map::new();
+            attrs.insert(ONESHOT_ATTR.into(), method.clone().into());
+            attrs.insert(FINALIST_RANK_ATTR.into(), f.rank.into());
+            attrs.insert("oneshot_score".into(), f.score.into());
+            attrs.insert("oneshot_genotype".into(), f.genotype.clone().into());
+            if f.rank == 0 {
+                let figures: serde_json::Map<String, serde_json::Value> = outcome
+                    .metrics
+                    .iter()
+                    .map(|(k, v)| (k.clone(), (*v).into()))
+                    .collect();
+                attrs.insert("oneshot_metrics".into(), figures.into());
+            }
+            let proposal = archer_strategy::Proposal {
+                arch: f.arch.clone(),
+                fidelity: Fidelity {
+                    epochs: Some(epochs),
+                    ..Fidelity::default()
+                },
+                inherit: None,
+            };
+            study.enqueue(proposal, attrs)?;
+        }
+        Ok(())
     }
 }
 

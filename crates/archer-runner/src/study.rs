@@ -437,6 +437,38 @@ impl Study {
         Ok(())
     }
 
+    /// Queues a trial that the loop evaluates before asking for anything new (a one-shot
+    /// search's finalists): WAITING, and stored at once, so that a resumed study runs it.
+    /// Returns its id.
+    #[cfg_attr(not(feature = "train"), allow(dead_code))]
+    pub(crate) fn enqueue(
+        &mut self,
+        proposal: Proposal,
+        attrs: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<u64, RunError> {
+        let hash = self.experiment.space.canonical_hash(&proposal.arch);
+        let mut t = Trial::new(
+            self.history.next_id(),
+            proposal.arch,
+            hash,
+            proposal.fidelity,
+        );
+        if let Some(inherit) = &proposal.inherit {
+            t.attrs.insert(
+                INHERIT_ATTR.into(),
+                serde_json::to_value(inherit).expect("plain data serialises"),
+            );
+        }
+        t.attrs.extend(attrs);
+        let id = t.id;
+        self.history.record(t.clone());
+        if let Some(d) = &mut self.durable {
+            d.store.add_trial(d.study, &t, &self.strategy.state())?;
+        }
+        self.waiting.push_back(id);
+        Ok(id)
+    }
+
     /// Records an evaluated trial: retried, or told and persisted with the strategy state.
     pub(crate) fn finish_trial(
         &mut self,

@@ -9,8 +9,8 @@ use tch::Tensor;
 use crate::method::{Method, MethodKind, Step};
 use crate::search::{SoftMixing, StepLosses};
 use crate::{
-    dirichlet_kl, dirichlet_weights, Adam, Nb201Supernet, OneShotError, OneShotSettings,
-    Regularizer,
+    dirichlet_concentration, dirichlet_kl, dirichlet_weights, Adam, Nb201Supernet, OneShotError,
+    OneShotSettings, Regularizer,
 };
 
 pub static DRNAS: MethodKind = MethodKind {
@@ -55,6 +55,13 @@ impl Method for Drnas {
 
     fn adam(&self) -> Option<&Adam> {
         Some(&self.adam)
+    }
+
+    /// The Dirichlet's mean, `β / Σβ` per edge (its argmax is α's).
+    fn probabilities(&self, net: &Nb201Supernet) -> Tensor {
+        let beta = dirichlet_concentration(&net.alpha.detach()).to_kind(tch::Kind::Double);
+        let total = beta.sum_dim_intlist(-1, true, tch::Kind::Double);
+        beta / total
     }
 
     fn adam_mut(&mut self) -> Option<&mut Adam> {

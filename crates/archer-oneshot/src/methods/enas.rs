@@ -17,7 +17,7 @@ use archer_rng::Rng;
 use archer_space::{Arch, SearchSpace};
 use tch::Tensor;
 
-use crate::method::{EpochEnd, Method, MethodInit, MethodKind, Scorer, Step};
+use crate::method::{EpochEnd, Method, MethodInit, MethodKind, Scorer, Selection, Step};
 use crate::search::{single_path_step, StepLosses};
 use crate::settings::ControllerSettings;
 use crate::{Nb201Supernet, OneShotError};
@@ -124,9 +124,10 @@ impl Method for Enas {
         space: &dyn SearchSpace,
         score: &mut Scorer,
         rng: &mut Rng,
-    ) -> Result<(Arch, usize), OneShotError> {
+        keep: usize,
+    ) -> Result<Selection, OneShotError> {
         let policy = &self.policy;
-        super::best_of_distinct(self.candidates, space, score, &mut || {
+        super::best_of_distinct(self.candidates, keep, space, score, &mut || {
             Ok(policy.sample(1, rng).remove(0))
         })
     }

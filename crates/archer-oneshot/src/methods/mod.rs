@@ -14,7 +14,7 @@ use archer_space::{Arch, SearchSpace};
 
 use tch::Tensor;
 
-use crate::method::{Scorer, Step};
+use crate::method::{Scorer, Selection, Step};
 use crate::search::{single_path_step, soft_mixing_step, soft_weight_step, SoftMixing, StepLosses};
 use crate::{Adam, Nb201Supernet, OneShotError, OneShotSettings};
 
@@ -81,17 +81,18 @@ pub(crate) fn load_adam(
     adam.load_state(ADAM_PREFIX, tensors, steps)
 }
 
-/// The best by `score` of up to `n` distinct architectures from `draw` (distinct up to the
-/// space's isomorphism), and how many were scored: RSPS draws uniformly, ENAS from its
-/// controller. A space (or a converged controller) with fewer gives fewer; 20·n draws at most.
+/// The best `keep` by `score` of up to `n` distinct architectures from `draw` (distinct up
+/// to the space's isomorphism): RSPS draws uniformly, ENAS from its controller. A space (or
+/// a converged controller) with fewer gives fewer; 20·n draws at most.
 pub(crate) fn best_of_distinct(
     n: usize,
+    keep: usize,
     space: &dyn SearchSpace,
     score: &mut Scorer,
     draw: &mut dyn FnMut() -> Result<Arch, OneShotError>,
-) -> Result<(Arch, usize), OneShotError> {
+) -> Result<Selection, OneShotError> {
     let mut seen = HashSet::new();
-    let mut best: Option<(Arch, f64)> = None;
+    let mut scored = Vec::new();
     let mut tries = 0;
     while seen.len() < n && tries < n * 20 {
         tries += 1;
@@ -100,10 +101,7 @@ pub(crate) fn best_of_distinct(
             continue;
         }
         let acc = score(&arch)?;
-        if best.as_ref().is_none_or(|(_, b)| acc > *b) {
-            best = Some((arch, acc));
-        }
+        scored.push((arch, acc));
     }
-    let (arch, _) = best.ok_or_else(|| OneShotError::Setting("no candidate to score".into()))?;
-    Ok((arch, seen.len()))
+    Selection::best_of(scored, keep)
 }

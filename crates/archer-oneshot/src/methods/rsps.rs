@@ -5,7 +5,7 @@
 use archer_rng::Rng;
 use archer_space::{Arch, SearchSpace};
 
-use crate::method::{Method, MethodKind, Scorer, Step};
+use crate::method::{Method, MethodKind, Scorer, Selection, Step};
 use crate::search::StepLosses;
 use crate::{Nb201Supernet, OneShotError};
 
@@ -43,8 +43,9 @@ impl Method for Rsps {
         space: &dyn SearchSpace,
         score: &mut Scorer,
         rng: &mut Rng,
-    ) -> Result<(Arch, usize), OneShotError> {
-        super::best_of_distinct(self.candidates, space, score, &mut || {
+        keep: usize,
+    ) -> Result<Selection, OneShotError> {
+        super::best_of_distinct(self.candidates, keep, space, score, &mut || {
             space
                 .sample(rng)
                 .map_err(|e| OneShotError::Setting(e.to_string()))

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use archer_rng::Rng;
 use archer_space::{Arch, SearchSpace};
 
-use crate::method::{Method, MethodKind, Scorer, Step};
+use crate::method::{Method, MethodKind, Scorer, Selection, Step};
 use crate::search::StepLosses;
 use crate::settings::EvolutionSettings;
 use crate::{Nb201Supernet, OneShotError};
@@ -49,19 +49,25 @@ impl Method for Spos {
         space: &dyn SearchSpace,
         score: &mut Scorer,
         rng: &mut Rng,
-    ) -> Result<(Arch, usize), OneShotError> {
-        evolve(&self.evolution, space, score, rng)
+        keep: usize,
+    ) -> Result<Selection, OneShotError> {
+        let ranked = evolve(&self.evolution, space, score, rng)?;
+        let scored = ranked.len();
+        Ok(Selection {
+            ranked: ranked.into_iter().take(keep.max(1)).collect(),
+            scored,
+        })
     }
 }
 
-/// The evolutionary search over paths: the best architecture found and how many distinct
-/// ones were scored. Each architecture is scored once (by canonical hash).
+/// The evolutionary search over paths: every architecture scored (each once, by canonical
+/// hash), best first (ties by hash, so the order is stable), with its score.
 pub fn evolve(
     e: &EvolutionSettings,
     space: &dyn SearchSpace,
     score: &mut Scorer,
     rng: &mut Rng,
-) -> Result<(Arch, usize), OneShotError> {
+) -> Result<Vec<(Arch, f64)>, OneShotError> {
     let mut scored: HashMap<String, (Arch, f64)> = HashMap::new();
     let mut evaluate = |arch: Arch, scored: &mut HashMap<String, (Arch, f64)>| {
         let key = space.canonical_hash(&arch);
@@ -106,19 +112,21 @@ pub fn evolve(
             }
         }
     }
-    let best = top(&scored, 1)
-        .into_iter()
-        .next()
-        .ok_or_else(|| OneShotError::Setting("no candidate to score".into()))?;
-    Ok((best, scored.len()))
+    if scored.is_empty() {
+        return Err(OneShotError::Setting("no candidate to score".into()));
+    }
+    Ok(ranked(&scored, scored.len()))
 }
 
-/// The `k` best scored architectures, best first (ties by hash, so the order is stable).
-fn top(scored: &HashMap<String, (Arch, f64)>, k: usize) -> Vec<Arch> {
+/// The `k` best scored architectures with their scores, best first (ties by hash, so the
+/// order is stable).
+fn ranked(scored: &HashMap<String, (Arch, f64)>, k: usize) -> Vec<(Arch, f64)> {
     let mut all: Vec<(&String, &(Arch, f64))> = scored.iter().collect();
     all.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1).then(a.0.cmp(b.0)));
-    all.into_iter()
-        .take(k)
-        .map(|(_, (a, _))| a.clone())
-        .collect()
+    all.into_iter().take(k).map(|(_, v)| v.clone()).collect()
+}
+
+/// The `k` best scored architectures, best first.
+fn top(scored: &HashMap<String, (Arch, f64)>, k: usize) -> Vec<Arch> {
+    ranked(scored, k).into_iter().map(|(a, _)| a).collect()
 }
