@@ -25,6 +25,7 @@ pub const ONESHOT_NAMES: [&str; 8] = [
 pub const ONESHOT_ATTR: &str = "oneshot_method";
 
 /// A finalist's rank in its method's order (0: the method's own choice).
+#[cfg_attr(not(feature = "train"), allow(dead_code))]
 pub const FINALIST_RANK_ATTR: &str = "oneshot_rank";
 
 /// Whether `name` is a one-shot method rather than a strategy.
