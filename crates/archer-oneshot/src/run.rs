@@ -543,7 +543,8 @@ fn choose(
                 .iter()
                 .map(|(_, _, t)| t.unwrap_or(f64::NAN))
                 .collect();
-            insert_trust(&mut metrics, &scored, &truth);
+            let scores: Vec<[f64; 2]> = scored.iter().map(|(_, s, _)| *s).collect();
+            insert_trust(&mut metrics, &scores, &truth);
         } else {
             pending = scored.into_iter().map(|(a, sc, _)| (a, sc)).collect();
         }
@@ -568,15 +569,11 @@ fn choose(
     ))
 }
 
-/// Kendall τ, Spearman ρ and precision at the top 5 % of `scored`'s scores against `truth`,
-/// with batch norms recalibrated and with running statistics (`_no_recal`).
-fn insert_trust(
-    metrics: &mut BTreeMap<String, f64>,
-    scored: &[(Arch, [f64; 2], Option<f64>)],
-    truth: &[f64],
-) {
+/// Kendall τ, Spearman ρ and precision at the top 5 % of `scores` (per architecture: batch
+/// norms recalibrated, then running statistics, `_no_recal`) against `truth`.
+fn insert_trust(metrics: &mut BTreeMap<String, f64>, scores: &[[f64; 2]], truth: &[f64]) {
     for (suffix, which) in [("", 0), ("_no_recal", 1)] {
-        let scores: Vec<f64> = scored.iter().map(|(_, s, _)| s[which]).collect();
+        let scores: Vec<f64> = scores.iter().map(|s| s[which]).collect();
         let t = trust(&scores, truth);
         metrics.insert(format!("kendall_tau{suffix}"), t.kendall_tau);
         metrics.insert(format!("spearman_rho{suffix}"), t.spearman_rho);
@@ -612,9 +609,8 @@ fn retrain_trust(
         })?;
         truth.push(m.get("valid_acc").unwrap_or(f64::NAN));
     }
-    let scored: Vec<(Arch, [f64; 2], Option<f64>)> =
-        pending.into_iter().map(|(a, s)| (a, s, None)).collect();
-    insert_trust(metrics, &scored, &truth);
+    let scores: Vec<[f64; 2]> = pending.iter().map(|(_, s)| *s).collect();
+    insert_trust(metrics, &scores, &truth);
     metrics.insert("trust_retrain_epochs".into(), f64::from(epochs));
     let scoring = metrics.get("trust_seconds").copied().unwrap_or(0.0);
     metrics.insert(
