@@ -90,7 +90,7 @@ impl ResultsDir {
                 kept.display()
             ))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                write_atomically(&kept, &protocol.text)?
+                archer_runner::write_atomically(&kept, protocol.text.as_bytes())?
             }
             Err(e) => return Err(e).with_context(|| format!("reading {}", kept.display())),
         }
@@ -112,19 +112,12 @@ impl ResultsDir {
     }
 
     fn keep<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
-        write_atomically(
+        let text = serde_json::to_string_pretty(value)? + "\n";
+        Ok(archer_runner::write_atomically(
             &self.dir.join(format!("{name}.json")),
-            &(serde_json::to_string_pretty(value)? + "\n"),
-        )
+            text.as_bytes(),
+        )?)
     }
-}
-
-/// Writes `text` to `file` through a temporary file beside it, so that a killed process
-/// leaves the old file or the new one, never half of one.
-fn write_atomically(file: &Path, text: &str) -> Result<()> {
-    let partial = file.with_extension("partial");
-    std::fs::write(&partial, text).with_context(|| format!("writing {}", partial.display()))?;
-    std::fs::rename(&partial, file).with_context(|| format!("writing {}", file.display()))
 }
 
 /// Mean and standard deviation on CIFAR-10, CIFAR-100 and ImageNet16-120, where published.

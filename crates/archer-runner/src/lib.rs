@@ -26,7 +26,7 @@ pub use config::{
 pub use error::{ConfigError, RunError};
 pub use experiment_dir::{ExperimentDir, RUN_FILE, STORE_FILE};
 pub use oneshot::{is_oneshot, ONESHOT_ATTR, ONESHOT_NAMES};
-pub use recorder::{DirRecorder, NullRecorder, Recorder};
+pub use recorder::{write_atomically, DirRecorder, NullRecorder, Recorder};
 pub use simulated::{SIM_FINISHED_ATTR, SIM_STARTED_ATTR, SIM_WORKER_ATTR, STOPPED_BY_BUDGET_ATTR};
 pub use strategy_build::{build_scheduler, build_strategy, restored_strategy, warm_start};
 pub use study::{

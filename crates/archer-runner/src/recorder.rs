@@ -66,7 +66,7 @@ impl DirRecorder {
 }
 
 /// Writes via a temporary file and a rename, so a crash never leaves a half-written file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
     let tmp = path.with_extension("tmp");
     let result = (|| {
         let mut f = File::create(&tmp)?;
