@@ -1,5 +1,6 @@
 //! One-shot search through the `archer` binary: the bundled GDAS example on MNIST records the
-//! supernet's cell as the study's trial, retrains and reloads it; a search killed with
+//! supernet's cell as the study's trial, retrains and reloads it; the PC-DARTS example
+//! searches the DARTS space and retrains its best finalist; a search killed with
 //! SIGKILL mid-training and resumed ends at the same α and cell as an uninterrupted one;
 //! bad settings are refused by key before anything runs; `bench oneshot nb201` runs each
 //! method and seed of a protocol once, scores the cells in the table and reads finished runs
@@ -19,8 +20,13 @@ fn json(path: &Path) -> serde_json::Value {
 /// The example with `edits` applied (`(from, to)` text replacements), written into `dir`
 /// with its data path made absolute.
 fn example(dir: &Path, edits: &[(&str, &str)]) -> std::path::PathBuf {
+    example_named("mnist-gdas", dir, edits)
+}
+
+/// As [`example`], for `examples/oneshot/<name>.toml`.
+fn example_named(name: &str, dir: &Path, edits: &[(&str, &str)]) -> std::path::PathBuf {
     let mut text =
-        std::fs::read_to_string(repo().join("examples/oneshot/mnist-gdas.toml")).unwrap();
+        std::fs::read_to_string(repo().join(format!("examples/oneshot/{name}.toml"))).unwrap();
     let data = repo().join("data/mnist-small");
     text = text.replace("../../data/mnist-small", data.to_str().unwrap());
     for (from, to) in edits {
@@ -156,6 +162,70 @@ fn finalists_train_from_scratch_and_trust_without_a_table_retrains_a_sample() {
     assert_eq!(best["trial"], best_trained["id"], "{best}");
 }
 
+/// The DARTS-space example: PC-DARTS's partial channels on the DARTS supernet, finalists
+/// trained from scratch, the best retrained, exported and reloaded (on half the example's
+/// data, two finalists and a narrower network retrained for one epoch, to keep CI short).
+#[test]
+fn the_pcdarts_example_searches_the_darts_space_and_retrains_the_best_finalist() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = example_named(
+        "mnist-pcdarts",
+        dir.path(),
+        &[
+            ("data_fraction = 0.2", "data_fraction = 0.1"),
+            ("finalists = 3", "finalists = 2"),
+            ("[retrain]\nepochs = 2", "[retrain]\nepochs = 1"),
+            (
+                "[evaluator.network]\nchannels = 8",
+                "[evaluator.network]\nchannels = 4",
+            ),
+        ],
+    );
+    let out = dir.path().join("run");
+    let o = search_or_resume(&file, &out).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let outcome = json(&out.join("oneshot/outcome.json"));
+    let alpha = outcome["alpha"].as_array().unwrap();
+    assert_eq!(alpha.len(), 28, "14 normal and 14 reduction edges");
+    assert_eq!(
+        alpha[0].as_array().unwrap().len(),
+        8,
+        "every operation and none"
+    );
+    let genotype = outcome["genotype"].as_str().unwrap();
+    assert!(
+        genotype.starts_with("Genotype(normal=[") && !genotype.contains("'none'"),
+        "{genotype}"
+    );
+    let trials: Vec<serde_json::Value> = std::fs::read_to_string(out.join("trials.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(trials.len(), 2, "{trials:?}");
+    for (rank, t) in trials.iter().enumerate() {
+        assert_eq!(t["state"], "COMPLETE", "{t}");
+        assert_eq!(t["attrs"]["oneshot_method"], "darts1");
+        assert_eq!(t["attrs"]["oneshot_rank"], rank as u64, "{t}");
+        assert!(t["metrics"]["train_acc"].as_f64().is_some(), "trained: {t}");
+    }
+    assert_eq!(trials[0]["attrs"]["oneshot_genotype"], outcome["genotype"]);
+    // The best trained finalist is retrained, saved and reloads.
+    let best = json(&out.join("best.json"));
+    let best_trial = trials.iter().find(|t| t["id"] == best["trial"]).unwrap();
+    let manifest = std::fs::read_to_string(out.join("model/manifest.json")).unwrap();
+    let best_genotype = best_trial["attrs"]["oneshot_genotype"].as_str().unwrap();
+    assert!(
+        manifest.contains(best_genotype),
+        "{best_genotype}: {manifest}"
+    );
+    let o = archer(
+        &["evaluate", out.join("model").to_str().unwrap()],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+}
+
 #[test]
 fn a_wall_clock_budget_ends_supernet_training_after_the_epoch_that_reaches_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -278,6 +348,16 @@ fn bad_one_shot_settings_are_refused_by_key() {
         (
             vec![("tau_max = 10.0", "tau_max = 10.0\nfinalist_epochs = 2")],
             "strategy.finalist_epochs",
+        ),
+        (
+            vec![
+                ("name = \"nb201\"", "name = \"darts\""),
+                (
+                    "tau_max = 10.0",
+                    "tau_max = 10.0\ntrust = { table = \"t.csv.gz\", sample = 20 }",
+                ),
+            ],
+            "strategy.trust.table",
         ),
     ] {
         let file = example(dir.path(), &edits);

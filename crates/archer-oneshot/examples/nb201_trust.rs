@@ -19,7 +19,7 @@ use archer_eval::{Nb201Dataset, Nb201Table, TrainConfig};
 use archer_oneshot::score::score;
 use archer_oneshot::search::single_path_step;
 use archer_oneshot::trust::{stratified_sample, trust};
-use archer_oneshot::{Nb201Supernet, SupernetConfig};
+use archer_oneshot::{Supernet, SupernetConfig};
 use archer_rng::Rng;
 use archer_space::{Nb201Space, SearchSpace as _};
 use archer_train::ops::Shape;
@@ -132,7 +132,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         classes: 10,
         partial_channels: 1,
     };
-    let net = Nb201Supernet::new(&space, &config, Device::Cpu)?;
+    let net = Supernet::new(&space, &config, Device::Cpu)?;
     let cfg = TrainConfig {
         lr: 0.025,
         min_lr: 0.001,

@@ -14,7 +14,7 @@ use tch::Tensor;
 
 use crate::method::Method;
 use crate::run::EpochRecord;
-use crate::{Nb201Supernet, OneShotError, OneShotSettings};
+use crate::{OneShotError, OneShotSettings, Supernet};
 
 const META: &str = "state.json";
 const FORMAT: u32 = 1;
@@ -78,7 +78,7 @@ pub enum Resumed {
 }
 
 fn named_tensors(
-    net: &Nb201Supernet,
+    net: &Supernet,
     sgd: &Sgd,
     method: &dyn Method,
 ) -> (Vec<(String, Tensor)>, serde_json::Value) {
@@ -104,7 +104,7 @@ fn named_tensors(
 #[allow(clippy::too_many_arguments)]
 pub fn save(
     dir: &Path,
-    net: &Nb201Supernet,
+    net: &Supernet,
     sgd: &Sgd,
     method: &dyn Method,
     run: &RunMeta,
@@ -147,7 +147,7 @@ pub fn save(
 /// if it belongs to the run `expect` describes.
 pub fn load(
     dir: &Path,
-    net: &Nb201Supernet,
+    net: &Supernet,
     sgd: &mut Sgd,
     method: &mut dyn Method,
     expect: &RunMeta,

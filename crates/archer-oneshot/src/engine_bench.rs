@@ -13,7 +13,7 @@ use serde::Serialize;
 use tch::{Device, Kind, Tensor};
 
 use crate::search::{darts_step, gdas_step, soft_loss};
-use crate::{Adam, Mixing, Nb201Supernet, OneShotError, SupernetConfig};
+use crate::{Adam, Mixing, OneShotError, Supernet, SupernetConfig};
 
 /// How the timing runs.
 #[derive(Clone, Debug, Serialize)]
@@ -123,7 +123,7 @@ pub struct PhaseTiming {
 /// One DARTS step timed phase by phase, as [`darts_step`] runs it (seconds of each of
 /// [`DARTS_PHASES`]).
 fn darts_phases(
-    net: &Nb201Supernet,
+    net: &Supernet,
     adam: &mut Adam,
     sgd: &mut Sgd,
     train: (&Tensor, &Tensor),
@@ -189,7 +189,7 @@ pub fn time_archer(cfg: &OneshotBenchConfig) -> Result<Vec<SupernetTiming>, OneS
     let space = Nb201Space::default();
     let mut out = Vec::new();
     for &(c, n) in &cfg.sizes {
-        let net = Nb201Supernet::new(
+        let net = Supernet::new(
             &space,
             &SupernetConfig {
                 channels: c,

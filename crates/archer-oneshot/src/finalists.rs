@@ -67,12 +67,22 @@ pub struct MostProbable {
 }
 
 impl MostProbable {
+    /// From probabilities (`probs[e][k] ≥ 0`), ranked by their logarithms.
     pub fn new(probs: &[Vec<f64>]) -> Self {
-        let order: Vec<Vec<(usize, f64)>> = probs
+        let logs: Vec<Vec<f64>> = probs
+            .iter()
+            .map(|row| row.iter().map(|&p| p.max(0.0).ln()).collect())
+            .collect();
+        Self::from_log(&logs)
+    }
+
+    /// From log-scores (`scores[e][k]`: the log-probability of row `e` taking candidate `k`;
+    /// −∞ for an impossible one): the choices by the sum of their rows' scores.
+    pub fn from_log(scores: &[Vec<f64>]) -> Self {
+        let order: Vec<Vec<(usize, f64)>> = scores
             .iter()
             .map(|row| {
-                let mut v: Vec<(usize, f64)> =
-                    row.iter().map(|&p| p.max(0.0).ln()).enumerate().collect();
+                let mut v: Vec<(usize, f64)> = row.iter().copied().enumerate().collect();
                 v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
                 v
             })
@@ -123,17 +133,18 @@ impl Iterator for MostProbable {
 }
 
 /// The `k` most probable architectures that are distinct up to the space's isomorphism,
-/// best first, each with its log-probability; `arch_of` turns a per-edge choice into an
-/// architecture. Enumerates at most `100·k` choices.
+/// best first, each with its log-probability: `log_scores` as [`MostProbable::from_log`]
+/// takes them, and `arch_of` turns a per-row choice into an architecture. Enumerates at
+/// most `100·k` choices.
 pub fn most_probable_distinct(
-    probs: &[Vec<f64>],
+    log_scores: &[Vec<f64>],
     k: usize,
     space: &dyn SearchSpace,
     arch_of: impl Fn(&[usize]) -> Arch,
 ) -> Vec<(Arch, f64)> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    for (choice, log_prob) in MostProbable::new(probs).take(k.saturating_mul(100)) {
+    for (choice, log_prob) in MostProbable::from_log(log_scores).take(k.saturating_mul(100)) {
         if out.len() == k {
             break;
         }

@@ -11,11 +11,11 @@ use archer_train::sgd::Sgd;
 use tch::{Kind, Tensor};
 
 use crate::search::{Batch, StepLosses};
-use crate::{methods, Adam, Nb201Supernet, OneShotError, OneShotSettings};
+use crate::{methods, Adam, OneShotError, OneShotSettings, Supernet};
 
 /// What a method sees at one search step.
 pub struct Step<'a> {
-    pub net: &'a Nb201Supernet,
+    pub net: &'a Supernet,
     pub space: &'a dyn SearchSpace,
     pub sgd: &'a mut Sgd,
     pub train: Batch<'a>,
@@ -36,7 +36,7 @@ pub struct Step<'a> {
 
 /// What a method sees once an epoch's steps are done.
 pub struct EpochEnd<'a> {
-    pub net: &'a Nb201Supernet,
+    pub net: &'a Supernet,
     /// A warm-up epoch: the weights only.
     pub warmup: bool,
     /// The accuracy (a fraction) of an architecture on the next validation batch, with the
@@ -49,7 +49,7 @@ pub struct EpochEnd<'a> {
 /// What building a method may use.
 pub struct MethodInit<'a> {
     pub settings: &'a OneShotSettings,
-    pub net: &'a Nb201Supernet,
+    pub net: &'a Supernet,
     pub space: &'a Arc<dyn SearchSpace>,
     /// The run's seed, for a method's own initial parameters.
     pub seed: u64,
@@ -117,8 +117,8 @@ pub trait Method: Send {
 
     /// The architecture the method's parameters prefer now (the per-epoch trend), or `None`
     /// for a method that has none before its selection (RSPS).
-    fn preferred(&self, net: &Nb201Supernet) -> Option<Arch> {
-        Some(net.derive())
+    fn preferred(&self, net: &Supernet) -> Option<Arch> {
+        net.derive_from(&crate::supernet::rows(&self.probabilities(net)))
     }
 
     /// Whether the method learns the supernet's α (reported in the outcome).
@@ -128,30 +128,24 @@ pub trait Method: Send {
 
     /// Each edge's probabilities over its candidates under the method's final distribution
     /// (edges × candidates; default `softmax(α)`), whose per-edge argmax is [`Method::preferred`].
-    fn probabilities(&self, net: &Nb201Supernet) -> Tensor {
+    fn probabilities(&self, net: &Supernet) -> Tensor {
         net.alpha.detach().softmax(-1, Kind::Double)
     }
 
     /// The final choice, with up to `keep` of the best architectures (the finalists; at
     /// least the choice). The default, for α-methods: the most probable architectures under
-    /// [`Method::probabilities`], the first being α's argmax on every edge.
+    /// [`Method::probabilities`], the first being the architecture the supernet derives from them
+    /// (NB201: the argmax of every edge).
     fn select(
         &mut self,
-        net: &Nb201Supernet,
+        net: &Supernet,
         space: &dyn SearchSpace,
         _score: &mut Scorer,
         _rng: &mut Rng,
         keep: usize,
     ) -> Result<Selection, OneShotError> {
-        let probs = self
-            .probabilities(net)
-            .to_kind(Kind::Double)
-            .to_device(tch::Device::Cpu);
-        let probs = Vec::<Vec<f64>>::try_from(probs)
-            .map_err(|e| OneShotError::Setting(format!("the method's probabilities: {e}")))?;
-        let ranked = crate::finalists::most_probable_distinct(&probs, keep.max(1), space, |c| {
-            net.arch_of(c)
-        });
+        let probs = crate::supernet::rows(&self.probabilities(net));
+        let ranked = net.ranked(&probs, keep.max(1), space);
         if ranked.is_empty() {
             return Err(OneShotError::Setting("no architecture to choose".into()));
         }
@@ -185,6 +179,9 @@ pub struct MethodKind {
     pub name: &'static str,
     pub summary: &'static str,
     pub default_epochs: u32,
+    /// Whether the method mixes candidate operations by a learned α (it needs a supernet
+    /// that mixes); single-path methods (RSPS, SPOS, ENAS) search any supernet.
+    pub mixes: bool,
     pub build: fn(&MethodInit) -> Result<Box<dyn Method>, OneShotError>,
 }
 
@@ -211,10 +208,28 @@ pub fn method_for(name: &str, space: &str) -> Result<&'static MethodKind, OneSho
         key: "strategy.name".into(),
         reason: format!("{name:?} is not a one-shot method"),
     })?;
-    if space != archer_space::Nb201Space::NAME {
+    let Some(supernet) = crate::supernet::supernet_kind(space) else {
         return Err(OneShotError::Invalid {
             key: "strategy.name".into(),
-            reason: format!("{name:?} searches nb201; {space} has no supernet yet"),
+            reason: format!(
+                "{name:?} searches a supernet of {}; {space} has none",
+                crate::supernet::supernet_spaces()
+            ),
+        });
+    };
+    if kind.mixes && !supernet.mixes {
+        return Err(OneShotError::Invalid {
+            key: "strategy.name".into(),
+            reason: format!(
+                "{name:?} mixes operations on a cell's edges; the {space} supernet has none \
+                 (single-path methods search it: {})",
+                METHODS
+                    .iter()
+                    .filter(|m| !m.mixes)
+                    .map(|m| m.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         });
     }
     Ok(kind)

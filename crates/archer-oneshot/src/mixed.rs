@@ -7,6 +7,17 @@ use tch::Tensor;
 
 use crate::SearchBn;
 
+/// One candidate operation of a supernet edge. A space's supernet has its own (NB201:
+/// [`Nb201Candidate`]; DARTS: `darts_supernet`'s).
+pub trait CandidateOp: std::fmt::Debug + Send {
+    /// The operation's output for `x`; `None` for the zero operation, which adds exactly
+    /// nothing and is never computed.
+    fn forward_t(&self, x: &Tensor, train: bool) -> Option<Tensor>;
+
+    /// Whether this is the zero operation (`forward_t` gives `None`).
+    fn is_zero(&self) -> bool;
+}
+
 /// One candidate operation of a NAS-Bench-201 edge (stride 1, channels kept).
 #[derive(Debug)]
 pub enum Nb201Candidate {
@@ -38,8 +49,13 @@ impl Nb201Candidate {
             _ => Nb201Candidate::AvgPool,
         }
     }
+}
 
-    /// `None` for the zero operation.
+impl CandidateOp for Nb201Candidate {
+    fn is_zero(&self) -> bool {
+        matches!(self, Nb201Candidate::Zero)
+    }
+
     fn forward_t(&self, x: &Tensor, train: bool) -> Option<Tensor> {
         match self {
             Nb201Candidate::Zero => None,
@@ -72,11 +88,14 @@ pub enum Mixing<'a> {
 /// Every candidate of one edge.
 #[derive(Debug)]
 pub struct MixedEdge {
-    candidates: Vec<Nb201Candidate>,
+    candidates: Vec<Box<dyn CandidateOp>>,
     /// PC-DARTS's K (Xu et al. 2020): only the first `c/K` channels pass through the
-    /// candidates, the others bypass the edge, and the two parts are concatenated and
-    /// shuffled in K groups; 1: every channel through the candidates.
+    /// candidates, the others bypass the edge (max-pooled 2×2 on a stride-2 edge), and the
+    /// two parts are concatenated and shuffled in K groups; 1: every channel through the
+    /// candidates.
     partial: i64,
+    /// The candidates' stride (2 on a DARTS reduction cell's edges from its inputs).
+    stride: i64,
 }
 
 impl MixedEdge {
@@ -90,13 +109,37 @@ impl MixedEdge {
     pub fn with_partial_channels(p: &nn::Path, ops: &[&str], shape: Shape, k: i64) -> Self {
         let k = k.max(1);
         let part = Shape::new(shape.c / k, shape.h, shape.w);
+        let candidates = ops
+            .iter()
+            .enumerate()
+            .map(|(i, op)| {
+                Box::new(Nb201Candidate::new(&(p / format!("op{i}")), op, part))
+                    as Box<dyn CandidateOp>
+            })
+            .collect();
+        Self::from_candidates(candidates, k, 1)
+    }
+
+    /// An edge of `candidates` built for `1/partial` of its input's channels, each with
+    /// `stride`.
+    pub fn from_candidates(
+        candidates: Vec<Box<dyn CandidateOp>>,
+        partial: i64,
+        stride: i64,
+    ) -> Self {
         MixedEdge {
-            candidates: ops
-                .iter()
-                .enumerate()
-                .map(|(i, op)| Nb201Candidate::new(&(p / format!("op{i}")), op, part))
-                .collect(),
-            partial: k,
+            candidates,
+            partial: partial.max(1),
+            stride,
+        }
+    }
+
+    /// Whether `mixing` takes only the zero operation: the edge adds nothing and a cell may
+    /// leave it out.
+    pub fn is_off(&self, mixing: Mixing) -> bool {
+        match mixing {
+            Mixing::Single(i) => self.candidates[i].is_zero(),
+            _ => false,
         }
     }
 
@@ -108,8 +151,21 @@ impl MixedEdge {
         let c = x.size()[1];
         let part = c / self.partial;
         let mixed = self.mix(&x.narrow(1, 0, part), mixing, train);
-        let bypass = x.narrow(1, part, c - part);
+        let mut bypass = x.narrow(1, part, c - part);
+        if self.stride > 1 {
+            bypass = bypass.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], true);
+        }
         channel_shuffle(&Tensor::cat(&[mixed, bypass], 1), self.partial)
+    }
+
+    /// Zeros of the edge's output shape for input `x`.
+    pub(crate) fn zeros(&self, x: &Tensor) -> Tensor {
+        if self.stride == 1 {
+            return x.zeros_like();
+        }
+        let (h, w) = (x.size()[2], x.size()[3]);
+        let s = self.stride;
+        x.slice(2, 0, h, s).slice(3, 0, w, s).zeros_like()
     }
 
     /// The candidates' mixture for input `x`.
@@ -127,19 +183,19 @@ impl MixedEdge {
                     }
                 }
                 // All-zero candidates: the output is 0, still a function of the weights.
-                sum.unwrap_or_else(|| x.zeros_like() * weights.sum(weights.kind()))
+                sum.unwrap_or_else(|| self.zeros(x) * weights.sum(weights.kind()))
             }
             Mixing::Hard { weights, index } => {
                 let chosen = weights.get(index as i64);
                 let others = weights.sum(weights.kind()) - &chosen;
                 match self.candidates[index].forward_t(x, train) {
                     Some(y) => y * chosen + others,
-                    None => x.zeros_like() * chosen + others,
+                    None => self.zeros(x) * chosen + others,
                 }
             }
             Mixing::Single(index) => self.candidates[index]
                 .forward_t(x, train)
-                .unwrap_or_else(|| x.zeros_like()),
+                .unwrap_or_else(|| self.zeros(x)),
         }
     }
 }

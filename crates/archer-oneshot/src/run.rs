@@ -22,7 +22,7 @@ use crate::finalists::Finalist;
 use crate::method::{method_for, EpochEnd, Method, MethodInit, Step};
 use crate::score::score;
 use crate::trust::{stratified_sample, trust, uniform_sample};
-use crate::{Nb201Supernet, OneShotError, OneShotSettings, SupernetConfig};
+use crate::{OneShotError, OneShotSettings, Supernet, SupernetConfig};
 
 /// What one search needs.
 pub struct SearchInputs<'a> {
@@ -141,11 +141,11 @@ pub fn search(
     let valid_set = Arc::new(split.valid);
     let normalize = split.normalize;
     archer_train::memory::reset_peak();
-    let net = Nb201Supernet::new(
+    let net = Supernet::new(
         inputs.space.as_ref(),
         &SupernetConfig {
             channels: s.channels,
-            depth: s.depth,
+            depth: s.depth_for(inputs.space.name()),
             input: train_set.shape,
             classes: train_set.classes as i64,
             partial_channels: s.partial_channels(),
@@ -422,7 +422,7 @@ type PendingTrust = Vec<(Arch, [f64; 2])>;
 #[allow(clippy::too_many_arguments)]
 fn choose(
     inputs: &SearchInputs,
-    net: &Nb201Supernet,
+    net: &Supernet,
     method: &mut dyn Method,
     train: &Arc<ImageSet>,
     valid: &Arc<ImageSet>,

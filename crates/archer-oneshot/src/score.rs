@@ -5,7 +5,7 @@
 use archer_space::Arch;
 use tch::{Kind, Tensor};
 
-use crate::{Mixing, Nb201Supernet, OneShotError};
+use crate::{Mixing, OneShotError, Supernet};
 
 /// PyTorch's batch-norm momentum, which every batch norm of the supernet uses.
 const MOMENTUM: f64 = 0.1;
@@ -13,7 +13,7 @@ const MOMENTUM: f64 = 0.1;
 /// Copies of every batch norm's running statistics, to put back.
 pub struct BnSnapshot(Vec<(Tensor, Tensor)>);
 
-fn running_stats(net: &Nb201Supernet) -> Vec<(String, Tensor)> {
+fn running_stats(net: &Supernet) -> Vec<(String, Tensor)> {
     let mut v: Vec<(String, Tensor)> = net
         .vs
         .variables()
@@ -25,7 +25,7 @@ fn running_stats(net: &Nb201Supernet) -> Vec<(String, Tensor)> {
 }
 
 impl BnSnapshot {
-    pub fn of(net: &Nb201Supernet) -> Self {
+    pub fn of(net: &Supernet) -> Self {
         BnSnapshot(
             running_stats(net)
                 .into_iter()
@@ -51,7 +51,7 @@ impl BnSnapshot {
 /// and the unbiased variance over all of them (one pass in training mode from reset
 /// statistics, then the momentum undone: `mean = m/0.1`, `var = (v − 0.9)/0.1`), which is
 /// what PyTorch's cumulative `momentum=None` gives for one batch.
-pub fn recalibrate(net: &Nb201Supernet, mixing: &[Mixing], images: &Tensor) {
+pub fn recalibrate(net: &Supernet, mixing: &[Mixing], images: &Tensor) {
     let stats = running_stats(net);
     tch::no_grad(|| {
         for (name, t) in &stats {
@@ -73,7 +73,7 @@ pub fn recalibrate(net: &Nb201Supernet, mixing: &[Mixing], images: &Tensor) {
 }
 
 /// Accuracy (0–1) of the supernet under `mixing` on `valid` batches, in evaluation mode.
-pub fn accuracy(net: &Nb201Supernet, mixing: &[Mixing], valid: &[(Tensor, Tensor)]) -> f64 {
+pub fn accuracy(net: &Supernet, mixing: &[Mixing], valid: &[(Tensor, Tensor)]) -> f64 {
     tch::no_grad(|| {
         let (mut right, mut all) = (0i64, 0i64);
         for (x, y) in valid {
@@ -89,7 +89,7 @@ pub fn accuracy(net: &Nb201Supernet, mixing: &[Mixing], valid: &[(Tensor, Tensor
 /// recalibrated on `recalibration` images first when given; the supernet's statistics are
 /// restored afterwards, so scoring never changes it.
 pub fn score(
-    net: &Nb201Supernet,
+    net: &Supernet,
     arch: &Arch,
     recalibration: Option<&Tensor>,
     valid: &[(Tensor, Tensor)],
@@ -108,7 +108,7 @@ pub fn score(
 /// norms in training mode, as ENAS rewards its controller); the running statistics are put
 /// back, so the supernet is left as it was.
 pub fn batch_accuracy(
-    net: &Nb201Supernet,
+    net: &Supernet,
     arch: &Arch,
     x: &Tensor,
     y: &Tensor,

@@ -5,7 +5,7 @@
 use archer_train::sgd::Sgd;
 use tch::Tensor;
 
-use crate::{gdas_weights, Adam, Mixing, Nb201Supernet, OneShotError};
+use crate::{gdas_weights, Adam, Mixing, OneShotError, Supernet};
 
 /// A batch: images and labels.
 pub type Batch<'a> = (&'a Tensor, &'a Tensor);
@@ -44,7 +44,7 @@ fn finite(which: &'static str, loss: &Tensor, step: u64) -> Result<f64, OneShotE
 }
 
 /// The α gradient of `loss` alone (no weight gradient is made), into Adam.
-fn arch_step(net: &Nb201Supernet, adam: &mut Adam, loss: &Tensor) {
+fn arch_step(net: &Supernet, adam: &mut Adam, loss: &Tensor) {
     let grad = Tensor::run_backward(&[loss], &[&net.alpha], false, false);
     adam.step(&net.alpha, &grad[0]);
 }
@@ -64,7 +64,7 @@ fn weight_step(sgd: &mut Sgd, loss: &Tensor, lr: f64, grad_clip: f64) {
 /// weights on `train` with α fixed. `step` numbers the step, for errors.
 #[allow(clippy::too_many_arguments)]
 pub fn darts_step(
-    net: &Nb201Supernet,
+    net: &Supernet,
     adam: &mut Adam,
     sgd: &mut Sgd,
     train: Batch,
@@ -94,7 +94,7 @@ pub struct SoftMixing<'a> {
 /// out of the graph.
 #[allow(clippy::too_many_arguments)]
 pub fn soft_mixing_step(
-    net: &Nb201Supernet,
+    net: &Supernet,
     adam: &mut Adam,
     sgd: &mut Sgd,
     train: Batch,
@@ -121,7 +121,7 @@ pub fn soft_mixing_step(
 /// The weights' step of the soft-mixing methods: `train` under `mixing.weights` of α held
 /// fixed. Returns the training loss.
 pub(crate) fn soft_weight_step(
-    net: &Nb201Supernet,
+    net: &Supernet,
     sgd: &mut Sgd,
     train: Batch,
     mixing: &SoftMixing,
@@ -138,7 +138,7 @@ pub(crate) fn soft_weight_step(
 /// The weights' step of both DARTS orders: `train` with every edge mixed by `softmax(α)`, α
 /// held fixed. Returns the training loss.
 pub(crate) fn fixed_alpha_weight_step(
-    net: &Nb201Supernet,
+    net: &Supernet,
     sgd: &mut Sgd,
     train: Batch,
     lr: f64,
@@ -174,7 +174,7 @@ fn gdas_mixing(alpha: &Tensor, tau: f64) -> Result<(Tensor, Vec<usize>), OneShot
 }
 
 /// One forward pass of `batch` under GDAS's hard mixing `(hard, chosen)`: its loss.
-fn gdas_loss(net: &Nb201Supernet, batch: Batch, hard: &Tensor, chosen: &[usize]) -> Tensor {
+fn gdas_loss(net: &Supernet, batch: Batch, hard: &Tensor, chosen: &[usize]) -> Tensor {
     let rows: Vec<Tensor> = (0..hard.size()[0]).map(|e| hard.get(e)).collect();
     let mixing: Vec<Mixing> = rows
         .iter()
@@ -188,7 +188,7 @@ fn gdas_loss(net: &Nb201Supernet, batch: Batch, hard: &Tensor, chosen: &[usize])
 /// GDAS's weight half-step: `train` under its own hard sample at temperature `tau` (α out
 /// of the graph). Returns the training loss.
 pub(crate) fn gdas_weight_step(
-    net: &Nb201Supernet,
+    net: &Supernet,
     sgd: &mut Sgd,
     train: Batch,
     tau: f64,
@@ -208,7 +208,7 @@ pub(crate) fn gdas_weight_step(
 /// computed).
 #[allow(clippy::too_many_arguments)]
 pub fn gdas_step(
-    net: &Nb201Supernet,
+    net: &Supernet,
     adam: &mut Adam,
     sgd: &mut Sgd,
     train: Batch,
@@ -239,7 +239,7 @@ pub fn gdas_tau(epoch: u32, epochs: u32, tau_max: f64, tau_min: f64) -> f64 {
 
 /// One step of single-path training (RSPS, SPOS): only `arch`'s operations, on `train`.
 pub fn single_path_step(
-    net: &Nb201Supernet,
+    net: &Supernet,
     sgd: &mut Sgd,
     train: Batch,
     arch: &archer_space::Arch,
@@ -257,7 +257,7 @@ pub fn single_path_step(
 }
 
 /// The supernet's trainable weights in name order (the order of `archer-train`'s SGD).
-fn weights(net: &Nb201Supernet) -> Vec<(String, Tensor)> {
+fn weights(net: &Supernet) -> Vec<(String, Tensor)> {
     let mut v: Vec<(String, Tensor)> = net
         .vs
         .variables()
@@ -270,12 +270,12 @@ fn weights(net: &Nb201Supernet) -> Vec<(String, Tensor)> {
 
 /// The loss of `batch` with every edge mixed by `softmax(alpha)` (`net.alpha`, or a detached
 /// copy to keep α out of the graph).
-pub(crate) fn soft_loss(net: &Nb201Supernet, batch: Batch, alpha: &Tensor) -> Tensor {
+pub(crate) fn soft_loss(net: &Supernet, batch: Batch, alpha: &Tensor) -> Tensor {
     mixed_loss(net, batch, &alpha.softmax(-1, alpha.kind()))
 }
 
 /// The loss of `batch` with edge `e` mixed by row `e` of `weights` (edges × candidates).
-fn mixed_loss(net: &Nb201Supernet, batch: Batch, weights: &Tensor) -> Tensor {
+fn mixed_loss(net: &Supernet, batch: Batch, weights: &Tensor) -> Tensor {
     let rows: Vec<Tensor> = (0..weights.size()[0]).map(|e| weights.get(e)).collect();
     let mixing: Vec<Mixing> = rows.iter().map(Mixing::Soft).collect();
     net.forward_t(batch.0, &mixing, true)
@@ -294,12 +294,7 @@ fn shift(ws: &[Tensor], v: &[Tensor], scale: f64) {
 /// DARTS's finite-difference Hessian-vector product `∇²_{α,w} L(batch) · v`: with
 /// `R = epsilon/‖v‖` (DARTS: 0.01), `(∇α L(w + Rv) − ∇α L(w − Rv)) / 2R`. The weights end as
 /// they were, up to rounding; the two passes update batch-norm statistics, as DARTS's do.
-pub fn hessian_vector_alpha(
-    net: &Nb201Supernet,
-    batch: Batch,
-    v: &[Tensor],
-    epsilon: f64,
-) -> Tensor {
+pub fn hessian_vector_alpha(net: &Supernet, batch: Batch, v: &[Tensor], epsilon: f64) -> Tensor {
     let ws: Vec<Tensor> = weights(net).into_iter().map(|(_, t)| t).collect();
     let norm = v
         .iter()
@@ -329,7 +324,7 @@ pub const DARTS_EPSILON: f64 = 0.01;
 /// in first-order DARTS. The virtual step's weights and batch-norm statistics are undone.
 #[allow(clippy::too_many_arguments)]
 pub fn darts2_step(
-    net: &Nb201Supernet,
+    net: &Supernet,
     adam: &mut Adam,
     sgd: &mut Sgd,
     train: Batch,

@@ -23,9 +23,10 @@ pub struct OneShotSettings {
     /// The supernet's channels in its first stage (C).
     #[serde(default = "default_channels")]
     pub channels: i64,
-    /// The supernet's cells per stage (N).
-    #[serde(default = "default_depth")]
-    pub depth: usize,
+    /// The supernet's normal cells per stage (N; default: the space's published recipe,
+    /// NB201 5, DARTS 2 — quark0's 8 cells with the two reduction cells).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<usize>,
     #[serde(default)]
     pub weights: WeightSettings,
     #[serde(default)]
@@ -81,9 +82,6 @@ pub const DEFAULT_FINALIST_EPOCHS: u32 = 2;
 
 fn default_channels() -> i64 {
     16
-}
-fn default_depth() -> usize {
-    5
 }
 
 /// `[strategy.weights]`: the supernet weights' optimiser.
@@ -296,7 +294,28 @@ impl OneShotSettings {
     pub fn parse(
         settings: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<Self, OneShotError> {
-        serde_json::from_value(serde_json::Value::Object(settings.clone())).map_err(|e| {
+        Self::parse_for(settings, "")
+    }
+
+    /// As [`OneShotSettings::parse`], with the published recipe of the space named `space`
+    /// where it differs from NB201's and the experiment leaves the setting out (DARTS:
+    /// quark0's weight decay 3e-4 and plain momentum).
+    pub fn parse_for(
+        settings: &serde_json::Map<String, serde_json::Value>,
+        space: &str,
+    ) -> Result<Self, OneShotError> {
+        let mut settings = settings.clone();
+        if let Some(kind) = crate::supernet::supernet_kind(space) {
+            for (section, key, value) in kind.recipe {
+                let entry = settings
+                    .entry(section.to_string())
+                    .or_insert_with(|| serde_json::Value::Object(Default::default()));
+                if let serde_json::Value::Object(m) = entry {
+                    m.entry(key.to_string()).or_insert_with(|| value.into());
+                }
+            }
+        }
+        serde_json::from_value(serde_json::Value::Object(settings)).map_err(|e| {
             let reason = e.to_string();
             let key = reason
                 .strip_prefix("unknown field `")
@@ -312,14 +331,14 @@ impl OneShotSettings {
         if self.epochs == Some(0) {
             return Err(invalid("epochs", "must be at least 1"));
         }
-        if self.channels < 1 || self.depth < 1 {
+        if self.channels < 1 {
             return Err(invalid(
                 "channels",
-                format!(
-                    "channels = {} and depth = {} must each be at least 1",
-                    self.channels, self.depth
-                ),
+                format!("channels = {} must be at least 1", self.channels),
             ));
+        }
+        if self.depth == Some(0) {
+            return Err(invalid("depth", "must be at least 1"));
         }
         let w = &self.weights;
         if !(w.lr > 0.0 && w.min_lr >= 0.0 && w.min_lr <= w.lr) {
@@ -483,6 +502,13 @@ impl OneShotSettings {
     }
 
     /// PC-DARTS's K (1: every channel through the candidates).
+    /// The supernet's normal cells per stage on the space named `space`: `depth`, else the
+    /// space's published recipe.
+    pub fn depth_for(&self, space: &str) -> usize {
+        self.depth
+            .unwrap_or_else(|| crate::supernet::supernet_kind(space).map_or(5, |k| k.default_depth))
+    }
+
     pub fn partial_channels(&self) -> i64 {
         self.partial_channels.unwrap_or(1)
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use archer_eval::TrainSettings;
 use archer_oneshot::{run_search, OneShotSettings, Outcome, SearchInputs};
-use archer_space::{Nb201Space, SearchSpace};
+use archer_space::{ChainSpace, DartsSpace, Nb201Space, SearchSpace};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -45,10 +45,14 @@ fn settings(method: &str) -> OneShotSettings {
     serde_json::from_str(&text).unwrap()
 }
 
-fn run(method: &str, dir: &Path, stop_after_first: bool) -> Option<Outcome> {
+fn run(
+    method: &str,
+    space: Arc<dyn SearchSpace>,
+    dir: &Path,
+    stop_after_first: bool,
+) -> Option<Outcome> {
     let settings = settings(method);
     let train = train_settings();
-    let space: Arc<dyn SearchSpace> = Arc::new(Nb201Space::default());
     let inputs = SearchInputs {
         method,
         settings: &settings,
@@ -73,14 +77,45 @@ fn run(method: &str, dir: &Path, stop_after_first: bool) -> Option<Outcome> {
 #[test]
 fn snas_drnas_and_enas_resume_to_the_outcome_of_an_uninterrupted_run() {
     for method in ["snas", "drnas", "enas"] {
+        resumes_exactly(method, Arc::new(Nb201Space::default()));
+    }
+}
+
+#[test]
+fn the_darts_and_chain_supernets_resume_to_the_outcome_of_an_uninterrupted_run() {
+    // ENAS's controller decides every DARTS dimension on its own, so it can draw a node
+    // with the same input twice: such draws are drawn again (training, selection) or
+    // rewarded 0 (the controller's update).
+    // Three operations (and `none`) and a short chain keep the test short.
+    let ops = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let darts = DartsSpace::new(Some(&ops(&[
+        "max_pool_3x3",
+        "skip_connect",
+        "sep_conv_3x3",
+    ])));
+    for method in ["gdas", "enas"] {
+        resumes_exactly(method, Arc::new(darts.clone().unwrap()));
+    }
+    // ENAS's macro search: the chain supernet's weights sliced per path.
+    let chain = ChainSpace::new(
+        Some(4),
+        Some(&ops(&["conv", "sep_conv", "max_pool", "identity"])),
+        Some(&[1, 3]),
+        Some(&[16, 24]),
+    );
+    resumes_exactly("enas", Arc::new(chain.unwrap()));
+}
+
+fn resumes_exactly(method: &str, space: Arc<dyn SearchSpace>) {
+    {
         let root = tempfile::tempdir().unwrap();
         let (straight, stopped) = (root.path().join("straight"), root.path().join("stopped"));
-        let whole = run(method, &straight, false).unwrap();
+        let whole = run(method, space.clone(), &straight, false).unwrap();
         assert!(
-            run(method, &stopped, true).is_none(),
+            run(method, space.clone(), &stopped, true).is_none(),
             "{method}: the first run stops"
         );
-        let resumed = run(method, &stopped, false).unwrap();
+        let resumed = run(method, space.clone(), &stopped, false).unwrap();
         assert_eq!(resumed.resumed_from_epoch, Some(1), "{method}");
         assert_eq!(whole.genotype, resumed.genotype, "{method}");
         assert_eq!(whole.alpha, resumed.alpha, "{method}");
@@ -101,9 +136,12 @@ fn snas_drnas_and_enas_resume_to_the_outcome_of_an_uninterrupted_run() {
                 "{method}"
             );
         }
+        assert!(space.contains(&whole.arch), "{method}: {}", whole.genotype);
         eprintln!(
-            "{method}: {} valid_acc {:.2}",
-            whole.genotype, whole.metrics["valid_acc"]
+            "{method} on {}: {} valid_acc {:.2}",
+            space.name(),
+            whole.genotype,
+            whole.metrics["valid_acc"]
         );
     }
 }

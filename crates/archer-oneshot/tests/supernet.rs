@@ -8,12 +8,15 @@ use archer_eval::TrainConfig;
 use archer_oneshot::search::{darts2_step, darts_step, gdas_step, gdas_tau};
 use archer_oneshot::{
     channel_shuffle, dirichlet_concentration, dirichlet_kl, dirichlet_weights, gdas_weights,
-    snas_weights, Adam, MixedEdge, Mixing, Nb201Supernet, OneShotSettings, Step, SupernetConfig,
+    snas_weights, Adam, MixedEdge, Mixing, OneShotSettings, Step, Supernet, SupernetConfig,
 };
 use archer_space::{Nb201Space, SearchSpace};
 use archer_train::ops::Shape;
 use archer_train::sgd::Sgd;
 use tch::{Device, Kind, Tensor};
+
+mod common;
+use common::check_alpha;
 
 fn config(channels: i64) -> SupernetConfig {
     SupernetConfig {
@@ -25,37 +28,9 @@ fn config(channels: i64) -> SupernetConfig {
     }
 }
 
-/// `f(α)`'s derivative along α's entries against central differences of `g(α)` (`f` itself
-/// unless a straight-through estimator makes `f`'s gradient that of a surrogate).
-fn check_alpha(name: &str, net: &Nb201Supernet, f: &dyn Fn() -> Tensor, g: &dyn Fn() -> Tensor) {
-    let loss = f();
-    let grad = Tensor::run_backward(&[&loss], &[&net.alpha], false, false)
-        .remove(0)
-        .view([-1]);
-    let n = net.alpha.numel() as i64;
-    for k in [0, 3, n / 2, n - 1] {
-        let analytic = grad.double_value(&[k]);
-        let numeric = tch::no_grad(|| {
-            let mut a = net.alpha.view([-1]).narrow(0, k, 1);
-            let eps = 1e-6;
-            let _ = a.f_add_scalar_(eps).unwrap();
-            let plus = g().double_value(&[]);
-            let _ = a.f_add_scalar_(-2.0 * eps).unwrap();
-            let minus = g().double_value(&[]);
-            let _ = a.f_add_scalar_(eps).unwrap();
-            (plus - minus) / (2.0 * eps)
-        });
-        let tol = 1e-6 + 1e-4 * numeric.abs().max(analytic.abs());
-        assert!(
-            (analytic - numeric).abs() <= tol,
-            "{name}: dα[{k}]: backward {analytic}, finite difference {numeric}"
-        );
-    }
-}
-
 /// Puts `net` in double precision with α ~ N(0, 1); returns an input batch (4 images) and a
 /// probe of the logits, for a scalar objective.
-fn double_with_random_alpha(net: &mut Nb201Supernet) -> (Tensor, Tensor) {
+fn double_with_random_alpha(net: &mut Supernet) -> (Tensor, Tensor) {
     net.double();
     tch::no_grad(|| {
         let mut a = net.alpha.shallow_clone();
@@ -69,7 +44,7 @@ fn double_with_random_alpha(net: &mut Nb201Supernet) -> (Tensor, Tensor) {
 
 /// DARTS's objective: every edge mixed by softmax(α), batch statistics (training mode), the
 /// logits weighted by `probe`.
-fn soft_objective(net: &Nb201Supernet, x: &Tensor, probe: &Tensor) -> Tensor {
+fn soft_objective(net: &Supernet, x: &Tensor, probe: &Tensor) -> Tensor {
     let w = net.alpha.softmax(-1, Kind::Double);
     let rows: Vec<Tensor> = (0..6).map(|e| w.get(e)).collect();
     let mixing: Vec<Mixing> = rows.iter().map(Mixing::Soft).collect();
@@ -81,7 +56,7 @@ fn mixed_edges_have_correct_gradients_for_alpha_and_weights() {
     let _lock = archer_train::training_lock();
     tch::manual_seed(1);
     let space = Nb201Space::default();
-    let mut net = Nb201Supernet::new(&space, &config(2), Device::Cpu).unwrap();
+    let mut net = Supernet::new(&space, &config(2), Device::Cpu).unwrap();
     let (x, probe) = double_with_random_alpha(&mut net);
     // DARTS: every edge mixed by softmax(α); batch statistics (training mode).
     let soft = || soft_objective(&net, &x, &probe);
@@ -226,7 +201,7 @@ fn search(method: &str) -> (f64, f64, Tensor, archer_space::Arch) {
     let (xv, yv) = stripes(512, 2);
     tch::manual_seed(7);
     let space = Nb201Space::default();
-    let net = Nb201Supernet::new(&space, &config(4), Device::Cpu).unwrap();
+    let net = Supernet::new(&space, &config(4), Device::Cpu).unwrap();
     let cfg = TrainConfig {
         lr: 0.025,
         weight_decay: 5e-4,
@@ -296,7 +271,12 @@ fn search(method: &str) -> (f64, f64, Tensor, archer_space::Arch) {
     }
     let first = losses[..5].iter().sum::<f64>() / 5.0;
     let last = losses[35..].iter().sum::<f64>() / 5.0;
-    (first, last, net.alpha.detach().copy(), net.derive())
+    (
+        first,
+        last,
+        net.alpha.detach().copy(),
+        net.derive().unwrap(),
+    )
 }
 
 #[test]
@@ -330,7 +310,7 @@ fn recalibration_gives_exact_statistics_and_scoring_leaves_the_supernet_unchange
     let (x, y) = stripes(384, 5);
     tch::manual_seed(3);
     let space = Nb201Space::default();
-    let net = Nb201Supernet::new(&space, &config(4), Device::Cpu).unwrap();
+    let net = Supernet::new(&space, &config(4), Device::Cpu).unwrap();
     let a = space
         .parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|")
         .unwrap();
@@ -392,7 +372,7 @@ fn single_path_training_learns_and_recalibrated_scores_rank_paths() {
     let (xv, yv) = stripes(256, 2);
     tch::manual_seed(11);
     let space = Nb201Space::default();
-    let net = Nb201Supernet::new(&space, &config(4), Device::Cpu).unwrap();
+    let net = Supernet::new(&space, &config(4), Device::Cpu).unwrap();
     let cfg = TrainConfig {
         lr: 0.05,
         weight_decay: 5e-4,
@@ -470,7 +450,7 @@ fn second_order_darts_hessian_vector_product_matches_double_backward() {
     let _lock = archer_train::training_lock();
     tch::manual_seed(5);
     let space = Nb201Space::default();
-    let mut net = Nb201Supernet::new(&space, &config(2), Device::Cpu).unwrap();
+    let mut net = Supernet::new(&space, &config(2), Device::Cpu).unwrap();
     net.double();
     tch::no_grad(|| {
         net.alpha
@@ -557,7 +537,7 @@ fn partial_channels_pass_a_quarter_through_the_candidates_and_keep_exact_gradien
     // A whole supernet with K = 2, double precision: α's gradient against finite
     // differences under DARTS's soft mixing.
     let space = Nb201Space::default();
-    let mut net = Nb201Supernet::new(
+    let mut net = Supernet::new(
         &space,
         &SupernetConfig {
             partial_channels: 2,
@@ -570,7 +550,7 @@ fn partial_channels_pass_a_quarter_through_the_candidates_and_keep_exact_gradien
     let soft = || soft_objective(&net, &x, &probe);
     check_alpha("partial", &net, &soft, &soft);
     // K must divide C.
-    let odd = Nb201Supernet::new(
+    let odd = Supernet::new(
         &space,
         &SupernetConfig {
             partial_channels: 3,

@@ -152,8 +152,10 @@ mod phase {
             return Ok(());
         }
         let bad = |e: String| RunError::Config(crate::ConfigError::invalid("strategy", e));
-        let settings = archer_oneshot::OneShotSettings::parse(&config.strategy.settings)
-            .map_err(|e| bad(e.to_string()))?;
+        let space = study.experiment.space.name().to_string();
+        let settings =
+            archer_oneshot::OneShotSettings::parse_for(&config.strategy.settings, &space)
+                .map_err(|e| bad(e.to_string()))?;
         // The trial is stored finished at once (`Study::record_evaluated`); finalists are
         // stored one by one, so a kill between them leaves some to add.
         let recorded: Vec<Option<u64>> = study

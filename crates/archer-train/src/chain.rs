@@ -16,7 +16,9 @@ use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
 use crate::net::{scaled, NetModule, NetworkBuilder, NetworkSpec};
-use crate::ops::{batch_norm, classifier, Conv, DilConv, FlopTally, Pool, ReluConvBn, Shape};
+use crate::ops::{
+    batch_norm, classifier, pool_down_to, Conv, DilConv, FlopTally, Pool, ReluConvBn, Shape,
+};
 use crate::TrainError;
 
 #[derive(Debug)]
@@ -127,20 +129,7 @@ impl ModuleT for ChainModule {
             } else {
                 let mut parts = vec![x];
                 for &j in &layer.skips {
-                    let s = &outs[j];
-                    let factor = s.size()[2] / layer.out.h;
-                    parts.push(if factor > 1 {
-                        s.avg_pool2d(
-                            [factor, factor],
-                            [factor, factor],
-                            [0, 0],
-                            false,
-                            true,
-                            None,
-                        )
-                    } else {
-                        s.shallow_clone()
-                    });
+                    parts.push(pool_down_to(&outs[j], layer.out.h));
                 }
                 Tensor::cat(&parts, 1)
             };

@@ -236,14 +236,36 @@ impl FactorizedReduce {
 impl ModuleT for FactorizedReduce {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         let x = xs.relu();
-        let (h, w) = (x.size()[2], x.size()[3]);
-        // The odd grid starts one pixel in; pad at the far side so both grids have as many
-        // positions on odd-sized maps too.
-        let shifted = x
-            .narrow(2, 1, h - 1)
-            .narrow(3, 1, w - 1)
-            .constant_pad_nd([0, 1, 0, 1]);
+        let shifted = offset_grid(&x);
         Tensor::cat(&[x.apply(&self.even), shifted.apply(&self.odd)], 1).apply_t(&self.bn, train)
+    }
+}
+
+/// `x` (batch, channels, h, w) shifted one pixel in along both spatial axes, padded with
+/// zeros at the far side: the odd grid of a factorized reduction, with as many positions as
+/// the even grid on odd-sized maps too.
+pub fn offset_grid(x: &Tensor) -> Tensor {
+    let (h, w) = (x.size()[2], x.size()[3]);
+    x.narrow(2, 1, h - 1)
+        .narrow(3, 1, w - 1)
+        .constant_pad_nd([0, 1, 0, 1])
+}
+
+/// `s` average-pooled down to height `h` by a whole factor (unchanged when it is `h`
+/// already): how a chain layer reads a skip source of a higher resolution.
+pub fn pool_down_to(s: &Tensor, h: i64) -> Tensor {
+    let factor = s.size()[2] / h.max(1);
+    if factor > 1 {
+        s.avg_pool2d(
+            [factor, factor],
+            [factor, factor],
+            [0, 0],
+            false,
+            true,
+            None,
+        )
+    } else {
+        s.shallow_clone()
     }
 }
 

@@ -4,12 +4,13 @@
 
 use crate::method::{Method, MethodKind, Step};
 use crate::search::{darts2_step, darts_step, fixed_alpha_weight_step, StepLosses};
-use crate::{Adam, Nb201Supernet, OneShotError, OneShotSettings};
+use crate::{Adam, OneShotError, OneShotSettings, Supernet};
 
 pub static DARTS1: MethodKind = MethodKind {
     name: "darts1",
     summary: "DARTS, first order: softmax-mixed edges, alpha by Adam on validation batches",
     default_epochs: 50,
+    mixes: true,
     build: |i| Ok(Box::new(Darts::new(i.settings, i.net, false))),
 };
 
@@ -17,6 +18,7 @@ pub static DARTS2: MethodKind = MethodKind {
     name: "darts2",
     summary: "DARTS, second order: alpha's gradient through one virtual weight step (finite-difference Hessian-vector product)",
     default_epochs: 50,
+    mixes: true,
     build: |i| Ok(Box::new(Darts::new(i.settings, i.net, true))),
 };
 
@@ -28,7 +30,7 @@ struct Darts {
 }
 
 impl Darts {
-    fn new(settings: &OneShotSettings, net: &Nb201Supernet, second_order: bool) -> Self {
+    fn new(settings: &OneShotSettings, net: &Supernet, second_order: bool) -> Self {
         Darts {
             adam: super::arch_adam(settings, net),
             second_order,

@@ -9,14 +9,15 @@ use tch::Tensor;
 use crate::method::{Method, MethodKind, Step};
 use crate::search::{SoftMixing, StepLosses};
 use crate::{
-    dirichlet_concentration, dirichlet_kl, dirichlet_weights, Adam, Nb201Supernet, OneShotError,
-    OneShotSettings, Regularizer,
+    dirichlet_concentration, dirichlet_kl, dirichlet_weights, Adam, OneShotError, OneShotSettings,
+    Regularizer, Supernet,
 };
 
 pub static DRNAS: MethodKind = MethodKind {
     name: "drnas",
     summary: "DrNAS: every edge mixed by a reparameterised Dirichlet sample, beta = elu(alpha) + 1",
     default_epochs: 100,
+    mixes: true,
     build: |i| Ok(Box::new(Drnas::new(i.settings, i.net))),
 };
 
@@ -27,7 +28,7 @@ struct Drnas {
 }
 
 impl Drnas {
-    fn new(settings: &OneShotSettings, net: &Nb201Supernet) -> Self {
+    fn new(settings: &OneShotSettings, net: &Supernet) -> Self {
         let d = settings.dirichlet();
         let (weight_decay, kl_scale) = match d.regularizer {
             Regularizer::L2 => (d.scale, None),
@@ -58,7 +59,7 @@ impl Method for Drnas {
     }
 
     /// The Dirichlet's mean, `β / Σβ` per edge (its argmax is α's).
-    fn probabilities(&self, net: &Nb201Supernet) -> Tensor {
+    fn probabilities(&self, net: &Supernet) -> Tensor {
         let beta = dirichlet_concentration(&net.alpha.detach()).to_kind(tch::Kind::Double);
         let total = beta.sum_dim_intlist(-1, true, tch::Kind::Double);
         beta / total

@@ -20,21 +20,26 @@ use tch::Tensor;
 use crate::method::{EpochEnd, Method, MethodInit, MethodKind, Scorer, Selection, Step};
 use crate::search::{single_path_step, StepLosses};
 use crate::settings::ControllerSettings;
-use crate::{Nb201Supernet, OneShotError};
+use crate::{OneShotError, Supernet};
 
 pub static ENAS: MethodKind = MethodKind {
     name: "enas",
     summary:
         "ENAS: paths drawn from an LSTM controller trained by REINFORCE on shared-weight accuracy",
     default_epochs: 250,
+    mixes: false,
     build: |i| Ok(Box::new(Enas::new(i)?)),
 };
+
+/// Draws of the controller for one valid path, at most.
+const MAX_DRAWS: usize = 100;
 
 /// The controller's own seed stream.
 const CONTROLLER_STREAM: u64 = 0x454e_4153; // "ENAS"
 
 struct Enas {
     policy: Policy,
+    space: std::sync::Arc<dyn SearchSpace>,
     settings: ControllerSettings,
     candidates: usize,
 }
@@ -63,9 +68,27 @@ impl Enas {
         })?;
         Ok(Enas {
             policy,
+            space: i.space.clone(),
             settings: c,
             candidates: i.settings.candidates(),
         })
+    }
+
+    /// A path drawn from the controller that is an architecture of the space: the
+    /// controller decides each dimension on its own, so in a space with constraints between
+    /// dimensions (a DARTS node's two distinct inputs) a draw can break them; such draws
+    /// are drawn again, up to 100 times.
+    fn valid_draw(&self, rng: &mut Rng) -> Result<Arch, OneShotError> {
+        for _ in 0..MAX_DRAWS {
+            let arch = self.policy.sample(1, rng).remove(0);
+            if self.space.contains(&arch) {
+                return Ok(arch);
+            }
+        }
+        Err(OneShotError::Setting(format!(
+            "the controller drew no valid architecture of {} in {MAX_DRAWS} tries",
+            self.space.name()
+        )))
     }
 
     fn rule(&self) -> Reinforce {
@@ -81,7 +104,7 @@ impl Enas {
 
 impl Method for Enas {
     fn step(&mut self, s: Step) -> Result<StepLosses, OneShotError> {
-        let arch = self.policy.sample(1, s.rng).remove(0);
+        let arch = self.valid_draw(s.rng)?;
         let w = single_path_step(s.net, s.sgd, s.train, &arch, s.lr, s.grad_clip, s.step)?;
         Ok(StepLosses::weights_only(w))
     }
@@ -95,7 +118,13 @@ impl Method for Enas {
             let paths = self.policy.sample(self.settings.aggregate, end.rng);
             let mut rewarded = Vec::with_capacity(paths.len());
             for arch in paths {
-                let accuracy = (end.reward)(&arch)?;
+                // A draw that breaks the space's constraints is no network: reward 0, so
+                // that the controller learns to avoid it.
+                let accuracy = if self.space.contains(&arch) {
+                    (end.reward)(&arch)?
+                } else {
+                    0.0
+                };
                 rewarded.push((arch, accuracy));
             }
             self.policy.reinforce(&rewarded, &rule);
@@ -103,12 +132,13 @@ impl Method for Enas {
         Ok(())
     }
 
-    fn preferred(&self, _net: &Nb201Supernet) -> Option<Arch> {
+    fn preferred(&self, _net: &Supernet) -> Option<Arch> {
         // The most probable of 64 paths drawn with a fixed seed: the controller's trend,
         // drawn apart from the run's streams so that reporting it changes nothing.
         self.policy
             .sample(64, &mut Rng::seed_from(0))
             .into_iter()
+            .filter(|a| self.space.contains(a))
             .filter_map(|a| self.policy.log_prob(&a).map(|lp| (lp, a)))
             .max_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(_, a)| a)
@@ -120,16 +150,14 @@ impl Method for Enas {
 
     fn select(
         &mut self,
-        _net: &Nb201Supernet,
+        _net: &Supernet,
         space: &dyn SearchSpace,
         score: &mut Scorer,
         rng: &mut Rng,
         keep: usize,
     ) -> Result<Selection, OneShotError> {
-        let policy = &self.policy;
-        super::best_of_distinct(self.candidates, keep, space, score, &mut || {
-            Ok(policy.sample(1, rng).remove(0))
-        })
+        let candidates = self.candidates;
+        super::best_of_distinct(candidates, keep, space, score, &mut || self.valid_draw(rng))
     }
 
     fn state(&self) -> (Vec<(String, Tensor)>, serde_json::Value) {

@@ -5,12 +5,13 @@
 
 use crate::method::{Method, MethodKind, Step};
 use crate::search::{gdas_step, gdas_tau, gdas_weight_step, StepLosses};
-use crate::{Adam, Nb201Supernet, OneShotError, OneShotSettings};
+use crate::{Adam, OneShotError, OneShotSettings, Supernet};
 
 pub static GDAS: MethodKind = MethodKind {
     name: "gdas",
     summary: "GDAS: one operation per edge sampled by a hard Gumbel-softmax, temperature annealed",
     default_epochs: 250,
+    mixes: true,
     build: |i| Ok(Box::new(Gdas::new(i.settings, i.net))),
 };
 
@@ -21,7 +22,7 @@ struct Gdas {
 }
 
 impl Gdas {
-    fn new(settings: &OneShotSettings, net: &Nb201Supernet) -> Self {
+    fn new(settings: &OneShotSettings, net: &Supernet) -> Self {
         let (tau_max, tau_min) = settings.tau("gdas");
         Gdas {
             adam: super::arch_adam(settings, net),

@@ -16,7 +16,7 @@ use tch::Tensor;
 
 use crate::method::{Scorer, Selection, Step};
 use crate::search::{single_path_step, soft_mixing_step, soft_weight_step, SoftMixing, StepLosses};
-use crate::{Adam, Nb201Supernet, OneShotError, OneShotSettings};
+use crate::{Adam, OneShotError, OneShotSettings, Supernet};
 
 /// The step of RSPS and SPOS: one path drawn uniformly from the space, its weights trained
 /// on the training batch.
@@ -54,7 +54,7 @@ pub(crate) fn soft_method_step(
 }
 
 /// α's Adam as the settings give it.
-pub(crate) fn arch_adam(settings: &OneShotSettings, net: &Nb201Supernet) -> Adam {
+pub(crate) fn arch_adam(settings: &OneShotSettings, net: &Supernet) -> Adam {
     let a = &settings.arch;
     Adam::new(&net.alpha, a.lr, (a.betas[0], a.betas[1]), a.weight_decay)
 }

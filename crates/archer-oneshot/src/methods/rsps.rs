@@ -7,12 +7,13 @@ use archer_space::{Arch, SearchSpace};
 
 use crate::method::{Method, MethodKind, Scorer, Selection, Step};
 use crate::search::StepLosses;
-use crate::{Nb201Supernet, OneShotError};
+use crate::{OneShotError, Supernet};
 
 pub static RSPS: MethodKind = MethodKind {
     name: "rsps",
     summary: "random search with parameter sharing: uniform single paths, then the best of N random architectures on the shared weights",
     default_epochs: 250,
+    mixes: false,
     build: |i| {
         Ok(Box::new(Rsps {
             candidates: i.settings.candidates(),
@@ -29,7 +30,7 @@ impl Method for Rsps {
         super::uniform_path_step(s)
     }
 
-    fn preferred(&self, _net: &Nb201Supernet) -> Option<Arch> {
+    fn preferred(&self, _net: &Supernet) -> Option<Arch> {
         None
     }
 
@@ -39,7 +40,7 @@ impl Method for Rsps {
 
     fn select(
         &mut self,
-        _net: &Nb201Supernet,
+        _net: &Supernet,
         space: &dyn SearchSpace,
         score: &mut Scorer,
         rng: &mut Rng,

@@ -8,13 +8,14 @@ use tch::Tensor;
 
 use crate::method::{Method, MethodKind, Step};
 use crate::search::{gdas_tau, gumbel_like, SoftMixing, StepLosses};
-use crate::{snas_weights, Adam, Nb201Supernet, OneShotError, OneShotSettings};
+use crate::{snas_weights, Adam, OneShotError, OneShotSettings, Supernet};
 
 pub static SNAS: MethodKind = MethodKind {
     name: "snas",
     summary:
         "SNAS: every edge mixed by a relaxed Gumbel-softmax sample of alpha, temperature annealed",
     default_epochs: 100,
+    mixes: true,
     build: |i| Ok(Box::new(Snas::new(i.settings, i.net))),
 };
 
@@ -25,7 +26,7 @@ struct Snas {
 }
 
 impl Snas {
-    fn new(settings: &OneShotSettings, net: &Nb201Supernet) -> Self {
+    fn new(settings: &OneShotSettings, net: &Supernet) -> Self {
         let (tau_max, tau_min) = settings.tau("snas");
         Snas {
             adam: super::arch_adam(settings, net),

@@ -13,12 +13,13 @@ use archer_space::{Arch, SearchSpace};
 use crate::method::{Method, MethodKind, Scorer, Selection, Step};
 use crate::search::StepLosses;
 use crate::settings::EvolutionSettings;
-use crate::{Nb201Supernet, OneShotError};
+use crate::{OneShotError, Supernet};
 
 pub static SPOS: MethodKind = MethodKind {
     name: "spos",
     summary: "single path one-shot: uniform single paths, then evolution over paths on the frozen supernet",
     default_epochs: 250,
+    mixes: false,
     build: |i| {
         Ok(Box::new(Spos {
             evolution: i.settings.evolution(),
@@ -35,7 +36,7 @@ impl Method for Spos {
         super::uniform_path_step(s)
     }
 
-    fn preferred(&self, _net: &Nb201Supernet) -> Option<Arch> {
+    fn preferred(&self, _net: &Supernet) -> Option<Arch> {
         None
     }
 
@@ -45,7 +46,7 @@ impl Method for Spos {
 
     fn select(
         &mut self,
-        _net: &Nb201Supernet,
+        _net: &Supernet,
         space: &dyn SearchSpace,
         score: &mut Scorer,
         rng: &mut Rng,
