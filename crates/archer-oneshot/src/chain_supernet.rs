@@ -261,8 +261,8 @@ impl SupernetBody for ChainBody {
             let c_in = input.size()[1];
             let idx = Tensor::from_slice(&index).to_device(input.device());
             let f = i64::from(filters);
+            let ki = kernel_index(k);
             let k = i64::from(k);
-            let ki = kernel_index(k as u32);
             let in_slice = |t: &Tensor| t.index_select(1, &idx).narrow(0, 0, f);
             let y = match op {
                 "conv" => {

@@ -170,25 +170,24 @@ impl DartsCandidate {
     /// The operation `DARTS_OPS[op]` on feature maps of `shape` with `stride`.
     fn new(p: &nn::Path, op: u16, shape: Shape, stride: i64) -> Self {
         let c = shape.c;
-        match DARTS_OPS[usize::from(op)] {
+        let name = DARTS_OPS[usize::from(op)];
+        // The kernel of a convolution, from its name.
+        let k = if name.ends_with("5x5") { 5 } else { 3 };
+        match name {
             "none" => DartsCandidate::Zero,
             "skip_connect" if stride == 1 => DartsCandidate::Skip,
             "skip_connect" => DartsCandidate::Reduce(Box::new(FactorizedReduce::new(p, shape, c))),
             "max_pool_3x3" | "avg_pool_3x3" => DartsCandidate::Pool {
-                max: op == 1,
+                max: name == "max_pool_3x3",
                 stride,
                 bn: SearchBn::new(&(p / "bn"), c, false),
             },
             "sep_conv_3x3" | "sep_conv_5x5" => {
-                let k = if op == 4 { 3 } else { 5 };
                 let first = ReluConvsBn::new(&(p / "a"), shape, c, k, stride, 1, true);
                 let second = ReluConvsBn::new(&(p / "b"), first.out, c, k, 1, 1, true);
                 DartsCandidate::Sep(Box::new([first, second]))
             }
-            _ => {
-                let k = if op == 6 { 3 } else { 5 };
-                DartsCandidate::Dil(Box::new(ReluConvsBn::new(p, shape, c, k, stride, 2, true)))
-            }
+            _ => DartsCandidate::Dil(Box::new(ReluConvsBn::new(p, shape, c, k, stride, 2, true))),
         }
     }
 }
