@@ -10,7 +10,9 @@
 use std::path::Path;
 
 mod common;
-use common::{archer, only_trial, output_text as text, repo, search_or_resume};
+use common::{
+    archer, one_trainer_at_a_time, only_trial, output_text as text, repo, search_or_resume,
+};
 
 fn json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -40,6 +42,7 @@ fn example_named(name: &str, dir: &Path, edits: &[(&str, &str)]) -> std::path::P
 
 #[test]
 fn the_gdas_example_records_the_supernets_cell_and_retrains_it() {
+    let _trainer = one_trainer_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     // As shipped, but retrained for one epoch instead of two.
     let file = example(
@@ -91,6 +94,7 @@ fn the_gdas_example_records_the_supernets_cell_and_retrains_it() {
 /// one epoch; then the three most probable cells under GDAS's α as finalists, one epoch each.
 #[test]
 fn finalists_train_from_scratch_and_trust_without_a_table_retrains_a_sample() {
+    let _trainer = one_trainer_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let file = example(
         dir.path(),
@@ -167,6 +171,7 @@ fn finalists_train_from_scratch_and_trust_without_a_table_retrains_a_sample() {
 /// data, two finalists and a narrower network retrained for one epoch, to keep CI short).
 #[test]
 fn the_pcdarts_example_searches_the_darts_space_and_retrains_the_best_finalist() {
+    let _trainer = one_trainer_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let file = example_named(
         "mnist-pcdarts",
@@ -228,6 +233,7 @@ fn the_pcdarts_example_searches_the_darts_space_and_retrains_the_best_finalist()
 
 #[test]
 fn a_wall_clock_budget_ends_supernet_training_after_the_epoch_that_reaches_it() {
+    let _trainer = one_trainer_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let file = example(
         dir.path(),
@@ -250,6 +256,7 @@ fn a_wall_clock_budget_ends_supernet_training_after_the_epoch_that_reaches_it() 
 
 #[test]
 fn a_one_shot_search_killed_mid_training_resumes_to_the_same_alpha_and_cell() {
+    let _trainer = one_trainer_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     // GDAS (Gumbel noise from libtorch's generator every step) for 4 epochs on 500 images,
     // no retraining: the test is about the supernet.
@@ -375,6 +382,7 @@ fn bad_one_shot_settings_are_refused_by_key() {
 
 #[test]
 fn the_one_shot_engine_bench_times_both_engines_on_the_same_supernet() {
+    let _trainer = one_trainer_at_a_time();
     let o = archer(
         &[
             "bench",
@@ -408,6 +416,7 @@ fn the_one_shot_engine_bench_times_both_engines_on_the_same_supernet() {
 
 #[test]
 fn the_one_shot_benchmark_runs_each_method_and_seed_once_and_scores_it_in_the_table() {
+    let _trainer = one_trainer_at_a_time();
     // A protocol like bench/oneshot-nb201-cpu.toml, sized for a test: MNIST, C = 4, N = 1, one
     // epoch; trust over 20 cells.
     let dir = tempfile::tempdir().unwrap();

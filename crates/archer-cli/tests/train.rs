@@ -7,7 +7,7 @@
 use std::process::Output;
 
 mod common;
-use common::{archer, count_rows, only_trial, output_text as text, repo};
+use common::{archer, count_rows, one_trainer_at_a_time, only_trial, output_text as text, repo};
 
 /// A small real search: 3 chain networks, each trained for one epoch on 5 % of the subset.
 /// `archer search FILE --output OUT --quiet`, run in `cwd`.
@@ -82,6 +82,7 @@ threads = 2
 
 #[test]
 fn a_real_search_retrains_its_winner_and_the_saved_model_reloads() {
+    let _trainer = one_trainer_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("exp.toml");
     // MetaQNN on the chain space, as issue 15 asks (layers are its states).
@@ -194,6 +195,7 @@ fn reports(dir: &std::path::Path) -> usize {
 
 #[test]
 fn a_search_killed_mid_trial_loses_at_most_the_epoch_in_progress() {
+    let _trainer = one_trainer_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("kill.toml");
     let epochs = 6;
@@ -262,6 +264,7 @@ fn a_search_killed_mid_trial_loses_at_most_the_epoch_in_progress() {
 
 #[test]
 fn a_constraint_on_memory_measured_in_training_stops_the_trial_before_its_first_rung() {
+    let _trainer = one_trainer_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("mem.toml");
     // No network trains in 1 MiB: every trial is infeasible once its first epoch is measured,
@@ -355,6 +358,7 @@ fn classic_search(space: &str, strategy: &str, network: &str, trials: usize) -> 
 
 #[test]
 fn pnas_grows_darts_cells_with_real_training_and_retrains_its_winner() {
+    let _trainer = one_trainer_at_a_time();
     let exported = classic_search(
         r#"name = "darts"
 nodes = 2
@@ -383,6 +387,7 @@ max_candidates = 40"#,
 
 #[test]
 fn genet_searches_its_binary_space_with_real_training_and_retrains_its_winner() {
+    let _trainer = one_trainer_at_a_time();
     let file = repo().join("examples/spaces/genet.toml");
     let s = classic_search(
         &format!("file = \"{}\"", file.display()),
@@ -396,6 +401,7 @@ fn genet_searches_its_binary_space_with_real_training_and_retrains_its_winner() 
 
 #[test]
 fn network_morphism_children_inherit_their_parents_trained_weights() {
+    let _trainer = one_trainer_at_a_time();
     let searched = classic_search(
         "name = \"macro\"\nlayers = 3\nmin_layers = 1\nkernels = [3]\nfilters = [16, 24]",
         "name = \"morphism\"\ninitial = 2\nbeam = 2\nkeep_parents = 2",

@@ -4,7 +4,20 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+
+/// Held by every test of a binary that trains with libtorch in an `archer` process, so that
+/// they run one at a time: two such processes at once put four libtorch threads on this
+/// machine's two cores, and the oversubscription made `oneshot.rs` take 385 s instead of 242 s
+/// one at a time (`train.rs`: 133 s against 82 s). A test that failed while holding it does
+/// not block the others.
+pub fn one_trainer_at_a_time() -> MutexGuard<'static, ()> {
+    static TRAINER: Mutex<()> = Mutex::new(());
+    TRAINER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// The repository root.
 pub fn repo() -> PathBuf {
