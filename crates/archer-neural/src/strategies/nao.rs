@@ -3,7 +3,7 @@
 //! After `initial` random architectures, each round trains the encoder, predictor and
 //! decoder of [`NaoModel`] on every result so far (targets: the scores' ranks scaled to
 //! [0, 1]; loss `trade_off · MSE(prediction) + (1 − trade_off) · CE(reconstruction)`,
-//! `epochs` passes of Adam), then moves the encoder outputs of the `top_k` best
+//! `epochs` passes of Adam, more while the results are few: see [`NaoConfig::min_rows_seen`]), then moves the encoder outputs of the `top_k` best
 //! architectures along the gradient of the predicted performance with step sizes 1, 2, … up
 //! to `max_step_size`, decodes them until `candidates` × `batch` new architectures are found,
 //! and queues the `batch` of them the predictor rates best. The network keeps its weights
@@ -52,9 +52,18 @@ pub struct NaoConfig {
     /// The best architectures whose embeddings are moved each round.
     #[serde(default = "top_k")]
     pub top_k: usize,
-    /// Passes over the results per round.
+    /// Passes over the results per round (at least; see `min_rows_seen`).
     #[serde(default = "epochs")]
     pub epochs: usize,
+    /// A round makes more than `epochs` passes while the results are few: as many as see
+    /// this many results in all, `ceil(min_rows_seen / results)` (0, the default: always
+    /// `epochs`). NAO trains its network to convergence each round (1,000 epochs); 15 passes
+    /// over the first 10 results leave the decoder and predictor barely trained. Past
+    /// `min_rows_seen / epochs` results a round is `epochs` passes again. Off by default: a
+    /// pass over 10 results costs much of what a pass over 150 does (the LSTMs' steps), so
+    /// 2,000 rows at 10 results make a round of 200 passes instead of 15 (README).
+    #[serde(default = "min_rows_seen")]
+    pub min_rows_seen: usize,
     /// New decodes gathered per proposal of a round; the predictor keeps the best `batch`
     /// of them (1: the first decodes found, as in NAO).
     #[serde(default = "candidates")]
@@ -94,6 +103,9 @@ fn top_k() -> usize {
 }
 fn epochs() -> usize {
     15
+}
+fn min_rows_seen() -> usize {
+    0
 }
 fn candidates() -> usize {
     4
@@ -136,6 +148,7 @@ impl StrategySettings for NaoConfig {
             ("batch", self.batch, 1, 10_000),
             ("top_k", self.top_k, 1, 10_000),
             ("epochs", self.epochs, 1, 10_000),
+            ("min_rows_seen", self.min_rows_seen, 0, 10_000_000),
             ("candidates", self.candidates, 1, 100),
             ("max_step_size", self.max_step_size, 1, 10_000),
             ("embedding", self.embedding, 1, 1024),
@@ -170,6 +183,13 @@ impl StrategySettings for NaoConfig {
 }
 
 impl NaoConfig {
+    /// Passes over `results` results in one round: `epochs`, or more while
+    /// `epochs · results < min_rows_seen`.
+    pub fn passes(&self, results: usize) -> usize {
+        self.epochs
+            .max(self.min_rows_seen.div_ceil(results.max(1)))
+    }
+
     fn shape(&self) -> NaoShape {
         NaoShape {
             embedding: self.embedding,
@@ -260,11 +280,12 @@ impl Nao {
         (rows, targets)
     }
 
-    /// `epochs` passes of Adam over the results, in minibatches of shuffled order.
+    /// [`NaoConfig::passes`] passes of Adam over the results, in minibatches of shuffled
+    /// order.
     fn train(&mut self, rows: &[Vec<i64>], targets: &[f64]) {
         let n = rows.len();
         let trade_off = self.config.trade_off;
-        for _ in 0..self.config.epochs {
+        for _ in 0..self.config.passes(n) {
             let mut order: Vec<usize> = (0..n).collect();
             self.state.rng.shuffle(&mut order);
             for chunk in order.chunks(MINIBATCH) {
@@ -424,5 +445,29 @@ impl Strategy for Nao {
             }
         })?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> NaoConfig {
+        serde_json::from_str("{}").unwrap()
+    }
+
+    #[test]
+    fn few_results_get_more_passes_and_many_keep_to_epochs() {
+        assert_eq!(config().passes(10), 15, "off by default");
+        let c = NaoConfig {
+            min_rows_seen: 2000,
+            ..config()
+        };
+        assert_eq!(c.passes(10), 200);
+        assert_eq!(c.passes(18), 112);
+        assert_eq!(c.passes(133), 16);
+        assert_eq!(c.passes(134), 15);
+        assert_eq!(c.passes(150), 15);
+        assert_eq!(c.passes(0), 2000);
     }
 }
