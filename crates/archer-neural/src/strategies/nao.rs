@@ -3,11 +3,12 @@
 //! After `initial` random architectures, each round trains the encoder, predictor and
 //! decoder of [`NaoModel`] on every result so far (targets: the scores' ranks scaled to
 //! [0, 1]; loss `trade_off · MSE(prediction) + (1 − trade_off) · CE(reconstruction)`,
-//! `epochs` passes of Adam, more while the results are few: see [`NaoConfig::min_rows_seen`]), then moves the encoder outputs of the `top_k` best
-//! architectures along the gradient of the predicted performance with step sizes 1, 2, … up
-//! to `max_step_size`, decodes them until `candidates` × `batch` new architectures are found,
-//! and queues the `batch` of them the predictor rates best. The network keeps its weights
-//! from round to round, as NAO's search does. A round runs whenever the queue is empty.
+//! `epochs` passes of Adam, more while the results are few if `min_rows_seen` is set), then
+//! moves the encoder outputs of the `top_k` best architectures along the gradient of the
+//! predicted performance with step sizes 1, 2, … up to `max_step_size`, decodes them until
+//! `candidates` × `batch` new architectures are found, and queues the `batch` of them the
+//! predictor rates best. The network keeps its weights from round to round, as NAO's search
+//! does. A round runs whenever the queue is empty.
 //!
 //! A decode that breaks the space's conditions is repaired (an inactive dimension made
 //! absent, an active absent one given its default) and counted; one still outside the space
@@ -59,9 +60,9 @@ pub struct NaoConfig {
     /// this many results in all, `ceil(min_rows_seen / results)` (0, the default: always
     /// `epochs`). NAO trains its network to convergence each round (1,000 epochs); 15 passes
     /// over the first 10 results leave the decoder and predictor barely trained. Past
-    /// `min_rows_seen / epochs` results a round is `epochs` passes again. Off by default: a
-    /// pass over 10 results costs much of what a pass over 150 does (the LSTMs' steps), so
-    /// 2,000 rows at 10 results make a round of 200 passes instead of 15 (README).
+    /// `min_rows_seen / epochs` results a round is `epochs` passes again. Off by default:
+    /// 2,000 rows at 10 results make a round of 200 passes instead of 15, too slow for an
+    /// `ask` (README).
     #[serde(default = "min_rows_seen")]
     pub min_rows_seen: usize,
     /// New decodes gathered per proposal of a round; the predictor keeps the best `batch`
@@ -185,7 +186,7 @@ impl StrategySettings for NaoConfig {
 impl NaoConfig {
     /// Passes over `results` results in one round: `epochs`, or more while
     /// `epochs · results < min_rows_seen`.
-    pub fn passes(&self, results: usize) -> usize {
+    fn passes(&self, results: usize) -> usize {
         self.epochs
             .max(self.min_rows_seen.div_ceil(results.max(1)))
     }
