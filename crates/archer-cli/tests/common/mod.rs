@@ -27,6 +27,33 @@ pub fn repo() -> PathBuf {
         .unwrap()
 }
 
+/// The first `train` training and `test` test images of the bundled MNIST subset
+/// (`data/mnist-small`, 10,000 and 2,000), written as plain IDX files into `dir`, which is
+/// returned. For tests whose retraining on all training images would dominate their time.
+pub fn mnist_prefix(dir: &Path, train: usize, test: usize) -> PathBuf {
+    use std::io::Read;
+    std::fs::create_dir_all(dir).unwrap();
+    let source = repo().join("data/mnist-small");
+    for (file, count, header, record) in [
+        ("train-images-idx3-ubyte", train, 16, 28 * 28),
+        ("train-labels-idx1-ubyte", train, 8, 1),
+        ("t10k-images-idx3-ubyte", test, 16, 28 * 28),
+        ("t10k-labels-idx1-ubyte", test, 8, 1),
+    ] {
+        let packed = std::fs::File::open(source.join(format!("{file}.gz"))).unwrap();
+        let mut bytes = Vec::new();
+        flate2::read::GzDecoder::new(packed)
+            .read_to_end(&mut bytes)
+            .unwrap();
+        let have = u32::from_be_bytes(bytes[4..8].try_into().unwrap()) as usize;
+        assert!(count <= have, "{file} has {have} records, not {count}");
+        bytes.truncate(header + count * record);
+        bytes[4..8].copy_from_slice(&(count as u32).to_be_bytes());
+        std::fs::write(dir.join(file), bytes).unwrap();
+    }
+    dir.to_path_buf()
+}
+
 /// A finished command's stdout and stderr, for assertion messages.
 pub fn output_text(o: &Output) -> String {
     format!(
