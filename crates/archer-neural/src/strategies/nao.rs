@@ -3,10 +3,12 @@
 //! After `initial` random architectures, each round trains the encoder, predictor and
 //! decoder of [`NaoModel`] on every result so far (targets: the scores' ranks scaled to
 //! [0, 1]; loss `trade_off · MSE(prediction) + (1 − trade_off) · CE(reconstruction)`,
-//! `epochs` passes of Adam, more while the results are few if `min_rows_seen` is set), then
-//! moves the encoder outputs of the `top_k` best architectures along the gradient of the
-//! predicted performance with step sizes 1, 2, … up to `max_step_size`, decodes them until
-//! `candidates` × `batch` new architectures are found, and queues the `batch` of them the
+//! `epochs` passes of Adam, more while the results are fewer than `min_rows_seen / epochs`;
+//! the reconstruction also on `unlabeled` random architectures, as SemiNAS), then moves the
+//! encoder outputs of the `top_k` best architectures along the gradient of the predicted
+//! performance with step sizes 1, 2, … up to `max_step_size`, decodes them until
+//! `candidates` × `batch` new architectures are found (moving the next `top_k` down the
+//! ranking while too few are, up to `max_seeds`), and queues the `batch` of them the
 //! predictor rates best. The network keeps its weights from round to round, as NAO's search
 //! does. A round runs whenever the queue is empty.
 //!
@@ -57,14 +59,26 @@ pub struct NaoConfig {
     #[serde(default = "epochs")]
     pub epochs: usize,
     /// A round makes more than `epochs` passes while the results are few: as many as see
-    /// this many results in all, `ceil(min_rows_seen / results)` (0, the default: always
-    /// `epochs`). NAO trains its network to convergence each round (1,000 epochs); 15 passes
-    /// over the first 10 results leave the decoder and predictor barely trained. Past
-    /// `min_rows_seen / epochs` results a round is `epochs` passes again. Off by default:
-    /// 2,000 rows at 10 results make a round of 200 passes instead of 15, too slow for an
-    /// `ask` (README).
+    /// this many results in all, `ceil(min_rows_seen / results)` (0: always `epochs`).
+    /// NAO trains its network to convergence each round (1,000 epochs); 15 passes over the
+    /// first 10 results leave the decoder and predictor barely trained. Past
+    /// `min_rows_seen / epochs` results (33 with the defaults) a round is `epochs` passes
+    /// again, so a round at 150 results costs the same as without it.
     #[serde(default = "min_rows_seen")]
     pub min_rows_seen: usize,
+    /// Architectures whose embeddings a round may move: the `top_k` best first, then, while
+    /// fewer than `candidates` × `batch` new decodes are found, the next `top_k` down the
+    /// ranking, up to this many in all (`top_k` or less: only the `top_k` best, as in NAO).
+    /// With the top 5 only, most rounds past 45 results decoded nothing new and fell back
+    /// to a random architecture (one CIFAR-10 run of NAS-Bench-201).
+    #[serde(default = "max_seeds")]
+    pub max_seeds: usize,
+    /// Random architectures drawn each round whose reconstruction is trained beside the
+    /// results' (no prediction loss on them), as SemiNAS (Luo et al. 2020) adds unlabeled
+    /// architectures: a decoder trained on the results alone decodes most moved
+    /// embeddings back to architectures already evaluated (0: the results only, as NAO).
+    #[serde(default = "unlabeled")]
+    pub unlabeled: usize,
     /// New decodes gathered per proposal of a round; the predictor keeps the best `batch`
     /// of them (1: the first decodes found, as in NAO).
     #[serde(default = "candidates")]
@@ -106,7 +120,13 @@ fn epochs() -> usize {
     15
 }
 fn min_rows_seen() -> usize {
-    0
+    500
+}
+fn unlabeled() -> usize {
+    100
+}
+fn max_seeds() -> usize {
+    20
 }
 fn candidates() -> usize {
     4
@@ -150,6 +170,8 @@ impl StrategySettings for NaoConfig {
             ("top_k", self.top_k, 1, 10_000),
             ("epochs", self.epochs, 1, 10_000),
             ("min_rows_seen", self.min_rows_seen, 0, 10_000_000),
+            ("max_seeds", self.max_seeds, 0, 100_000),
+            ("unlabeled", self.unlabeled, 0, 100_000),
             ("candidates", self.candidates, 1, 100),
             ("max_step_size", self.max_step_size, 1, 10_000),
             ("embedding", self.embedding, 1, 1024),
@@ -222,6 +244,10 @@ struct NaoState {
     repaired_decodes: u64,
     /// Decodes outside the space even after repair, skipped.
     invalid_decodes: u64,
+    /// Groups of `top_k` seeds moved (more than one per round when the best gave too few
+    /// new decodes).
+    #[serde(default)]
+    seed_groups: u64,
     /// Asks after the initial ones answered by a random architecture (no step gave a new
     /// decode, or the model had nothing to learn from).
     random_fallbacks: u64,
@@ -245,6 +271,7 @@ impl Nao {
                 observed: Vec::new(),
                 queue: VecDeque::new(),
                 rounds: 0,
+                seed_groups: 0,
                 repaired_decodes: 0,
                 invalid_decodes: 0,
                 random_fallbacks: 0,
@@ -281,20 +308,40 @@ impl Nao {
         (rows, targets)
     }
 
+    /// `unlabeled` random architectures of the space as token rows (fewer if some have
+    /// none), drawn from the strategy's generator.
+    fn unlabeled_rows(&mut self) -> Vec<Vec<i64>> {
+        let dims = self.space.dimensions();
+        let mut rows = Vec::with_capacity(self.config.unlabeled);
+        for _ in 0..self.config.unlabeled {
+            let Ok(arch) = self.space.sample(&mut self.state.rng) else {
+                continue;
+            };
+            if let Some(tokens) = self.model.tokens(dims, &arch.genes) {
+                rows.push(tokens);
+            }
+        }
+        rows
+    }
+
     /// [`NaoConfig::passes`] passes of Adam over the results, in minibatches of shuffled
-    /// order.
+    /// order; every minibatch also reconstructs the `unlabeled` rows (no prediction loss
+    /// on them).
     fn train(&mut self, rows: &[Vec<i64>], targets: &[f64]) {
         let n = rows.len();
         let trade_off = self.config.trade_off;
+        let unlabeled = self.unlabeled_rows();
         for _ in 0..self.config.passes(n) {
             let mut order: Vec<usize> = (0..n).collect();
             self.state.rng.shuffle(&mut order);
             for chunk in order.chunks(MINIBATCH) {
-                let tokens = token_tensor(chunk.iter().map(|&i| &rows[i]));
+                let labeled = chunk.len() as i64;
+                let tokens =
+                    token_tensor(chunk.iter().map(|&i| &rows[i]).chain(unlabeled.iter()));
                 let y: Vec<f64> = chunk.iter().map(|&i| targets[i]).collect();
-                let y = crate::params::tensor(&y, &[chunk.len() as i64]);
+                let y = crate::params::tensor(&y, &[labeled]);
                 let encoded = self.model.encode(&tokens);
-                let predicted = self.model.predict(&encoded);
+                let predicted = self.model.predict(&encoded).narrow(0, 0, labeled);
                 let mse = (predicted - y).square().mean(DTYPE);
                 let reconstruction = self.model.reconstruction_loss(&encoded, &tokens);
                 let loss = mse * trade_off + reconstruction * (1.0 - trade_off);
@@ -319,25 +366,37 @@ impl Nao {
         let mut ranked: Vec<usize> = (0..rows.len()).collect();
         // Stable: ties keep the order results arrived in.
         ranked.sort_by(|&a, &b| targets[b].total_cmp(&targets[a]));
-        ranked.truncate(self.config.top_k);
-        let seeds = token_tensor(ranked.iter().map(|&i| &rows[i]));
-        let (outputs, grads) = self.model.ascend(&seeds);
+        ranked.truncate(self.config.max_seeds.max(self.config.top_k));
         let dims = self.space.dimensions().to_vec();
         let wanted = self.config.candidates * self.config.batch;
         let mut seen: HashSet<String> = HashSet::new();
         let mut found: Vec<(Arch, Vec<i64>)> = Vec::new();
-        for step in 1..=self.config.max_step_size {
+        for group in ranked.chunks(self.config.top_k) {
             if found.len() >= wanted {
                 break;
             }
-            let decoded = self.model.decode(&moved(&outputs, &grads, step as f64));
-            for tokens in decoded {
-                if let Some(arch) = self.admit(history, &dims, &tokens, &mut seen) {
-                    let tokens = self
-                        .model
-                        .tokens(&dims, &arch.genes)
-                        .expect("an admitted decode has tokens");
-                    found.push((arch, tokens));
+            self.state.seed_groups += 1;
+            let seeds = token_tensor(group.iter().map(|&i| &rows[i]));
+            let (outputs, grads) = self.model.ascend(&seeds);
+            // Every step size decoded at once (one batch, step-major), then read in order
+            // of step size until enough are found, as a decode per step would be.
+            let steps = self.config.max_step_size;
+            let all_moves: Vec<Tensor> = (1..=steps)
+                .map(|step| moved(&outputs, &grads, step as f64))
+                .collect();
+            let decoded = self.model.decode(&Tensor::cat(&all_moves, 0));
+            for per_step in decoded.chunks(group.len()) {
+                if found.len() >= wanted {
+                    break;
+                }
+                for tokens in per_step {
+                    if let Some(arch) = self.admit(history, &dims, tokens, &mut seen) {
+                        let tokens = self
+                            .model
+                            .tokens(&dims, &arch.genes)
+                            .expect("an admitted decode has tokens");
+                        found.push((arch, tokens));
+                    }
                 }
             }
         }
@@ -459,7 +518,14 @@ mod tests {
 
     #[test]
     fn few_results_get_more_passes_and_many_keep_to_epochs() {
-        assert_eq!(config().passes(10), 15, "off by default");
+        assert_eq!(config().passes(10), 50);
+        assert_eq!(config().passes(33), 16);
+        assert_eq!(config().passes(34), 15);
+        let off = NaoConfig {
+            min_rows_seen: 0,
+            ..config()
+        };
+        assert_eq!(off.passes(10), 15);
         let c = NaoConfig {
             min_rows_seen: 2000,
             ..config()
