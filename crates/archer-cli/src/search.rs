@@ -30,6 +30,10 @@ pub struct SearchArgs {
     /// Seed for the whole run.
     #[arg(long)]
     seed: Option<u64>,
+    /// Retrain the winner from scratch for this many epochs when the search ends (sets
+    /// `[retrain] epochs`, adding the section where the file has none).
+    #[arg(long)]
+    retrain_epochs: Option<u32>,
     /// Trials evaluated at once (threads). With 1 (the default) a run is deterministic.
     #[arg(long)]
     workers: Option<usize>,
@@ -135,6 +139,7 @@ pub fn run(args: SearchArgs) -> Result<()> {
         sim_seconds: args.budget_seconds,
         seed: args.seed,
         workers: args.workers,
+        retrain_epochs: args.retrain_epochs,
     };
     let mut config = ExperimentConfig::from_file(&args.config)?;
     config.apply(&overrides);

@@ -182,6 +182,9 @@ pub struct Overrides {
     pub sim_seconds: Option<f64>,
     pub seed: Option<u64>,
     pub workers: Option<usize>,
+    /// `[retrain] epochs` (the section is added, with the study's seed, where the file has
+    /// none).
+    pub retrain_epochs: Option<u32>,
 }
 
 /// A validated experiment: every part built, every data file loaded. Only this can run.
@@ -282,6 +285,12 @@ impl ExperimentConfig {
         }
         if let Some(w) = o.workers {
             self.study.workers = w;
+        }
+        if let Some(epochs) = o.retrain_epochs {
+            match &mut self.retrain {
+                Some(r) => r.epochs = epochs,
+                None => self.retrain = Some(RetrainSection { epochs, seed: None }),
+            }
         }
     }
 

@@ -988,3 +988,22 @@ fn a_worker_pauses_and_promotes_through_the_store() {
     assert_eq!(stored.len(), 8);
     assert_eq!(stored.last().unwrap().state, TrialState::Paused);
 }
+
+#[test]
+fn retrain_epochs_from_the_command_line_set_or_add_the_retrain_section() {
+    use archer_runner::{ExperimentConfig, Overrides};
+    let file = "[study]\nname = \"x\"\n\n[space]\nname = \"nb201\"\n\n[strategy]\nname = \"random\"\n\n[evaluator]\nkind = \"nb201\"\n";
+    let overrides = Overrides {
+        retrain_epochs: Some(3),
+        ..Overrides::default()
+    };
+    let mut without: ExperimentConfig = toml::from_str(file).unwrap();
+    without.apply(&overrides);
+    let added = without.retrain.expect("a [retrain] section is added");
+    assert_eq!((added.epochs, added.seed), (3, None));
+    let mut with: ExperimentConfig =
+        toml::from_str(&format!("{file}\n[retrain]\nepochs = 5\nseed = 7\n")).unwrap();
+    with.apply(&overrides);
+    let set = with.retrain.unwrap();
+    assert_eq!((set.epochs, set.seed), (3, Some(7)), "the epochs only");
+}
