@@ -7,7 +7,9 @@
 use std::process::Output;
 
 mod common;
-use common::{archer, count_rows, one_trainer_at_a_time, only_trial, output_text as text, repo};
+use common::{
+    archer, count_rows, mnist_prefix, one_trainer_at_a_time, only_trial, output_text as text, repo,
+};
 
 /// A small real search: 3 chain networks, each trained for one epoch on 5 % of the subset.
 /// `archer search FILE --output OUT --quiet`, run in `cwd`.
@@ -80,6 +82,20 @@ threads = 2
     )
 }
 
+/// `config` on the first 2,000 training and 500 test images of the subset (written into
+/// `dir`), with the fractions raised so that trials see as many images as on the whole
+/// subset: for tests that retrain, which trains on every training image.
+fn on_prefix(config: String, dir: &std::path::Path) -> String {
+    let full = repo().join("data/mnist-small");
+    let prefix = mnist_prefix(&dir.join("mnist-2k"), 2000, 500);
+    let edited = config
+        .replace(full.to_str().unwrap(), prefix.to_str().unwrap())
+        .replace("valid_fraction = 0.05", "valid_fraction = 0.25")
+        .replace("data_fraction = 0.05", "data_fraction = 0.25");
+    assert_ne!(edited, config);
+    edited
+}
+
 #[test]
 fn a_real_search_retrains_its_winner_and_the_saved_model_reloads() {
     let _trainer = one_trainer_at_a_time();
@@ -88,7 +104,11 @@ fn a_real_search_retrains_its_winner_and_the_saved_model_reloads() {
     // MetaQNN on the chain space, as issue 15 asks (layers are its states).
     std::fs::write(
         &file,
-        config("", "\n[retrain]\nepochs = 1\n").replace("name = \"random\"", "name = \"metaqnn\""),
+        on_prefix(
+            config("", "\n[retrain]\nepochs = 1\n")
+                .replace("name = \"random\"", "name = \"metaqnn\""),
+            dir.path(),
+        ),
     )
     .unwrap();
     let out = dir.path().join("run");
@@ -103,8 +123,11 @@ fn a_real_search_retrains_its_winner_and_the_saved_model_reloads() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("model/manifest.json")).unwrap())
             .unwrap();
-    assert_eq!(manifest["train_images"], 10_000);
-    assert_eq!(manifest["test_images"], 2_000);
+    assert_eq!(
+        manifest["train_images"], 2_000,
+        "all training images of the prefix"
+    );
+    assert_eq!(manifest["test_images"], 500);
     assert_eq!(manifest["data_files_sha256"].as_object().unwrap().len(), 4);
     for f in ["weights.safetensors", "model.pt"] {
         assert!(out.join("model").join(f).is_file(), "{f}");
@@ -320,12 +343,15 @@ fn classic_search(space: &str, strategy: &str, network: &str, trials: usize) -> 
     let file = dir.path().join("exp.toml");
     std::fs::write(
         &file,
-        config_for(
-            space,
-            strategy,
-            network,
-            "",
-            &format!("trials = {trials}\n\n[retrain]\nepochs = 1\n"),
+        on_prefix(
+            config_for(
+                space,
+                strategy,
+                network,
+                "",
+                &format!("trials = {trials}\n\n[retrain]\nepochs = 1\n"),
+            ),
+            dir.path(),
         ),
     )
     .unwrap();
