@@ -11,7 +11,7 @@ use std::path::Path;
 
 mod common;
 use common::{
-    archer, mnist_prefix, one_trainer_at_a_time, only_trial, output_text as text, repo,
+    archer, mnist_prefix_edit, one_trainer_at_a_time, only_trial, output_text as text, repo,
     search_or_resume,
 };
 
@@ -47,12 +47,11 @@ fn the_gdas_example_records_the_supernets_cell_and_retrains_it() {
     let dir = tempfile::tempdir().unwrap();
     // As shipped, but on the first 4,000 training images, all of them searched (as many as
     // the example's 40 % of 10,000), and retrained for one epoch instead of two.
-    let full = repo().join("data/mnist-small");
-    let prefix = mnist_prefix(&dir.path().join("mnist-4k"), 4000, 500);
+    let (full, prefix) = mnist_prefix_edit(&dir.path().join("mnist-4k"), 4000, 500);
     let file = example(
         dir.path(),
         &[
-            (full.to_str().unwrap(), prefix.to_str().unwrap()),
+            (full.as_str(), prefix.as_str()),
             ("data_fraction = 0.4", "data_fraction = 1.0"),
             ("[retrain]\nepochs = 2", "[retrain]\nepochs = 1"),
         ],
@@ -183,13 +182,12 @@ fn finalists_train_from_scratch_and_trust_without_a_table_retrains_a_sample() {
 fn the_pcdarts_example_searches_the_darts_space_and_retrains_the_best_finalist() {
     let _trainer = one_trainer_at_a_time();
     let dir = tempfile::tempdir().unwrap();
-    let full = repo().join("data/mnist-small");
-    let prefix = mnist_prefix(&dir.path().join("mnist-2k"), 2000, 500);
+    let (full, prefix) = mnist_prefix_edit(&dir.path().join("mnist-2k"), 2000, 500);
     let file = example_named(
         "mnist-pcdarts",
         dir.path(),
         &[
-            (full.to_str().unwrap(), prefix.to_str().unwrap()),
+            (full.as_str(), prefix.as_str()),
             ("data_fraction = 0.2", "data_fraction = 0.5"),
             ("epochs = 2\nchannels = 8", "epochs = 1\nchannels = 8"),
             ("finalists = 3", "finalists = 2"),

@@ -8,7 +8,8 @@ use std::process::Output;
 
 mod common;
 use common::{
-    archer, count_rows, mnist_prefix, one_trainer_at_a_time, only_trial, output_text as text, repo,
+    archer, count_rows, mnist_prefix_edit, one_trainer_at_a_time, only_trial, output_text as text,
+    repo,
 };
 
 /// A small real search: 3 chain networks, each trained for one epoch on 5 % of the subset.
@@ -86,14 +87,17 @@ threads = 2
 /// `dir`), with the fractions raised so that trials see as many images as on the whole
 /// subset: for tests that retrain, which trains on every training image.
 fn on_prefix(config: String, dir: &std::path::Path) -> String {
-    let full = repo().join("data/mnist-small");
-    let prefix = mnist_prefix(&dir.join("mnist-2k"), 2000, 500);
-    let edited = config
-        .replace(full.to_str().unwrap(), prefix.to_str().unwrap())
-        .replace("valid_fraction = 0.05", "valid_fraction = 0.25")
-        .replace("data_fraction = 0.05", "data_fraction = 0.25");
-    assert_ne!(edited, config);
-    edited
+    let (full, prefix) = mnist_prefix_edit(&dir.join("mnist-2k"), 2000, 500);
+    [
+        (full.as_str(), prefix.as_str()),
+        ("valid_fraction = 0.05", "valid_fraction = 0.25"),
+        ("data_fraction = 0.05", "data_fraction = 0.25"),
+    ]
+    .into_iter()
+    .fold(config, |text, (from, to)| {
+        assert!(text.contains(from), "the config has no {from:?}");
+        text.replace(from, to)
+    })
 }
 
 #[test]

@@ -255,9 +255,20 @@ impl NaoModel {
         })
     }
 
+    /// The decodes of `tokens`' encoder outputs moved along the gradient of the predicted
+    /// performance with step sizes 1, 2, … `steps`, all in one batch: rows step-major (every
+    /// row's step 1, then every row's step 2, …).
+    pub(crate) fn decode_moves(&self, tokens: &Tensor, steps: usize) -> Vec<Vec<i64>> {
+        let (outputs, grads) = self.ascend(tokens);
+        let moves: Vec<Tensor> = (1..=steps)
+            .map(|step| moved(&outputs, &grads, step as f64))
+            .collect();
+        self.decode(&Tensor::cat(&moves, 0))
+    }
+
     /// The encoder outputs of `tokens` and the gradient of the predicted performance with
     /// respect to them (NAO's search direction).
-    pub(crate) fn ascend(&self, tokens: &Tensor) -> (Tensor, Tensor) {
+    fn ascend(&self, tokens: &Tensor) -> (Tensor, Tensor) {
         let encoded = self.encode(tokens);
         let outputs = encoded.outputs.detach().set_requires_grad(true);
         let predicted = self.predict_embedding(&embedding_of(&outputs));
@@ -267,6 +278,6 @@ impl NaoModel {
 }
 
 /// `outputs + step · grads`, each position re-normalised.
-pub(crate) fn moved(outputs: &Tensor, grads: &Tensor, step: f64) -> Tensor {
+fn moved(outputs: &Tensor, grads: &Tensor, step: f64) -> Tensor {
     tch::no_grad(|| normalize(&(outputs + grads * step)))
 }

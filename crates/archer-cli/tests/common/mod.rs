@@ -54,6 +54,17 @@ pub fn mnist_prefix(dir: &Path, train: usize, test: usize) -> PathBuf {
     dir.to_path_buf()
 }
 
+/// The text edit that points a config at [`mnist_prefix`] instead of the bundled subset:
+/// (the subset's path, the prefix's path), the prefix written into `dir`.
+pub fn mnist_prefix_edit(dir: &Path, train: usize, test: usize) -> (String, String) {
+    let full = repo().join("data/mnist-small");
+    let prefix = mnist_prefix(dir, train, test);
+    (
+        full.to_str().unwrap().to_string(),
+        prefix.to_str().unwrap().to_string(),
+    )
+}
+
 /// A finished command's stdout and stderr, for assertion messages.
 pub fn output_text(o: &Output) -> String {
     format!(

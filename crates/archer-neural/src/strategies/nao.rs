@@ -30,7 +30,7 @@ use archer_strategy::{
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
-use crate::nao_model::{moved, NaoModel, NaoShape};
+use crate::nao_model::{NaoModel, NaoShape};
 use crate::params::{restore_with_params, save_with_params, OneThread, DTYPE};
 
 pub(crate) static KIND: Kind<NaoConfig> = Kind::new(
@@ -309,28 +309,26 @@ impl Nao {
     }
 
     /// `unlabeled` random architectures of the space as token rows (fewer if some have
-    /// none), drawn from the strategy's generator.
-    fn unlabeled_rows(&mut self) -> Vec<Vec<i64>> {
+    /// none, as in [`Nao::training_set`]), drawn from the strategy's generator.
+    fn unlabeled_rows(&mut self) -> Result<Vec<Vec<i64>>, StrategyError> {
         let dims = self.space.dimensions();
         let mut rows = Vec::with_capacity(self.config.unlabeled);
         for _ in 0..self.config.unlabeled {
-            let Ok(arch) = self.space.sample(&mut self.state.rng) else {
-                continue;
-            };
+            let arch = self.space.sample(&mut self.state.rng)?;
             if let Some(tokens) = self.model.tokens(dims, &arch.genes) {
                 rows.push(tokens);
             }
         }
-        rows
+        Ok(rows)
     }
 
     /// [`NaoConfig::passes`] passes of Adam over the results, in minibatches of shuffled
     /// order; every minibatch also reconstructs the `unlabeled` rows (no prediction loss
     /// on them).
-    fn train(&mut self, rows: &[Vec<i64>], targets: &[f64]) {
+    fn train(&mut self, rows: &[Vec<i64>], targets: &[f64]) -> Result<(), StrategyError> {
         let n = rows.len();
         let trade_off = self.config.trade_off;
-        let unlabeled = self.unlabeled_rows();
+        let unlabeled = self.unlabeled_rows()?;
         for _ in 0..self.config.passes(n) {
             let mut order: Vec<usize> = (0..n).collect();
             self.state.rng.shuffle(&mut order);
@@ -352,17 +350,18 @@ impl Nao {
                 );
             }
         }
+        Ok(())
     }
 
     /// One round (see the module's documentation); queues nothing when no step decodes to
-    /// a new architecture.
-    fn round(&mut self, history: &History) {
+    /// a new architecture. Fails only where the space cannot sample an architecture.
+    fn round(&mut self, history: &History) -> Result<(), StrategyError> {
         let (rows, targets) = self.training_set();
         if rows.len() < 2 {
-            return;
+            return Ok(());
         }
         self.state.rounds += 1;
-        self.train(&rows, &targets);
+        self.train(&rows, &targets)?;
         let mut ranked: Vec<usize> = (0..rows.len()).collect();
         // Stable: ties keep the order results arrived in.
         ranked.sort_by(|&a, &b| targets[b].total_cmp(&targets[a]));
@@ -377,14 +376,8 @@ impl Nao {
             }
             self.state.seed_groups += 1;
             let seeds = token_tensor(group.iter().map(|&i| &rows[i]));
-            let (outputs, grads) = self.model.ascend(&seeds);
-            // Every step size decoded at once (one batch, step-major), then read in order
-            // of step size until enough are found, as a decode per step would be.
-            let steps = self.config.max_step_size;
-            let all_moves: Vec<Tensor> = (1..=steps)
-                .map(|step| moved(&outputs, &grads, step as f64))
-                .collect();
-            let decoded = self.model.decode(&Tensor::cat(&all_moves, 0));
+            let decoded = self.model.decode_moves(&seeds, self.config.max_step_size);
+            // Read in order of step size until enough are found.
             for per_step in decoded.chunks(group.len()) {
                 if found.len() >= wanted {
                     break;
@@ -401,7 +394,7 @@ impl Nao {
             }
         }
         if found.is_empty() {
-            return;
+            return Ok(());
         }
         let predicted = tch::no_grad(|| {
             let tokens = token_tensor(found.iter().map(|(_, t)| t));
@@ -412,6 +405,7 @@ impl Nao {
         for i in order.into_iter().take(self.config.batch) {
             self.state.queue.push_back(found[i].0.clone());
         }
+        Ok(())
     }
 
     /// The architecture `tokens` decode to, repaired to the space's conditions, if it is in
@@ -473,7 +467,7 @@ impl Strategy for Nao {
         let _one_thread = OneThread::new();
         for refill in [false, true] {
             if refill {
-                self.round(history);
+                self.round(history)?;
             }
             while let Some(arch) = self.state.queue.pop_front() {
                 if !self.known(history, &arch) {
