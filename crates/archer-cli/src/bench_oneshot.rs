@@ -8,6 +8,12 @@
 //! `--results DIR` also keeps every finished run as one JSON file in `DIR` (with the protocol
 //! it ran under), and reads finished runs back from there first: a folder small enough to
 //! commit, so that a benchmark spans machines whose run folders are gone.
+//!
+//! A finished run is read back only under the settings that made it: when a method's
+//! `[methods.<name>]` (or `[rea]`) changes, that method's kept runs move to
+//! `<results>/superseded/<n>/` and its run folders to `<output>/superseded/`, and they run
+//! again; the other methods' runs stay. REA's runs are superseded the same way when the best
+//! method's mean search time, their budget, changes. A changed `[experiment]` is refused.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -57,7 +63,8 @@ pub struct OneshotNb201Args {
     vs_rea: bool,
     /// Keep every finished run's outcome as `<results>/<method>-s<seed>.json` (and REA's as
     /// `rea-s<seed>.json`), with the protocol as `protocol.toml`, and read finished runs back
-    /// from there before running anything. Refused when the folder holds another protocol.
+    /// from there before running anything. Refused when the folder holds runs of another
+    /// `[experiment]`; runs of changed method settings are moved to `superseded/`.
     #[arg(long)]
     results: Option<PathBuf>,
     #[arg(long)]
@@ -72,31 +79,118 @@ struct ResultsDir {
 impl ResultsDir {
     const PROTOCOL_FILE: &'static str = "protocol.toml";
 
-    /// Opens (creating) `dir` for `protocol`; an error when it holds another protocol's runs
-    /// (the same settings with other comments or layout are the same protocol).
+    /// Opens (creating) `dir` for `protocol`. A folder kept under the same base experiment
+    /// stays usable when only some methods' settings (or `[rea]`) changed: the runs of those
+    /// methods are moved to `superseded/<n>/` with the protocol they ran under, and the folder
+    /// takes the new protocol. An error when the base experiment differs (every run is then
+    /// another protocol's).
     fn open(dir: &Path, protocol: &Protocol) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let kept = dir.join(Self::PROTOCOL_FILE);
-        let same = |text: &str| {
-            toml::from_str::<toml::Table>(text).ok()
-                == toml::from_str::<toml::Table>(&protocol.text).ok()
+        let results = ResultsDir {
+            dir: dir.to_path_buf(),
         };
-        match std::fs::read_to_string(&kept) {
-            Ok(text) if same(&text) => {}
-            Ok(_) => bail!(UsageError(format!(
-                "--results {}: its runs were made under another protocol than {} ({} differs); use another folder",
+        let text = match std::fs::read_to_string(&kept) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                archer_runner::write_atomically(&kept, protocol.text.as_bytes())?;
+                return Ok(results);
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {}", kept.display())),
+        };
+        let old = Protocol::parse(&text, &kept)?;
+        if old.experiment != protocol.experiment {
+            bail!(UsageError(format!(
+                "--results {}: its runs were made under another protocol than {} (the [experiment] of {} differs); use another folder",
                 dir.display(),
                 protocol.file.display(),
                 kept.display()
-            ))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                archer_runner::write_atomically(&kept, protocol.text.as_bytes())?
-            }
-            Err(e) => return Err(e).with_context(|| format!("reading {}", kept.display())),
+            )));
         }
-        Ok(ResultsDir {
-            dir: dir.to_path_buf(),
-        })
+        let mut stale: Vec<String> = old
+            .methods
+            .keys()
+            .chain(protocol.methods.keys())
+            .filter(|m| old.methods.get(*m) != protocol.methods.get(*m))
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if old.rea != protocol.rea {
+            stale.push("rea".into());
+        }
+        if !stale.is_empty() {
+            let moved = results.supersede(&stale, &text)?;
+            eprintln!(
+                "--results {}: the settings of {} changed; their earlier runs moved to {}",
+                dir.display(),
+                stale.join(", "),
+                moved.display()
+            );
+        }
+        if text != protocol.text {
+            archer_runner::write_atomically(&kept, protocol.text.as_bytes())?;
+        }
+        Ok(results)
+    }
+
+    /// Moves the kept runs of each of `prefixes` (`<prefix>-s<seed>.json`) to a new
+    /// `superseded/<n>/` folder, with `protocol_text` (the protocol they ran under) beside them.
+    fn supersede(&self, prefixes: &[String], protocol_text: &str) -> Result<PathBuf> {
+        let root = self.dir.join("superseded");
+        let to = (1..)
+            .map(|n| root.join(n.to_string()))
+            .find(|d| !d.exists())
+            .expect("an unused number");
+        std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
+        archer_runner::write_atomically(&to.join(Self::PROTOCOL_FILE), protocol_text.as_bytes())?;
+        for entry in std::fs::read_dir(&self.dir)
+            .with_context(|| format!("reading {}", self.dir.display()))?
+        {
+            let name = entry?.file_name();
+            let name = name.to_string_lossy();
+            let is_run_of = |p: &String| {
+                name.strip_prefix(p.as_str())
+                    .and_then(|rest| rest.strip_prefix("-s"))
+                    .and_then(|rest| rest.strip_suffix(".json"))
+                    .is_some_and(|seed| seed.parse::<u64>().is_ok())
+            };
+            if prefixes.iter().any(is_run_of) {
+                let (from, into) = (self.dir.join(&*name), to.join(&*name));
+                std::fs::rename(&from, &into)
+                    .with_context(|| format!("moving {} to {}", from.display(), into.display()))?;
+            }
+        }
+        Ok(to)
+    }
+
+    /// Moves every kept REA run to `superseded/<n>/` when one of them ran under another
+    /// wall-clock budget than `wall_seconds` (or an unrecorded one): the best method's mean
+    /// search time, which REA is measured against, has changed since.
+    fn supersede_rea_of_other_budgets(&self, wall_seconds: f64, protocol_text: &str) -> Result<()> {
+        let mut other = false;
+        for entry in std::fs::read_dir(&self.dir)
+            .with_context(|| format!("reading {}", self.dir.display()))?
+        {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            if let Some(stem) = name
+                .strip_suffix(".json")
+                .filter(|stem| stem.starts_with("rea-s"))
+            {
+                if let Some(row) = self.read::<ReaRow>(stem)? {
+                    other |= row.budget_seconds != Some(wall_seconds);
+                }
+            }
+        }
+        if other {
+            let moved = self.supersede(&["rea".to_string()], protocol_text)?;
+            eprintln!(
+                "--results {}: REA's runs were made under another budget than {wall_seconds:.1} s; moved to {}",
+                self.dir.display(),
+                moved.display()
+            );
+        }
+        Ok(())
     }
 
     fn read<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
@@ -189,6 +283,11 @@ struct RunRow {
     search_seconds: f64,
     /// The peak resident set of the process that finished the run (MiB).
     peak_rss_mb: f64,
+    /// The search step's time over one training step of the chosen cell as an ordinary
+    /// network of the supernet's size (absent in runs kept before it was measured: NaN).
+    step_ratio: f64,
+    /// The memory the supernet's training added over what that network's training adds.
+    memory_ratio: f64,
     kendall_tau: f64,
     spearman: f64,
     precision_top5: f64,
@@ -287,6 +386,10 @@ struct ReaRow {
     test_acc_cifar100: f64,
     test_acc_imagenet16: f64,
     wall_seconds: f64,
+    /// The wall-clock budget it ran under (the best method's mean search seconds then);
+    /// absent in rows kept before it was recorded.
+    #[serde(default)]
+    budget_seconds: Option<f64>,
 }
 
 /// The protocol file: a base experiment, per-method settings, and REA's.
@@ -306,8 +409,13 @@ impl Protocol {
     fn load(file: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("reading the protocol {}", file.display()))?;
+        Self::parse(&text, file)
+    }
+
+    /// The protocol written in `text`, read from `file` (relative paths are `file`'s).
+    fn parse(text: &str, file: &Path) -> Result<Self> {
         let mut table: toml::Table =
-            toml::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
+            toml::from_str(text).with_context(|| format!("parsing {}", file.display()))?;
         let take = |t: &mut toml::Table, key: &str| {
             t.remove(key).ok_or_else(|| {
                 UsageError(format!(
@@ -345,7 +453,7 @@ impl Protocol {
         }
         Ok(Protocol {
             file: file.to_path_buf(),
-            text,
+            text: text.to_string(),
             description,
             experiment,
             methods,
@@ -356,6 +464,11 @@ impl Protocol {
     /// The experiment of `method`: the base with `[methods.<method>]` merged into
     /// `[strategy]` and the method named.
     fn experiment(&self, method: &str) -> Result<ExperimentConfig> {
+        self.config(&self.experiment_doc(method)?)
+    }
+
+    /// The experiment document `experiment` reads.
+    fn experiment_doc(&self, method: &str) -> Result<toml::Table> {
         let Some(own) = self.methods.get(method).and_then(|m| m.as_table()) else {
             bail!(UsageError(format!(
                 "{}: no [methods.{method}]; the protocol has {}",
@@ -383,14 +496,20 @@ impl Protocol {
                 toml::Value::String(format!("oneshot-nb201-{method}")),
             );
         }
-        let text = toml::to_string(&doc)?;
+        Ok(doc)
+    }
+
+    /// The experiment `doc` describes, its relative paths taken from the protocol's folder.
+    fn config(&self, doc: &toml::Table) -> Result<ExperimentConfig> {
+        let text = toml::to_string(doc)?;
         let base = self.file.parent().unwrap_or(Path::new("."));
         Ok(ExperimentConfig::from_toml(&text, base, &self.file)?)
     }
 
-    /// REA's experiment: the base with `[strategy]` replaced by `rea.strategy`, the other
-    /// entries of `[rea]` set in `[evaluator]`, and the wall-clock budget `wall_seconds`.
-    fn rea_experiment(&self, wall_seconds: f64) -> Result<(ExperimentConfig, String)> {
+    /// REA's experiment document and description: the base with `[strategy]` replaced by
+    /// `rea.strategy`, the other entries of `[rea]` set in `[evaluator]`, and the wall-clock
+    /// budget `wall_seconds`.
+    fn rea_experiment(&self, wall_seconds: f64) -> Result<(toml::Table, String)> {
         let Some(rea) = &self.rea else {
             bail!(UsageError(format!(
                 "{}: --vs-rea needs a [rea] table (strategy, and the evaluator's network and training)",
@@ -424,12 +543,7 @@ impl Protocol {
                 toml::Value::String("oneshot-nb201-rea".into()),
             );
         }
-        let text = toml::to_string(&doc)?;
-        let base = self.file.parent().unwrap_or(Path::new("."));
-        Ok((
-            ExperimentConfig::from_toml(&text, base, &self.file)?,
-            description,
-        ))
+        Ok((doc, description))
     }
 
     /// The NB201 table the protocol's trust names.
@@ -507,7 +621,6 @@ pub fn run(benchmark: OneshotBenchmark) -> Result<()> {
     // Seed by seed, so that an interrupted benchmark has every method's early seeds.
     for seed in args.first_seed..args.first_seed + args.seeds {
         for method in &methods {
-            let dir = std::path::absolute(args.output.join(format!("{method}-s{seed}")))?;
             let name = format!("{method}-s{seed}");
             let kept = match &results {
                 Some(r) => r.read::<Outcome>(&name)?,
@@ -515,14 +628,19 @@ pub fn run(benchmark: OneshotBenchmark) -> Result<()> {
             };
             let outcome = if kept.is_some() {
                 kept
-            } else if args.report_only {
-                finished(&dir.join("oneshot"))?
             } else {
-                let o = run_one(&protocol, method, seed, &dir)?;
-                if let Some(r) = &results {
-                    r.keep(&name, &o)?;
+                let doc = protocol.experiment_doc(method)?;
+                match run_dir(&args.output, &name, &doc, args.report_only)? {
+                    None => None,
+                    Some(dir) if args.report_only => finished(&dir.join("oneshot"))?,
+                    Some(dir) => {
+                        let o = run_one(&protocol, &doc, method, seed, &dir)?;
+                        if let Some(r) = &results {
+                            r.keep(&name, &o)?;
+                        }
+                        Some(o)
+                    }
                 }
-                Some(o)
             };
             match outcome {
                 Some(o) => {
@@ -576,28 +694,101 @@ pub fn run(benchmark: OneshotBenchmark) -> Result<()> {
     Ok(())
 }
 
-/// Runs (or resumes, or reads back) one method and seed in `dir`.
-fn run_one(protocol: &Protocol, method: &str, seed: u64, dir: &Path) -> Result<Outcome> {
+/// What a run folder of this benchmark was built from: the experiment document before the
+/// seed and folder are set (for REA, with its wall-clock budget).
+const BENCH_SETTINGS_FILE: &str = "bench-settings.toml";
+
+/// The run folder `<output>/<name>` for an experiment built from `doc`. A folder this
+/// benchmark made from another document (a method's settings changed since, or REA's budget)
+/// is not read back: it is moved to `<output>/superseded/<name>-<n>` and the run starts
+/// afresh, or, with `report_only`, the run counts as not finished (`None`). Folders without
+/// the settings file (made before it was kept) are read back as they are.
+fn run_dir(
+    output: &Path,
+    name: &str,
+    doc: &toml::Table,
+    report_only: bool,
+) -> Result<Option<PathBuf>> {
+    let dir = std::path::absolute(output.join(name))?;
+    let file = dir.join(BENCH_SETTINGS_FILE);
+    let text = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some(dir)),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", file.display())),
+    };
+    if toml::from_str::<toml::Table>(&text).ok().as_ref() == Some(doc) {
+        return Ok(Some(dir));
+    }
+    if report_only {
+        eprintln!(
+            "[{name}] {} was made under other settings; not reported",
+            dir.display()
+        );
+        return Ok(None);
+    }
+    let root = std::path::absolute(output.join("superseded"))?;
+    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    let to = (1..)
+        .map(|n| root.join(format!("{name}-{n}")))
+        .find(|d| !d.exists())
+        .expect("an unused number");
+    std::fs::rename(&dir, &to)
+        .with_context(|| format!("moving {} to {}", dir.display(), to.display()))?;
+    eprintln!(
+        "[{name}] {} was made under other settings; moved to {}",
+        dir.display(),
+        to.display()
+    );
+    Ok(Some(dir))
+}
+
+/// Starts the experiment of `doc` in `dir` with `seed`, keeping `doc` there
+/// ([`BENCH_SETTINGS_FILE`]); or reopens the one already there.
+fn start_or_reopen(
+    protocol: &Protocol,
+    doc: &toml::Table,
+    seed: u64,
+    dir: &Path,
+) -> Result<(archer_runner::Study, archer_runner::DirRecorder)> {
+    if dir.join(archer_runner::RUN_FILE).is_file() {
+        return Ok(launch::reopen(
+            &ExperimentDir::open(dir)?,
+            &Overrides::default(),
+        )?);
+    }
+    let mut config = protocol.config(doc)?;
+    config.apply(&Overrides {
+        output: Some(dir.to_path_buf()),
+        seed: Some(seed),
+        ..Overrides::default()
+    });
+    let experiment = config.validate()?;
+    let created = ExperimentDir::create(dir)?;
+    archer_runner::write_atomically(
+        &dir.join(BENCH_SETTINGS_FILE),
+        toml::to_string(doc)?.as_bytes(),
+    )?;
+    Ok(launch::start(experiment, &created, None)?)
+}
+
+/// Runs (or resumes, or reads back) one method and seed in `dir`, from `doc`.
+fn run_one(
+    protocol: &Protocol,
+    doc: &toml::Table,
+    method: &str,
+    seed: u64,
+    dir: &Path,
+) -> Result<Outcome> {
     if let Some(done) = finished(&dir.join("oneshot"))? {
         return Ok(done);
     }
     let resuming = dir.join(archer_runner::RUN_FILE).is_file();
-    let (mut study, mut recorder) = if resuming {
-        let opened = ExperimentDir::open(dir)?;
-        eprintln!("[{method} seed {seed}] resuming {}", dir.display());
-        launch::reopen(&opened, &Overrides::default())?
-    } else {
-        let mut config = protocol.experiment(method)?;
-        config.apply(&Overrides {
-            output: Some(dir.to_path_buf()),
-            seed: Some(seed),
-            ..Overrides::default()
-        });
-        let experiment = config.validate()?;
-        let created = ExperimentDir::create(dir)?;
-        eprintln!("[{method} seed {seed}] starting in {}", dir.display());
-        launch::start(experiment, &created, None)?
-    };
+    eprintln!(
+        "[{method} seed {seed}] {} {}",
+        if resuming { "resuming" } else { "starting in" },
+        dir.display()
+    );
+    let (mut study, mut recorder) = start_or_reopen(protocol, doc, seed, dir)?;
     study
         .run(&mut recorder, &mut |event| {
             if let Event::OneShotEpoch {
@@ -640,11 +831,13 @@ fn compare_with_rea(
         .ok_or_else(|| UsageError("--vs-rea: no one-shot run has finished yet".into()))?;
     let wall_seconds = best.mean_search_seconds;
     let table = protocol.table()?;
-    let (config, description) = protocol.rea_experiment(wall_seconds)?;
+    let (doc, description) = protocol.rea_experiment(wall_seconds)?;
+    let space = protocol.config(&doc)?.validate()?.space;
+    if let Some(r) = results {
+        r.supersede_rea_of_other_budgets(wall_seconds, &protocol.text)?;
+    }
     let mut runs = Vec::new();
     for seed in args.first_seed..args.first_seed + args.seeds {
-        let dir = std::path::absolute(args.output.join(format!("rea-s{seed}")))?;
-        let summary_file = dir.join("rea-summary.json");
         let name = format!("rea-s{seed}");
         if let Some(row) = results
             .map(|r| r.read::<ReaRow>(&name))
@@ -654,30 +847,24 @@ fn compare_with_rea(
             runs.push(row);
             continue;
         }
+        let Some(dir) = run_dir(&args.output, &name, &doc, args.report_only)? else {
+            continue;
+        };
+        let summary_file = dir.join("rea-summary.json");
         if let Ok(text) = std::fs::read_to_string(&summary_file) {
             let row = serde_json::from_str::<ReaRow>(&text)?;
-            if let Some(r) = results {
-                r.keep(&name, &row)?;
+            if row.budget_seconds == Some(wall_seconds) {
+                if let Some(r) = results {
+                    r.keep(&name, &row)?;
+                }
+                runs.push(row);
+                continue;
             }
-            runs.push(row);
-            continue;
         }
         if args.report_only {
             continue;
         }
-        let mut config = config.clone();
-        config.apply(&Overrides {
-            output: Some(dir.clone()),
-            seed: Some(seed),
-            ..Overrides::default()
-        });
-        let experiment = config.validate()?;
-        let space = experiment.space.clone();
-        let (mut study, mut recorder) = if dir.join(archer_runner::RUN_FILE).is_file() {
-            launch::reopen(&ExperimentDir::open(&dir)?, &Overrides::default())?
-        } else {
-            launch::start(experiment, &ExperimentDir::create(&dir)?, None)?
-        };
+        let (mut study, mut recorder) = start_or_reopen(protocol, &doc, seed, &dir)?;
         eprintln!(
             "[rea seed {seed}] {wall_seconds:.0} wall s (the mean search time of {}) in {}",
             best.method,
@@ -703,6 +890,7 @@ fn compare_with_rea(
             test_acc_cifar100: acc(archer_eval::Nb201Dataset::Cifar100),
             test_acc_imagenet16: acc(archer_eval::Nb201Dataset::ImageNet16),
             wall_seconds: summary.wall_seconds,
+            budget_seconds: Some(wall_seconds),
         };
         eprintln!(
             "[rea seed {seed}] {} trials, winner {} : {:.2} / {:.2} / {:.2} in the table",
@@ -750,6 +938,8 @@ fn run_row(method: &str, seed: u64, o: &Outcome) -> RunRow {
         test_acc_imagenet16: m("test_acc_imagenet16"),
         search_seconds: m("search_seconds"),
         peak_rss_mb: m("peak_rss_mib"),
+        step_ratio: m("step_ratio"),
+        memory_ratio: m("memory_ratio"),
         kendall_tau: m("kendall_tau"),
         spearman: m("spearman_rho"),
         precision_top5: m("precision_top5"),
@@ -806,7 +996,7 @@ fn render(r: &Report) -> String {
     out.push('\n');
     let _ = writeln!(
         out,
-        "{:<7} {:>5} {:<84} {:>7} {:>7} {:>7} {:>9} {:>8} {:>7} {:>7} {:>9}",
+        "{:<7} {:>5} {:<84} {:>7} {:>7} {:>7} {:>9} {:>8} {:>7} {:>7} {:>7} {:>7} {:>9}",
         "method",
         "seed",
         "genotype",
@@ -815,6 +1005,8 @@ fn render(r: &Report) -> String {
         "IN16",
         "search s",
         "peak MB",
+        "step x",
+        "mem x",
         "tau",
         "rho",
         "tau norec"
@@ -822,7 +1014,7 @@ fn render(r: &Report) -> String {
     for x in &r.runs {
         let _ = writeln!(
             out,
-            "{:<7} {:>5} {:<84} {:>7.2} {:>7.2} {:>7.2} {:>9.0} {:>8.0} {:>7.3} {:>7.3} {:>9.3}",
+            "{:<7} {:>5} {:<84} {:>7.2} {:>7.2} {:>7.2} {:>9.0} {:>8.0} {:>7.1} {:>7.1} {:>7.3} {:>7.3} {:>9.3}",
             x.method,
             x.seed,
             x.genotype,
@@ -831,6 +1023,8 @@ fn render(r: &Report) -> String {
             x.test_acc_imagenet16,
             x.search_seconds,
             x.peak_rss_mb,
+            x.step_ratio,
+            x.memory_ratio,
             x.kendall_tau,
             x.spearman,
             x.kendall_tau_no_recal
@@ -899,4 +1093,53 @@ fn render(r: &Report) -> String {
     }
     let _ = write!(out, "\nThis invocation: {:.0} s wall", r.wall_seconds);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(epochs: i64) -> toml::Table {
+        toml::from_str(&format!(
+            "[strategy]\nname = \"drnas\"\nepochs = {epochs}\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_run_folder_of_other_settings_is_moved_aside_and_never_read_back() {
+        let output = tempfile::tempdir().unwrap();
+        let run = output.path().join("drnas-s0");
+        // Made before the settings were kept: read back as it is.
+        std::fs::create_dir_all(&run).unwrap();
+        assert_eq!(
+            run_dir(output.path(), "drnas-s0", &doc(10), false).unwrap(),
+            Some(run.clone())
+        );
+        std::fs::write(
+            run.join(BENCH_SETTINGS_FILE),
+            toml::to_string(&doc(10)).unwrap(),
+        )
+        .unwrap();
+        // The same settings: kept; other settings: not reported, and moved only when running.
+        assert_eq!(
+            run_dir(output.path(), "drnas-s0", &doc(10), false).unwrap(),
+            Some(run.clone())
+        );
+        assert_eq!(
+            run_dir(output.path(), "drnas-s0", &doc(20), true).unwrap(),
+            None
+        );
+        assert!(run.join(BENCH_SETTINGS_FILE).is_file());
+        assert_eq!(
+            run_dir(output.path(), "drnas-s0", &doc(20), false).unwrap(),
+            Some(run.clone())
+        );
+        assert!(!run.exists());
+        let moved = output.path().join("superseded/drnas-s0-1");
+        assert_eq!(
+            std::fs::read_to_string(moved.join(BENCH_SETTINGS_FILE)).unwrap(),
+            toml::to_string(&doc(10)).unwrap()
+        );
+    }
 }

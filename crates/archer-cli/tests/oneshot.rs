@@ -82,6 +82,14 @@ fn the_gdas_example_records_the_supernets_cell_and_retrains_it() {
         "one α row per edge"
     );
     assert!(trial["metrics"]["peak_rss_mib"].as_f64().unwrap() > 0.0);
+    // Against the cell it found, built as an ordinary network of the supernet's size: a
+    // GDAS step (an α-step and a weight step) costs more than one training step of it.
+    let metric = |k: &str| trial["metrics"][k].as_f64().unwrap_or(f64::NAN);
+    assert!(metric("single_step_ms") > 0.0, "{trial}");
+    assert!(metric("step_ratio") > 1.0, "{trial}");
+    if let Some(ratio) = trial["metrics"]["memory_ratio"].as_f64() {
+        assert!(ratio > 0.0 && metric("single_memory_mib") > 0.0, "{trial}");
+    }
     // Retrained from scratch and saved: the model reloads and is measured on the test set.
     let o = archer(
         &["evaluate", out.join("model").to_str().unwrap()],
@@ -592,4 +600,45 @@ measure_latency = false
     );
     assert!(!o.status.success());
     assert!(text(&o).contains("another protocol"), "{}", text(&o));
+    // Another method's settings changed: only that method's kept runs are superseded (moved
+    // aside with the protocol they ran under), and the folder takes the new protocol.
+    let original = std::fs::read_to_string(&protocol).unwrap();
+    let changed = dir.path().join("changed.toml");
+    let changed_text = original.replace("[methods.drnas]\n", "[methods.drnas]\nepochs = 1\n");
+    assert_ne!(changed_text, original);
+    std::fs::write(&changed, &changed_text).unwrap();
+    let o = archer(
+        &[
+            "bench",
+            "oneshot",
+            "nb201",
+            "--protocol",
+            changed.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--methods",
+            "drnas",
+            "--seeds",
+            "1",
+            "--results",
+            kept.to_str().unwrap(),
+            "--report-only",
+            "--json",
+        ],
+        &repo(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["missing"], serde_json::json!(["drnas-s0"]), "{v}");
+    let superseded = kept.join("superseded/1");
+    assert!(superseded.join("drnas-s0.json").is_file());
+    assert_eq!(
+        std::fs::read_to_string(superseded.join("protocol.toml")).unwrap(),
+        original
+    );
+    assert!(kept.join("rea-s0.json").is_file() && !kept.join("drnas-s0.json").exists());
+    assert_eq!(
+        std::fs::read_to_string(kept.join("protocol.toml")).unwrap(),
+        changed_text
+    );
 }

@@ -25,6 +25,7 @@ pub static CHAIN: SupernetKind = SupernetKind {
     space: ChainSpace::NAME,
     default_depth: 1,
     recipe: &[],
+    network_depth: |_| None,
     mixes: false,
     build: |space, config, p| {
         let body = ChainBody::new(space, config, p)?;

@@ -32,6 +32,8 @@ pub static DARTS: SupernetKind = SupernetKind {
         ("weights", "weight_decay", RecipeValue::Number(3e-4)),
         ("weights", "nesterov", RecipeValue::Flag(false)),
     ],
+    // quark0: N normal cells per stage, three stages, two reduction cells between them.
+    network_depth: |n| Some(3 * n as u64 + 2),
     build: |space, config, p| {
         let body = DartsBody::new(space, config, p)?;
         let (rows, columns) = (2 * body.edges as i64, body.columns.len() as i64);

@@ -37,6 +37,7 @@ pub mod run;
 pub mod score;
 pub mod search;
 mod settings;
+pub mod single_cost;
 pub mod supernet;
 pub mod trust;
 

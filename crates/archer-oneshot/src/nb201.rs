@@ -18,6 +18,8 @@ pub static NB201: SupernetKind = SupernetKind {
     default_depth: 5,
     mixes: true,
     recipe: &[],
+    // N cells per stage, as the NB201 network counts them.
+    network_depth: |n| Some(n as u64),
     build: |space, config, p| {
         let body = Nb201Body::new(space, config, p)?;
         let (rows, columns) = (body.ops.len() as i64, body.ops[0].len() as i64);

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use archer_eval::{Nb201Dataset, Nb201Table, TrainConfig, TrainSettings};
+use archer_eval::{Nb201Dataset, Nb201Table, NetworkConfig, TrainConfig, TrainSettings};
 use archer_rng::Rng;
 use archer_space::{Arch, SearchSpace};
 use archer_train::data::{BatchLoader, ImageSet, Normalize};
@@ -21,6 +21,7 @@ use crate::checkpoint::{self, Resumed, RunMeta};
 use crate::finalists::Finalist;
 use crate::method::{method_for, EpochEnd, Method, MethodInit, Step};
 use crate::score::score;
+use crate::single_cost;
 use crate::trust::{stratified_sample, trust, uniform_sample};
 use crate::{OneShotError, OneShotSettings, Supernet, SupernetConfig};
 
@@ -97,6 +98,7 @@ const PATH_STREAM: u64 = 0x5041_5448; // "PATH"
 const VALID_STREAM: u64 = 0x0056_414c_4944; // "VALID"
 const SELECT_STREAM: u64 = 0x5345_4c45_4354; // "SELECT"
 const TRUST_STREAM: u64 = 0x0054_5255_5354; // "TRUST"
+const SINGLE_STREAM: u64 = 0x5349_4e47_4c45; // "SINGLE"
 /// The trust sample's seed: every method and seed is judged on the same cells.
 const TRUST_SEED: u64 = 0;
 
@@ -141,6 +143,7 @@ pub fn search(
     let valid_set = Arc::new(split.valid);
     let normalize = split.normalize;
     archer_train::memory::reset_peak();
+    let resident_before = archer_train::memory::resident_mb();
     let net = Supernet::new(
         inputs.space.as_ref(),
         &SupernetConfig {
@@ -300,6 +303,32 @@ pub fn search(
         table.as_ref(),
         device,
     )?;
+    // The supernet's peak (training, selection, the table's trust), before anything else
+    // is built.
+    let supernet_peak = archer_train::memory::peak_rss_mib();
+    let supernet_params = net.params();
+    let single_batches = fixed_batches(&train_set, 4 * batch, batch, &normalize, device);
+    drop(method);
+    drop(sgd);
+    drop(net);
+    single_cost::release_freed_memory();
+    tch::manual_seed(derive(inputs.seed ^ SINGLE_STREAM, 0));
+    let supernet_kind = crate::supernet::supernet_kind(inputs.space.name());
+    let single = single_cost::measure(
+        inputs.space.as_ref(),
+        &outcome.arch,
+        &NetworkConfig {
+            channels: u64::try_from(s.channels).ok(),
+            depth: supernet_kind.and_then(|k| (k.network_depth)(s.depth_for(inputs.space.name()))),
+            ..NetworkConfig::default()
+        },
+        train_set.shape,
+        train_set.classes as i64,
+        device,
+        &recipe,
+        &single_batches,
+    )?;
+    drop(single_batches);
     if let Some(epochs) = s.trust.as_ref().and_then(|t| t.retrain_epochs) {
         drop(session);
         retrain_trust(inputs, pending, epochs, &mut outcome.metrics)?;
@@ -317,10 +346,25 @@ pub fn search(
         // The budget ended training early: the epochs it trained, of `epochs`.
         m.insert("stopped_by_budget_after_epoch".into(), f64::from(e));
     }
-    if let Some(mib) = archer_train::memory::peak_rss_mib() {
+    if let Some(mib) = supernet_peak {
         m.insert("peak_rss_mib".into(), mib);
     }
-    m.insert("supernet_params_m".into(), net.params() as f64 / 1e6);
+    m.insert("supernet_params_m".into(), supernet_params as f64 / 1e6);
+    let step_ms = m.get("step_ms").copied().unwrap_or(f64::NAN);
+    m.insert("single_step_ms".into(), single.step_ms);
+    m.insert("step_ratio".into(), step_ms / single.step_ms);
+    let supernet_memory = supernet_peak
+        .zip(resident_before)
+        .map(|(peak, before)| (peak - before as f64).max(0.0));
+    if let Some(mib) = supernet_memory {
+        m.insert("supernet_memory_mib".into(), mib);
+    }
+    if let Some(mib) = single.memory_mib {
+        m.insert("single_memory_mib".into(), mib);
+        if let Some(supernet) = supernet_memory.filter(|_| mib > 0.0) {
+            m.insert("memory_ratio".into(), supernet / mib);
+        }
+    }
     outcome.epochs = history;
     outcome.checkpoint_ignored = ignored;
     outcome.resumed_from_epoch = (start_epoch > 0).then_some(start_epoch);

@@ -83,6 +83,9 @@ pub struct SupernetKind {
     /// `[strategy]` settings of the space's published recipe, as (section, key, value),
     /// taken where the experiment leaves them out.
     pub recipe: &'static [(&'static str, &'static str, RecipeValue)],
+    /// `network.depth` of the ordinary network (`archer-train`'s) with as many cells as the
+    /// supernet of depth N (`None`: the space's network has no depth setting).
+    pub network_depth: fn(usize) -> Option<u64>,
     pub build: fn(&dyn SearchSpace, &SupernetConfig, &nn::Path) -> Result<Built, OneShotError>,
 }
 

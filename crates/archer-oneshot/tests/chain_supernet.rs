@@ -136,6 +136,7 @@ fn single_path_methods_search_the_chain_space_and_mixing_methods_are_refused() {
         );
         let acc = outcome.metrics["valid_acc"];
         assert!(acc > 0.0 && acc <= 100.0, "{method}: {acc}");
+        common::assert_single_network_measured(&outcome, method);
         eprintln!("{method}: {} valid_acc {acc:.1}", outcome.genotype);
     }
 }

@@ -239,6 +239,7 @@ fn every_method_searches_the_darts_space() {
         assert_eq!(outcome.finalists[0].arch, outcome.arch, "{method}");
         let acc = outcome.metrics["valid_acc"];
         assert!((0.0..=100.0).contains(&acc), "{method}: {acc}");
+        common::assert_single_network_measured(&outcome, method);
         if let Some(alpha) = &outcome.alpha {
             assert_eq!((alpha.len(), alpha[0].len()), (28, 4), "{method}");
         }

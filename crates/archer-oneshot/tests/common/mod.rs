@@ -84,3 +84,16 @@ pub fn small_settings(method: &str, base: &str) -> archer_oneshot::OneShotSettin
     };
     serde_json::from_str(&format!("{{ {base} {own} }}")).unwrap()
 }
+
+/// The chosen architecture, built as an ordinary network of the supernet's size, was trained
+/// and timed: its step time and the supernet's step over it are recorded.
+pub fn assert_single_network_measured(outcome: &archer_oneshot::Outcome, method: &str) {
+    let (single, ratio) = (
+        outcome.metrics["single_step_ms"],
+        outcome.metrics["step_ratio"],
+    );
+    assert!(
+        single > 0.0 && ratio.is_finite() && ratio > 0.0,
+        "{method}: {single} ms, {ratio}"
+    );
+}
