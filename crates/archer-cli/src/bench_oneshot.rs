@@ -107,20 +107,18 @@ impl ResultsDir {
                 kept.display()
             )));
         }
-        let mut stale: Vec<String> = old
+        let mut stale: std::collections::BTreeSet<&str> = old
             .methods
             .keys()
             .chain(protocol.methods.keys())
             .filter(|m| old.methods.get(*m) != protocol.methods.get(*m))
-            .cloned()
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
+            .map(String::as_str)
             .collect();
         if old.rea != protocol.rea {
-            stale.push("rea".into());
+            stale.insert("rea");
         }
-        if !stale.is_empty() {
-            let moved = results.supersede(&stale, &text)?;
+        let stale: Vec<&str> = stale.into_iter().collect();
+        if let Some(moved) = results.supersede(&stale, &text)? {
             eprintln!(
                 "--results {}: the settings of {} changed; their earlier runs moved to {}",
                 dir.display(),
@@ -134,9 +132,36 @@ impl ResultsDir {
         Ok(results)
     }
 
-    /// Moves the kept runs of each of `prefixes` (`<prefix>-s<seed>.json`) to a new
-    /// `superseded/<n>/` folder, with `protocol_text` (the protocol they ran under) beside them.
-    fn supersede(&self, prefixes: &[String], protocol_text: &str) -> Result<PathBuf> {
+    /// The kept runs of each of `prefixes` (`<prefix>-s<seed>.json`), as file stems.
+    fn runs_of(&self, prefixes: &[&str]) -> Result<Vec<String>> {
+        let mut stems = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)
+            .with_context(|| format!("reading {}", self.dir.display()))?
+        {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            let Some(stem) = name.strip_suffix(".json") else {
+                continue;
+            };
+            let is_run_of = |p: &&str| {
+                stem.strip_prefix(p)
+                    .and_then(|rest| rest.strip_prefix("-s"))
+                    .is_some_and(|seed| seed.parse::<u64>().is_ok())
+            };
+            if prefixes.iter().any(is_run_of) {
+                stems.push(stem.to_string());
+            }
+        }
+        Ok(stems)
+    }
+
+    /// Moves the kept runs of each of `prefixes` to a new `superseded/<n>/` folder, with
+    /// `protocol_text` (the protocol they ran under) beside them; that folder, or `None` when
+    /// there was nothing to move.
+    fn supersede(&self, prefixes: &[&str], protocol_text: &str) -> Result<Option<PathBuf>> {
+        let stems = self.runs_of(prefixes)?;
+        if stems.is_empty() {
+            return Ok(None);
+        }
         let root = self.dir.join("superseded");
         let to = (1..)
             .map(|n| root.join(n.to_string()))
@@ -144,24 +169,13 @@ impl ResultsDir {
             .expect("an unused number");
         std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
         archer_runner::write_atomically(&to.join(Self::PROTOCOL_FILE), protocol_text.as_bytes())?;
-        for entry in std::fs::read_dir(&self.dir)
-            .with_context(|| format!("reading {}", self.dir.display()))?
-        {
-            let name = entry?.file_name();
-            let name = name.to_string_lossy();
-            let is_run_of = |p: &String| {
-                name.strip_prefix(p.as_str())
-                    .and_then(|rest| rest.strip_prefix("-s"))
-                    .and_then(|rest| rest.strip_suffix(".json"))
-                    .is_some_and(|seed| seed.parse::<u64>().is_ok())
-            };
-            if prefixes.iter().any(is_run_of) {
-                let (from, into) = (self.dir.join(&*name), to.join(&*name));
-                std::fs::rename(&from, &into)
-                    .with_context(|| format!("moving {} to {}", from.display(), into.display()))?;
-            }
+        for stem in stems {
+            let name = format!("{stem}.json");
+            let (from, into) = (self.dir.join(&name), to.join(&name));
+            std::fs::rename(&from, &into)
+                .with_context(|| format!("moving {} to {}", from.display(), into.display()))?;
         }
-        Ok(to)
+        Ok(Some(to))
     }
 
     /// Moves every kept REA run to `superseded/<n>/` when one of them ran under another
@@ -169,21 +183,15 @@ impl ResultsDir {
     /// search time, which REA is measured against, has changed since.
     fn supersede_rea_of_other_budgets(&self, wall_seconds: f64, protocol_text: &str) -> Result<()> {
         let mut other = false;
-        for entry in std::fs::read_dir(&self.dir)
-            .with_context(|| format!("reading {}", self.dir.display()))?
-        {
-            let name = entry?.file_name().to_string_lossy().into_owned();
-            if let Some(stem) = name
-                .strip_suffix(".json")
-                .filter(|stem| stem.starts_with("rea-s"))
-            {
-                if let Some(row) = self.read::<ReaRow>(stem)? {
-                    other |= row.budget_seconds != Some(wall_seconds);
-                }
+        for stem in self.runs_of(&["rea"])? {
+            if let Some(row) = self.read::<ReaRow>(&stem)? {
+                other |= row.budget_seconds != Some(wall_seconds);
             }
         }
-        if other {
-            let moved = self.supersede(&["rea".to_string()], protocol_text)?;
+        if !other {
+            return Ok(());
+        }
+        if let Some(moved) = self.supersede(&["rea"], protocol_text)? {
             eprintln!(
                 "--results {}: REA's runs were made under another budget than {wall_seconds:.1} s; moved to {}",
                 self.dir.display(),
@@ -726,20 +734,27 @@ fn run_dir(
         );
         return Ok(None);
     }
+    move_aside(output, name, &dir, "was made under other settings")?;
+    Ok(Some(dir))
+}
+
+/// Moves the run folder `dir` (`<output>/<name>`) to `<output>/superseded/<name>-<n>`, saying
+/// `why` it is not read back.
+fn move_aside(output: &Path, name: &str, dir: &Path, why: &str) -> Result<()> {
     let root = std::path::absolute(output.join("superseded"))?;
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
     let to = (1..)
         .map(|n| root.join(format!("{name}-{n}")))
         .find(|d| !d.exists())
         .expect("an unused number");
-    std::fs::rename(&dir, &to)
+    std::fs::rename(dir, &to)
         .with_context(|| format!("moving {} to {}", dir.display(), to.display()))?;
     eprintln!(
-        "[{name}] {} was made under other settings; moved to {}",
+        "[{name}] {} {why}; moved to {}",
         dir.display(),
         to.display()
     );
-    Ok(Some(dir))
+    Ok(())
 }
 
 /// Starts the experiment of `doc` in `dir` with `seed`, keeping `doc` there
@@ -859,6 +874,11 @@ fn compare_with_rea(
                 }
                 runs.push(row);
                 continue;
+            }
+            // Finished under another budget (a folder made before its settings were kept):
+            // reopening it would return its old winner under the new budget's label.
+            if !args.report_only {
+                move_aside(&args.output, &name, &dir, "ran under another budget")?;
             }
         }
         if args.report_only {
@@ -1104,6 +1124,34 @@ mod tests {
             "[strategy]\nname = \"drnas\"\nepochs = {epochs}\n"
         ))
         .unwrap()
+    }
+
+    #[test]
+    fn only_the_named_methods_kept_runs_are_superseded_and_nothing_moves_for_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let results = ResultsDir {
+            dir: dir.path().to_path_buf(),
+        };
+        for f in [
+            "drnas-s0.json",
+            "drnas-s12.json",
+            "darts1-s0.json",
+            "drnas-x.json",
+        ] {
+            std::fs::write(dir.path().join(f), "{}").unwrap();
+        }
+        assert_eq!(results.supersede(&["gdas"], "old").unwrap(), None);
+        assert!(!dir.path().join("superseded").exists());
+        let moved = results.supersede(&["drnas"], "old").unwrap().unwrap();
+        assert_eq!(moved, dir.path().join("superseded/1"));
+        let mut there: Vec<String> = std::fs::read_dir(&moved)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        there.sort();
+        assert_eq!(there, ["drnas-s0.json", "drnas-s12.json", "protocol.toml"]);
+        assert!(dir.path().join("darts1-s0.json").is_file());
+        assert!(dir.path().join("drnas-x.json").is_file());
     }
 
     #[test]

@@ -338,10 +338,8 @@ pub fn search(
     let search_seconds = training_seconds + m.get("selection_seconds").copied().unwrap_or(0.0);
     m.insert("search_seconds".into(), search_seconds);
     m.insert("training_seconds".into(), training_seconds);
-    m.insert(
-        "step_ms".into(),
-        1e3 * training_seconds / (step.max(1) as f64),
-    );
+    let step_ms = 1e3 * training_seconds / (step.max(1) as f64);
+    m.insert("step_ms".into(), step_ms);
     if let Some(e) = stopped_after {
         // The budget ended training early: the epochs it trained, of `epochs`.
         m.insert("stopped_by_budget_after_epoch".into(), f64::from(e));
@@ -350,7 +348,6 @@ pub fn search(
         m.insert("peak_rss_mib".into(), mib);
     }
     m.insert("supernet_params_m".into(), supernet_params as f64 / 1e6);
-    let step_ms = m.get("step_ms").copied().unwrap_or(f64::NAN);
     m.insert("single_step_ms".into(), single.step_ms);
     m.insert("step_ratio".into(), step_ms / single.step_ms);
     let supernet_memory = supernet_peak

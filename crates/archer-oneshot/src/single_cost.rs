@@ -74,8 +74,8 @@ pub fn measure(
             space.format(arch)
         ))
     })?;
+    // At the recipe's peak learning rate.
     let mut sgd = Sgd::new(&net.vs, recipe);
-    sgd.set_lr(recipe.lr);
     let mut timed = 0.0;
     for i in 0..WARMUP_STEPS + TIMED_STEPS {
         let (x, y) = &batches[i % batches.len()];
