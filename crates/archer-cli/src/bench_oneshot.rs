@@ -162,11 +162,7 @@ impl ResultsDir {
         if stems.is_empty() {
             return Ok(None);
         }
-        let root = self.dir.join("superseded");
-        let to = (1..)
-            .map(|n| root.join(n.to_string()))
-            .find(|d| !d.exists())
-            .expect("an unused number");
+        let to = superseded_folder(&self.dir, "");
         std::fs::create_dir_all(&to).with_context(|| format!("creating {}", to.display()))?;
         archer_runner::write_atomically(&to.join(Self::PROTOCOL_FILE), protocol_text.as_bytes())?;
         for stem in stems {
@@ -738,15 +734,21 @@ fn run_dir(
     Ok(Some(dir))
 }
 
+/// The first `<parent>/superseded/<prefix><n>` (n = 1, 2, …) that does not exist yet.
+fn superseded_folder(parent: &Path, prefix: &str) -> PathBuf {
+    let root = parent.join("superseded");
+    (1..)
+        .map(|n| root.join(format!("{prefix}{n}")))
+        .find(|d| !d.exists())
+        .expect("an unused number")
+}
+
 /// Moves the run folder `dir` (`<output>/<name>`) to `<output>/superseded/<name>-<n>`, saying
 /// `why` it is not read back.
 fn move_aside(output: &Path, name: &str, dir: &Path, why: &str) -> Result<()> {
-    let root = std::path::absolute(output.join("superseded"))?;
-    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
-    let to = (1..)
-        .map(|n| root.join(format!("{name}-{n}")))
-        .find(|d| !d.exists())
-        .expect("an unused number");
+    let to = superseded_folder(&std::path::absolute(output)?, &format!("{name}-"));
+    let root = to.parent().expect("under superseded/");
+    std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
     std::fs::rename(dir, &to)
         .with_context(|| format!("moving {} to {}", dir.display(), to.display()))?;
     eprintln!(
