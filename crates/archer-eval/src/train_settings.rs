@@ -157,6 +157,13 @@ pub struct TrainConfig {
     /// Label smoothing of the cross-entropy (0: off).
     #[serde(default)]
     pub label_smoothing: f64,
+    /// Decay per step of an exponential moving average of the weights and batch-norm
+    /// statistics (0: off; e.g. 0.99, about the last 100 steps). When on, the average is
+    /// what is validated each epoch and what the finished run leaves as its model (tested,
+    /// exported); training steps the raw weights. The average's values are steadier than
+    /// the raw weights' early in a schedule, at a multi-fidelity scheduler's low rungs.
+    #[serde(default)]
+    pub ema_decay: f64,
     #[serde(default)]
     pub augment: Augment,
     /// Intra-op threads (0: libtorch's default, one per core).
@@ -217,6 +224,9 @@ impl TrainConfig {
                 "label_smoothing",
                 format!("{} must be in [0, 1)", self.label_smoothing),
             );
+        }
+        if !(0.0..1.0).contains(&self.ema_decay) {
+            return bad("ema_decay", format!("{} must be in [0, 1)", self.ema_decay));
         }
         Ok(())
     }

@@ -383,6 +383,8 @@ fn weight_recipe(s: &OneShotSettings, cfg: &TrainConfig) -> TrainConfig {
         grad_clip: w.grad_clip,
         batch_size: w.batch_size,
         warmup_epochs: 0.0,
+        // Shared weights are not averaged: a sub-network is evaluated on the live ones.
+        ema_decay: 0.0,
         ..cfg.clone()
     }
 }

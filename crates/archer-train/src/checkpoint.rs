@@ -1,7 +1,8 @@
 //! A training run's state at the end of an epoch, saved in the trial's checkpoint folder so
 //! that a paused or interrupted trial continues exactly where it was: every variable of the
-//! network (batch-norm statistics included), the optimizer's momentum buffers, and the
-//! position in the schedule (epochs done, steps done). The data order, augmentation and
+//! network (batch-norm statistics included), the optimizer's momentum buffers and weight
+//! average (when the recipe keeps one), and the position in the schedule (epochs done,
+//! steps done). The data order, augmentation and
 //! torch's generator are drawn per epoch from the trial's seed, so nothing else is needed
 //! for the continued run to compute what an uninterrupted one would.
 //!

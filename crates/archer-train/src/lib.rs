@@ -5,6 +5,7 @@
 //! libtorch's random generator is process-wide, so building and training are serialised
 //! in a process ([`training_lock`]): a trial's weights and batches depend only on its seed.
 
+pub mod average;
 mod chain;
 pub mod checkpoint;
 mod darts;

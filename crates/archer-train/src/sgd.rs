@@ -4,11 +4,16 @@
 //! `g = ∇ + wd·p`; `b = g` at the first step, else `b = μ·b + g`; `g = g + μ·b` (Nesterov)
 //! or `g = b`; `p = p − lr·g`. Every parameter steps every time, also one the step's loss did
 //! not use (its gradient is 0), as under PyTorch 1.x's zero-filled `zero_grad`.
+//!
+//! With `training.ema_decay > 0` the optimizer also keeps a moving average of the weights
+//! ([`WeightAverage`]), updated after every step and saved with the momentum buffers.
 
 use std::collections::HashMap;
 
 use archer_eval::TrainConfig;
 use tch::{nn, Tensor};
+
+use crate::average::WeightAverage;
 
 /// The optimizer of one training run over every trainable variable of a `VarStore`, in name
 /// order (so that a checkpoint names each buffer by its variable).
@@ -20,6 +25,8 @@ pub struct Sgd {
     momentum: f64,
     weight_decay: f64,
     nesterov: bool,
+    /// The moving average of the weights, when the recipe keeps one.
+    average: Option<WeightAverage>,
 }
 
 /// Gives every parameter a zero gradient. Without it a gradient comes into being at the
@@ -58,6 +65,29 @@ impl Sgd {
             momentum: cfg.momentum,
             weight_decay: cfg.weight_decay,
             nesterov: cfg.nesterov,
+            average: (cfg.ema_decay > 0.0).then(|| WeightAverage::new(vs, cfg.ema_decay)),
+        }
+    }
+
+    /// Runs `f` while the network holds the averaged weights (the raw ones are back
+    /// afterwards, bit for bit); without an average, runs `f` on the raw weights.
+    pub fn with_average<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        match &mut self.average {
+            Some(average) => {
+                average.swap();
+                let out = f();
+                average.swap();
+                out
+            }
+            None => f(),
+        }
+    }
+
+    /// Leaves the averaged weights in the network for good, at the end of a schedule: the
+    /// trained model is the average. Nothing happens without one.
+    pub fn adopt_average(&mut self) {
+        if let Some(mut average) = self.average.take() {
+            average.swap();
         }
     }
 
@@ -128,23 +158,36 @@ impl Sgd {
                 }
                 let _ = p.g_sub_(&(d * self.lr));
             }
-        })
+        });
+        if let Some(average) = &mut self.average {
+            average.update();
+        }
     }
 
-    /// The momentum buffers by name (`momentum.<variable>`), for a checkpoint.
+    /// The momentum buffers by name (`momentum.<variable>`) and the weight average, if
+    /// any, for a checkpoint.
     pub fn state(&self) -> Vec<(String, Tensor)> {
-        self.names
+        let mut state: Vec<(String, Tensor)> = self
+            .names
             .iter()
             .zip(&self.buffers)
             .filter_map(|(n, b)| {
                 b.as_ref()
                     .map(|b| (format!("{MOMENTUM_PREFIX}{n}"), b.shallow_clone()))
             })
-            .collect()
+            .collect();
+        if let Some(average) = &self.average {
+            state.extend(average.state());
+        }
+        state
     }
 
-    /// Whether the momentum buffers in `saved` fit these parameters (the reason if not).
+    /// Whether the momentum buffers (and the weight average this recipe keeps) in `saved`
+    /// fit these parameters (the reason if not).
     pub fn check_state(&self, saved: &HashMap<String, Tensor>) -> Result<(), String> {
+        if let Some(average) = &self.average {
+            average.check_state(saved)?;
+        }
         for (name, p) in self.names.iter().zip(&self.params) {
             if let Some(b) = saved.get(&format!("{MOMENTUM_PREFIX}{name}")) {
                 if b.size() != p.size() {
@@ -167,6 +210,9 @@ impl Sgd {
             *slot = saved
                 .remove(&format!("{MOMENTUM_PREFIX}{name}"))
                 .map(|b| b.to_device(p.device()));
+        }
+        if let Some(average) = &mut self.average {
+            average.load_state(saved);
         }
     }
 }

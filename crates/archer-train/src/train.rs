@@ -131,8 +131,9 @@ pub(crate) fn loss(
 /// starting at `start`, validating on `valid` after each; the batches' order, their
 /// augmentation and torch's generator come from `seed` and the epoch, so a run continued
 /// from a checkpoint computes what an uninterrupted one does. `on_epoch` sees every
-/// epoch's end and returns `false` to stop (a pruner). Returns the reports of the epochs
-/// run.
+/// epoch's end and returns `false` to stop (a pruner). With a weight average
+/// (`cfg.ema_decay > 0`), validation evaluates the average, and once the last epoch of the
+/// schedule is done the network holds the average. Returns the reports of the epochs run.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     net: &mut Network,
@@ -218,14 +219,11 @@ pub fn train(
             loss: loss_sum / seen.max(1) as f64,
             accuracy: 100.0 * correct as f64 / seen.max(1) as f64,
         };
+        // With a weight average (`ema_decay`), the average is what is validated.
         let valid_stats = match &valid {
-            Some(v) => Some(evaluate(
-                net,
-                v.clone(),
-                normalize,
-                cfg.eval_batch_size,
-                cfg.prefetch,
-            )?),
+            Some(v) => Some(opt.with_average(|| {
+                evaluate(net, v.clone(), normalize, cfg.eval_batch_size, cfg.prefetch)
+            })?),
             None => None,
         };
         let report = EpochReport {
@@ -246,6 +244,10 @@ pub fn train(
         if !on_epoch(&end)? {
             break;
         }
+    }
+    if reports.last().is_some_and(|r| r.epoch == epochs) {
+        // The schedule is done: the trained model is the weight average, when kept.
+        opt.adopt_average();
     }
     Ok(reports)
 }

@@ -150,6 +150,77 @@ fn training_on_the_cpu_is_bit_reproducible_from_its_seed() {
     assert!(wa.iter().zip(&wc).any(|(a, b)| !a.equal(b)));
 }
 
+#[test]
+fn with_a_weight_average_validation_and_the_finished_model_are_the_average() {
+    let _lock = archer_train::training_lock();
+    let data = load_data(&DataConfig::Idx { dir: mnist_small() }).unwrap();
+    let train_set = Arc::new(data.train.subset(&(0..512).collect::<Vec<_>>()));
+    let valid = Arc::new(data.train.subset(&(512..768).collect::<Vec<_>>()));
+    let norm = Normalize::of(&train_set);
+    let space = chain_space();
+    let arch = space.parse(CHAIN_ARCH).unwrap();
+    tch::set_num_threads(2);
+    // Trains 3 epochs, or stops after `stop_after`; (reports, the network's values now).
+    let run = |ema_decay: f64, stop_after: u32| {
+        tch::manual_seed(3);
+        let mut net = Network::build(
+            &space,
+            &arch,
+            &NetworkConfig::default(),
+            train_set.shape,
+            10,
+            1.0,
+            Device::Cpu,
+        )
+        .unwrap();
+        let cfg = TrainConfig {
+            ema_decay,
+            ..recipe(3)
+        };
+        let mut opt = Sgd::new(&net.vs, &cfg);
+        let reports = train(
+            &mut net,
+            &mut opt,
+            &cfg,
+            3,
+            Start::default(),
+            train_set.clone(),
+            Some(valid.clone()),
+            &norm,
+            3,
+            Limits::default(),
+            &mut |end| Ok(end.report.epoch < stop_after),
+        )
+        .unwrap();
+        let now = archer_train::train::evaluate(
+            &net,
+            valid.clone(),
+            &norm,
+            cfg.eval_batch_size,
+            cfg.prefetch,
+        )
+        .unwrap();
+        (reports, now)
+    };
+    // Finished: the network holds the average, which the last epoch validated.
+    let (finished, now) = run(0.95, 3);
+    assert_eq!(finished.len(), 3);
+    assert_eq!(finished[2].valid.unwrap(), now);
+    // Stopped at epoch 2 (a rung): the average was validated, and the network keeps its
+    // raw weights to go on training.
+    let (stopped, raw) = run(0.95, 2);
+    assert_eq!(stopped.len(), 2);
+    assert_ne!(stopped[1].valid.unwrap().loss, raw.loss);
+    // The average changes what is evaluated, never the training: without it, the same
+    // training statistics and raw weights, and the raw weights are what is validated.
+    let (plain, plain_now) = run(0.0, 2);
+    let train_stats =
+        |r: &[archer_train::train::EpochReport]| r.iter().map(|r| r.train).collect::<Vec<_>>();
+    assert_eq!(train_stats(&plain), train_stats(&stopped));
+    assert_eq!(plain[1].valid.unwrap(), plain_now);
+    assert_eq!(plain_now, raw);
+}
+
 fn settings(data: DataConfig) -> TrainSettings {
     TrainSettings {
         data,
@@ -234,6 +305,18 @@ fn checkpoint_tensors(dir: &Path, epoch: u32) -> Vec<(String, Tensor)> {
 
 #[test]
 fn a_paused_trial_continues_from_its_checkpoint_to_the_weights_of_an_uninterrupted_run() {
+    pause_and_continue(0.0);
+}
+
+#[test]
+fn a_paused_trial_with_a_weight_average_continues_to_the_same_average_as_an_uninterrupted_run() {
+    pause_and_continue(0.9);
+}
+
+/// Pauses a trial at epoch 2 of 4 and continues it from its checkpoint: everything the
+/// checkpoint holds at the end (weights, momentum, the weight average when `ema_decay > 0`)
+/// equals an uninterrupted run's, bit for bit.
+fn pause_and_continue(ema_decay: f64) {
     let dir = tempfile::tempdir().unwrap();
     let data = tiny_mnist(dir.path(), 400, 100);
     let space: Arc<dyn SearchSpace> = Arc::new(chain_space());
@@ -245,6 +328,7 @@ fn a_paused_trial_continues_from_its_checkpoint_to_the_weights_of_an_uninterrupt
             flip: false,
             cutout: 4,
         },
+        ema_decay,
         ..recipe(4)
     };
     let eval = TrainEvaluator::new(s, space).unwrap();
@@ -289,6 +373,10 @@ fn a_paused_trial_continues_from_its_checkpoint_to_the_weights_of_an_uninterrupt
     );
     assert_eq!(a.len(), b.len());
     assert!(a.iter().any(|(n, _)| n.starts_with("momentum.")));
+    assert_eq!(
+        a.iter().any(|(n, _)| n.starts_with("average.")),
+        ema_decay > 0.0
+    );
     for ((na, ta), (nb, tb)) in a.iter().zip(&b) {
         assert_eq!(na, nb);
         assert!(ta.equal(tb), "{na} differs bit for bit after the pause");
