@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use tch::{nn, Kind, Tensor};
+use tch::{nn, Tensor};
 
 /// The prefix of an averaged variable's name in a checkpoint.
 pub const AVERAGE_PREFIX: &str = "average.";
@@ -35,13 +35,7 @@ impl WeightAverage {
     /// The average of `vs`'s floating-point variables, starting at their present values.
     /// `decay` is in (0, 1).
     pub fn new(vs: &nn::VarStore, decay: f64) -> Self {
-        let mut vars: Vec<(String, Tensor)> = vs
-            .variables()
-            .into_iter()
-            .filter(|(_, t)| t.is_floating_point())
-            .collect();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
-        let (names, live): (Vec<String>, Vec<Tensor>) = vars.into_iter().unzip();
+        let (names, live) = crate::sgd::variables_by_name(vs, Tensor::is_floating_point);
         let averaged: Vec<Tensor> =
             tch::no_grad(|| live.iter().map(|t| t.detach().copy()).collect());
         WeightAverage {
@@ -92,7 +86,7 @@ impl WeightAverage {
             .collect();
         state.push((
             UPDATES_NAME.to_string(),
-            Tensor::from_slice(&[self.updates]).to_kind(Kind::Int64),
+            Tensor::from_slice(&[self.updates]),
         ));
         state
     }

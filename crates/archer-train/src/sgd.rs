@@ -42,19 +42,28 @@ fn define_gradients(params: &[Tensor]) {
     });
 }
 
+/// The variables of `vs` that `keep` takes, in name order (the order checkpoints name
+/// optimizer state by): (names, tensors sharing the variables' storage).
+pub(crate) fn variables_by_name(
+    vs: &nn::VarStore,
+    keep: impl Fn(&Tensor) -> bool,
+) -> (Vec<String>, Vec<Tensor>) {
+    let mut vars: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .filter(|(_, t)| keep(t))
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    vars.into_iter().unzip()
+}
+
 /// The prefix of a momentum buffer's name in a checkpoint.
 pub const MOMENTUM_PREFIX: &str = "momentum.";
 
 impl Sgd {
     /// The recipe's SGD at its peak learning rate.
     pub fn new(vs: &nn::VarStore, cfg: &TrainConfig) -> Self {
-        let mut vars: Vec<(String, Tensor)> = vs
-            .variables()
-            .into_iter()
-            .filter(|(_, t)| t.requires_grad())
-            .collect();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
-        let (names, params): (Vec<String>, Vec<Tensor>) = vars.into_iter().unzip();
+        let (names, params) = variables_by_name(vs, Tensor::requires_grad);
         define_gradients(&params);
         let buffers = params.iter().map(|_| None).collect();
         Sgd {
